@@ -1,0 +1,3 @@
+from multipublish.cli import main
+
+main()

@@ -1,0 +1,187 @@
+"""What every platform client speaks: the publish request, its result and the client protocol.
+
+The manager and the queue depend on these types only; the concrete clients (upload-post, YouTube)
+live beside this module and know nothing of jobs, HTTP faces or the sandbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from multipublish.errors import ErrorKind, UnknownPlatformError
+
+#: The five platforms of the brief.
+PLATFORMS: tuple[str, ...] = ("tiktok", "instagram", "facebook", "linkedin", "youtube")
+#: Post types per platform; the first is the default (``instagram`` alone means reels).
+POST_TYPES: dict[str, tuple[str, ...]] = {
+    "tiktok": ("video",),
+    "instagram": ("reels", "stories", "feed"),
+    "facebook": ("video", "reels", "stories"),
+    "linkedin": ("video",),
+    "youtube": ("video", "shorts"),
+}
+
+
+def parse_platform(name: str) -> tuple[str, str]:
+    """Split ``"instagram:stories"`` into ``("instagram", "stories")``; refuse unknown names."""
+    raw = name.strip().lower()
+    platform, _, post_type = raw.partition(":")
+    if platform not in POST_TYPES:
+        raise UnknownPlatformError(
+            "platform", f"unknown platform {name!r} (known: {', '.join(PLATFORMS)})"
+        )
+    types = POST_TYPES[platform]
+    if not post_type:
+        return platform, types[0]
+    if post_type not in types:
+        raise UnknownPlatformError(
+            "platform",
+            f"unknown post type {post_type!r} for {platform} (known: {', '.join(types)})",
+        )
+    return platform, post_type
+
+
+class PublishStatus(StrEnum):
+    """Outcome of one publish on one platform."""
+
+    PUBLISHED = "published"  #: live (or accepted as a native scheduled post)
+    PROCESSING = "processing"  #: accepted; the platform is still processing it
+    FAILED = "failed"  #: confirmed failure
+    UNKNOWN = "unknown"  #: outcome not confirmed; must be reconciled before any repost
+
+
+@dataclass(slots=True)
+class PublishConfig:
+    """What to publish along with the video: text and per-platform options (the brief's shape)."""
+
+    title: str = ""
+    description: str = ""
+    tags: list[str] = field(default_factory=list)
+    #: Options per platform name, e.g. ``{"tiktok": {"privacy": "public"}}``.
+    platform_specific: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Image for platforms that take a custom thumbnail (YouTube).
+    thumbnail_path: str | None = None
+    #: Native scheduling time on platforms that support it (YouTube ``publishAt``, upload-post).
+    scheduled_time: datetime | None = None
+
+    def options_for(self, platform: str) -> dict[str, Any]:
+        """The ``platform_specific`` options of one platform (empty when none)."""
+        return dict(self.platform_specific.get(platform, {}))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["scheduled_time"] = self.scheduled_time.isoformat() if self.scheduled_time else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PublishConfig:
+        st = data.get("scheduled_time")
+        return cls(
+            title=data.get("title") or "",
+            description=data.get("description") or "",
+            tags=list(data.get("tags") or []),
+            platform_specific=dict(data.get("platform_specific") or {}),
+            thumbnail_path=data.get("thumbnail_path"),
+            scheduled_time=datetime.fromisoformat(st) if isinstance(st, str) else st,
+        )
+
+
+@dataclass(slots=True)
+class PublishResult:
+    """Result of publishing one video to one platform."""
+
+    platform: str
+    success: bool
+    status: PublishStatus
+    video_id: str | None = None
+    url: str | None = None
+    error: str | None = None
+    error_kind: ErrorKind | None = None
+    #: Seconds the platform asked us to wait (429 Retry-After, quota reset).
+    retry_after: float | None = None
+    #: Opaque handle to ask the platform again about this upload (request id, session URI).
+    reference: str | None = None
+    bytes_sent: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = str(self.status)
+        data["error_kind"] = str(self.error_kind) if self.error_kind else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PublishResult:
+        kind = data.get("error_kind")
+        return cls(
+            platform=data["platform"],
+            success=bool(data["success"]),
+            status=PublishStatus(data["status"]),
+            video_id=data.get("video_id"),
+            url=data.get("url"),
+            error=data.get("error"),
+            error_kind=ErrorKind(kind) if kind else None,
+            retry_after=data.get("retry_after"),
+            reference=data.get("reference"),
+            bytes_sent=int(data.get("bytes_sent") or 0),
+            details=dict(data.get("details") or {}),
+        )
+
+
+#: ``progress(platform, bytes_sent, total_bytes)``, called as the upload advances.
+ProgressCallback = Callable[[str, int, int], None]
+
+
+@runtime_checkable
+class PlatformClient(Protocol):
+    """One wire protocol for one platform, bound to one account's credentials."""
+
+    platform: str
+
+    async def publish(
+        self,
+        video_path: Path,
+        config: PublishConfig,
+        *,
+        post_type: str,
+        request_id: str,
+        progress: ProgressCallback | None = None,
+    ) -> PublishResult:
+        """Upload and publish; never raises for platform failures (they become the result)."""
+        ...
+
+    async def reconcile(self, reference: str) -> PublishResult:
+        """Ask the platform what became of an upload whose outcome was ``unknown``."""
+        ...
+
+    async def authenticate(self) -> None:
+        """Check (and refresh) the credentials; raises ``PlatformError(kind=AUTH)`` when refused."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class Publisher(Protocol):
+    """What the queue needs of the manager (tests and benchmarks may supply their own)."""
+
+    async def publish_to_platform(
+        self,
+        account_id: str,
+        platform: str,
+        video_path: str,
+        config: PublishConfig,
+        *,
+        request_id: str | None = None,
+        progress: ProgressCallback | None = None,
+        validate: bool = True,
+    ) -> PublishResult: ...
+
+    async def reconcile(self, account_id: str, platform: str, reference: str) -> PublishResult: ...
+
+
+ReconcileFn = Callable[[str], Awaitable[PublishResult]]

@@ -1,0 +1,112 @@
+"""One settings object for every entrypoint.
+
+Read from the environment (prefix ``MULTIPUBLISH_``) and an optional ``.env`` file. Built once by the
+entrypoint and passed down, so tests can hand their own ``Settings`` to any component.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of multipublish; each field maps to ``MULTIPUBLISH_<FIELD>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MULTIPUBLISH_", env_file=".env", extra="ignore", frozen=False
+    )
+
+    #: SQLAlchemy URL of the project database (accounts, jobs, results, tokens, usage).
+    database_url: str = "sqlite:///multipublish.db"
+    #: Fernet key that encrypts stored credentials (``multipublish keygen`` prints a new one).
+    secret_key: SecretStr | None = None
+
+    #: Point every platform client at one sandbox (``multipublish sandbox``) at once.
+    sandbox_url: str | None = None
+    #: upload-post.com API base (TikTok, Instagram, Facebook, LinkedIn).
+    upload_post_url: str = "https://api.upload-post.com/api"
+    #: Root of the YouTube Data API (``{root}youtube/v3/...``).
+    youtube_api_url: str = "https://www.googleapis.com/"
+    #: Root of the YouTube upload host (``{root}upload/youtube/v3/...``).
+    youtube_upload_url: str = "https://www.googleapis.com/"
+    #: Google OAuth2 token endpoint, used when a stored token names none.
+    google_token_url: str = "https://oauth2.googleapis.com/token"
+
+    #: YAML/JSON/TOML file that overrides or extends the platform rules table.
+    rules_file: Path | None = None
+
+    #: Seconds of every HTTP call before it counts as a timeout (uploads: per chunk / read).
+    http_timeout: float = 60.0
+    #: YouTube resumable chunk size in bytes (a multiple of 256 KiB).
+    youtube_chunk_size: int = 8 * 1024 * 1024
+    #: How long to follow an asynchronous upload-post upload through its status endpoint.
+    status_poll_timeout: float = 600.0
+    #: First wait between status polls (then grows to ``status_poll_max_interval``).
+    status_poll_interval: float = 5.0
+    status_poll_max_interval: float = 15.0
+
+    #: Length of a worker's lease on a claimed job.
+    lease_seconds: int = 60
+    #: Base of the exponential retry backoff, seconds (the brief's 5 minutes).
+    retry_base_delay: float = 300.0
+    #: Concurrent uploads per platform, across all workers.
+    platform_concurrency: dict[str, int] = Field(
+        default_factory=lambda: {
+            "tiktok": 4,
+            "instagram": 4,
+            "facebook": 4,
+            "linkedin": 4,
+            "youtube": 2,
+        }
+    )
+    #: Concurrent uploads per account, across all workers.
+    account_concurrency: int = 4
+
+    #: Global Standard Webhooks secret (``whsec_...``); accounts may carry their own.
+    webhook_secret: SecretStr | None = None
+    #: Hosts or CIDR ranges webhooks may reach although private/loopback (comma separated).
+    webhook_allow_hosts: str = ""
+
+    #: Directories that ``video_path`` may name, separated by ``os.pathsep``.
+    media_roots: str = ""
+
+    #: Emit logs as JSON lines.
+    log_json: bool = False
+    log_level: str = "INFO"
+
+    def upload_post_base(self) -> str:
+        """The upload-post base URL in effect (the sandbox wins when set)."""
+        if self.sandbox_url:
+            return self.sandbox_url.rstrip("/") + "/api"
+        return self.upload_post_url.rstrip("/")
+
+    def youtube_api_root(self) -> str:
+        """Root (ending in ``/``) for ``youtube/v3`` calls."""
+        return _root(self.sandbox_url or self.youtube_api_url)
+
+    def youtube_upload_root(self) -> str:
+        """Root (ending in ``/``) for ``upload/youtube/v3`` calls."""
+        return _root(self.sandbox_url or self.youtube_upload_url)
+
+    def token_url(self) -> str | None:
+        """Token endpoint override: the sandbox's when set, else ``None`` (use the token's own)."""
+        if self.sandbox_url:
+            return self.sandbox_url.rstrip("/") + "/token"
+        return None
+
+    def media_root_paths(self) -> list[Path]:
+        """Configured media roots, resolved."""
+        return [Path(p).expanduser().resolve() for p in self.media_roots.split(os.pathsep) if p]
+
+
+def _root(url: str) -> str:
+    return url if url.endswith("/") else url + "/"
+
+
+def get_settings() -> Settings:
+    """A fresh ``Settings`` read from the environment (entrypoints call this once)."""
+    return Settings()
