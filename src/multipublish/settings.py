@@ -78,6 +78,38 @@ class Settings(BaseSettings):
     log_json: bool = False
     log_level: str = "INFO"
 
+    # -- usage, quotas and costs (multipublish.usage) ------------------------------------------
+    #: Check and reserve platform quota before each publish; off: only record usage.
+    quota_enforce: bool = True
+    #: Uploads per month of the upload-post plan (free tier: 10); the service's ``usage`` block wins.
+    upload_post_monthly_limit: int = 10
+    #: YouTube Data API units per day per project/channel (older docs: 10,000).
+    youtube_daily_units: int = 10_000
+    #: Units charged per YouTube call (defaults from the API documentation).
+    youtube_unit_costs: dict[str, int] = Field(
+        default_factory=lambda: {
+            "videos.insert": 1600,
+            "thumbnails.set": 50,
+            "playlistItems.insert": 50,
+        }
+    )
+    #: Newer docs give ``videos.insert`` its own bucket of calls per day (100); when set, inserts
+    #: count there instead of against ``youtube_daily_units``.
+    youtube_daily_uploads: int | None = None
+    #: Time zone of the YouTube quota day (resets at its midnight).
+    youtube_quota_timezone: str = "America/Los_Angeles"
+    #: Per-account limit overrides: ``{"account_id": {"youtube": 3200, "upload-post": 120}}``.
+    account_quota_limits: dict[str, dict[str, int]] = Field(default_factory=dict)
+    #: Price per counted upload, by platform (currency ``usage_currency``).
+    price_per_upload: dict[str, float] = Field(default_factory=dict)
+    #: Price per quota unit, by platform (e.g. YouTube units bought above the free quota).
+    price_per_quota_unit: dict[str, float] = Field(default_factory=dict)
+    #: Monthly upload-post plan fee, charged per account in each month it used upload-post.
+    upload_post_plan_price: float = 0.0
+    usage_currency: str = "USD"
+    #: Time zone whose calendar months and days reports use (a publish belongs to its local month).
+    usage_timezone: str = "UTC"
+
     def upload_post_base(self) -> str:
         """The upload-post base URL in effect (the sandbox wins when set)."""
         if self.sandbox_url:
