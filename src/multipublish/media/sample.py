@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
 import numpy as np
@@ -50,7 +51,7 @@ def make_video(
     rate = Fraction(fps).limit_denominator(1001)
     n_frames = max(1, round(duration * float(rate)))
     with av.open(str(path), mode="w", format=muxer, options=options) as out:
-        vs = out.add_stream(vcodec, rate=rate)
+        vs = cast(av.VideoStream, out.add_stream(vcodec, rate=rate))
         vs.width = width
         vs.height = height
         vs.pix_fmt = "yuv420p"
@@ -59,12 +60,12 @@ def make_video(
         elif vcodec.startswith("libvpx"):
             vs.options = {"deadline": "realtime", "cpu-used": "8", "b": "200k"}
         if rotation:
-            vs.set_display_rotation(rotation)  # type: ignore[attr-defined]
-        astream = None
+            vs.set_display_rotation(rotation)  # type: ignore[attr-defined,unused-ignore]
+        astream: av.AudioStream | None = None
         if audio:
             acodec = audio_codec or _DEFAULT_AUDIO.get(fmt, "aac")
-            astream = out.add_stream(acodec, rate=sample_rate)
-            astream.layout = "stereo"  # type: ignore[union-attr]
+            astream = cast(av.AudioStream, out.add_stream(acodec, rate=sample_rate))
+            astream.layout = "stereo"  # type: ignore[assignment,unused-ignore]
         base = np.zeros((height, width, 3), dtype=np.uint8)
         bars = np.linspace(0, 255, 8, dtype=np.uint8)
         for i in range(n_frames):
