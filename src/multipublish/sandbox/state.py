@@ -1,0 +1,258 @@
+"""Everything the sandbox remembers, behind one lock.
+
+The emulators run in one uvicorn process (often in a background thread of a test session), so every
+read-modify-write of this state happens while holding ``SandboxState.lock``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+#: Platforms a fault may name: the four upload-post ones, YouTube, and the OAuth token endpoint.
+FAULT_PLATFORMS = ("tiktok", "instagram", "facebook", "linkedin", "youtube", "token")
+UPLOAD_POST_PLATFORMS = ("tiktok", "instagram", "facebook", "linkedin", "youtube")
+FAULT_KINDS = (
+    "http_500",
+    "rate_limit",
+    "drop_connection",
+    "slow",
+    "expired_token",
+    "quota_exceeded",
+    "lose_response",
+    "reject",
+)
+#: Which requests a fault hits (``on``): upload-post ``upload``/``status``; YouTube ``insert``
+#: (session start), ``chunk`` (any PUT with bytes), ``final_chunk`` (the one that completes),
+#: ``query`` (``bytes */N``), ``thumbnail``, ``playlist``, ``list``, ``channels``; ``token``; ``any``.
+FAULT_TARGETS = (
+    "any",
+    "upload",
+    "status",
+    "insert",
+    "chunk",
+    "final_chunk",
+    "query",
+    "thumbnail",
+    "playlist",
+    "list",
+    "channels",
+    "token",
+)
+
+
+def default_target(platform: str, fault: str) -> str:
+    """The requests a fault hits when the caller does not say (``on``)."""
+    if platform == "token":
+        return "token"
+    if platform == "youtube":
+        if fault == "drop_connection":
+            return "chunk"
+        if fault == "lose_response":
+            return "final_chunk"
+        if fault == "quota_exceeded":
+            return "insert"
+        return "any"
+    return "upload"
+
+
+@dataclass
+class Fault:
+    """One armed fault: hits the next ``times`` requests of ``platform`` that match ``on``."""
+
+    platform: str
+    fault: str
+    times: int = 1
+    on: str = "any"
+    #: ``slow``: seconds to wait; ``rate_limit``: the Retry-After value.
+    seconds: float = 2.0
+    id: str = field(default_factory=lambda: secrets.token_hex(6))
+    hits: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SandboxConfig:
+    """Knobs a test may turn through ``POST /_sandbox/config``; reset with the rest of the state."""
+
+    #: upload-post uploads a user may make per month before 429 quota_exceeded.
+    plan_limit: int = 1000
+    #: upload-post requests per API key per minute (the X-RateLimit-* headers).
+    rate_limit_per_minute: int = 1000
+    #: Lifetime (``expires_in``) of access tokens the token endpoint issues.
+    token_lifetime: int = 3599
+    #: Accept any Bearer token on the YouTube endpoints, not only the ones this sandbox issued.
+    accept_any_token: bool = False
+    #: Status polls an async upload-post upload answers ``in_progress`` before ``completed``.
+    async_pending_polls: int = 0
+    #: Keep received media files on disk (sha256 and size are recorded either way).
+    store_media: bool = True
+    #: YouTube daily quota in units (videos.insert 1600, thumbnails.set and playlistItems 50).
+    youtube_quota: int = 1_000_000
+
+    def update(self, values: dict[str, Any]) -> None:
+        """Set known fields from ``values``, coercing to the field's type; unknown keys raise."""
+        known = {f.name: f for f in fields(self)}
+        for key, value in values.items():
+            if key not in known:
+                raise ValueError(f"unknown config field {key!r}")
+            current = getattr(self, key)
+            if isinstance(current, bool):
+                if not isinstance(value, bool):
+                    raise ValueError(f"{key} must be a boolean")
+            elif isinstance(current, int):
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ValueError(f"{key} must be a non-negative integer")
+            setattr(self, key, value)
+
+
+class HashingSink:
+    """Receives bytes as they stream in: hashes them, counts them, optionally writes them to disk."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.sha = hashlib.sha256()
+        self.size = 0
+        self._fh = path.open("wb") if path is not None else None
+
+    def write(self, data: bytes | memoryview) -> None:
+        self.sha.update(data)
+        self.size += len(data)
+        if self._fh is not None:
+            self._fh.write(data)
+
+    def flush(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def hexdigest(self) -> str:
+        return self.sha.hexdigest()
+
+
+@dataclass
+class YouTubeSession:
+    """One resumable upload session: what was asked for and how many bytes were persisted."""
+
+    id: str
+    token: str
+    metadata: dict[str, Any]
+    parts: list[str]
+    total: int | None
+    content_type: str
+    sink: HashingSink
+    created: float
+    video_id: str | None = None
+
+
+class SandboxState:
+    """Posts, faults, sessions, tokens, usage and config of one sandbox app."""
+
+    def __init__(
+        self, data_dir: Path | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.lock = threading.RLock()
+        self.clock = clock
+        self._own_dir = data_dir is None
+        self.data_dir = Path(tempfile.mkdtemp(prefix="mp-sandbox-")) if data_dir is None else data_dir
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._init()
+
+    def _init(self) -> None:
+        self.config = SandboxConfig()
+        self.posts: list[dict[str, Any]] = []
+        self.faults: list[Fault] = []
+        #: upload-post requests by request id (also the target of ``status?request_id=``).
+        self.requests: dict[str, dict[str, Any]] = {}
+        #: upload-post scheduled jobs by job id.
+        self.jobs: dict[str, dict[str, Any]] = {}
+        #: upload-post usage per user: [count, last_reset (epoch seconds)].
+        self.usage: dict[str, list[float]] = {}
+        #: upload-post rate windows per api key: [window_start, count].
+        self.rate_windows: dict[str, list[float]] = {}
+        #: Issued access tokens -> expiry (epoch seconds).
+        self.access_tokens: dict[str, float] = {}
+        #: Refresh tokens issued through the authorization_code grant (others are accepted too).
+        self.refresh_tokens: set[str] = set()
+        self.sessions: dict[str, YouTubeSession] = {}
+        self.videos: dict[str, dict[str, Any]] = {}
+        self.playlist_items: list[dict[str, Any]] = []
+        self.thumbnails: dict[str, dict[str, Any]] = {}
+        self.youtube_quota_used = 0
+
+    def reset(self) -> None:
+        """Forget everything (``DELETE /_sandbox/posts``), including received media files."""
+        with self.lock:
+            for session in self.sessions.values():
+                session.sink.close()
+            for child in self.data_dir.iterdir():
+                if child.is_dir():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+            self._init()
+
+    def close(self) -> None:
+        """Release files; remove the data directory when the state created it."""
+        self.reset()
+        if self._own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def media_path(self, name: str) -> Path | None:
+        """Where to keep a received file, or ``None`` when media is not stored."""
+        return self.data_dir / name if self.config.store_media else None
+
+    # -- faults ---------------------------------------------------------------------------------
+
+    def arm(self, fault: Fault) -> None:
+        with self.lock:
+            self.faults.append(fault)
+
+    def take_fault(
+        self, platforms: list[str] | tuple[str, ...], target: str, kinds: tuple[str, ...] = ()
+    ) -> Fault | None:
+        """Consume one use of the first armed fault for one of ``platforms`` that hits ``target``."""
+        with self.lock:
+            for armed in self.faults:
+                if armed.platform not in platforms:
+                    continue
+                if kinds and armed.fault not in kinds:
+                    continue
+                if not _target_matches(armed.on, target):
+                    continue
+                armed.times -= 1
+                armed.hits += 1
+                if armed.times <= 0:
+                    self.faults.remove(armed)
+                return armed
+        return None
+
+    def add_post(self, post: dict[str, Any]) -> None:
+        with self.lock:
+            self.posts.append(post)
+
+
+def _target_matches(on: str, target: str) -> bool:
+    if on == "any" or on == target:
+        return True
+    # A final chunk is also a chunk.
+    return on == "chunk" and target == "final_chunk"
+
+
+def new_id(prefix: str = "", nbytes: int = 8) -> str:
+    """A random id, URL-safe."""
+    return prefix + secrets.token_hex(nbytes)

@@ -1,0 +1,626 @@
+"""Emulator of the upload-post.com API (``/api/...``), written from the protocol notes only.
+
+Every request needs ``Authorization: Apikey <key>``; keys starting with ``invalid`` are refused.
+Uploads stream to disk while hashed; what was published is kept in the sandbox state.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from multipublish.sandbox.common import drain, iso, json_response, slow_down, state_of
+from multipublish.sandbox.multipart import MultipartError, ParsedForm, read_form
+from multipublish.sandbox.state import (
+    UPLOAD_POST_PLATFORMS,
+    Fault,
+    SandboxState,
+    new_id,
+)
+from multipublish.sandbox.wire import DropConnection
+
+BOOLEAN_FIELDS = (
+    "async_upload",
+    "add_to_queue",
+    "disable_comment",
+    "disable_duet",
+    "disable_stitch",
+    "is_aigc",
+    "brand_content_toggle",
+    "brand_organic_toggle",
+    "share_to_feed",
+)
+ENUM_FIELDS: dict[str, tuple[str, ...]] = {
+    "privacy_level": (
+        "PUBLIC_TO_EVERYONE",
+        "MUTUAL_FOLLOW_FRIENDS",
+        "FOLLOWER_OF_CREATOR",
+        "SELF_ONLY",
+    ),
+    "post_mode": ("DIRECT_POST", "MEDIA_UPLOAD"),
+    "media_type": ("REELS", "STORIES"),
+    "facebook_media_type": ("REELS", "STORIES", "VIDEO"),
+    "video_state": ("PUBLISHED", "DRAFT"),
+    "visibility": ("PUBLIC", "CONNECTIONS", "LOGGED_IN", "CONTAINER"),
+}
+INTEGER_FIELDS = ("cover_timestamp", "thumb_offset")
+COMMON_FIELDS = ("user", "platform[]", "title", "description", "video")
+INVALID_TOKEN = {"success": False, "message": "Invalid or expired token"}
+POST_URLS = {
+    "tiktok": "https://www.tiktok.com/@{user}/video/{id}",
+    "instagram": "https://www.instagram.com/reel/{id}/",
+    "facebook": "https://www.facebook.com/{page}/videos/{id}/",
+    "linkedin": "https://www.linkedin.com/feed/update/urn:li:share:{id}/",
+    "youtube": "https://www.youtube.com/watch?v={id}",
+}
+
+
+class BadRequest(Exception):
+    """A 400 answer with its message."""
+
+
+def _error(message: str, status: int = 400, headers: dict[str, str] | None = None) -> JSONResponse:
+    return json_response({"success": False, "error": message, "message": message}, status, headers)
+
+
+def _api_key(request: Request) -> str | None:
+    """The API key of an ``Authorization: Apikey <key>`` header, or ``None`` when refused."""
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    key = key.strip()
+    if scheme.lower() != "apikey" or not key or key.startswith("invalid"):
+        return None
+    return key
+
+
+def _rate(state: SandboxState, key: str) -> tuple[dict[str, str], bool]:
+    """Count one request in the key's minute window; headers to send and whether it is over."""
+    now = state.clock()
+    limit = state.config.rate_limit_per_minute
+    with state.lock:
+        window = state.rate_windows.get(key)
+        if window is None or now >= window[0] + 60:
+            window = [math.floor(now), 0.0]
+            state.rate_windows[key] = window
+        window[1] += 1
+        used = int(window[1])
+        reset = int(window[0] + 60)
+    headers = {
+        "X-RateLimit-Limit": str(limit),
+        "X-RateLimit-Remaining": str(max(0, limit - used)),
+        "X-RateLimit-Reset": str(reset),
+    }
+    return headers, used > limit
+
+
+def _month_start(ts: float) -> float:
+    dt = datetime.fromtimestamp(ts, UTC)
+    return datetime(dt.year, dt.month, 1, tzinfo=UTC).timestamp()
+
+
+def _usage(state: SandboxState, user: str) -> dict[str, Any]:
+    with state.lock:
+        entry = _usage_entry(state, user)
+        return {"count": int(entry[0]), "limit": state.config.plan_limit, "last_reset": iso(entry[1])}
+
+
+def _usage_entry(state: SandboxState, user: str) -> list[float]:
+    start = _month_start(state.clock())
+    entry = state.usage.get(user)
+    if entry is None or entry[1] < start:
+        entry = [0.0, start]
+        state.usage[user] = entry
+    return entry
+
+
+def _quota_body(state: SandboxState, user: str) -> dict[str, Any]:
+    return {
+        "success": False,
+        "error_code": "quota_exceeded",
+        "message": "Monthly upload limit reached for your plan. Upgrade to keep posting.",
+        "usage": _usage(state, user),
+    }
+
+
+def _fault_response(
+    state: SandboxState, fault: Fault, user: str, headers: dict[str, str]
+) -> Response | None:
+    """The answer of a fault that replaces the whole response, or ``None`` (not such a fault)."""
+    if fault.fault == "http_500":
+        return json_response(
+            {"error": "Internal Server Error", "details": "sandbox fault http_500"}, 500
+        )
+    if fault.fault == "rate_limit":
+        retry = str(max(1, math.ceil(fault.seconds)))
+        return json_response(
+            {"success": False, "message": "Too many requests, please retry later."},
+            429,
+            {**headers, "Retry-After": retry, "X-RateLimit-Remaining": "0"},
+        )
+    if fault.fault == "expired_token":
+        return json_response(INVALID_TOKEN, 401)
+    if fault.fault == "quota_exceeded":
+        return json_response(_quota_body(state, user), 429, headers)
+    return None
+
+
+def _parse_bool(name: str, value: str) -> None:
+    if value not in ("true", "false"):
+        raise BadRequest(f"{name} must be 'true' or 'false', got {value!r}")
+
+
+def _parse_schedule(form: ParsedForm, now: float) -> float | None:
+    raw = form.get("scheduled_date")
+    if not raw:
+        return None
+    tz_name = form.get("timezone") or "UTC"
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadRequest(f"timezone: unknown time zone {tz_name!r}") from None
+    try:
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(f"scheduled_date: not an ISO-8601 date: {raw!r}") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=tz)
+    ts = when.timestamp()
+    if ts <= now:
+        raise BadRequest("scheduled_date must be in the future")
+    if ts > now + timedelta(days=365).total_seconds():
+        raise BadRequest("scheduled_date must be at most 365 days ahead")
+    return ts
+
+
+def _validate(form: ParsedForm, now: float) -> tuple[list[str], float | None]:
+    """Check the form like the service does; the platforms and the scheduled time."""
+    if not (form.get("user") or "").strip():
+        raise BadRequest("user is required")
+    platforms = form.get_all("platform[]") or form.get_all("platform")
+    if not platforms:
+        raise BadRequest("platform[] is required")
+    for platform in platforms:
+        if platform not in UPLOAD_POST_PLATFORMS:
+            raise BadRequest(f"platform[]: unsupported platform {platform!r}")
+    video_files = [f for f in form.files if f.name == "video"]
+    video_url = form.get("video")
+    if not video_files and not (video_url and video_url.startswith(("http://", "https://"))):
+        raise BadRequest("video is required (a file part or an http(s) URL)")
+    if "youtube" in platforms and not ((form.get("youtube_title") or form.get("title")) or ""):
+        raise BadRequest("title is required for youtube")
+    for name in BOOLEAN_FIELDS:
+        value = form.get(name)
+        if value is not None:
+            _parse_bool(name, value)
+    for name, allowed in ENUM_FIELDS.items():
+        value = form.get(name)
+        if value is not None and value not in allowed:
+            raise BadRequest(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    for name in INTEGER_FIELDS:
+        value = form.get(name)
+        if value is not None and not (value.isdigit()):
+            raise BadRequest(f"{name} must be a non-negative integer, got {value!r}")
+    if "facebook" in platforms and not form.get("facebook_page_id"):
+        raise BadRequest("facebook_page_id is required for facebook")
+    return platforms, _parse_schedule(form, now)
+
+
+def _options(form: ParsedForm) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for name, values in form.fields.items():
+        if name in COMMON_FIELDS:
+            continue
+        options[name] = values[0] if len(values) == 1 else list(values)
+    return options
+
+
+def _result(platform: str, user: str, form: ParsedForm, post_id: str) -> dict[str, Any]:
+    url = POST_URLS[platform].format(user=user, id=post_id, page=form.get("facebook_page_id") or "")
+    result: dict[str, Any] = {"success": True, "post_url": url}
+    if platform == "tiktok":
+        result["publish_id"] = post_id
+        result["status"] = "PUBLISH_COMPLETE"
+    else:
+        result["post_id"] = post_id
+        result["status"] = "PUBLISHED"
+    return result
+
+
+async def upload(request: Request) -> Response:
+    """``POST /api/upload``: multipart upload of one video to several platforms."""
+    state = state_of(request)
+    key = _api_key(request)
+    if key is None:
+        await drain(request)
+        return json_response(INVALID_TOKEN, 401)
+    headers, over = _rate(state, key)
+    if over:
+        await drain(request)
+        return json_response(
+            {"success": False, "message": "Too many requests, please retry later."},
+            429,
+            {**headers, "Retry-After": headers["X-RateLimit-Reset"]},
+        )
+
+    request_id = request.headers.get("x-request-id") or ""
+    upload_key = new_id("up_")
+    declared = int(request.headers.get("content-length") or 0)
+    drop_at: list[int] = []  # bytes of the file after which to drop, once a fault is taken
+    seen_platforms: list[str] = []
+
+    def on_file_bytes(_name: str, size: int) -> None:
+        if not drop_at:
+            fault = state.take_fault(
+                seen_platforms or UPLOAD_POST_PLATFORMS, "upload", ("drop_connection",)
+            )
+            drop_at.append(max(1, declared // 2) if fault is not None else -1)
+        if drop_at[0] > 0 and size >= drop_at[0]:
+            raise DropConnection
+
+    form = ParsedForm()
+
+    def file_path(name: str) -> Path | None:
+        # Platforms named before the file part decide which drop fault applies.
+        seen_platforms[:] = form.get_all("platform[]")
+        return state.media_path(f"{upload_key}-{name}.bin")
+
+    try:
+        await read_form(
+            request.stream(), request.headers.get("content-type", ""), file_path, on_file_bytes, form
+        )
+    except MultipartError as exc:
+        _discard(form)
+        return _error(str(exc), 400, headers)
+    except ClientDisconnect:
+        _discard(form)
+        raise DropConnection from None
+    if drop_at and drop_at[0] > 0:
+        raise DropConnection  # the whole file arrived before the drop point: drop now
+
+    now = state.clock()
+    try:
+        platforms, scheduled = _validate(form, now)
+    except BadRequest as exc:
+        _discard(form)
+        return _error(str(exc), 400, headers)
+    user = form.get("user") or ""
+    request_id = form.get("request_id") or request_id or new_id("req_")
+
+    fault = state.take_fault(platforms, "upload")
+    delay = 0.0
+    lose = False
+    rejected: str | None = None
+    if fault is not None:
+        answer = _fault_response(state, fault, user, headers)
+        if answer is not None:
+            _discard(form)
+            return answer
+        if fault.fault == "slow":
+            delay = fault.seconds
+        elif fault.fault == "lose_response":
+            lose = True
+        elif fault.fault == "reject":
+            rejected = fault.platform
+        elif fault.fault == "drop_connection":
+            raise DropConnection
+
+    with state.lock:
+        entry = _usage_entry(state, user)
+        if entry[0] >= state.config.plan_limit:
+            quota = True
+        else:
+            quota = False
+            entry[0] += 1
+    if quota:
+        _discard(form)
+        return json_response(_quota_body(state, user), 429, headers)
+
+    results = _record(state, form, platforms, user, request_id, scheduled, rejected)
+    if delay:
+        await slow_down(delay)
+    if lose:
+        raise DropConnection
+    if scheduled is not None:
+        job_id = results["job_id"]
+        return json_response(
+            {"success": True, "job_id": job_id, "scheduled_date": iso(scheduled)}, 202, headers
+        )
+    if form.get("async_upload") == "true":
+        return json_response(
+            {"success": True, "request_id": request_id, "message": "Upload initiated"},
+            200,
+            headers,
+        )
+    return json_response(
+        {
+            "success": True,
+            "request_id": request_id,
+            "results": results["results"],
+            "usage": _usage(state, user),
+        },
+        200,
+        headers,
+    )
+
+
+def _discard(form: ParsedForm) -> None:
+    for part in form.files:
+        if part.path is not None:
+            part.path.unlink(missing_ok=True)
+
+
+def _record(
+    state: SandboxState,
+    form: ParsedForm,
+    platforms: list[str],
+    user: str,
+    request_id: str,
+    scheduled: float | None,
+    rejected: str | None,
+) -> dict[str, Any]:
+    """Store the request, its per-platform posts and (when scheduled) its job."""
+    now = state.clock()
+    video = next((f for f in form.files if f.name == "video"), None)
+    options = _options(form)
+    job_id = new_id("job_") if scheduled is not None else None
+    results: dict[str, dict[str, Any]] = {}
+    posts: list[dict[str, Any]] = []
+    for platform in platforms:
+        post_id = new_id("", 9)
+        if platform == rejected:
+            results[platform] = {
+                "success": False,
+                "error": f"{platform} rejected the post (sandbox fault)",
+                "error_code": "platform_error",
+            }
+            continue
+        results[platform] = _result(platform, user, form, post_id)
+        posts.append(
+            {
+                "service": "upload-post",
+                "platform": platform,
+                "user": user,
+                "title": form.get(f"{platform}_title") or form.get("title") or "",
+                "description": form.get(f"{platform}_description") or form.get("description") or "",
+                "options": options,
+                "filename": video.filename if video else None,
+                "video_url": None if video else form.get("video"),
+                "size": video.size if video else None,
+                "sha256": video.sha256 if video else None,
+                "path": str(video.path) if video and video.path else None,
+                "request_id": request_id,
+                "job_id": job_id,
+                "post_id": post_id,
+                "video_id": post_id,
+                "post_url": results[platform]["post_url"],
+                "status": "scheduled" if scheduled is not None else "published",
+                "scheduled_date": iso(scheduled) if scheduled is not None else None,
+                "created": iso(now),
+            }
+        )
+    record = {
+        "request_id": request_id,
+        "job_id": job_id,
+        "user": user,
+        "title": form.get("title") or "",
+        "platforms": platforms,
+        "results": results,
+        "created": now,
+        "scheduled_at": scheduled,
+        "pending_polls": state.config.async_pending_polls
+        if form.get("async_upload") == "true"
+        else 0,
+        "posts": posts,
+    }
+    with state.lock:
+        state.posts.extend(posts)
+        state.requests[request_id] = record
+        if job_id is not None:
+            state.jobs[job_id] = record
+    return record
+
+
+def _settle_due_jobs(state: SandboxState) -> None:
+    """Scheduled jobs whose time came are published (looked at lazily, on every read)."""
+    now = state.clock()
+    with state.lock:
+        for record in state.jobs.values():
+            if record["scheduled_at"] is not None and record["scheduled_at"] <= now:
+                record["scheduled_at"] = None
+                for post in record["posts"]:
+                    post["status"] = "published"
+
+
+def _status_body(record: dict[str, Any], status: str, now: float) -> dict[str, Any]:
+    done = status in ("completed", "failed")
+    results = [
+        {
+            "platform": platform,
+            "success": result["success"],
+            "message": "Published" if result["success"] else result.get("error", ""),
+            "upload_timestamp": iso(record["created"]),
+            "post_url": result.get("post_url"),
+            "platform_post_id": result.get("post_id") or result.get("publish_id"),
+        }
+        for platform, result in record["results"].items()
+    ]
+    return {
+        "request_id": record["request_id"],
+        "job_id": record["job_id"],
+        "status": status,
+        "completed": len(results) if done else 0,
+        "total": len(record["platforms"]),
+        "results": results if done else [],
+        "last_update": iso(now),
+    }
+
+
+async def status(request: Request) -> Response:
+    """``GET /api/uploadposts/status?request_id=|job_id=``."""
+    state = state_of(request)
+    key = _api_key(request)
+    if key is None:
+        return json_response(INVALID_TOKEN, 401)
+    headers, over = _rate(state, key)
+    if over:
+        return json_response({"success": False, "message": "Too many requests"}, 429, headers)
+    request_id = request.query_params.get("request_id")
+    job_id = request.query_params.get("job_id")
+    if not request_id and not job_id:
+        return json_response({"error": "request_id is required"}, 400, headers)
+    fault = state.take_fault(UPLOAD_POST_PLATFORMS, "status")
+    if fault is not None:
+        answer = _fault_response(state, fault, "", headers)
+        if answer is not None:
+            return answer
+        if fault.fault == "slow":
+            await slow_down(fault.seconds)
+        elif fault.fault in ("drop_connection", "lose_response"):
+            raise DropConnection
+    _settle_due_jobs(state)
+    now = state.clock()
+    with state.lock:
+        record = state.jobs.get(job_id or "") if job_id else state.requests.get(request_id or "")
+        if record is None:
+            ident = job_id or request_id
+            return json_response(
+                {"success": False, "status": "not_found", "request_id": ident,
+                 "message": f"No upload found for {ident}"},
+                404,
+                headers,
+            )
+        if record["scheduled_at"] is not None:
+            status_value = "queued"
+        elif record["pending_polls"] > 0:
+            record["pending_polls"] -= 1
+            status_value = "in_progress"
+        elif any(r["success"] for r in record["results"].values()):
+            status_value = "completed"
+        else:
+            status_value = "failed"
+        body = _status_body(record, status_value, now)
+    return json_response(body, 200, headers)
+
+
+async def me(request: Request) -> Response:
+    """``GET /api/uploadposts/me``: checks a key."""
+    state = state_of(request)
+    key = _api_key(request)
+    if key is None:
+        return json_response(INVALID_TOKEN, 401)
+    headers, _ = _rate(state, key)
+    return json_response(
+        {"success": True, "email": "sandbox@example.com", "plan": "sandbox",
+         "limit": state.config.plan_limit},
+        200,
+        headers,
+    )
+
+
+async def history(request: Request) -> Response:
+    """``GET /api/uploadposts/history?page=&limit=``: newest first, one entry per platform."""
+    state = state_of(request)
+    key = _api_key(request)
+    if key is None:
+        return json_response(INVALID_TOKEN, 401)
+    headers, _ = _rate(state, key)
+    page_raw = request.query_params.get("page", "1")
+    limit_raw = request.query_params.get("limit", "20")
+    if not page_raw.isdigit() or int(page_raw) < 1:
+        return json_response({"success": False, "error": "page must be a positive integer"}, 400)
+    if limit_raw not in ("10", "20", "50", "100"):
+        return json_response({"success": False, "error": "limit must be 10, 20, 50 or 100"}, 400)
+    page, limit = int(page_raw), int(limit_raw)
+    _settle_due_jobs(state)
+    entries: list[dict[str, Any]] = []
+    with state.lock:
+        for record in reversed(list(state.requests.values())):
+            if record["scheduled_at"] is not None:
+                continue
+            for platform, result in record["results"].items():
+                entries.append(
+                    {
+                        "platform": platform,
+                        "media_type": "video",
+                        "upload_timestamp": iso(record["created"]),
+                        "success": result["success"],
+                        "platform_post_id": result.get("post_id") or result.get("publish_id"),
+                        "post_url": result.get("post_url"),
+                        "error_message": result.get("error"),
+                        "request_id": record["request_id"],
+                        "job_id": record["job_id"],
+                        "profile_username": record["user"],
+                        "post_title": record["title"],
+                    }
+                )
+    start = (page - 1) * limit
+    return json_response(
+        {"history": entries[start : start + limit], "total": len(entries), "page": page,
+         "limit": limit},
+        200,
+        headers,
+    )
+
+
+async def list_schedule(request: Request) -> Response:
+    """``GET /api/uploadposts/schedule``: the jobs still waiting."""
+    state = state_of(request)
+    key = _api_key(request)
+    if key is None:
+        return json_response(INVALID_TOKEN, 401)
+    headers, _ = _rate(state, key)
+    _settle_due_jobs(state)
+    with state.lock:
+        jobs = [
+            {
+                "job_id": job_id,
+                "scheduled_date": iso(record["scheduled_at"]),
+                "post_type": "video",
+                "profile_username": record["user"],
+                "title": record["title"],
+                "preview_url": None,
+                "platforms": record["platforms"],
+            }
+            for job_id, record in state.jobs.items()
+            if record["scheduled_at"] is not None
+        ]
+    return json_response(jobs, 200, headers)
+
+
+async def cancel_schedule(request: Request) -> Response:
+    """``DELETE /api/uploadposts/schedule/{job_id}``."""
+    state = state_of(request)
+    key = _api_key(request)
+    if key is None:
+        return json_response(INVALID_TOKEN, 401)
+    headers, _ = _rate(state, key)
+    job_id = request.path_params["job_id"]
+    _settle_due_jobs(state)
+    with state.lock:
+        record = state.jobs.get(job_id)
+        if record is None or record["scheduled_at"] is None:
+            return json_response(
+                {"success": False, "message": f"Scheduled job {job_id} not found"}, 404, headers
+            )
+        del state.jobs[job_id]
+        state.requests.pop(record["request_id"], None)
+        for post in record["posts"]:
+            post["status"] = "cancelled"
+    return json_response({"success": True, "message": f"Job {job_id} cancelled"}, 200, headers)
+
+
+routes = [
+    Route("/api/upload", upload, methods=["POST"]),
+    Route("/api/uploadposts/me", me, methods=["GET"]),
+    Route("/api/uploadposts/status", status, methods=["GET"]),
+    Route("/api/uploadposts/history", history, methods=["GET"]),
+    Route("/api/uploadposts/schedule", list_schedule, methods=["GET"]),
+    Route("/api/uploadposts/schedule/{job_id}", cancel_schedule, methods=["DELETE"]),
+]

@@ -1,0 +1,249 @@
+"""The upload-post emulator, witnessed by the official ``upload-post`` SDK and by raw HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from upload_post import UploadPostClient, UploadPostError
+
+KEY = {"Authorization": "Apikey sandbox-key"}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def posts(base: str, platform: str | None = None) -> list[dict[str, Any]]:
+    params = {"platform": platform} if platform else {}
+    response = httpx.get(f"{base}/_sandbox/posts", params=params)
+    response.raise_for_status()
+    result: list[dict[str, Any]] = response.json()["posts"]
+    return result
+
+
+@pytest.fixture
+def sdk(sandbox_url: str) -> Iterator[UploadPostClient]:
+    """The official SDK pointed at the sandbox (BASE_URL is a class attribute)."""
+    previous = UploadPostClient.BASE_URL
+    UploadPostClient.BASE_URL = f"{sandbox_url}/api"
+    client = UploadPostClient("sandbox-key")
+    try:
+        yield client
+    finally:
+        client.session.close()
+        UploadPostClient.BASE_URL = previous
+
+
+def test_sdk_publishes_to_four_platforms_with_their_options(
+    sdk: UploadPostClient, sandbox_url: str, small_video: Path
+) -> None:
+    answer = sdk.upload_video(
+        small_video,
+        title="Hello",
+        user="alice",
+        platforms=["tiktok", "instagram", "facebook", "linkedin"],
+        description="Desc",
+        privacy_level="SELF_ONLY",
+        disable_duet=True,
+        media_type="REELS",
+        share_to_feed=True,
+        facebook_page_id="12345",
+        facebook_media_type="VIDEO",
+        video_state="DRAFT",
+        visibility="CONNECTIONS",
+        async_upload=False,
+    )
+    assert answer["success"] is True
+    assert set(answer["results"]) == {"tiktok", "instagram", "facebook", "linkedin"}
+    assert answer["results"]["tiktok"]["publish_id"]
+    assert answer["results"]["instagram"]["post_id"]
+    assert all(r["success"] and r["post_url"] for r in answer["results"].values())
+    assert answer["usage"]["count"] == 1
+    received = posts(sandbox_url)
+    assert sorted(p["platform"] for p in received) == ["facebook", "instagram", "linkedin", "tiktok"]
+    digest = sha256(small_video)
+    for post in received:
+        assert post["user"] == "alice"
+        assert post["title"] == "Hello"
+        assert post["description"] == "Desc"
+        assert post["size"] == small_video.stat().st_size
+        assert post["sha256"] == digest
+    options = received[0]["options"]
+    assert options["privacy_level"] == "SELF_ONLY"
+    assert options["disable_duet"] == "true"
+    assert options["media_type"] == "REELS"
+    assert options["share_to_feed"] == "true"
+    assert options["facebook_page_id"] == "12345"
+    assert options["facebook_media_type"] == "VIDEO"
+    assert options["video_state"] == "DRAFT"
+    assert options["visibility"] == "CONNECTIONS"
+
+
+def test_sdk_async_upload_then_status_completed(
+    sdk: UploadPostClient, sandbox_url: str, small_video: Path
+) -> None:
+    httpx.post(f"{sandbox_url}/_sandbox/config", json={"async_pending_polls": 1})
+    answer = sdk.upload_video(small_video, title="A", user="bob", platforms=["tiktok"],
+                              async_upload=True)
+    assert answer["success"] is True
+    request_id = answer["request_id"]
+    first = sdk.get_status(request_id)
+    assert first["status"] == "in_progress"
+    assert first["completed"] == 0
+    second = sdk.get_status(request_id)
+    assert second["status"] == "completed"
+    assert second["completed"] == second["total"] == 1
+    assert second["results"][0]["platform"] == "tiktok"
+    assert second["results"][0]["success"] is True
+
+
+def test_sdk_schedule_list_and_cancel(
+    sdk: UploadPostClient, sandbox_url: str, small_video: Path
+) -> None:
+    when = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    answer = sdk.upload_video(small_video, title="Later", user="carol", platforms=["linkedin"],
+                              scheduled_date=when)
+    job_id = answer["job_id"]
+    assert answer["scheduled_date"].startswith(when[:19])
+    assert sdk.get_job_status(job_id)["status"] == "queued"
+    scheduled = sdk.list_scheduled()
+    assert [j["job_id"] for j in scheduled] == [job_id]
+    assert posts(sandbox_url)[0]["status"] == "scheduled"
+    assert sdk.cancel_scheduled(job_id)["success"] is True
+    assert sdk.list_scheduled() == []
+    with pytest.raises(UploadPostError):
+        sdk.get_job_status(job_id)
+
+
+def test_sdk_history_lists_published(sdk: UploadPostClient, small_video: Path) -> None:
+    sdk.upload_video(small_video, title="H", user="dave", platforms=["tiktok", "linkedin"])
+    history = sdk.get_history(page=1, limit=20)
+    assert history["total"] == 2
+    assert {h["platform"] for h in history["history"]} == {"tiktok", "linkedin"}
+    assert all(h["profile_username"] == "dave" for h in history["history"])
+
+
+def test_sdk_invalid_key_is_refused(sandbox_url: str, small_video: Path) -> None:
+    previous = UploadPostClient.BASE_URL
+    UploadPostClient.BASE_URL = f"{sandbox_url}/api"
+    try:
+        client = UploadPostClient("invalid-key")
+        with pytest.raises(UploadPostError) as info:
+            client.upload_video(small_video, title="x", user="u", platforms=["tiktok"])
+        assert "Invalid or expired token" in str(info.value)
+    finally:
+        UploadPostClient.BASE_URL = previous
+    assert posts(sandbox_url) == []
+
+
+def upload(base: str, path: Path, fields: list[tuple[str, str]],
+           headers: dict[str, str] | None = None, timeout: float = 10) -> httpx.Response:
+    data: dict[str, list[str]] = {}
+    for name, value in fields:
+        data.setdefault(name, []).append(value)
+    with path.open("rb") as fh:
+        return httpx.post(
+            f"{base}/api/upload",
+            data=data,
+            files={"video": (path.name, fh, "video/mp4")},
+            headers={**KEY, **(headers or {})},
+            timeout=timeout,
+        )
+
+
+def test_bearer_header_is_refused(sandbox_url: str, small_video: Path) -> None:
+    response = upload(sandbox_url, small_video, [("user", "u"), ("platform[]", "tiktok")],
+                      headers={"Authorization": "Bearer abc"})
+    assert response.status_code == 401
+    assert response.json() == {"success": False, "message": "Invalid or expired token"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ([("platform[]", "tiktok")], "user"),
+        ([("user", "u")], "platform[]"),
+        ([("user", "u"), ("platform[]", "myspace")], "platform[]"),
+        ([("user", "u"), ("platform[]", "tiktok"), ("privacy_level", "PUBLIC")], "privacy_level"),
+        ([("user", "u"), ("platform[]", "tiktok"), ("post_mode", "X")], "post_mode"),
+        ([("user", "u"), ("platform[]", "instagram"), ("media_type", "FEED")], "media_type"),
+        ([("user", "u"), ("platform[]", "facebook")], "facebook_page_id"),
+        ([("user", "u"), ("platform[]", "facebook"), ("facebook_page_id", "1"),
+          ("facebook_media_type", "PHOTO")], "facebook_media_type"),
+        ([("user", "u"), ("platform[]", "facebook"), ("facebook_page_id", "1"),
+          ("video_state", "LIVE")], "video_state"),
+        ([("user", "u"), ("platform[]", "linkedin"), ("visibility", "FRIENDS")], "visibility"),
+        ([("user", "u"), ("platform[]", "tiktok"), ("disable_comment", "yes")], "disable_comment"),
+        ([("user", "u"), ("platform[]", "tiktok"), ("scheduled_date", "2001-01-01T00:00:00Z")],
+         "scheduled_date"),
+        ([("user", "u"), ("platform[]", "tiktok"), ("scheduled_date", "soon")], "scheduled_date"),
+        ([("user", "u"), ("platform[]", "tiktok"), ("scheduled_date", "2099-01-01T00:00:00"),
+          ("timezone", "Mars/Base")], "timezone"),
+        ([("user", "u"), ("platform[]", "youtube")], "title"),
+    ],
+)
+def test_bad_parameters_get_400_naming_the_field(
+    sandbox_url: str, small_video: Path, fields: list[tuple[str, str]], named: str
+) -> None:
+    response = upload(sandbox_url, small_video, fields)
+    assert response.status_code == 400
+    assert named in response.json()["message"]
+    assert posts(sandbox_url) == []
+
+
+def test_sync_response_has_rate_limit_headers_and_request_id(
+    sandbox_url: str, small_video: Path
+) -> None:
+    response = upload(sandbox_url, small_video, [("user", "u"), ("platform[]", "tiktok")],
+                      headers={"X-Request-Id": "mine-1"})
+    assert response.status_code == 200
+    assert int(response.headers["X-RateLimit-Limit"]) > 0
+    assert int(response.headers["X-RateLimit-Remaining"]) < int(response.headers["X-RateLimit-Limit"])
+    assert int(response.headers["X-RateLimit-Reset"]) > 0
+    assert posts(sandbox_url)[0]["request_id"] == "mine-1"
+    status = httpx.get(f"{sandbox_url}/api/uploadposts/status", params={"request_id": "mine-1"},
+                       headers=KEY)
+    assert status.json()["status"] == "completed"
+
+
+def test_status_unknown_and_missing(sandbox_url: str) -> None:
+    unknown = httpx.get(f"{sandbox_url}/api/uploadposts/status", params={"request_id": "nope"},
+                        headers=KEY)
+    assert unknown.status_code == 404
+    assert unknown.json()["status"] == "not_found"
+    missing = httpx.get(f"{sandbox_url}/api/uploadposts/status", headers=KEY)
+    assert missing.status_code == 400
+    assert missing.json() == {"error": "request_id is required"}
+
+
+def test_me_checks_the_key(sandbox_url: str) -> None:
+    assert httpx.get(f"{sandbox_url}/api/uploadposts/me", headers=KEY).status_code == 200
+    refused = httpx.get(f"{sandbox_url}/api/uploadposts/me",
+                        headers={"Authorization": "Apikey invalid-1"})
+    assert refused.status_code == 401
+
+
+def test_plan_limit_gives_429_quota_exceeded(sandbox_url: str, small_video: Path) -> None:
+    httpx.post(f"{sandbox_url}/_sandbox/config", json={"plan_limit": 1})
+    fields = [("user", "erin"), ("platform[]", "tiktok")]
+    assert upload(sandbox_url, small_video, fields).status_code == 200
+    refused = upload(sandbox_url, small_video, fields)
+    assert refused.status_code == 429
+    assert refused.json()["error_code"] == "quota_exceeded"
+    assert refused.json()["usage"] == {**refused.json()["usage"], "count": 1, "limit": 1}
+    assert len(posts(sandbox_url)) == 1
+    # Another user has their own plan.
+    assert upload(sandbox_url, small_video, [("user", "frank"), ("platform[]", "tiktok")]
+                  ).status_code == 200
+
+
+def test_history_rejects_bad_limit(sandbox_url: str) -> None:
+    response = httpx.get(f"{sandbox_url}/api/uploadposts/history", params={"limit": 7},
+                         headers=KEY)
+    assert response.status_code == 400
