@@ -140,14 +140,10 @@ def _read(container: Any, name: str, size: int, boxes: _BoxFacts | None) -> Medi
     kind = _container_kind(fmt_name, container.metadata, video_codec, audio_codec, boxes)
 
     if boxes is not None and boxes.overrun is not None:
-        raise MediaError(
-            name, f"truncated file: the '{boxes.overrun}' box runs past the end ({size} bytes)"
-        )
+        raise MediaError(name, f"truncated file: the '{boxes.overrun}' box runs past the end ({size} bytes)")
     end = _index_end(container)
     if end > size:
-        raise MediaError(
-            name, f"truncated file: media data ends at byte {end} but the file has {size} bytes"
-        )
+        raise MediaError(name, f"truncated file: media data ends at byte {end} but the file has {size} bytes")
 
     duration = _duration(container, v)
     coded_w, coded_h = int(v.codec_context.width or v.width), int(v.codec_context.height or v.height)

@@ -443,9 +443,7 @@ def _build(key: str, values: Mapping[str, Any], where: str) -> PlatformRules:
     for name, value in values.items():
         parser = _PARSERS.get(name)
         if parser is None:
-            raise ConfigurationError(
-                f"{where}: {key}.{name}: unknown rule (known: {', '.join(_PARSERS)})"
-            )
+            raise ConfigurationError(f"{where}: {key}.{name}: unknown rule (known: {', '.join(_PARSERS)})")
         try:
             parsed[name] = parser(value)
         except (ValueError, TypeError) as exc:
@@ -482,15 +480,12 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
 def _targets(key: str, where: str) -> list[str]:
     platform, sep, post_type = key.strip().lower().partition(":")
     if platform not in POST_TYPES:
-        raise ConfigurationError(
-            f"{where}: {key}: unknown platform (known: {', '.join(POST_TYPES)})"
-        )
+        raise ConfigurationError(f"{where}: {key}: unknown platform (known: {', '.join(POST_TYPES)})")
     if not sep:
         return [f"{platform}:{t}" for t in POST_TYPES[platform]]
     if post_type not in POST_TYPES[platform]:
         raise ConfigurationError(
-            f"{where}: {key}: unknown post type for {platform} "
-            f"(known: {', '.join(POST_TYPES[platform])})"
+            f"{where}: {key}: unknown post type for {platform} (known: {', '.join(POST_TYPES[platform])})"
         )
     return [f"{platform}:{post_type}"]
 
@@ -519,7 +514,6 @@ def _read_rules_file(path: Path, where: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigurationError(f"{where}: expected a table of platform keys at the top level")
     return data
-
 
 
 def _load_yaml(text: str) -> Any:
