@@ -1,0 +1,769 @@
+"""YouTube Data API v3 client: OAuth2 through google-auth, the resumable upload protocol over httpx.
+
+Why not google-api-python-client: it is synchronous, cannot be pointed at a plain-HTTP upload host
+(the sandbox), and fails on very large files. The resumable protocol is small:
+
+1. ``POST {upload_root}upload/youtube/v3/videos?part=snippet,status&uploadType=resumable`` with the
+   video's metadata answers exactly 200 and the session URI in ``Location``;
+2. ``PUT`` the file in chunks (multiples of 256 KiB) with ``Content-Range: bytes S-E/TOTAL``; 308 with
+   ``Range: bytes=0-N`` means "continue at N+1", 200/201 carries the video;
+3. after a dropped connection, a timeout or a 5xx, ``PUT`` ``Content-Range: bytes */TOTAL`` (empty
+   body) asks the session where it stands; the upload continues from the confirmed byte.
+
+Outcome unknown is not failure: when the response to the final chunk is lost, the session is asked
+again; if it still cannot say, the result is ``unknown`` with the session URI as its ``reference``,
+and :meth:`YouTubeClient.reconcile` asks again later. Nothing is ever re-uploaded blindly.
+
+Error kinds: 401 -> refresh the token once and repeat, then ``auth``; ``quotaExceeded`` /
+``uploadLimitExceeded`` -> ``quota`` (retry after midnight Pacific, when quotas reset); 429 and
+``rateLimitExceeded`` -> ``rate_limited`` (Retry-After); 5xx, timeouts, dropped connections ->
+``transient``; other 4xx -> ``permanent``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from multipublish.errors import ConfigurationError, ErrorKind, InputError, MediaError, PlatformError
+from multipublish.platforms.base import ProgressCallback, PublishConfig, PublishResult, PublishStatus
+from multipublish.platforms.google_oauth import GoogleOAuth, SaveCredentials, reauth_hint
+from multipublish.platforms.http import (
+    describe_exception,
+    error_message,
+    iter_file,
+    make_timeout,
+    parse_retry_after,
+    response_json,
+)
+from multipublish.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "youtube"
+#: Resumable chunks must be multiples of this (except the last).
+CHUNK_GRANULARITY = 256 * 1024
+WATCH_URL = "https://www.youtube.com/watch?v={id}"
+SHORTS_URL = "https://www.youtube.com/shorts/{id}"
+
+#: ``platform_specific["youtube"]`` keys this client understands.
+OPTION_KEYS: tuple[str, ...] = (
+    "category",
+    "privacy_status",
+    "made_for_kids",
+    "playlist_id",
+    "publish_at",
+    "post_type",
+)
+PRIVACY_STATUSES: tuple[str, ...] = ("public", "private", "unlisted")
+DEFAULT_CATEGORY = "22"  # People & Blogs
+MAX_TITLE_CHARS = 100
+MAX_DESCRIPTION_BYTES = 5000
+MAX_TAGS_CHARS = 500
+#: ``thumbnails.set`` accepts JPEG or PNG up to 2 MB.
+MAX_THUMBNAIL_BYTES = 2 * 1024 * 1024
+VIDEO_CONTENT_TYPES: dict[str, str] = {
+    ".mp4": "video/mp4",
+    ".m4v": "video/x-m4v",
+    ".mov": "video/quicktime",
+    ".avi": "video/x-msvideo",
+    ".flv": "video/x-flv",
+    ".wmv": "video/x-ms-wmv",
+    ".webm": "video/webm",
+    ".mkv": "video/x-matroska",
+    ".mpg": "video/mpeg",
+    ".mpeg": "video/mpeg",
+}
+QUOTA_REASONS = frozenset({"quotaExceeded", "uploadLimitExceeded", "dailyLimitExceeded"})
+RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
+PACIFIC = ZoneInfo("America/Los_Angeles")
+
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+# -- input: options and metadata, checked before any byte is sent ------------------------------------
+@dataclass(frozen=True, slots=True)
+class UploadPlan:
+    """Everything one upload needs, checked: the metadata body and what follows the upload."""
+
+    video_path: Path
+    total: int
+    content_type: str
+    #: The ``videos.insert`` body (``snippet`` and ``status``).
+    metadata: dict[str, Any]
+    shorts: bool
+    playlist_id: str | None
+    thumbnail_path: Path | None
+    thumbnail_type: str | None
+
+
+def _field(key: str) -> str:
+    return f"platform_specific.youtube.{key}"
+
+
+def _aware(when: datetime) -> datetime:
+    """Naive datetimes are UTC (the brief builds them with ``utcnow()``)."""
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+
+
+def _rfc3339(when: datetime) -> str:
+    return _aware(when).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_time(value: Any, field: str) -> datetime:
+    if isinstance(value, datetime):
+        return _aware(value)
+    if isinstance(value, str) and value.strip():
+        try:
+            return _aware(datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
+        except ValueError:
+            pass
+    raise InputError(field, f"must be an ISO 8601 date and time, got {value!r}")
+
+
+def tags_length(tags: list[str]) -> int:
+    """How YouTube counts the 500-character tag budget: commas between, quotes around spaced tags."""
+    return sum(len(t) + (2 if " " in t else 0) for t in tags) + max(0, len(tags) - 1)
+
+
+def _check_thumbnail(path_value: str) -> tuple[Path, str]:
+    path = Path(path_value).expanduser()
+    if not path.is_file():
+        raise InputError("thumbnail_path", f"file not found: {path_value}")
+    size = path.stat().st_size
+    if size == 0 or size > MAX_THUMBNAIL_BYTES:
+        raise InputError("thumbnail_path", f"must be 1 byte to 2 MB (YouTube's limit), is {size} bytes")
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if head.startswith(b"\xff\xd8\xff"):
+        return path, "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return path, "image/png"
+    raise InputError("thumbnail_path", "must be a JPEG or PNG image")
+
+
+def plan_upload(
+    video_path: str | Path, config: PublishConfig, post_type: str, *, now: datetime
+) -> UploadPlan:
+    """Check ``config`` against what YouTube accepts and build the request; ``InputError`` if not.
+
+    Unknown options and bad values name their field (``platform_specific.youtube.<key>``), so a
+    mistake is refused before any upload starts instead of being silently dropped.
+    """
+    options = config.options_for(PLATFORM)
+    unknown = sorted(set(options) - set(OPTION_KEYS))
+    if unknown:
+        raise InputError(_field(unknown[0]), f"unknown YouTube option (known: {', '.join(OPTION_KEYS)})")
+    if post_type not in ("video", "shorts"):
+        raise InputError("post_type", f"YouTube post types are video and shorts, not {post_type!r}")
+    if "post_type" in options and options["post_type"] != post_type:
+        raise InputError(
+            _field("post_type"),
+            f"{options['post_type']!r} contradicts the requested post type {post_type!r}",
+        )
+
+    path = Path(video_path)
+    if not path.is_file():
+        raise MediaError(str(video_path), "file not found")
+    total = path.stat().st_size
+    if total == 0:
+        raise MediaError(str(video_path), "the file is empty")
+    content_type = VIDEO_CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
+
+    title = (config.title or "").strip() or path.stem
+    if len(title) > MAX_TITLE_CHARS:
+        raise InputError("title", f"YouTube titles are at most {MAX_TITLE_CHARS} characters")
+    if "<" in title or ">" in title:
+        raise InputError("title", "YouTube titles may not contain < or >")
+    description = config.description or ""
+    if post_type == "shorts" and "#shorts" not in f"{title} {description}".lower():
+        # How YouTube is told an upload is meant as a Short (the API has no field for it).
+        description = f"{description}\n\n#Shorts" if description else "#Shorts"
+    if len(description.encode("utf-8")) > MAX_DESCRIPTION_BYTES:
+        raise InputError("description", f"YouTube descriptions are at most {MAX_DESCRIPTION_BYTES} bytes")
+    if "<" in description or ">" in description:
+        raise InputError("description", "YouTube descriptions may not contain < or >")
+    tags = [str(t).strip() for t in config.tags if str(t).strip()]
+    if any("<" in t or ">" in t or "," in t for t in tags):
+        raise InputError("tags", "YouTube tags may not contain <, > or commas")
+    if tags_length(tags) > MAX_TAGS_CHARS:
+        raise InputError(
+            "tags",
+            f"YouTube allows {MAX_TAGS_CHARS} characters of tags in all, these take {tags_length(tags)}",
+        )
+
+    category = options.get("category", DEFAULT_CATEGORY)
+    if isinstance(category, bool) or not re.fullmatch(r"\d{1,3}", str(category)):
+        raise InputError(_field("category"), f"must be a numeric category id such as '22', got {category!r}")
+    privacy = options.get("privacy_status")
+    if privacy is not None and privacy not in PRIVACY_STATUSES:
+        raise InputError(
+            _field("privacy_status"), f"must be one of {', '.join(PRIVACY_STATUSES)}, got {privacy!r}"
+        )
+    made_for_kids = options.get("made_for_kids", False)
+    if not isinstance(made_for_kids, bool):
+        raise InputError(_field("made_for_kids"), f"must be true or false, got {made_for_kids!r}")
+    playlist_id = options.get("playlist_id")
+    if playlist_id is not None and (not isinstance(playlist_id, str) or not playlist_id.strip()):
+        raise InputError(_field("playlist_id"), "must be a non-empty playlist id")
+
+    publish_at: datetime | None = None
+    publish_field = _field("publish_at")
+    if options.get("publish_at") is not None:
+        publish_at = _parse_time(options["publish_at"], publish_field)
+        if publish_at <= now:
+            raise InputError(publish_field, "must be in the future")
+    elif config.scheduled_time is not None:
+        publish_field = "scheduled_time"
+        when = _aware(config.scheduled_time)
+        # A time already reached (a queued job run when due) means: publish now.
+        publish_at = when if when > now else None
+    if publish_at is not None:
+        if privacy not in (None, "private"):
+            raise InputError(
+                _field("privacy_status"),
+                f"must be private with {publish_field} (YouTube makes the video public then)",
+            )
+        privacy = "private"
+
+    status: dict[str, Any] = {
+        "privacyStatus": privacy or "public",
+        "selfDeclaredMadeForKids": made_for_kids,
+    }
+    if publish_at is not None:
+        status["publishAt"] = _rfc3339(publish_at)
+    snippet: dict[str, Any] = {
+        "title": title,
+        "description": description,
+        "categoryId": str(category),
+    }
+    if tags:
+        snippet["tags"] = tags
+    thumb, thumb_type = _check_thumbnail(config.thumbnail_path) if config.thumbnail_path else (None, None)
+    return UploadPlan(
+        video_path=path,
+        total=total,
+        content_type=content_type,
+        metadata={"snippet": snippet, "status": status},
+        shorts=post_type == "shorts",
+        playlist_id=playlist_id.strip() if isinstance(playlist_id, str) else None,
+        thumbnail_path=thumb,
+        thumbnail_type=thumb_type,
+    )
+
+
+def seconds_until_quota_reset(now: datetime) -> float:
+    """YouTube quotas reset at midnight Pacific time."""
+    local = _aware(now).astimezone(PACIFIC)
+    midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), PACIFIC)
+    return max(1.0, (midnight - local).total_seconds())
+
+
+def video_url(video_id: str, *, shorts: bool = False) -> str:
+    return (SHORTS_URL if shorts else WATCH_URL).format(id=video_id)
+
+
+def make_reference(session_uri: str, total: int) -> str:
+    """The session URI, with the file size in the fragment (a status query must name it)."""
+    return f"{session_uri}#total={total}"
+
+
+def parse_reference(reference: str) -> tuple[str, int | None]:
+    """``(session URI, total bytes or None)`` from :func:`make_reference`'s output."""
+    uri, _, fragment = reference.partition("#")
+    match = re.fullmatch(r"total=(\d+)", fragment)
+    return uri, int(match.group(1)) if match else None
+
+
+def _confirmed_bytes(response: httpx.Response) -> int:
+    """Bytes the session holds, from a 308's ``Range: bytes=0-N`` (none: 0)."""
+    match = re.fullmatch(r"\s*bytes=0-(\d+)\s*", response.headers.get("Range", ""))
+    return int(match.group(1)) + 1 if match else 0
+
+
+class _OutcomeUnknown(Exception):
+    """The whole file may have reached YouTube but the answer never came."""
+
+
+# -- the client --------------------------------------------------------------------------------------
+class YouTubeClient:
+    """Publishes to one YouTube channel (one account's OAuth credentials)."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        account_id: str,
+        credentials: Mapping[str, Any],
+        settings: Settings,
+        save_credentials: SaveCredentials,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock | None = None,
+        sleep: Sleep = asyncio.sleep,
+        max_attempts: int = 5,
+        backoff: float = 1.0,
+    ) -> None:
+        chunk = settings.youtube_chunk_size
+        if chunk <= 0 or chunk % CHUNK_GRANULARITY:
+            raise ConfigurationError(
+                f"youtube_chunk_size must be a positive multiple of {CHUNK_GRANULARITY}, is {chunk}"
+            )
+        self.account_id = account_id
+        self._settings = settings
+        self._chunk = chunk
+        self._oauth = GoogleOAuth(account_id, credentials, settings, save_credentials)
+        self._credentials = dict(credentials)
+        self._save = save_credentials
+        self._http = httpx.AsyncClient(timeout=make_timeout(settings.http_timeout), transport=transport)
+        self._clock: Clock = clock or (lambda: datetime.now(UTC))
+        self._sleep = sleep
+        self._max_attempts = max(1, max_attempts)
+        self._backoff = backoff
+        #: The channel found by :meth:`authenticate` (``id``, ``title``).
+        self.channel: dict[str, str] | None = None
+
+    def __repr__(self) -> str:
+        return f"YouTubeClient(account_id={self.account_id!r})"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+        self._oauth.close()
+
+    # -- HTTP ----------------------------------------------------------------------------------------
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        content: Callable[[], Any] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """One authorised call; a 401 refreshes the token once and repeats the call.
+
+        ``content`` makes a fresh body per attempt (a streamed body can be sent only once).
+        Transport failures propagate as ``httpx.TransportError``.
+        """
+        response: httpx.Response | None = None
+        for attempt in range(2):
+            token = await self._oauth.access_token()
+            sent_headers = {**(headers or {}), "Authorization": f"Bearer {token}"}
+            body = content() if content is not None else None
+            response = await self._http.request(method, url, headers=sent_headers, content=body, **kwargs)
+            if response.status_code != 401 or attempt:
+                return response
+            await response.aread()
+            log.info("YouTube refused the access token of %s; refreshing", self.account_id)
+            await self._oauth.refresh(stale=token)
+        assert response is not None
+        return response
+
+    def _error(self, response: httpx.Response, what: str) -> PlatformError:
+        """The error kind of a failed API answer (see the module docstring)."""
+        status = response.status_code
+        error = response_json(response).get("error")
+        items = error.get("errors") if isinstance(error, dict) else None
+        reasons = [str(item.get("reason")) for item in items or [] if isinstance(item, dict)]
+        reason = reasons[0] if reasons else ""
+        text = f"{what} failed: HTTP {status}{f' {reason}' if reason else ''}: {error_message(response)}"
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if status == 401:
+            return PlatformError(
+                PLATFORM, ErrorKind.AUTH, f"{text}; {reauth_hint(self.account_id)}", status_code=401
+            )
+        if QUOTA_REASONS.intersection(reasons):
+            return PlatformError(
+                PLATFORM,
+                ErrorKind.QUOTA,
+                text,
+                status_code=status,
+                retry_after=seconds_until_quota_reset(self._clock()),
+            )
+        if status == 429 or RATE_REASONS.intersection(reasons):
+            kind = ErrorKind.RATE_LIMITED
+        elif status == 408 or status >= 500:
+            kind = ErrorKind.TRANSIENT
+        else:
+            kind = ErrorKind.PERMANENT
+        return PlatformError(PLATFORM, kind, text, status_code=status, retry_after=retry_after)
+
+    @staticmethod
+    def _transport_error(exc: httpx.TransportError, what: str) -> PlatformError:
+        return PlatformError(PLATFORM, ErrorKind.TRANSIENT, f"{what}: {describe_exception(exc)}")
+
+    # -- publish -------------------------------------------------------------------------------------
+    async def publish(
+        self,
+        video_path: Path,
+        config: PublishConfig,
+        *,
+        post_type: str,
+        request_id: str,
+        progress: ProgressCallback | None = None,
+    ) -> PublishResult:
+        """Upload and publish; bad input raises ``InputError`` before anything is sent.
+
+        Platform failures never raise: they come back as a failed (or ``unknown``) result.
+        """
+        plan = plan_upload(video_path, config, post_type, now=self._clock())
+        details: dict[str, Any] = {"request_id": request_id}
+        try:
+            session = await self._start_session(plan)
+        except PlatformError as exc:
+            return self._failed(exc, details=details)
+        except httpx.TransportError as exc:
+            return self._failed(self._transport_error(exc, "starting the upload"), details=details)
+        reference = make_reference(session, plan.total)
+
+        def report(sent: int) -> None:
+            if progress is None:
+                return
+            try:
+                progress(PLATFORM, sent, plan.total)
+            except Exception:  # a broken progress bar must not lose an upload's outcome
+                log.exception("progress callback failed")
+
+        try:
+            video = await self._upload(session, plan, report)
+        except _OutcomeUnknown as exc:
+            return PublishResult(
+                platform=PLATFORM,
+                success=False,
+                status=PublishStatus.UNKNOWN,
+                error=f"outcome unknown: {exc}; reconcile with the session before any repost",
+                error_kind=ErrorKind.UNKNOWN,
+                reference=reference,
+                bytes_sent=plan.total,
+                details=details,
+            )
+        except PlatformError as exc:
+            return self._failed(exc, reference=reference, details=details)
+        except OSError as exc:
+            return self._failed(
+                PlatformError(PLATFORM, ErrorKind.PERMANENT, f"reading the video failed: {exc}"),
+                reference=reference,
+                details=details,
+            )
+        report(plan.total)
+        result = self._video_result(video, shorts=plan.shorts, reference=reference)
+        result.details.update(details)
+        warnings = await self._after_upload(result.video_id or "", plan)
+        if warnings:
+            result.details["warnings"] = warnings
+        return result
+
+    def _failed(
+        self,
+        exc: PlatformError,
+        *,
+        reference: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> PublishResult:
+        return PublishResult(
+            platform=PLATFORM,
+            success=False,
+            status=PublishStatus.FAILED,
+            error=exc.message,
+            error_kind=exc.kind,
+            retry_after=exc.retry_after,
+            reference=reference,
+            details=dict(details or {}),
+        )
+
+    def _video_result(self, video: dict[str, Any], *, shorts: bool, reference: str | None) -> PublishResult:
+        video_id = str(video["id"])
+        status = video.get("status") if isinstance(video.get("status"), dict) else {}
+        assert isinstance(status, dict)
+        details = {k: status[k] for k in ("uploadStatus", "privacyStatus", "publishAt") if k in status}
+        return PublishResult(
+            platform=PLATFORM,
+            success=True,
+            status=PublishStatus.PUBLISHED,
+            video_id=video_id,
+            url=video_url(video_id, shorts=shorts),
+            reference=reference,
+            bytes_sent=0,
+            details=details,
+        )
+
+    async def _start_session(self, plan: UploadPlan) -> str:
+        """``videos.insert`` with ``uploadType=resumable``: exactly 200 and a ``Location``."""
+        url = f"{self._settings.youtube_upload_root()}upload/youtube/v3/videos"
+        response = await self._send(
+            "POST",
+            url,
+            params={"part": "snippet,status", "uploadType": "resumable"},
+            headers={
+                "Content-Type": "application/json; charset=UTF-8",
+                "X-Upload-Content-Type": plan.content_type,
+                "X-Upload-Content-Length": str(plan.total),
+            },
+            json=plan.metadata,
+        )
+        location = response.headers.get("Location")
+        if response.status_code != 200 or not location:
+            if response.status_code == 200 or 200 < response.status_code < 300:
+                raise PlatformError(
+                    PLATFORM,
+                    ErrorKind.TRANSIENT,
+                    f"starting the upload: unexpected answer HTTP {response.status_code} "
+                    "without a session URI",
+                    status_code=response.status_code,
+                )
+            raise self._error(response, "starting the upload")
+        return urljoin(str(response.url), str(location))
+
+    async def _put_chunk(self, session: str, plan: UploadPlan, start: int, end: int) -> httpx.Response:
+        length = end - start
+        return await self._send(
+            "PUT",
+            session,
+            headers={
+                "Content-Type": plan.content_type,
+                "Content-Length": str(length),
+                "Content-Range": f"bytes {start}-{end - 1}/{plan.total}",
+            },
+            content=lambda: iter_file(plan.video_path, start=start, length=length),
+        )
+
+    async def _query(self, session: str, total: int | None) -> httpx.Response:
+        """Ask the session how far it got (``Content-Range: bytes */TOTAL``, empty body)."""
+        return await self._send(
+            "PUT",
+            session,
+            headers={
+                "Content-Range": f"bytes */{total if total is not None else '*'}",
+                "Content-Length": "0",
+            },
+        )
+
+    async def _upload(self, session: str, plan: UploadPlan, report: Callable[[int], None]) -> dict[str, Any]:
+        """Send the file from byte 0, resuming from the session's confirmed byte after a failure."""
+        total = plan.total
+        offset = 0
+        stalls = 0
+        report(0)
+        while True:
+            end = min(offset + self._chunk, total)
+            final = end == total
+            try:
+                response = await self._put_chunk(session, plan, offset, end)
+            except httpx.TransportError as exc:
+                reason = describe_exception(exc)
+            else:
+                if response.status_code in (200, 201):
+                    return self._completed(response)
+                if response.status_code == 308:
+                    confirmed = _confirmed_bytes(response)
+                    stalls = 0 if confirmed > offset else stalls + 1
+                    if stalls > self._max_attempts:
+                        raise PlatformError(
+                            PLATFORM, ErrorKind.TRANSIENT, "the upload session accepts no bytes"
+                        )
+                    offset = confirmed
+                    report(offset)
+                    continue
+                self._raise_unless_retryable(response)
+                reason = f"HTTP {response.status_code}"
+            log.info("YouTube upload interrupted at byte %d of %d (%s)", offset, total, reason)
+            confirmed, video = await self._recover(session, total, final=final, reason=reason)
+            if video is not None:
+                return video
+            stalls = 0 if confirmed > offset else stalls + 1
+            if stalls > self._max_attempts:
+                raise PlatformError(
+                    PLATFORM,
+                    ErrorKind.TRANSIENT,
+                    f"upload interrupted {stalls} times at byte {confirmed} ({reason})",
+                )
+            offset = confirmed
+            report(offset)
+
+    def _raise_unless_retryable(self, response: httpx.Response) -> None:
+        """Raise the error of a chunk answer, unless it is one a resume can get past (5xx)."""
+        status = response.status_code
+        if status in (404, 410):
+            raise PlatformError(
+                PLATFORM,
+                ErrorKind.TRANSIENT,
+                "the upload session expired; a retry starts the upload again",
+                status_code=status,
+            )
+        if status >= 500 or status == 408:
+            return
+        raise self._error(response, "uploading")
+
+    def _completed(self, response: httpx.Response) -> dict[str, Any]:
+        video = response_json(response)
+        if not video.get("id"):
+            raise _OutcomeUnknown("the upload completed but the answer names no video")
+        return video
+
+    async def _recover(
+        self, session: str, total: int, *, final: bool, reason: str
+    ) -> tuple[int, dict[str, Any] | None]:
+        """Query the session (bounded retries with backoff): ``(confirmed bytes, video or None)``.
+
+        Gives up with ``_OutcomeUnknown`` when the last byte may have arrived (``final``), else with
+        a transient failure: a file not fully sent cannot have been published.
+        """
+        for attempt in range(self._max_attempts):
+            await self._sleep(min(30.0, self._backoff * 2**attempt))
+            try:
+                response = await self._query(session, total)
+            except httpx.TransportError as exc:
+                reason = describe_exception(exc)
+                continue
+            if response.status_code in (200, 201):
+                return total, self._completed(response)
+            if response.status_code == 308:
+                return _confirmed_bytes(response), None
+            if final and response.status_code in (404, 410):
+                raise _OutcomeUnknown(f"the upload session is gone (HTTP {response.status_code})")
+            self._raise_unless_retryable(response)
+            reason = f"HTTP {response.status_code}"
+        if final:
+            raise _OutcomeUnknown(f"the final chunk's answer was lost ({reason})")
+        raise PlatformError(
+            PLATFORM,
+            ErrorKind.TRANSIENT,
+            f"upload interrupted ({reason}); the session did not answer {self._max_attempts} status queries",
+        )
+
+    async def _after_upload(self, video_id: str, plan: UploadPlan) -> list[str]:
+        """Thumbnail and playlist: the video is live already, so failures are warnings."""
+        warnings: list[str] = []
+        if plan.thumbnail_path is not None and plan.thumbnail_type is not None:
+            thumb_path, thumb_type = plan.thumbnail_path, plan.thumbnail_type
+            try:
+                data = await asyncio.to_thread(thumb_path.read_bytes)
+                response = await self._send(
+                    "POST",
+                    f"{self._settings.youtube_upload_root()}upload/youtube/v3/thumbnails/set",
+                    params={"videoId": video_id},
+                    headers={"Content-Type": thumb_type},
+                    content=lambda: data,
+                )
+                if response.status_code != 200:
+                    warnings.append(self._error(response, "setting the thumbnail").message)
+            except (PlatformError, httpx.TransportError, OSError) as exc:
+                warnings.append(f"setting the thumbnail failed: {_describe(exc)}")
+        if plan.playlist_id:
+            try:
+                response = await self._send(
+                    "POST",
+                    f"{self._settings.youtube_api_root()}youtube/v3/playlistItems",
+                    params={"part": "snippet"},
+                    json={
+                        "snippet": {
+                            "playlistId": plan.playlist_id,
+                            "resourceId": {"kind": "youtube#video", "videoId": video_id},
+                        }
+                    },
+                )
+                if response.status_code not in (200, 201):
+                    warnings.append(self._error(response, "adding to the playlist").message)
+            except (PlatformError, httpx.TransportError) as exc:
+                warnings.append(f"adding to the playlist failed: {_describe(exc)}")
+        return warnings
+
+    # -- reconcile -----------------------------------------------------------------------------------
+    async def reconcile(self, reference: str) -> PublishResult:
+        """Ask the upload session what became of an upload whose outcome was ``unknown``."""
+        session, total = parse_reference(reference)
+        unknown = PublishResult(
+            platform=PLATFORM,
+            success=False,
+            status=PublishStatus.UNKNOWN,
+            error_kind=ErrorKind.UNKNOWN,
+            reference=reference,
+        )
+        if urlsplit(session).scheme not in ("http", "https"):
+            unknown.error = "the reference is not a YouTube upload session URI"
+            return unknown
+        try:
+            response = await self._query(session, total)
+        except httpx.TransportError as exc:
+            unknown.error = f"the upload session did not answer: {describe_exception(exc)}"
+            return unknown
+        except PlatformError as exc:
+            unknown.error = exc.message
+            return unknown
+        if response.status_code in (200, 201):
+            video = response_json(response)
+            if video.get("id"):
+                return self._video_result(video, shorts=False, reference=reference)
+        if response.status_code == 308:
+            held = _confirmed_bytes(response)
+            return self._failed(
+                PlatformError(
+                    PLATFORM,
+                    ErrorKind.TRANSIENT,
+                    f"the upload never completed (the session holds {held} of "
+                    f"{total if total is not None else '?'} bytes); nothing was published",
+                ),
+                reference=reference,
+            )
+        unknown.error = f"the upload session answered HTTP {response.status_code}"
+        return unknown
+
+    # -- authenticate --------------------------------------------------------------------------------
+    async def authenticate(self) -> None:
+        """Refresh the token and find the channel it gives access to (``PlatformError`` if not)."""
+        creds = self._oauth.credentials()
+        if creds.refresh_token:
+            await self._oauth.refresh(stale=creds.token)
+        try:
+            response = await self._send(
+                "GET",
+                f"{self._settings.youtube_api_root()}youtube/v3/channels",
+                params={"part": "snippet", "mine": "true"},
+            )
+        except httpx.TransportError as exc:
+            raise self._transport_error(exc, "listing the channel") from None
+        if response.status_code != 200:
+            raise self._error(response, "listing the channel")
+        items = response_json(response).get("items") or []
+        if not items or not isinstance(items[0], dict):
+            raise PlatformError(PLATFORM, ErrorKind.AUTH, "this Google account has no YouTube channel")
+        channel = items[0]
+        snippet = channel.get("snippet") if isinstance(channel.get("snippet"), dict) else {}
+        assert isinstance(snippet, dict)
+        found = {"id": str(channel.get("id", "")), "title": str(snippet.get("title", ""))}
+        expected = self._credentials.get("channel_id")
+        if expected and expected != found["id"]:
+            raise PlatformError(
+                PLATFORM,
+                ErrorKind.AUTH,
+                f"the token gives access to channel {found['id']}, not {expected}; "
+                f"{reauth_hint(self.account_id)}",
+            )
+        self.channel = found
+        missing = {
+            key: value
+            for key, value in (("channel_id", found["id"]), ("channel_name", found["title"]))
+            if value and not self._credentials.get(key)
+        }
+        if missing:
+            self._credentials.update(missing)
+            self._save(missing)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, PlatformError):
+        return exc.message
+    if isinstance(exc, httpx.TransportError):
+        return describe_exception(exc)
+    return type(exc).__name__
