@@ -6,19 +6,53 @@ no HTTP face and no terminal: the REST API, the CLI, the dashboard and the queue
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
+from multipublish.accounts import AccountStore
 from multipublish.db import ensure_schema, make_engine
-from multipublish.platforms.base import PublishConfig
+from multipublish.errors import ErrorKind, InputError, MultipublishError, PlatformError
+from multipublish.platforms.base import (
+    PlatformClient,
+    ProgressCallback,
+    PublishConfig,
+    PublishResult,
+    PublishStatus,
+    parse_platform,
+)
+from multipublish.platforms.http import new_request_id
+from multipublish.platforms.registry import build_client
 from multipublish.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Target:
+    """One platform of one publish, resolved and checked before any upload starts."""
+
+    name: str  #: as asked, normalised (``instagram:stories``)
+    base: str
+    post_type: str
+    client: PlatformClient
 
 
 class PublishingManager:
-    """Accounts, validation and publishing across platforms."""
+    """Accounts, validation and publishing across platforms.
+
+    Validation before upload refuses with a failed ``PublishResult`` (``error_kind=permanent``,
+    the validation errors in ``error`` and the report in ``details["validation"]``) rather than
+    raising, so one platform's refusal never stops the others of a multi-platform publish.
+    Raised instead, before any upload: ``UnknownPlatformError`` (bad platform), ``NotFoundError``
+    (no such account/platform), ``InputError`` (bad option, bad schedule, missing file).
+    """
 
     def __init__(
         self,
@@ -30,6 +64,12 @@ class PublishingManager:
         self.settings = settings or get_settings()
         self._engine = engine
         self._database_url = database_url
+        self._owns_engine = engine is None
+        self._clients: dict[tuple[str, str], PlatformClient] = {}
+        self._stale: list[PlatformClient] = []
+
+    def __repr__(self) -> str:
+        return f"PublishingManager(clients={len(self._clients)})"
 
     @cached_property
     def engine(self) -> Engine:
@@ -64,3 +104,292 @@ class PublishingManager:
         from multipublish.media.validate import validate_config_for_platforms
 
         return validate_config_for_platforms(config, platforms, self.rules)
+
+    # -- accounts -------------------------------------------------------------------------------
+    @cached_property
+    def accounts(self) -> AccountStore:
+        """The account store (credentials encrypted with ``settings.secret_key``)."""
+        return AccountStore(self.engine, self.settings)
+
+    def add_account(self, account_id: str, platform: str, credentials: Mapping[str, Any]) -> dict[str, Any]:
+        """Store (or replace) one platform's credentials under ``account_id``; returns them masked."""
+        view = self.accounts.add(account_id, platform, credentials)
+        self._evict(view["account_id"], view["platform"])
+        return view
+
+    def list_accounts(self, account_id: str | None = None) -> list[dict[str, Any]]:
+        """Every stored (account, platform), credentials masked."""
+        return self.accounts.list_accounts(account_id)
+
+    def get_account(self, account_id: str, platform: str) -> dict[str, Any]:
+        """One (account, platform), credentials masked; ``NotFoundError`` when absent."""
+        return self.accounts.get(account_id, platform)
+
+    def remove_account(self, account_id: str, platform: str | None = None) -> int:
+        """Remove one platform of ``account_id`` (or all of them); returns how many were removed."""
+        count = self.accounts.remove(account_id, platform)
+        for key in [k for k in self._clients if k[0] == account_id]:
+            if platform is None or key[1] == parse_platform(platform)[0]:
+                self._evict(*key)
+        return count
+
+    def _evict(self, account_id: str, base: str) -> None:
+        client = self._clients.pop((account_id, base), None)
+        if client is not None:
+            self._stale.append(client)
+
+    def _client(self, account_id: str, base: str) -> PlatformClient:
+        key = (account_id, base)
+        if key not in self._clients:
+            record = self.accounts.load(account_id, base)
+
+            def save(partial: dict[str, Any]) -> None:
+                self.accounts.update_credentials(account_id, base, partial)
+
+            self._clients[key] = build_client(base, account_id, record.credentials, self.settings, save)
+        return self._clients[key]
+
+    async def authenticate_account(self, account_id: str, platform: str) -> bool:
+        """Check (and refresh) an account's credentials with the platform.
+
+        ``False`` when the platform refuses them; transport failures raise ``PlatformError``.
+        """
+        base, _ = parse_platform(platform)
+        client = self._client(account_id, base)
+        try:
+            await client.authenticate()
+        except PlatformError as exc:
+            if exc.kind is ErrorKind.AUTH:
+                log.warning("account %s: %s refused the credentials", account_id, base)
+                return False
+            raise
+        return True
+
+    # -- publishing -----------------------------------------------------------------------------
+    def _target(self, account_id: str, platform: str, config: PublishConfig) -> _Target:
+        """Resolve and check one platform; raises before any upload when something is wrong."""
+        base, post_type = parse_platform(platform)
+        name = f"{base}:{post_type}" if ":" in platform else base
+        client = self._client(account_id, base)
+        check = getattr(client, "check", None)
+        if callable(check):
+            check(config, post_type)
+        return _Target(name, base, post_type, client)
+
+    @staticmethod
+    def _check_file(video_path: str | Path) -> Path:
+        path = Path(video_path)
+        if not path.is_file():
+            raise InputError("video_path", f"no such file: {path.name}")
+        return path
+
+    async def _validation_refusal(
+        self, target: _Target, path: Path, config: PublishConfig
+    ) -> PublishResult | None:
+        report = await asyncio.to_thread(self.validate_video_for_platforms, path, [target.name], config)
+        entry = report.get(target.name) or report.get(target.base)
+        if entry is None and len(report) == 1:
+            entry = next(iter(report.values()))
+        if entry is None or entry.get("valid", True):
+            return None
+        errors = list(entry.get("errors") or [])
+        return PublishResult(
+            platform=target.name,
+            success=False,
+            status=PublishStatus.FAILED,
+            error="validation failed: " + "; ".join(errors or ["refused"]),
+            error_kind=ErrorKind.PERMANENT,
+            details={"validation": entry},
+        )
+
+    async def _run(
+        self,
+        target: _Target,
+        path: Path,
+        config: PublishConfig,
+        *,
+        request_id: str | None,
+        progress: ProgressCallback | None,
+        validate: bool,
+    ) -> PublishResult:
+        if validate:
+            refusal = await self._validation_refusal(target, path, config)
+            if refusal is not None:
+                return refusal
+        rid = request_id or new_request_id()
+        try:
+            result = await target.client.publish(
+                path, config, post_type=target.post_type, request_id=rid, progress=progress
+            )
+        except PlatformError as exc:
+            result = PublishResult(
+                platform=target.name,
+                success=False,
+                status=PublishStatus.FAILED,
+                error=exc.message,
+                error_kind=exc.kind,
+                retry_after=exc.retry_after,
+                reference=rid,
+            )
+        result.platform = target.name
+        log.info(
+            "publish %s -> %s: %s%s",
+            rid,
+            target.name,
+            result.status,
+            f" ({result.error_kind}: {result.error})" if result.error else "",
+        )
+        return result
+
+    async def publish_to_platform(
+        self,
+        account_id: str,
+        platform: str,
+        video_path: str | Path,
+        config: PublishConfig,
+        *,
+        request_id: str | None = None,
+        progress: ProgressCallback | None = None,
+        validate: bool = True,
+    ) -> PublishResult:
+        """Publish one video to one platform (``instagram:stories`` etc.) of one account.
+
+        ``request_id`` identifies this upload at the service (the queue passes a stable one so an
+        unknown outcome can be reconciled); one is generated when omitted.
+        """
+        target = self._target(account_id, platform, config)
+        path = self._check_file(video_path)
+        return await self._run(
+            target, path, config, request_id=request_id, progress=progress, validate=validate
+        )
+
+    async def publish_multi_platform(
+        self,
+        account_id: str,
+        platforms: list[str],
+        video_path: str | Path,
+        config: PublishConfig,
+        *,
+        progress: ProgressCallback | None = None,
+        validate: bool = True,
+    ) -> dict[str, PublishResult]:
+        """Publish to several platforms concurrently; one platform's failure never stops the others.
+
+        Every platform, account and option is checked before the first upload starts.
+        """
+        if not platforms:
+            raise InputError("platforms", "name at least one platform")
+        targets: dict[str, _Target] = {}
+        for platform in platforms:
+            target = self._target(account_id, platform, config)
+            targets.setdefault(target.name, target)
+        path = self._check_file(video_path)
+        outcomes = await asyncio.gather(
+            *(
+                self._run(t, path, config, request_id=None, progress=progress, validate=validate)
+                for t in targets.values()
+            ),
+            return_exceptions=True,
+        )
+        results: dict[str, PublishResult] = {}
+        for name, outcome in zip(targets, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                if not isinstance(outcome, Exception):
+                    raise outcome
+                results[name] = _crashed(name, outcome)
+            else:
+                results[name] = outcome
+        return results
+
+    async def publish_batch(
+        self, specs: list[dict[str, Any]], concurrency: int = 4
+    ) -> list[dict[str, PublishResult]]:
+        """Publish several videos, at most ``concurrency`` at a time; results in the order given.
+
+        Each spec: ``{"account_id", "platforms" (or "platform"), "video_path", "config"}`` where
+        ``config`` is a ``PublishConfig`` or its dict. A malformed spec is refused before anything
+        starts; a spec that fails later (missing account, bad option) gets failed results.
+        """
+        if concurrency < 1:
+            raise InputError("concurrency", "must be at least 1")
+        jobs = [_batch_spec(i, spec) for i, spec in enumerate(specs)]
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(job: tuple[str, list[str], str, PublishConfig]) -> dict[str, PublishResult]:
+            account_id, platforms, video_path, config = job
+            async with gate:
+                try:
+                    return await self.publish_multi_platform(account_id, platforms, video_path, config)
+                except MultipublishError as exc:
+                    return {p: _crashed(p, exc) for p in platforms}
+
+        return list(await asyncio.gather(*(one(job) for job in jobs)))
+
+    async def reconcile(self, account_id: str, platform: str, reference: str) -> PublishResult:
+        """Ask the platform what became of an upload reported ``unknown`` (never re-uploads)."""
+        base, _ = parse_platform(platform)
+        result = await self._client(account_id, base).reconcile(reference)
+        result.platform = platform.strip().lower()
+        return result
+
+    async def aclose(self) -> None:
+        """Close every platform client (and the engine this manager created)."""
+        clients = [*self._clients.values(), *self._stale]
+        self._clients.clear()
+        self._stale.clear()
+        for client in clients:
+            await client.aclose()
+        if self._owns_engine and "engine" in self.__dict__:
+            self.engine.dispose()
+
+    async def __aenter__(self) -> PublishingManager:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def _crashed(platform: str, exc: Exception) -> PublishResult:
+    """A failed result for an error raised where a result was expected (no secrets: our errors)."""
+    if isinstance(exc, PlatformError):
+        kind = exc.kind
+    elif isinstance(exc, MultipublishError):
+        kind = ErrorKind.PERMANENT
+    else:
+        kind = ErrorKind.TRANSIENT
+    message = exc.message if isinstance(exc, MultipublishError) else type(exc).__name__
+    return PublishResult(
+        platform=platform, success=False, status=PublishStatus.FAILED, error=message, error_kind=kind
+    )
+
+
+def _batch_spec(index: int, spec: Any) -> tuple[str, list[str], str, PublishConfig]:
+    where = f"specs[{index}]"
+    if not isinstance(spec, Mapping):
+        raise InputError(where, "must be an object")
+    account_id = spec.get("account_id")
+    if not isinstance(account_id, str) or not account_id:
+        raise InputError(f"{where}.account_id", "required")
+    platforms = spec.get("platforms") or ([spec["platform"]] if spec.get("platform") else None)
+    if isinstance(platforms, str):
+        platforms = [p for p in platforms.split(",") if p.strip()]
+    if not isinstance(platforms, list) or not platforms:
+        raise InputError(f"{where}.platforms", "name at least one platform")
+    for p in platforms:
+        parse_platform(p)
+    video_path = spec.get("video_path")
+    if not isinstance(video_path, str | Path) or not str(video_path):
+        raise InputError(f"{where}.video_path", "required")
+    config = spec.get("config")
+    if config is None:
+        config = PublishConfig(
+            title=str(spec.get("title") or ""),
+            description=str(spec.get("description") or ""),
+            tags=list(spec.get("tags") or []),
+            platform_specific=dict(spec.get("platform_specific") or {}),
+        )
+    elif isinstance(config, Mapping):
+        config = PublishConfig.from_dict(dict(config))
+    if not isinstance(config, PublishConfig):
+        raise InputError(f"{where}.config", "must be a PublishConfig or an object")
+    return account_id, [p.strip() for p in platforms], str(video_path), config

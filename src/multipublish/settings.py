@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     #: First wait between status polls (then grows to ``status_poll_max_interval``).
     status_poll_interval: float = 5.0
     status_poll_max_interval: float = 15.0
+    #: Send upload-post uploads with ``async_upload=true`` (answered at once, then followed
+    #: through the status endpoint) instead of waiting on the upload request itself.
+    upload_post_async: bool = False
 
     #: Length of a worker's lease on a claimed job.
     lease_seconds: int = 60
@@ -65,6 +68,18 @@ class Settings(BaseSettings):
     )
     #: Concurrent uploads per account, across all workers.
     account_concurrency: int = 4
+    #: Async workers per process (``multipublish worker`` / ``PublishingQueue.start``).
+    worker_concurrency: int = 4
+    #: Longest sleep of an idle worker between checks (wake-ups and timers make most sleeps short).
+    queue_poll_interval: float = 5.0
+    #: Finished jobs older than this (seconds) move to ``jobs_archive`` (the hot table stays small).
+    job_retention_seconds: float = 7 * 86400.0
+    #: Seconds a graceful stop waits for uploads in flight before handing them back.
+    shutdown_grace_seconds: float = 30.0
+    #: Delivery attempts of one webhook message before it is marked failed.
+    webhook_max_attempts: int = 8
+    #: Seconds of one webhook POST.
+    webhook_timeout: float = 10.0
 
     #: Global Standard Webhooks secret (``whsec_...``); accounts may carry their own.
     webhook_secret: SecretStr | None = None

@@ -194,9 +194,7 @@ class StreamingMultipart:
         self.fields = list(self.fields)
         self.file_size = self.file_path.stat().st_size
         name = self.filename or self.file_path.name
-        ctype = (
-            self.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-        )
+        ctype = self.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
         head = bytearray()
         for key, value in self.fields:
             head += f"--{self.boundary}\r\n".encode()
@@ -231,9 +229,7 @@ class StreamingMultipart:
         self.bytes_sent = 0
         self.complete = False
         yield self._head
-        async for chunk in iter_file(
-            self.file_path, length=self.file_size, chunk_size=self.chunk_size
-        ):
+        async for chunk in iter_file(self.file_path, length=self.file_size, chunk_size=self.chunk_size):
             yield chunk
             # Counted once the transport asks for more, i.e. after this chunk was written.
             self._advance(len(chunk))

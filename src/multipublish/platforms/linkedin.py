@@ -1,0 +1,37 @@
+"""LinkedIn through upload-post: visibility, commentary, company page. No native scheduling."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from multipublish.platforms.options import FormFields, OptionReader
+
+PLATFORM = "linkedin"
+
+VISIBILITY = {"public": "PUBLIC", "connections": "CONNECTIONS", "logged_in": "LOGGED_IN"}
+
+#: What the client answers to a future ``scheduled_time``: the API cannot schedule LinkedIn posts.
+NO_SCHEDULING = (
+    "LinkedIn has no scheduling through the API: scheduled LinkedIn posts go through the queue "
+    "(PublishingQueue / POST /api/publishing/publish/scheduled), which publishes them when due"
+)
+
+
+def map_options(
+    options: Mapping[str, Any] | None, *, post_type: str, credentials: Mapping[str, Any]
+) -> FormFields:
+    """Check the LinkedIn options; ``commentary`` becomes the post text (``linkedin_description``)."""
+    opts = OptionReader(PLATFORM, options)
+    fields: FormFields = []
+    visibility = opts.choice("visibility", VISIBILITY)
+    if visibility:
+        fields.append(("visibility", visibility))
+    commentary = opts.text("commentary", max_length=3000)
+    if commentary:
+        fields.append(("linkedin_description", commentary))
+    page = opts.text("page_id", max_length=100)
+    if page:
+        fields.append(("target_linkedin_page_id", page))
+    opts.finish()
+    return fields

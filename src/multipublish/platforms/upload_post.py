@@ -1,0 +1,595 @@
+"""upload-post.com client (TikTok, Instagram, Facebook, LinkedIn) on async httpx.
+
+Two layers:
+
+- ``UploadPostClient``: the wire protocol, with the official SDK's method names (``upload_video``,
+  ``get_status``, ``get_job_status``, ``get_history``, ``list_scheduled``, ``cancel_scheduled``,
+  ``me``), but async, with a timeout on every call, the file streamed from disk, and HTTP failures
+  raised as ``PlatformError`` carrying an ``ErrorKind``.
+- ``UploadPostPlatform``: one platform of one account behind the ``PlatformClient`` protocol; maps
+  ``PublishConfig`` and the checked platform options onto form fields, follows asynchronous uploads
+  through the status endpoint, and turns every outcome into a ``PublishResult``.
+
+Outcome unknown is not failure: every upload carries our request id (form field and
+``X-Request-Id``). When the connection drops or times out after the whole body was sent, the
+service is asked about that id before anything is reported; only a confirmed outcome is reported
+as such, an unresolved one is ``PublishStatus.UNKNOWN`` with ``reference=request_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+
+from multipublish.errors import ErrorKind, InputError, PlatformError
+from multipublish.platforms import facebook, instagram, linkedin, tiktok
+from multipublish.platforms.base import (
+    ProgressCallback,
+    PublishConfig,
+    PublishResult,
+    PublishStatus,
+)
+from multipublish.platforms.http import (
+    StreamingMultipart,
+    describe_exception,
+    error_kind_for_status,
+    error_message,
+    looks_like_quota,
+    make_timeout,
+    new_request_id,
+    parse_retry_after,
+    rate_limit_details,
+    response_json,
+)
+from multipublish.platforms.options import FormFields
+from multipublish.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Option mappers of the platforms reached through upload-post.
+MAPPERS: dict[str, ModuleType] = {
+    "tiktok": tiktok,
+    "instagram": instagram,
+    "facebook": facebook,
+    "linkedin": linkedin,
+}
+PENDING_STATES = frozenset({"pending", "queued", "processing", "in_progress"})
+#: A scheduled time closer than this is published at once (the queue calls us when it is due).
+SCHEDULE_MIN_AHEAD = timedelta(seconds=60)
+SCHEDULE_MAX_AHEAD = timedelta(days=365)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class UploadInterrupted(PlatformError):
+    """The connection failed during an upload; ``body_complete`` says whether every byte left us."""
+
+    def __init__(self, platform: str, message: str, *, body_complete: bool, bytes_sent: int) -> None:
+        super().__init__(platform, ErrorKind.TRANSIENT, message)
+        self.body_complete = body_complete
+        self.bytes_sent = bytes_sent
+
+
+class UploadPostClient:
+    """Async upload-post API client (one API key)."""
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str = "https://api.upload-post.com/api",
+        timeout: float = 60.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers={"Authorization": f"Apikey {api_key}"},
+            timeout=make_timeout(timeout),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"UploadPostClient(base_url={self.base_url!r})"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- plumbing -------------------------------------------------------------------------------
+    @staticmethod
+    def _raise_for(response: httpx.Response, platform: str = "upload-post") -> None:
+        if response.status_code < 400:
+            return
+        message = error_message(response)
+        body = response.text
+        kind = error_kind_for_status(response.status_code, body)
+        data = response_json(response)
+        if data.get("error_code") == "quota_exceeded" or (
+            response.status_code == 429 and looks_like_quota(body)
+        ):
+            kind = ErrorKind.QUOTA
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if kind is ErrorKind.QUOTA and retry_after is None:
+            reset = response.headers.get("X-RateLimit-Reset")
+            if reset and reset.replace(".", "", 1).isdigit():
+                retry_after = max(0.0, float(reset) - time.time())
+        raise PlatformError(
+            platform,
+            kind,
+            f"HTTP {response.status_code}: {message}",
+            status_code=response.status_code,
+            retry_after=retry_after,
+        )
+
+    async def _get(self, path: str, params: Mapping[str, Any] | None = None) -> httpx.Response:
+        try:
+            return await self._http.get(path, params=params)
+        except httpx.HTTPError as exc:
+            raise PlatformError("upload-post", ErrorKind.TRANSIENT, describe_exception(exc)) from None
+
+    # -- SDK-shaped calls -----------------------------------------------------------------------
+    async def me(self) -> dict[str, Any]:
+        """``GET /uploadposts/me``: who the key belongs to; ``PlatformError(AUTH)`` when refused."""
+        response = await self._get("/uploadposts/me")
+        self._raise_for(response)
+        return response_json(response)
+
+    async def upload_video(
+        self,
+        video_path: str | Path,
+        title: str,
+        user: str,
+        platforms: list[str],
+        *,
+        fields: Sequence[tuple[str, str]] = (),
+        request_id: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        platform_label: str = "upload-post",
+    ) -> httpx.Response:
+        """``POST /upload`` with the file streamed in the multipart body; returns the response.
+
+        Raises ``PlatformError`` for an HTTP error status and ``UploadInterrupted`` when the
+        connection fails, telling whether the whole body had been sent.
+        """
+        rid = request_id or new_request_id()
+        form: FormFields = [("user", user)]
+        form += [("platform[]", p) for p in platforms]
+        form.append(("title", title))
+        form += list(fields)
+        form.append(("request_id", rid))
+        body = StreamingMultipart(form, "video", Path(video_path), progress=progress)
+        headers = {**body.headers, "X-Request-Id": rid}
+        try:
+            response = await self._http.post("/upload", content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise UploadInterrupted(
+                platform_label,
+                describe_exception(exc),
+                body_complete=body.complete,
+                bytes_sent=body.bytes_sent,
+            ) from None
+        self._raise_for(response, platform_label)
+        return response
+
+    async def get_status(self, request_id: str | None = None, *, job_id: str | None = None) -> dict[str, Any]:
+        """``GET /uploadposts/status``; a 404 answers ``{"status": "not_found"}`` instead of raising."""
+        params = {"job_id": job_id} if job_id else {"request_id": request_id or ""}
+        response = await self._get("/uploadposts/status", params)
+        if response.status_code == 404:
+            data = response_json(response)
+            data.setdefault("status", "not_found")
+            return data
+        self._raise_for(response)
+        return response_json(response)
+
+    async def get_job_status(self, job_id: str) -> dict[str, Any]:
+        return await self.get_status(job_id=job_id)
+
+    async def get_history(self, page: int = 1, limit: int = 20) -> dict[str, Any]:
+        """``GET /uploadposts/history`` (limit 10, 20, 50 or 100)."""
+        response = await self._get("/uploadposts/history", {"page": page, "limit": limit})
+        self._raise_for(response)
+        return response_json(response)
+
+    async def list_scheduled(self) -> dict[str, Any]:
+        response = await self._get("/uploadposts/schedule")
+        self._raise_for(response)
+        return response_json(response)
+
+    async def cancel_scheduled(self, job_id: str) -> dict[str, Any]:
+        try:
+            response = await self._http.delete(f"/uploadposts/schedule/{job_id}")
+        except httpx.HTTPError as exc:
+            raise PlatformError("upload-post", ErrorKind.TRANSIENT, describe_exception(exc)) from None
+        self._raise_for(response)
+        return response_json(response)
+
+
+# -- mapping -------------------------------------------------------------------------------------
+def build_fields(
+    platform: str, post_type: str, config: PublishConfig, credentials: Mapping[str, Any]
+) -> FormFields:
+    """Every form field of one upload except user/platform/title/request id; checks options first.
+
+    Tags become hashtags at the end of the description (these platforms have no tag field).
+    Raises ``InputError`` naming ``platform_specific.<platform>.<option>`` before any upload.
+    """
+    if platform not in MAPPERS:
+        raise InputError("platform", f"{platform} is not published through upload-post")
+    options = config.platform_specific.get(platform)
+    fields: FormFields = MAPPERS[platform].map_options(options, post_type=post_type, credentials=credentials)
+    description = config.description or ""
+    hashtags = ["#" + t.lstrip("#") for t in config.tags if t and ("#" + t.lstrip("#")) not in description]
+    if hashtags:
+        description = (description + "\n\n" if description else "") + " ".join(hashtags)
+    if description:
+        fields.insert(0, ("description", description))
+    scheduled = scheduled_date(config)
+    if scheduled is not None:
+        fields += [("scheduled_date", scheduled), ("timezone", "UTC")]
+    return fields
+
+
+def scheduled_date(config: PublishConfig, now: datetime | None = None) -> str | None:
+    """The ``scheduled_date`` to send, or ``None`` to publish now (past or imminent times).
+
+    Raises ``InputError`` for a time more than 365 days ahead (the service refuses it).
+    """
+    when = config.scheduled_time
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
+    if when - now < SCHEDULE_MIN_AHEAD:
+        return None
+    if when - now > SCHEDULE_MAX_AHEAD:
+        raise InputError("scheduled_time", "at most 365 days ahead")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _platform_entry(results: Any, platform: str) -> dict[str, Any] | None:
+    """A platform's entry in ``results``, which may be keyed by platform or a list of entries."""
+    if isinstance(results, dict):
+        entry = results.get(platform)
+        return entry if isinstance(entry, dict) else None
+    if isinstance(results, list):
+        for entry in results:
+            if isinstance(entry, dict) and entry.get("platform") == platform:
+                return entry
+    return None
+
+
+def _kind_of_platform_error(entry: Mapping[str, Any]) -> ErrorKind:
+    """What a per-platform failure inside a 200 answer means for retrying."""
+    code = str(entry.get("error_code") or "").lower()
+    text = f"{code} {entry.get('error') or entry.get('message') or ''}".lower()
+    if "quota" in text:
+        return ErrorKind.QUOTA
+    if "rate" in code or "rate limit" in text:
+        return ErrorKind.RATE_LIMITED
+    if any(w in text for w in ("token", "unauthori", "reconnect", "auth")):
+        return ErrorKind.AUTH
+    if any(w in text for w in ("timeout", "timed out", "temporar", "unavailable", "try again")):
+        return ErrorKind.TRANSIENT
+    return ErrorKind.PERMANENT
+
+
+class UploadPostPlatform:
+    """One upload-post platform (tiktok, instagram, facebook, linkedin) of one account."""
+
+    def __init__(
+        self,
+        platform: str,
+        account_id: str,
+        credentials: Mapping[str, Any],
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if platform not in MAPPERS:
+            raise InputError("platform", f"{platform} is not published through upload-post")
+        self.platform = platform
+        self.account_id = account_id
+        self._credentials = dict(credentials)
+        self._settings = settings
+        self._sleep = sleep
+        self._clock = clock
+        self.api = UploadPostClient(
+            str(credentials.get("api_key") or ""),
+            base_url=settings.upload_post_base(),
+            timeout=settings.http_timeout,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"UploadPostPlatform(platform={self.platform!r}, account_id={self.account_id!r})"
+
+    __str__ = __repr__
+
+    async def aclose(self) -> None:
+        await self.api.aclose()
+
+    def check(self, config: PublishConfig, post_type: str) -> FormFields:
+        """Check ``config`` for this platform without uploading (``InputError`` when refused)."""
+        return build_fields(self.platform, post_type, config, self._credentials)
+
+    async def authenticate(self) -> None:
+        """``GET /uploadposts/me``; raises ``PlatformError(kind=AUTH)`` when the key is refused."""
+        try:
+            await self.api.me()
+        except PlatformError as exc:
+            raise PlatformError(
+                self.platform, exc.kind, exc.message.split(": ", 1)[-1], status_code=exc.status_code
+            ) from None
+
+    # -- publish --------------------------------------------------------------------------------
+    def _failed(self, kind: ErrorKind, error: str, *, request_id: str, **extra: Any) -> PublishResult:
+        details = {"request_id": request_id, **extra.pop("details", {})}
+        return PublishResult(
+            platform=self.platform,
+            success=False,
+            status=PublishStatus.FAILED,
+            error=error,
+            error_kind=kind,
+            reference=request_id,
+            details=details,
+            **extra,
+        )
+
+    async def publish(
+        self,
+        video_path: Path,
+        config: PublishConfig,
+        *,
+        post_type: str,
+        request_id: str,
+        progress: ProgressCallback | None = None,
+    ) -> PublishResult:
+        """Upload once and report what became of it; never re-uploads on its own."""
+        fields = self.check(config, post_type)
+        if self.platform == "linkedin" and any(k == "scheduled_date" for k, _ in fields):
+            return self._failed(ErrorKind.PERMANENT, linkedin.NO_SCHEDULING, request_id=request_id)
+        if self._settings.upload_post_async:
+            fields.append(("async_upload", "true"))
+        label = self.platform
+
+        def on_progress(sent: int, total: int) -> None:
+            if progress is not None:
+                progress(label, sent, total)
+
+        size = Path(video_path).stat().st_size
+        log.info(
+            "upload-post: publishing to %s for account %s (request %s, %d bytes)",
+            self.platform,
+            self.account_id,
+            request_id,
+            size,
+        )
+        try:
+            response = await self.api.upload_video(
+                video_path,
+                config.title,
+                str(self._credentials.get("user") or ""),
+                [self.platform],
+                fields=fields,
+                request_id=request_id,
+                progress=on_progress,
+                platform_label=self.platform,
+            )
+        except UploadInterrupted as exc:
+            if not exc.body_complete:
+                return self._failed(
+                    ErrorKind.TRANSIENT,
+                    f"upload interrupted before the whole file was sent: {exc.message}",
+                    request_id=request_id,
+                    bytes_sent=exc.bytes_sent,
+                )
+            log.warning(
+                "upload-post: %s request %s: %s after the whole file was sent; asking the service",
+                self.platform,
+                request_id,
+                exc.message,
+            )
+            result = await self._resolve_lost(request_id, reason=exc.message)
+            result.bytes_sent = exc.bytes_sent
+            return result
+        except PlatformError as exc:
+            return self._failed(
+                exc.kind,
+                exc.message,
+                request_id=request_id,
+                retry_after=exc.retry_after,
+                bytes_sent=size,
+                details={"status_code": exc.status_code},
+            )
+        result = await self._from_response(response, request_id)
+        result.bytes_sent = size
+        return result
+
+    async def _from_response(self, response: httpx.Response, request_id: str) -> PublishResult:
+        data = response_json(response)
+        details: dict[str, Any] = {"request_id": request_id}
+        if isinstance(data.get("usage"), dict):
+            details["usage"] = data["usage"]
+        limits = rate_limit_details(response)
+        if limits:
+            details["rate_limit"] = limits
+        if data.get("job_id") and "results" not in data:  # natively scheduled (202)
+            details.update(job_id=data["job_id"], scheduled_date=data.get("scheduled_date"))
+            return PublishResult(
+                platform=self.platform,
+                success=True,
+                status=PublishStatus.PUBLISHED,
+                reference=str(data["job_id"]),
+                details=details,
+            )
+        if "results" in data:
+            return self._from_entry(data["results"], request_id, details)
+        if data.get("request_id"):  # asynchronous upload: follow it
+            details["async"] = True
+            result = await self._follow(str(data["request_id"]), deadline=None)
+            result.details = {**details, **result.details}
+            return result
+        return self._failed(
+            ErrorKind.PERMANENT,
+            f"unexpected answer from upload-post (HTTP {response.status_code})",
+            request_id=request_id,
+            details=details,
+        )
+
+    def _from_entry(self, results: Any, request_id: str, details: dict[str, Any]) -> PublishResult:
+        entry = _platform_entry(results, self.platform)
+        if entry is None:
+            return PublishResult(
+                platform=self.platform,
+                success=False,
+                status=PublishStatus.UNKNOWN,
+                error=f"the answer carried no result for {self.platform}",
+                error_kind=ErrorKind.UNKNOWN,
+                reference=request_id,
+                details=details,
+            )
+        if entry.get("warnings"):
+            details["warnings"] = entry["warnings"]
+        if entry.get("success"):
+            video_id = (
+                entry.get("publish_id")
+                or entry.get("platform_post_id")
+                or entry.get("post_id")
+                or entry.get("video_id")
+                or entry.get("id")
+            )
+            return PublishResult(
+                platform=self.platform,
+                success=True,
+                status=PublishStatus.PUBLISHED,
+                video_id=str(video_id) if video_id else None,
+                url=entry.get("post_url") or entry.get("url"),
+                reference=request_id,
+                details=details,
+            )
+        error = str(entry.get("error") or entry.get("message") or "rejected by the platform")
+        if entry.get("error_code"):
+            details["error_code"] = entry["error_code"]
+        return self._failed(_kind_of_platform_error(entry), error, request_id=request_id, details=details)
+
+    # -- status ---------------------------------------------------------------------------------
+    async def _status_once(self, request_id: str) -> tuple[str, dict[str, Any]] | None:
+        """``(status, body)`` or ``None`` when the service could not be asked."""
+        try:
+            data = await self.api.get_status(request_id)
+        except PlatformError as exc:
+            log.warning("upload-post: status of %s unavailable: %s", request_id, exc.message)
+            return None
+        return str(data.get("status") or "").lower(), data
+
+    async def _follow(self, request_id: str, *, deadline: float | None) -> PublishResult:
+        """Poll the status endpoint until the upload settles or the poll timeout passes."""
+        settings = self._settings
+        end = self._clock() + settings.status_poll_timeout if deadline is None else deadline
+        interval = settings.status_poll_interval
+        last_error = "no answer from the status endpoint"
+        while True:
+            answer = await self._status_once(request_id)
+            if answer is not None:
+                status, data = answer
+                if status == "completed" or (status == "failed" and data.get("results")):
+                    return self._settled(request_id, status, data)
+                if status == "failed":
+                    return self._failed(
+                        ErrorKind.TRANSIENT,
+                        str(data.get("message") or "the service reports the upload failed"),
+                        request_id=request_id,
+                    )
+                last_error = f"still {status or 'unknown'} at the service"
+            if self._clock() + interval > end:
+                break
+            await self._sleep(interval)
+            interval = min(interval * 2, settings.status_poll_max_interval)
+        return PublishResult(
+            platform=self.platform,
+            success=False,
+            status=PublishStatus.PROCESSING if answer is not None else PublishStatus.UNKNOWN,
+            error=f"outcome not confirmed yet ({last_error}); reconcile with the reference",
+            error_kind=ErrorKind.UNKNOWN,
+            reference=request_id,
+            details={"request_id": request_id},
+        )
+
+    def _settled(self, request_id: str, status: str, data: dict[str, Any]) -> PublishResult:
+        details: dict[str, Any] = {"request_id": request_id, "resolved_by": "status"}
+        entry = _platform_entry(data.get("results"), self.platform)
+        if entry is None and status == "completed":
+            entry = {"success": True}
+        if entry is None:
+            entry = {"success": False, "message": data.get("message") or "failed"}
+        return self._from_entry({self.platform: entry}, request_id, details)
+
+    async def _resolve_lost(self, request_id: str, *, reason: str) -> PublishResult:
+        """After the whole body was sent and no answer came: ask before reporting anything."""
+        return await self._ask(request_id, reason=reason, follow=True)
+
+    async def _ask(self, request_id: str, *, reason: str, follow: bool) -> PublishResult:
+        """What the service says of ``request_id``; ``follow`` waits out a pending upload."""
+        answer = await self._status_once(request_id)
+        if answer is None:
+            return self._unknown(request_id, f"{reason}; status endpoint unavailable")
+        status, data = answer
+        if status == "not_found":
+            if await self._in_history(request_id):
+                return self._unknown(request_id, f"{reason}; listed in history but without status")
+            # The service has no record of this request id: it never accepted the upload.
+            return self._failed(
+                ErrorKind.TRANSIENT,
+                f"{reason}; the service has no record of the upload",
+                request_id=request_id,
+                details={"resolved_by": "status"},
+            )
+        if status in PENDING_STATES:
+            if follow:
+                return await self._follow(request_id, deadline=None)
+            return PublishResult(
+                platform=self.platform,
+                success=False,
+                status=PublishStatus.PROCESSING,
+                error=f"still {status} at the service",
+                error_kind=ErrorKind.UNKNOWN,
+                reference=request_id,
+                details={"request_id": request_id},
+            )
+        return self._settled(request_id, status, data)
+
+    async def _in_history(self, request_id: str) -> bool:
+        try:
+            data = await self.api.get_history(page=1, limit=100)
+        except PlatformError:
+            return False
+        rows = data.get("history") or []
+        return any(isinstance(r, dict) and r.get("request_id") == request_id for r in rows)
+
+    def _unknown(self, request_id: str, reason: str) -> PublishResult:
+        return PublishResult(
+            platform=self.platform,
+            success=False,
+            status=PublishStatus.UNKNOWN,
+            error=f"{reason}; outcome unknown: reconcile with the reference before any repost",
+            error_kind=ErrorKind.UNKNOWN,
+            reference=request_id,
+            details={"request_id": request_id},
+        )
+
+    async def reconcile(self, reference: str) -> PublishResult:
+        """Ask the service again about an upload whose outcome was unknown (or still processing)."""
+        return await self._ask(reference, reason="reconcile", follow=False)
