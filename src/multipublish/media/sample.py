@@ -19,6 +19,8 @@ _DEFAULT_CODEC = {
     "avi": "mpeg4",
     "mkv": "libx264",
 }
+#: Channel layouts by channel count (``channels=`` of ``make_video``).
+_LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1"}
 _DEFAULT_AUDIO = {"mp4": "aac", "mov": "aac", "webm": "libopus", "avi": "mp3", "mkv": "aac"}
 
 
@@ -34,6 +36,7 @@ def make_video(
     audio: bool = True,
     audio_codec: str | None = None,
     sample_rate: int = 48000,
+    channels: int = 2,
     rotation: int = 0,
     faststart: bool = True,
 ) -> Path:
@@ -57,6 +60,8 @@ def make_video(
         vs.pix_fmt = "yuv420p"
         if vcodec == "libx264":
             vs.options = {"preset": "ultrafast", "tune": "zerolatency"}
+        elif vcodec == "libx265":
+            vs.options = {"preset": "ultrafast", "x265-params": "log-level=none"}
         elif vcodec.startswith("libvpx"):
             vs.options = {"deadline": "realtime", "cpu-used": "8", "b": "200k"}
         if rotation:
@@ -65,7 +70,7 @@ def make_video(
         if audio:
             acodec = audio_codec or _DEFAULT_AUDIO.get(fmt, "aac")
             astream = cast(av.AudioStream, out.add_stream(acodec, rate=sample_rate))
-            astream.layout = "stereo"  # type: ignore[assignment,unused-ignore]
+            astream.layout = _LAYOUTS[channels]  # type: ignore[assignment,unused-ignore]
         base = np.zeros((height, width, 3), dtype=np.uint8)
         bars = np.linspace(0, 255, 8, dtype=np.uint8)
         for i in range(n_frames):
@@ -81,12 +86,16 @@ def make_video(
         for packet in vs.encode():
             out.mux(packet)
         if astream is not None:
-            _encode_tone(out, astream, duration, sample_rate)
+            _encode_tone(out, astream, duration, sample_rate, channels)
     return path
 
 
 def _encode_tone(
-    out: av.container.OutputContainer, stream: av.AudioStream, duration: float, sample_rate: int
+    out: av.container.OutputContainer,
+    stream: av.AudioStream,
+    duration: float,
+    sample_rate: int,
+    channels: int,
 ) -> None:
     frame_size = stream.codec_context.frame_size or 1024
     total = int(duration * sample_rate)
@@ -95,8 +104,8 @@ def _encode_tone(
         n = min(frame_size, total - t0)
         t = (np.arange(t0, t0 + n) / sample_rate).astype(np.float32)
         tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
-        data = np.vstack([tone, tone])
-        frame = av.AudioFrame.from_ndarray(data, format="fltp", layout="stereo")
+        data = np.vstack([tone] * channels)
+        frame = av.AudioFrame.from_ndarray(data, format="fltp", layout=_LAYOUTS[channels])
         frame.sample_rate = sample_rate
         frame.pts = t0
         for packet in stream.encode(frame):

@@ -1,0 +1,538 @@
+"""The usage store: one row per publish attempt, and quota counters that workers reserve against.
+
+Reservations are atomic across processes and machines: the counter rows are read and updated in one
+write transaction that SQLite starts with ``BEGIN IMMEDIATE`` (one writer at a time) and PostgreSQL
+holds with ``SELECT ... FOR UPDATE`` (rows locked in a fixed order, so two workers never deadlock).
+Two workers can therefore never both take the last unit.
+
+Counting rules (documented once, used by the gate and by the reports):
+
+* upload-post (TikTok, Instagram, Facebook, LinkedIn) share one monthly plan per account: bucket
+  ``upload-post``, one upload per publish. A failed publish gives its upload back (the service's own
+  ``usage`` block, when it comes, is the truth and overwrites the local count).
+* YouTube: ``videos.insert`` costs ``youtube_unit_costs`` units of ``youtube_daily_units`` (or one
+  call of ``youtube_daily_uploads`` when that newer-docs bucket is configured), plus
+  ``thumbnails.set`` with a thumbnail and ``playlistItems.insert`` with a playlist. A failed upload
+  that never sent a byte gives its units back; one that started uploading keeps them (Google charges
+  for the call).
+* A quota refusal from the service marks the bucket exhausted until its reset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from multipublish.db import ensure_schema
+from multipublish.errors import ErrorKind
+from multipublish.platforms.base import PublishConfig, PublishResult, PublishStatus
+from multipublish.settings import Settings
+from multipublish.usage.models import (
+    UPLOAD_POST,
+    UPLOAD_POST_RATE,
+    YOUTUBE_INSERTS,
+    YOUTUBE_UNITS,
+    Charge,
+    Clock,
+    QuotaDecision,
+    Reservation,
+)
+from multipublish.usage.resets import next_local_midnight, parse_timestamp, upload_post_reset
+from multipublish.usage.tables import quota_state, usage_records
+
+#: The platforms that go through upload-post and share its monthly plan.
+UPLOAD_POST_PLATFORMS = frozenset({"tiktok", "instagram", "facebook", "linkedin"})
+#: Longest error text kept per record.
+_MAX_ERROR = 1000
+
+
+def quota_bucket(platform: str) -> str | None:
+    """The main quota bucket a platform's publishes are counted in (``None``: not tracked)."""
+    name = platform.partition(":")[0].lower()
+    if name == "youtube":
+        return YOUTUBE_UNITS
+    if name in UPLOAD_POST_PLATFORMS:
+        return UPLOAD_POST
+    return None
+
+
+def _utc(now: datetime) -> datetime:
+    if now.tzinfo is None:
+        raise ValueError("naive datetime; pass an aware one (UTC)")
+    return now.astimezone(UTC)
+
+
+@dataclass(slots=True)
+class _Row:
+    """One locked ``quota_state`` row, as the transaction sees it."""
+
+    account_id: str
+    bucket: str
+    limit: int
+    used: int
+    reset_at: datetime
+    exhausted_until: datetime | None
+    limit_source: str
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+
+class UsageStore:
+    """Usage records and quota counters in the project database."""
+
+    def __init__(self, engine: Engine, settings: Settings | None = None, clock: Clock | None = None) -> None:
+        self.engine = engine
+        self.settings = settings or Settings()
+        self._clock = clock or (lambda: datetime.now(UTC))
+        ensure_schema(engine)
+
+    def now(self) -> datetime:
+        """The store's clock (aware UTC)."""
+        return _utc(self._clock())
+
+    # -- limits and resets ---------------------------------------------------------------------
+    def configured_limit(self, account_id: str, bucket: str) -> int:
+        """The limit of ``bucket`` for ``account_id`` from settings (per-account override first)."""
+        override = self.settings.account_quota_limits.get(account_id, {})
+        if bucket in override:
+            return int(override[bucket])
+        if bucket == YOUTUBE_UNITS:
+            return self.settings.youtube_daily_units
+        if bucket == YOUTUBE_INSERTS:
+            return int(self.settings.youtube_daily_uploads or 0)
+        if bucket == UPLOAD_POST:
+            return self.settings.upload_post_monthly_limit
+        return 0
+
+    def next_reset(self, bucket: str, now: datetime, last_reset: datetime | None = None) -> datetime:
+        """When ``bucket`` next starts from zero: YouTube at midnight Pacific, upload-post monthly."""
+        if bucket.startswith("youtube"):
+            return next_local_midnight(now, self.settings.youtube_quota_timezone)
+        if bucket == UPLOAD_POST_RATE:
+            return now + timedelta(minutes=1)
+        return upload_post_reset(now, last_reset)
+
+    def charges_for(self, platform: str, config: PublishConfig | None = None) -> tuple[Charge, ...]:
+        """What one publish to ``platform`` takes from which bucket."""
+        bucket = quota_bucket(platform)
+        if bucket == UPLOAD_POST:
+            return (Charge(bucket=UPLOAD_POST, amount=1),)
+        if bucket != YOUTUBE_UNITS:
+            return ()
+        costs = self.settings.youtube_unit_costs
+        units = 0
+        charges: list[Charge] = []
+        if self.settings.youtube_daily_uploads:
+            charges.append(Charge(bucket=YOUTUBE_INSERTS, amount=1))
+        else:
+            units += int(costs.get("videos.insert", 1600))
+        if config is not None:
+            options = config.options_for("youtube")
+            if config.thumbnail_path:
+                units += int(costs.get("thumbnails.set", 50))
+            if options.get("playlist_id") or options.get("playlist"):
+                units += int(costs.get("playlistItems.insert", 50))
+        if units:
+            charges.append(Charge(bucket=YOUTUBE_UNITS, amount=units))
+        return tuple(charges)
+
+    # -- transactions ----------------------------------------------------------------------------
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction: ``BEGIN IMMEDIATE`` on SQLite, row locks taken by ``_lock``."""
+        with self.engine.connect() as conn:
+            conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+    def _lock(self, conn: Connection, account_id: str, bucket: str, now: datetime) -> _Row:
+        """Create (if missing), lock and roll over the counter row of (account, bucket)."""
+        limit = self.configured_limit(account_id, bucket)
+        values = {
+            "account_id": account_id,
+            "platform": bucket,
+            "limit": limit,
+            "used": 0,
+            "remaining": limit,
+            "reset_at": self.next_reset(bucket, now),
+            "exhausted_until": None,
+            "limit_source": "config",
+            "updated_at": now,
+        }
+        ins = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        conn.execute(
+            ins(quota_state)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["account_id", "platform"])
+        )
+        query = select(quota_state).where(
+            quota_state.c.account_id == account_id, quota_state.c.platform == bucket
+        )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        r = conn.execute(query).one()
+        row = _Row(account_id, bucket, r.limit, r.used, r.reset_at, r.exhausted_until, r.limit_source)
+        changed = self._roll_over(row, now)
+        if row.limit_source == "config" and row.limit != limit:
+            row.limit = limit
+            changed = True
+        if changed:
+            self._save(conn, row, now)
+        return row
+
+    def _roll_over(self, row: _Row, now: datetime) -> bool:
+        """Start a new period when the reset time has passed (in memory; returns whether changed)."""
+        changed = False
+        if row.reset_at <= now:
+            row.used = 0
+            row.reset_at = self.next_reset(row.bucket, now, last_reset=row.reset_at)
+            changed = True
+        if row.exhausted_until is not None and row.exhausted_until <= now:
+            row.exhausted_until = None
+            changed = True
+        return changed
+
+    @staticmethod
+    def _save(conn: Connection, row: _Row, now: datetime) -> None:
+        conn.execute(
+            update(quota_state)
+            .where(quota_state.c.account_id == row.account_id, quota_state.c.platform == row.bucket)
+            .values(
+                limit=row.limit,
+                used=row.used,
+                remaining=row.remaining,
+                reset_at=row.reset_at,
+                exhausted_until=row.exhausted_until,
+                limit_source=row.limit_source,
+                updated_at=now,
+            )
+        )
+
+    # -- the gate --------------------------------------------------------------------------------
+    def _decide(
+        self,
+        rows: dict[str, _Row],
+        rate: _Row | None,
+        charges: Sequence[Charge],
+        platform: str,
+        now: datetime,
+    ) -> QuotaDecision:
+        for charge in charges:
+            row = rows[charge.bucket]
+            if row.exhausted_until is not None and row.exhausted_until > now:
+                return QuotaDecision(
+                    allowed=False,
+                    wait_until=row.exhausted_until,
+                    reason=f"{row.bucket} quota exhausted (refused by the service); "
+                    f"waits until {row.exhausted_until.isoformat()}",
+                )
+            if charge.amount > row.limit:
+                return QuotaDecision(
+                    allowed=False,
+                    wait_until=None,
+                    reason=f"{platform} needs {charge.amount} of {row.bucket} quota, "
+                    f"more than the whole limit of {row.limit}",
+                )
+            if row.used + charge.amount > row.limit:
+                return QuotaDecision(
+                    allowed=False,
+                    wait_until=row.reset_at,
+                    reason=f"{row.bucket} quota: {row.used}/{row.limit} used, {platform} needs "
+                    f"{charge.amount}; waits for the reset at {row.reset_at.isoformat()}",
+                )
+        if rate is not None and rate.remaining <= 0 and rate.reset_at > now:
+            return QuotaDecision(
+                allowed=False,
+                wait_until=rate.reset_at,
+                reason=f"upload-post rate limit reached; waits until {rate.reset_at.isoformat()}",
+            )
+        return QuotaDecision(allowed=True, wait_until=None, reason="within quota")
+
+    def _rate_row(self, conn: Connection, account_id: str, platform: str, now: datetime) -> _Row | None:
+        """The observed upload-post rate-limit window, if the service ever reported one."""
+        if quota_bucket(platform) != UPLOAD_POST:
+            return None
+        r = self._read(conn, account_id, UPLOAD_POST_RATE)
+        if r is not None:
+            self._roll_over(r, now)
+        return r
+
+    @staticmethod
+    def _read(conn: Connection, account_id: str, bucket: str) -> _Row | None:
+        r = conn.execute(
+            select(quota_state).where(
+                quota_state.c.account_id == account_id, quota_state.c.platform == bucket
+            )
+        ).one_or_none()
+        if r is None:
+            return None
+        return _Row(account_id, bucket, r.limit, r.used, r.reset_at, r.exhausted_until, r.limit_source)
+
+    def check(
+        self,
+        account_id: str,
+        platform: str,
+        now: datetime | None = None,
+        config: PublishConfig | None = None,
+    ) -> QuotaDecision:
+        """Whether a publish would fit now, without taking anything (read only)."""
+        now = _utc(now or self.now())
+        charges = self.charges_for(platform, config)
+        if not charges or not self.settings.quota_enforce:
+            return QuotaDecision(allowed=True, wait_until=None, reason="no quota tracked")
+        rows: dict[str, _Row] = {}
+        with self.engine.connect() as conn:
+            for bucket in sorted({c.bucket for c in charges}):
+                row = self._read(conn, account_id, bucket)
+                if row is None:
+                    limit = self.configured_limit(account_id, bucket)
+                    row = _Row(account_id, bucket, limit, 0, self.next_reset(bucket, now), None, "config")
+                else:
+                    self._roll_over(row, now)
+                    if row.limit_source == "config":
+                        row.limit = self.configured_limit(account_id, bucket)
+                rows[bucket] = row
+            rate = self._rate_row(conn, account_id, platform, now)
+        return self._decide(rows, rate, charges, platform, now)
+
+    def reserve(
+        self,
+        account_id: str,
+        platform: str,
+        now: datetime | None = None,
+        config: PublishConfig | None = None,
+    ) -> QuotaDecision:
+        """Take the quota of one publish atomically, or say until when to wait."""
+        now = _utc(now or self.now())
+        charges = self.charges_for(platform, config)
+        if not charges or not self.settings.quota_enforce:
+            return QuotaDecision(
+                allowed=True,
+                wait_until=None,
+                reason="no quota tracked",
+                reservation=Reservation(
+                    account_id=account_id, platform=platform, charges=(), reserved_at=now
+                ),
+            )
+        with self._write() as conn:
+            rows = {b: self._lock(conn, account_id, b, now) for b in sorted({c.bucket for c in charges})}
+            rate = self._rate_row(conn, account_id, platform, now)
+            decision = self._decide(rows, rate, charges, platform, now)
+            if not decision.allowed:
+                return decision
+            for charge in charges:
+                row = rows[charge.bucket]
+                row.used += charge.amount
+                self._save(conn, row, now)
+        reservation = Reservation(account_id=account_id, platform=platform, charges=charges, reserved_at=now)
+        return QuotaDecision(allowed=True, wait_until=None, reason="reserved", reservation=reservation)
+
+    def release(self, reservation: Reservation, now: datetime | None = None) -> None:
+        """Give back a reservation whose publish never happened."""
+        now = _utc(now or self.now())
+        with self._write() as conn:
+            self._apply(conn, reservation.account_id, {c.bucket: -c.amount for c in reservation.charges}, now)
+
+    def _apply(self, conn: Connection, account_id: str, deltas: dict[str, int], now: datetime) -> None:
+        for bucket in sorted(deltas):
+            if not deltas[bucket]:
+                continue
+            row = self._lock(conn, account_id, bucket, now)
+            row.used = max(0, row.used + deltas[bucket])
+            self._save(conn, row, now)
+
+    # -- recording -------------------------------------------------------------------------------
+    def counted_charges(
+        self, platform: str, result: PublishResult, planned: Sequence[Charge]
+    ) -> tuple[Charge, ...]:
+        """What a finished attempt really took (see the module docstring for the rules)."""
+        if result.success or result.status != PublishStatus.FAILED:
+            return tuple(planned)
+        if result.error_kind == ErrorKind.QUOTA:
+            return ()
+        if quota_bucket(platform) == YOUTUBE_UNITS and result.bytes_sent > 0:
+            return tuple(planned)
+        return ()
+
+    def record_attempt(
+        self,
+        account_id: str,
+        result: PublishResult,
+        *,
+        job_id: str | None = None,
+        attempt: int = 1,
+        duration_s: float = 0.0,
+        post_type: str | None = None,
+        request_id: str | None = None,
+        reservation: Reservation | None = None,
+        config: PublishConfig | None = None,
+        occurred_at: datetime | None = None,
+    ) -> int:
+        """Record one publish attempt and settle its quota; returns the record id.
+
+        With a ``reservation`` (the queue path) the difference between what was reserved and what
+        the attempt really took is given back or added; without one (the manager path) the whole
+        charge is added to the counters. The service's own quota figures are applied afterwards.
+        """
+        now = _utc(occurred_at or self.now())
+        platform = result.platform.partition(":")[0]
+        planned = reservation.charges if reservation is not None else self.charges_for(platform, config)
+        counted = self.counted_charges(platform, result, planned)
+        deltas: dict[str, int] = {}
+        for c in counted:
+            deltas[c.bucket] = deltas.get(c.bucket, 0) + c.amount
+        if reservation is not None:
+            for c in reservation.charges:
+                deltas[c.bucket] = deltas.get(c.bucket, 0) - c.amount
+        plan_uploads = sum(c.amount for c in counted if c.bucket == UPLOAD_POST)
+        units = sum(c.amount for c in counted if c.bucket == YOUTUBE_UNITS)
+        uploads_priced = 1 if counted else 0
+        cost = uploads_priced * float(self.settings.price_per_upload.get(platform, 0.0)) + units * float(
+            self.settings.price_per_quota_unit.get(platform, 0.0)
+        )
+        values: dict[str, Any] = {
+            "occurred_at": now,
+            "account_id": account_id,
+            "platform": platform,
+            "post_type": post_type,
+            "job_id": job_id,
+            "attempt": attempt,
+            "request_id": request_id or result.reference,
+            "outcome": str(result.status),
+            "success": bool(result.success),
+            "error_kind": str(result.error_kind) if result.error_kind else None,
+            "error": (result.error or None) and str(result.error)[:_MAX_ERROR],
+            "bytes_sent": int(result.bytes_sent or 0),
+            "duration_s": max(0.0, float(duration_s)),
+            "quota_bucket": quota_bucket(platform),
+            "plan_uploads": plan_uploads,
+            "quota_units": units,
+            "cost": round(cost, 6),
+            "currency": self.settings.usage_currency,
+        }
+        with self._write() as conn:
+            record_id = conn.execute(usage_records.insert().values(**values)).inserted_primary_key
+            if self.settings.quota_enforce or reservation is None:
+                self._apply(conn, account_id, deltas, now)
+            self._apply_service_figures(conn, account_id, platform, result, now)
+        return int(record_id[0]) if record_id else 0
+
+    def update_quota_from_result(
+        self, account_id: str, platform: str, result: PublishResult, now: datetime | None = None
+    ) -> None:
+        """Apply what the service said about quota (``usage`` block, rate-limit headers, refusals)."""
+        now = _utc(now or self.now())
+        with self._write() as conn:
+            self._apply_service_figures(conn, account_id, platform, result, now)
+
+    def _apply_service_figures(
+        self, conn: Connection, account_id: str, platform: str, result: PublishResult, now: datetime
+    ) -> None:
+        bucket = quota_bucket(platform)
+        if bucket is None:
+            return
+        usage = _find_usage(result.details)
+        if bucket == UPLOAD_POST and usage is not None:
+            count, limit, last_reset = usage
+            row = self._lock(conn, account_id, UPLOAD_POST, now)
+            if limit is not None:
+                row.limit, row.limit_source = limit, "service"
+            if count is not None:
+                row.used = count
+            row.reset_at = upload_post_reset(now, last_reset)
+            self._save(conn, row, now)
+        rate = _find_rate_limit(result.details)
+        if bucket == UPLOAD_POST and rate is not None:
+            r_limit, r_remaining, r_reset = rate
+            row = self._lock(conn, account_id, UPLOAD_POST_RATE, now)
+            row.limit = r_limit if r_limit is not None else max(row.limit, r_remaining or 0)
+            row.used = max(0, row.limit - (r_remaining if r_remaining is not None else row.limit))
+            row.limit_source = "service"
+            if r_reset is not None:
+                row.reset_at = r_reset
+            self._save(conn, row, now)
+        if result.error_kind == ErrorKind.QUOTA:
+            for b in sorted({c.bucket for c in self.charges_for(platform)} | {bucket}):
+                row = self._lock(conn, account_id, b, now)
+                until = row.reset_at
+                if result.retry_after:
+                    until = max(until, now + timedelta(seconds=float(result.retry_after)))
+                row.exhausted_until = until
+                self._save(conn, row, now)
+
+    def mark_exhausted(self, account_id: str, platform: str, now: datetime | None = None) -> datetime:
+        """Mark ``platform``'s quota used up until its reset (a quota error seen elsewhere)."""
+        now = _utc(now or self.now())
+        result = PublishResult(
+            platform=platform, success=False, status=PublishStatus.FAILED, error_kind=ErrorKind.QUOTA
+        )
+        self.update_quota_from_result(account_id, platform, result, now)
+        return self.check(account_id, platform, now).wait_until or self.next_reset(
+            quota_bucket(platform) or "", now
+        )
+
+    # -- reading -----------------------------------------------------------------------------------
+    def quota_states(self, account_id: str | None = None) -> list[dict[str, Any]]:
+        """The counters as stored (for the API, the CLI and the dashboard)."""
+        query = select(quota_state).order_by(quota_state.c.account_id, quota_state.c.platform)
+        if account_id is not None:
+            query = query.where(quota_state.c.account_id == account_id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def _lookup(data: dict[str, Any], *names: str) -> Any:
+    lowered = {str(k).lower(): v for k, v in data.items()}
+    for name in names:
+        if name.lower() in lowered:
+            return lowered[name.lower()]
+    return None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _find_usage(details: dict[str, Any]) -> tuple[int | None, int | None, datetime | None] | None:
+    """upload-post's ``usage`` block ``{count, limit, last_reset}`` wherever the client put it."""
+    usage = details.get("usage")
+    if not isinstance(usage, dict):
+        body = details.get("response")
+        usage = body.get("usage") if isinstance(body, dict) else None
+    if not isinstance(usage, dict):
+        return None
+    count, limit = _int(usage.get("count")), _int(usage.get("limit"))
+    if count is None and limit is None:
+        return None
+    return count, limit, parse_timestamp(usage.get("last_reset"))
+
+
+def _find_rate_limit(details: dict[str, Any]) -> tuple[int | None, int | None, datetime | None] | None:
+    """The ``X-RateLimit-*`` figures, flat in ``details`` or under ``rate_limit``/``headers``."""
+    nested = [details.get(k) for k in ("rate_limit", "rate_limits", "headers")]
+    for source in [s for s in nested if isinstance(s, dict)] + [details]:
+        short = source is not details  # nested blocks may use bare names (limit, remaining, reset)
+
+        def get(name: str, source: dict[str, Any] = source, short: bool = short) -> Any:
+            return (
+                _lookup(source, "X-RateLimit-" + name, name)
+                if short
+                else _lookup(source, "X-RateLimit-" + name)
+            )
+
+        remaining = _int(get("Remaining"))
+        if remaining is not None:
+            return _int(get("Limit")), remaining, parse_timestamp(get("Reset"))
+    return None

@@ -1,0 +1,150 @@
+"""The usage store and quota gate on real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, func, select
+
+from multipublish.errors import ErrorKind
+from multipublish.platforms.base import PublishConfig
+from multipublish.settings import Settings
+from multipublish.usage import QuotaGate, UsageStore
+from multipublish.usage.resets import next_local_midnight
+from multipublish.usage.tables import usage_records
+from tests.usage.conftest import FakeClock, failed, ok
+
+
+def _state(store: UsageStore, account: str, bucket: str) -> dict[str, object]:
+    rows = [s for s in store.quota_states(account) if s["platform"] == bucket]
+    assert len(rows) == 1
+    return rows[0]
+
+
+def test_youtube_daily_units_defer_until_midnight_pacific(engine: Engine, clock: FakeClock) -> None:
+    settings = Settings(youtube_daily_units=3500)  # room for two inserts of 1600
+    store = UsageStore(engine, settings, clock=clock)
+    gate = QuotaGate(store)
+    for _ in range(2):
+        decision = gate.reserve("chan", "youtube")
+        assert decision.allowed and decision.reservation is not None
+        gate.settle(decision.reservation, "chan", ok("youtube"), job_id="j", duration_s=2.0)
+    third = gate.reserve("chan", "youtube")
+    assert not third.allowed
+    assert third.wait_until == next_local_midnight(clock())
+    assert "3200/3500" in third.reason
+    # another account has its own quota
+    assert gate.reserve("other", "youtube").allowed
+    # a thumbnail makes the insert 1650 units
+    assert store.charges_for("youtube", PublishConfig(thumbnail_path="t.jpg"))[0].amount == 1650
+    # after midnight Pacific the counter starts again
+    assert third.wait_until is not None
+    clock.current = third.wait_until
+    assert gate.check("chan", "youtube").allowed
+    again = gate.reserve("chan", "youtube")
+    assert again.allowed
+    assert _state(store, "chan", "youtube")["used"] == 1600
+
+
+def test_failed_attempt_gives_back_its_reservation(engine: Engine, clock: FakeClock) -> None:
+    store = UsageStore(engine, Settings(upload_post_monthly_limit=2), clock=clock)
+    gate = QuotaGate(store)
+    d = gate.reserve("acct", "tiktok")
+    assert d.allowed and _state(store, "acct", "upload-post")["used"] == 1
+    gate.settle(d.reservation, "acct", failed("tiktok", ErrorKind.TRANSIENT))
+    assert _state(store, "acct", "upload-post")["used"] == 0
+    # YouTube keeps the units of an upload that had started sending bytes
+    d = gate.reserve("acct", "youtube")
+    gate.settle(d.reservation, "acct", failed("youtube", ErrorKind.TRANSIENT, bytes_sent=10))
+    assert _state(store, "acct", "youtube")["used"] == 1600
+    # released reservations come back whole
+    d = gate.reserve("acct", "instagram")
+    assert d.reservation is not None
+    gate.release(d.reservation)
+    assert _state(store, "acct", "upload-post")["used"] == 0
+
+
+def test_upload_post_platforms_share_the_monthly_plan(engine: Engine, clock: FakeClock) -> None:
+    store = UsageStore(engine, Settings(upload_post_monthly_limit=3), clock=clock)
+    gate = QuotaGate(store)
+    for platform in ("tiktok", "instagram", "linkedin"):
+        d = gate.reserve("acct", platform)
+        assert d.allowed
+        gate.settle(d.reservation, "acct", ok(platform))
+    denied = gate.reserve("acct", "facebook")
+    assert not denied.allowed
+    assert denied.wait_until == datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def test_service_usage_block_and_rate_headers_update_quota(engine: Engine, clock: FakeClock) -> None:
+    store = UsageStore(engine, Settings(upload_post_monthly_limit=10), clock=clock)
+    gate = QuotaGate(store)
+    d = gate.reserve("acct", "tiktok")
+    reset_unix = int((clock() + timedelta(seconds=90)).timestamp())
+    result = ok(
+        "tiktok",
+        usage={"count": 119, "limit": 120, "last_reset": "2026-11-10T00:00:00Z"},
+        rate_limit={
+            "X-RateLimit-Limit": "60",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": str(reset_unix),
+        },
+    )
+    gate.settle(d.reservation, "acct", result)
+    plan = _state(store, "acct", "upload-post")
+    assert (plan["limit"], plan["used"], plan["remaining"]) == (120, 119, 1)
+    assert plan["limit_source"] == "service"
+    assert plan["reset_at"] == datetime(2026, 12, 10, tzinfo=UTC)
+    rate = _state(store, "acct", "upload-post:rate")
+    assert (rate["limit"], rate["remaining"]) == (60, 0)
+    # the rate window is closed: wait until its reset
+    blocked = gate.check("acct", "instagram")
+    assert not blocked.allowed
+    assert blocked.wait_until == datetime.fromtimestamp(reset_unix, UTC)
+    clock.advance(seconds=91)
+    assert gate.reserve("acct", "instagram").allowed  # the last plan upload
+    assert not gate.reserve("acct", "tiktok").allowed  # 120/120
+
+
+def test_quota_error_from_the_service_marks_exhausted_until_reset(engine: Engine, clock: FakeClock) -> None:
+    store = UsageStore(engine, Settings(), clock=clock)
+    gate = QuotaGate(store)
+    d = gate.reserve("chan", "youtube")
+    verdict = gate.settle(d.reservation, "chan", failed("youtube", ErrorKind.QUOTA))
+    midnight = next_local_midnight(clock())
+    assert verdict is not None and not verdict.allowed
+    assert verdict.wait_until == midnight
+    assert _state(store, "chan", "youtube")["used"] == 0  # a refused call costs nothing
+    assert not gate.check("chan", "youtube").allowed
+    clock.current = midnight
+    assert gate.reserve("chan", "youtube").allowed
+    # the refusal is still on record as a failed attempt with its kind
+    with engine.connect() as conn:
+        kind = usage_records.c.error_kind
+        kinds = conn.execute(select(kind, func.count()).group_by(kind))
+        assert dict(kinds.all()) == {"quota": 1}
+
+
+def test_newer_docs_model_counts_inserts_in_their_own_bucket(engine: Engine, clock: FakeClock) -> None:
+    store = UsageStore(engine, Settings(youtube_daily_uploads=2), clock=clock)
+    gate = QuotaGate(store)
+    assert gate.reserve("chan", "youtube").allowed
+    assert gate.reserve("chan", "youtube").allowed
+    third = gate.reserve("chan", "youtube")
+    assert not third.allowed and "youtube:videos.insert" in third.reason
+
+
+def test_per_account_override_and_limit_larger_than_quota(engine: Engine, clock: FakeClock) -> None:
+    settings = Settings(account_quota_limits={"small": {"youtube": 1000}})
+    gate = QuotaGate(UsageStore(engine, settings, clock=clock))
+    never = gate.reserve("small", "youtube")
+    assert not never.allowed and never.wait_until is None
+    assert "more than the whole limit" in never.reason
+    assert gate.reserve("big", "youtube").allowed
+
+
+def test_manager_path_without_reservation_still_counts(engine: Engine, clock: FakeClock) -> None:
+    store = UsageStore(engine, Settings(upload_post_monthly_limit=1), clock=clock)
+    store.record_attempt("acct", ok("tiktok"), duration_s=1.5)
+    assert _state(store, "acct", "upload-post")["used"] == 1
+    assert not QuotaGate(store).check("acct", "tiktok").allowed
