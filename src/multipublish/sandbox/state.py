@@ -149,7 +149,7 @@ class YouTubeSession:
     """One resumable upload session: what was asked for and how many bytes were persisted."""
 
     id: str
-    token: str
+    channel: str
     metadata: dict[str, Any]
     parts: list[str]
     total: int | None
@@ -186,6 +186,8 @@ class SandboxState:
         self.rate_windows: dict[str, list[float]] = {}
         #: Issued access tokens -> expiry (epoch seconds).
         self.access_tokens: dict[str, float] = {}
+        #: Issued access tokens -> the channel id of the account they were issued for.
+        self.token_channels: dict[str, str] = {}
         #: Refresh tokens issued through the authorization_code grant (others are accepted too).
         self.refresh_tokens: set[str] = set()
         self.sessions: dict[str, YouTubeSession] = {}

@@ -1,7 +1,692 @@
-"""Emulator of the YouTube Data API v3 and Google's OAuth token endpoint (in progress)."""
+"""Emulator of the YouTube Data API v3 (resumable uploads included) and Google's OAuth endpoints.
+
+Written from the protocol notes only: a resumable session starts with exactly 200 and a
+``Location``; chunks answer 308 with ``Range`` until the last one answers 200 with the video;
+``bytes */TOTAL`` asks where to resume; a chunk sent twice is accepted. Access tokens are the ones
+``POST /token`` issued (or any, when the sandbox config says so).
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import hashlib
+import json
+import re
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
 
-routes: list[BaseRoute] = []
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from multipublish.sandbox.common import iso, json_response, slow_down, state_of
+from multipublish.sandbox.state import Fault, HashingSink, SandboxState, YouTubeSession, new_id
+from multipublish.sandbox.wire import DropConnection
+
+CHUNK_GRANULARITY = 256 * 1024
+#: Assignable video categories (US region).
+CATEGORY_IDS = frozenset(
+    {"1", "2", "10", "15", "17", "19", "20", "22", "23", "24", "25", "26", "27", "28", "29"}
+)
+PRIVACY = ("private", "unlisted", "public")
+MAX_THUMBNAIL = 50 * 1024 * 1024
+COST_INSERT, COST_THUMBNAIL, COST_PLAYLIST, COST_READ = 1600, 50, 50, 1
+SCOPE = "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube"
+_RANGE = re.compile(r"^bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)$")
+
+
+def yt_error(
+    code: int,
+    reason: str,
+    message: str,
+    domain: str = "youtube.video",
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    """A Google API error body: ``{"error": {"code", "message", "errors": [...]}}``."""
+    error: dict[str, Any] = {
+        "code": code,
+        "message": message,
+        "errors": [{"message": message, "domain": domain, "reason": reason}],
+        **extra,
+    }
+    return json_response({"error": error}, code, headers)
+
+
+def _auth_error() -> Response:
+    return yt_error(
+        401,
+        "authError",
+        "Request had invalid authentication credentials. Expected OAuth 2 access token, login "
+        "cookie or other valid authentication credential.",
+        domain="global",
+        headers={"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/"'},
+        status="UNAUTHENTICATED",
+    )
+
+
+def _quota_error() -> Response:
+    return yt_error(
+        403,
+        "quotaExceeded",
+        "The request cannot be completed because you have exceeded your "
+        '<a href="/youtube/v3/getting-started#quota">quota</a>.',
+        domain="youtube.quota",
+    )
+
+
+def _channel_for(secret: str) -> str:
+    """A stable channel id for an account (derived from its refresh token)."""
+    return "UC" + hashlib.sha256(secret.encode()).hexdigest()[:22]
+
+
+def _authorize(request: Request) -> str | None:
+    """The channel id of a valid Bearer token, or ``None``."""
+    state = state_of(request)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    with state.lock:
+        expiry = state.access_tokens.get(token)
+        channel = state.token_channels.get(token)
+        accept_any = state.config.accept_any_token
+    if expiry is not None and expiry > state.clock() and channel is not None:
+        return channel
+    if accept_any and expiry is None:
+        return _channel_for(token)
+    return None
+
+
+def _spend(state: SandboxState, units: int) -> bool:
+    """Charge quota units; ``False`` when the day's quota would be exceeded."""
+    with state.lock:
+        if state.youtube_quota_used + units > state.config.youtube_quota:
+            return False
+        state.youtube_quota_used += units
+        return True
+
+
+def _fault_answer(fault: Fault) -> Response | None:
+    """The answer of a fault that replaces the response, or ``None``."""
+    if fault.fault == "http_500":
+        return yt_error(500, "backendError", "Backend Error", domain="global")
+    if fault.fault == "rate_limit":
+        seconds = str(max(1, int(fault.seconds)))
+        return yt_error(
+            429, "rateLimitExceeded", "The request was rate limited.", domain="youtube.quota",
+            headers={"Retry-After": seconds},
+        )
+    if fault.fault == "expired_token":
+        return _auth_error()
+    if fault.fault == "quota_exceeded":
+        return _quota_error()
+    if fault.fault == "reject":
+        return yt_error(403, "forbidden", "The request is not properly authorized.")
+    return None
+
+
+async def _apply_fault(state: SandboxState, target: str) -> tuple[Response | None, Fault | None]:
+    """Take a YouTube fault for ``target``: its answer, or the fault left for the caller."""
+    fault = state.take_fault(("youtube",), target)
+    if fault is None:
+        return None, None
+    answer = _fault_answer(fault)
+    if answer is not None:
+        return answer, None
+    if fault.fault == "slow":
+        await slow_down(fault.seconds)
+        return None, None
+    return None, fault
+
+
+def _validate_metadata(body: Any) -> Response | None:
+    """Refuse metadata the way the service does (400 with its reason)."""
+    if not isinstance(body, dict):
+        return yt_error(400, "parseError", "Parse Error", domain="global")
+    snippet = body.get("snippet") or {}
+    status = body.get("status") or {}
+    if not isinstance(snippet, dict) or not isinstance(status, dict):
+        return yt_error(400, "parseError", "Parse Error", domain="global")
+    title = snippet.get("title")
+    if not isinstance(title, str) or not title.strip() or len(title) > 100 or re.search(
+        "[<>]", title
+    ):
+        return yt_error(
+            400, "invalidTitle", "The request metadata specifies an invalid or empty video title."
+        )
+    description = snippet.get("description", "")
+    if not isinstance(description, str) or len(description.encode()) > 5000 or re.search(
+        "[<>]", description
+    ):
+        return yt_error(
+            400, "invalidDescription", "The request metadata specifies an invalid video description."
+        )
+    category = snippet.get("categoryId")
+    if category is not None and str(category) not in CATEGORY_IDS:
+        return yt_error(
+            400, "invalidCategoryId", "The <code>snippet.categoryId</code> property specifies an "
+            "invalid category ID."
+        )
+    tags = snippet.get("tags")
+    if tags is not None:
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            return yt_error(400, "invalidTags", "The request metadata specifies invalid video keywords.")
+        # A tag with a space counts with its quotes; tags are joined by commas.
+        length = sum(len(t) + (2 if " " in t else 0) for t in tags) + max(0, len(tags) - 1)
+        if length > 500 or any(re.search("[<>]", t) for t in tags):
+            return yt_error(
+                400, "invalidTags", "The request metadata specifies invalid video keywords."
+            )
+    privacy = status.get("privacyStatus", "public")
+    if privacy not in PRIVACY:
+        return yt_error(400, "invalidPrivacyStatus", f"Invalid privacy status {privacy!r}.")
+    publish_at = status.get("publishAt")
+    if publish_at is not None:
+        bad = yt_error(
+            400, "invalidPublishAt", "The request metadata specifies an invalid scheduled "
+            "publishing time."
+        )
+        if privacy != "private" or not isinstance(publish_at, str):
+            return bad
+        try:
+            when = datetime.fromisoformat(publish_at.replace("Z", "+00:00"))
+        except ValueError:
+            return bad
+        if when.tzinfo is None:
+            return bad
+        body["_publish_ts"] = when.timestamp()
+    return None
+
+
+async def start_upload(request: Request) -> Response:
+    """``POST /upload/youtube/v3/videos?uploadType=resumable&part=...``: open a session."""
+    state = state_of(request)
+    channel = _authorize(request)
+    if channel is None:
+        return _auth_error()
+    if request.query_params.get("uploadType") != "resumable":
+        return yt_error(400, "invalidUploadType", "This sandbox accepts uploadType=resumable only.",
+                        domain="global")
+    part = request.query_params.get("part", "")
+    if not part:
+        return yt_error(400, "required", "Required parameter: part", domain="global")
+    answer, fault = await _apply_fault(state, "insert")
+    if answer is not None:
+        return answer
+    if fault is not None:
+        raise DropConnection
+    try:
+        metadata = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return yt_error(400, "parseError", "Parse Error", domain="global")
+    invalid = _validate_metadata(metadata)
+    if invalid is not None:
+        return invalid
+    publish_ts = metadata.pop("_publish_ts", None)
+    if publish_ts is not None and publish_ts <= state.clock():
+        return yt_error(
+            400, "invalidPublishAt", "The scheduled publishing time must be in the future."
+        )
+    total_raw = request.headers.get("x-upload-content-length")
+    if total_raw is not None and not total_raw.isdigit():
+        return yt_error(400, "badContent", "X-Upload-Content-Length must be an integer.",
+                        domain="global")
+    if not _spend(state, COST_INSERT):
+        return _quota_error()
+    session_id = new_id("sb-", 16)
+    session = YouTubeSession(
+        id=session_id,
+        channel=channel,
+        metadata=metadata,
+        parts=[p.strip() for p in part.split(",") if p.strip()],
+        total=int(total_raw) if total_raw is not None else None,
+        content_type=request.headers.get("x-upload-content-type", "application/octet-stream"),
+        sink=HashingSink(state.media_path(f"{session_id}.bin")),
+        created=state.clock(),
+    )
+    with state.lock:
+        state.sessions[session_id] = session
+    query = urlencode({"part": part, "uploadType": "resumable", "upload_id": session_id})
+    base = str(request.base_url).rstrip("/")
+    location = f"{base}/upload/youtube/v3/videos?{query}"
+    return Response(
+        status_code=200,
+        headers={"Location": location, "X-GUploader-UploadID": session_id, "Content-Length": "0"},
+    )
+
+
+def _range_headers(received: int) -> dict[str, str]:
+    headers = {"Content-Length": "0"}
+    if received > 0:
+        headers["Range"] = f"bytes=0-{received - 1}"
+    return headers
+
+
+def _video_resource(state: SandboxState, video_id: str) -> dict[str, Any]:
+    with state.lock:
+        copy: dict[str, Any] = json.loads(json.dumps(state.videos[video_id]))
+    return copy
+
+
+def _finish(state: SandboxState, session: YouTubeSession) -> str:
+    """Turn a complete session into a video (once) and record the post."""
+    with state.lock:
+        if session.video_id is not None:
+            return session.video_id
+        session.sink.close()
+        video_id = new_id("", 6)[:11]
+        snippet = dict(session.metadata.get("snippet") or {})
+        status = dict(session.metadata.get("status") or {})
+        now = state.clock()
+        publish_at = status.get("publishAt")
+        resource: dict[str, Any] = {
+            "kind": "youtube#video",
+            "etag": new_id("", 12),
+            "id": video_id,
+            "snippet": {
+                "publishedAt": iso(now),
+                "channelId": session.channel,
+                "title": snippet.get("title", ""),
+                "description": snippet.get("description", ""),
+                "thumbnails": {},
+                "channelTitle": f"Sandbox channel {session.channel[-6:]}",
+                "tags": snippet.get("tags", []),
+                "categoryId": str(snippet.get("categoryId", "22")),
+                "liveBroadcastContent": "none",
+                "localized": {
+                    "title": snippet.get("title", ""),
+                    "description": snippet.get("description", ""),
+                },
+            },
+            "status": {
+                "uploadStatus": "uploaded",
+                "privacyStatus": status.get("privacyStatus", "public"),
+                "license": status.get("license", "youtube"),
+                "embeddable": status.get("embeddable", True),
+                "publicStatsViewable": status.get("publicStatsViewable", True),
+                "selfDeclaredMadeForKids": status.get("selfDeclaredMadeForKids", False),
+                **({"publishAt": publish_at} if publish_at else {}),
+            },
+        }
+        state.videos[video_id] = resource
+        session.video_id = video_id
+        state.posts.append(
+            {
+                "service": "youtube",
+                "platform": "youtube",
+                "user": session.channel,
+                "channel": session.channel,
+                "title": resource["snippet"]["title"],
+                "description": resource["snippet"]["description"],
+                "options": {
+                    "categoryId": resource["snippet"]["categoryId"],
+                    "tags": resource["snippet"]["tags"],
+                    "privacyStatus": resource["status"]["privacyStatus"],
+                    "publishAt": publish_at,
+                    "selfDeclaredMadeForKids": resource["status"]["selfDeclaredMadeForKids"],
+                    "part": session.parts,
+                },
+                "metadata": session.metadata,
+                "content_type": session.content_type,
+                "size": session.sink.size,
+                "sha256": session.sink.hexdigest(),
+                "path": str(session.sink.path) if session.sink.path else None,
+                "request_id": session.id,
+                "job_id": None,
+                "post_id": video_id,
+                "video_id": video_id,
+                "post_url": f"https://www.youtube.com/watch?v={video_id}",
+                "status": "scheduled" if publish_at else "published",
+                "scheduled_date": publish_at,
+                "created": iso(now),
+                "thumbnail": None,
+                "playlists": [],
+            }
+        )
+        return video_id
+
+
+def _done(state: SandboxState, session: YouTubeSession) -> Response:
+    video = _video_resource(state, _finish(state, session))
+    return json_response({k: v for k, v in video.items() if k in ("kind", "etag", "id")
+                          or k in session.parts})
+
+
+async def put_chunk(request: Request) -> Response:
+    """``PUT <session URI>``: a chunk (``bytes S-E/T``) or a status query (``bytes */T``)."""
+    state = state_of(request)
+    upload_id = request.query_params.get("upload_id", "")
+    with state.lock:
+        session = state.sessions.get(upload_id)
+    if session is None:
+        return yt_error(404, "notFound", "The upload session was not found.", domain="global")
+    length = int(request.headers.get("content-length") or 0)
+    content_range = request.headers.get("content-range")
+    if content_range is None:
+        content_range = f"bytes 0-{length - 1}/{length}" if length else "bytes */*"
+    match = _RANGE.match(content_range.strip())
+    if match is None:
+        return yt_error(400, "badContent", f"Invalid Content-Range {content_range!r}.",
+                        domain="global")
+    start_s, end_s, total_s = match.groups()
+    total = None if total_s == "*" else int(total_s)
+    if total is not None:
+        if session.total is not None and session.total != total:
+            return yt_error(400, "badContent", "Content-Range total does not match the session.",
+                            domain="global")
+        session.total = total
+    if session.video_id is not None:
+        return _done(state, session)
+    if start_s is None:  # a status query
+        answer, fault = await _apply_fault(state, "query")
+        if answer is not None:
+            return answer
+        if fault is not None:
+            raise DropConnection
+        if session.total is not None and session.sink.size >= session.total:
+            return _done(state, session)
+        return Response(status_code=308, headers=_range_headers(session.sink.size))
+    start, end = int(start_s), int(end_s)
+    if end < start or length != end - start + 1:
+        return yt_error(400, "badContent", "Content-Length does not match Content-Range.",
+                        domain="global")
+    if session.total is not None and end >= session.total:
+        return yt_error(400, "badContent", "Content-Range ends past the total size.",
+                        domain="global")
+    final = session.total is not None and end + 1 == session.total
+    if not final and length % CHUNK_GRANULARITY:
+        return yt_error(
+            400, "badContent", f"A chunk other than the last must be a multiple of "
+            f"{CHUNK_GRANULARITY} bytes.", domain="global"
+        )
+    received = session.sink.size
+    if start > received:
+        return yt_error(400, "badContent", f"The chunk starts at {start} but only {received} "
+                        "bytes were received.", domain="global")
+    answer, fault = await _apply_fault(state, "final_chunk" if final else "chunk")
+    if answer is not None:
+        return answer
+    drop_after = max(1, length // 2) if fault and fault.fault == "drop_connection" else None
+    position = start
+    seen = 0
+    try:
+        async for data in request.stream():
+            if not data:
+                continue
+            seen += len(data)
+            chunk_end = position + len(data)
+            with state.lock:
+                have = session.sink.size
+                if chunk_end > have:  # skip what a repeated chunk re-sends
+                    session.sink.write(memoryview(data)[max(0, have - position):])
+            position = chunk_end
+            if drop_after is not None and seen >= drop_after:
+                session.sink.flush()
+                raise DropConnection
+    except ClientDisconnect:
+        session.sink.flush()
+        raise DropConnection from None
+    session.sink.flush()
+    if final and session.sink.size >= (session.total or 0):
+        response = _done(state, session)
+    else:
+        response = Response(status_code=308, headers=_range_headers(session.sink.size))
+    if fault is not None:  # lose_response: the bytes are kept, the answer never arrives
+        raise DropConnection
+    return response
+
+
+def _image_kind(data: bytes) -> str | None:
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    return None
+
+
+async def set_thumbnail(request: Request) -> Response:
+    """``POST /upload/youtube/v3/thumbnails/set?videoId=``: the body is the image."""
+    state = state_of(request)
+    channel = _authorize(request)
+    if channel is None:
+        return _auth_error()
+    answer, fault = await _apply_fault(state, "thumbnail")
+    if answer is not None:
+        return answer
+    if fault is not None:
+        raise DropConnection
+    video_id = request.query_params.get("videoId", "")
+    sink = HashingSink(None)
+    head = b""
+    async for data in request.stream():
+        if sink.size + len(data) > MAX_THUMBNAIL:
+            return yt_error(400, "mediaBodyTooLarge", "The thumbnail is larger than 50 MB.")
+        if sink.size == 0:
+            head = bytes(data[:8])
+        sink.write(data)
+    if sink.size == 0:
+        return yt_error(400, "mediaBodyRequired", "The request does not include the image content.")
+    kind = _image_kind(head)
+    if kind is None:
+        return yt_error(400, "invalidImage", "The provided image content is invalid.")
+    with state.lock:
+        video = state.videos.get(video_id)
+        if video is None:
+            return yt_error(404, "videoNotFound", f"The video {video_id!r} was not found.")
+        if video["snippet"]["channelId"] != channel:
+            return yt_error(403, "forbidden", "The video belongs to another channel.")
+    if not _spend(state, COST_THUMBNAIL):
+        return _quota_error()
+    url = f"https://i.ytimg.com/vi/{video_id}/default.jpg"
+    sizes = {"default": (120, 90), "medium": (320, 180), "high": (480, 360)}
+    items = {name: {"url": url.replace("default", name), "width": w, "height": h}
+             for name, (w, h) in sizes.items()}
+    with state.lock:
+        state.thumbnails[video_id] = {"size": sink.size, "sha256": sink.hexdigest(),
+                                      "content_type": kind}
+        video["snippet"]["thumbnails"] = items
+        for post in state.posts:
+            if post.get("video_id") == video_id and post["platform"] == "youtube":
+                post["thumbnail"] = state.thumbnails[video_id]
+    return json_response(
+        {"kind": "youtube#thumbnailSetResponse", "etag": new_id("", 12), "items": [items]}
+    )
+
+
+async def insert_playlist_item(request: Request) -> Response:
+    """``POST /youtube/v3/playlistItems?part=snippet``."""
+    state = state_of(request)
+    channel = _authorize(request)
+    if channel is None:
+        return _auth_error()
+    answer, fault = await _apply_fault(state, "playlist")
+    if answer is not None:
+        return answer
+    if fault is not None:
+        raise DropConnection
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return yt_error(400, "parseError", "Parse Error", domain="global")
+    snippet = body.get("snippet") if isinstance(body, dict) else None
+    if not isinstance(snippet, dict) or not snippet.get("playlistId"):
+        return yt_error(400, "playlistIdRequired", "The request does not specify a playlist ID.")
+    resource = snippet.get("resourceId") or {}
+    video_id = resource.get("videoId") if isinstance(resource, dict) else None
+    playlist_id = str(snippet["playlistId"])
+    if playlist_id.startswith(("missing", "PLmissing")):
+        return yt_error(404, "playlistNotFound", f"Playlist {playlist_id!r} was not found.")
+    with state.lock:
+        if not video_id or video_id not in state.videos:
+            return yt_error(404, "videoNotFound", f"The video {video_id!r} was not found.")
+    if not _spend(state, COST_PLAYLIST):
+        return _quota_error()
+    item = {
+        "kind": "youtube#playlistItem",
+        "etag": new_id("", 12),
+        "id": new_id("", 16),
+        "snippet": {
+            "publishedAt": iso(state.clock()),
+            "channelId": channel,
+            "playlistId": playlist_id,
+            "position": snippet.get("position", 0),
+            "resourceId": {"kind": "youtube#video", "videoId": video_id},
+        },
+    }
+    with state.lock:
+        state.playlist_items.append(item)
+        for post in state.posts:
+            if post.get("video_id") == video_id and post["platform"] == "youtube":
+                post["playlists"].append(playlist_id)
+    return json_response(item)
+
+
+async def list_videos(request: Request) -> Response:
+    """``GET /youtube/v3/videos?id=a,b&part=...``."""
+    state = state_of(request)
+    if _authorize(request) is None:
+        return _auth_error()
+    answer, fault = await _apply_fault(state, "list")
+    if answer is not None:
+        return answer
+    if fault is not None:
+        raise DropConnection
+    part = request.query_params.get("part", "")
+    if not part:
+        return yt_error(400, "required", "Required parameter: part", domain="global")
+    parts = {p.strip() for p in part.split(",")}
+    ids = [i for i in request.query_params.get("id", "").split(",") if i]
+    _spend(state, COST_READ)
+    with state.lock:
+        items = [
+            {k: v for k, v in state.videos[i].items() if k in ("kind", "etag", "id") or k in parts}
+            for i in ids
+            if i in state.videos
+        ]
+    return json_response(
+        {
+            "kind": "youtube#videoListResponse",
+            "etag": new_id("", 12),
+            "items": json.loads(json.dumps(items)),
+            "pageInfo": {"totalResults": len(items), "resultsPerPage": len(items)},
+        }
+    )
+
+
+async def list_channels(request: Request) -> Response:
+    """``GET /youtube/v3/channels?mine=true&part=...``: the token's own channel."""
+    state = state_of(request)
+    channel = _authorize(request)
+    if channel is None:
+        return _auth_error()
+    answer, fault = await _apply_fault(state, "channels")
+    if answer is not None:
+        return answer
+    if fault is not None:
+        raise DropConnection
+    items = []
+    if request.query_params.get("mine") == "true":
+        items.append(
+            {
+                "kind": "youtube#channel",
+                "etag": new_id("", 12),
+                "id": channel,
+                "snippet": {"title": f"Sandbox channel {channel[-6:]}", "description": ""},
+            }
+        )
+    return json_response(
+        {
+            "kind": "youtube#channelListResponse",
+            "items": items,
+            "pageInfo": {"totalResults": len(items), "resultsPerPage": 5},
+        }
+    )
+
+
+def _oauth_error(error: str, description: str, status: int = 400) -> Response:
+    return json_response({"error": error, "error_description": description}, status)
+
+
+async def token(request: Request) -> Response:
+    """``POST /token``: the refresh_token and authorization_code grants."""
+    state = state_of(request)
+    form = await request.form()
+    fields = {k: str(v) for k, v in form.items()}
+    fault = state.take_fault(("token",), "token")
+    lose = False
+    if fault is not None:
+        if fault.fault == "http_500":
+            return _oauth_error("internal_failure", "Backend Error", 500)
+        if fault.fault == "rate_limit":
+            response = _oauth_error("rate_limit_exceeded", "Rate Limit Exceeded", 429)
+            response.headers["Retry-After"] = str(max(1, int(fault.seconds)))
+            return response
+        if fault.fault in ("expired_token", "reject"):
+            return _oauth_error("invalid_grant", "Token has been expired or revoked.")
+        if fault.fault == "quota_exceeded":
+            return _oauth_error("rate_limit_exceeded", "Quota exceeded", 429)
+        if fault.fault == "slow":
+            await slow_down(fault.seconds)
+        if fault.fault == "drop_connection":
+            raise DropConnection
+        lose = fault.fault == "lose_response"
+    if not fields.get("client_id"):
+        return _oauth_error("invalid_request", "Missing required parameter: client_id")
+    grant = fields.get("grant_type")
+    if grant == "refresh_token":
+        refresh = fields.get("refresh_token", "")
+        if not refresh:
+            return _oauth_error("invalid_request", "Missing required parameter: refresh_token")
+        if refresh.startswith("revoked"):
+            return _oauth_error("invalid_grant", "Token has been expired or revoked.")
+        body = _issue(state, refresh)
+    elif grant == "authorization_code":
+        code = fields.get("code", "")
+        if not code:
+            return _oauth_error("invalid_request", "Missing required parameter: code")
+        if code.startswith(("invalid", "revoked")):
+            return _oauth_error("invalid_grant", "Malformed auth code.")
+        refresh = "1//sandbox-" + new_id("", 16)
+        with state.lock:
+            state.refresh_tokens.add(refresh)
+        body = {**_issue(state, refresh), "refresh_token": refresh}
+    else:
+        return _oauth_error("unsupported_grant_type", f"Invalid grant_type: {grant}")
+    if lose:
+        raise DropConnection
+    return json_response(body, headers={"Cache-Control": "no-store"})
+
+
+def _issue(state: SandboxState, refresh: str) -> dict[str, Any]:
+    access = "ya29.sandbox-" + new_id("", 20)
+    lifetime = state.config.token_lifetime
+    with state.lock:
+        state.access_tokens[access] = state.clock() + lifetime
+        state.token_channels[access] = _channel_for(refresh)
+    return {"access_token": access, "expires_in": lifetime, "scope": SCOPE, "token_type": "Bearer"}
+
+
+async def authorize(request: Request) -> Response:
+    """``GET /o/oauth2/auth``: consent is granted at once; redirect back with a code."""
+    redirect_uri = request.query_params.get("redirect_uri")
+    if not redirect_uri or not request.query_params.get("client_id"):
+        return _oauth_error("invalid_request", "Missing redirect_uri or client_id")
+    params = {"code": "sandbox-code-" + new_id("", 12),
+              "scope": request.query_params.get("scope", SCOPE)}
+    if "state" in request.query_params:
+        params["state"] = request.query_params["state"]
+    sep = "&" if "?" in redirect_uri else "?"
+    return RedirectResponse(f"{redirect_uri}{sep}{urlencode(params)}", status_code=302)
+
+
+routes = [
+    Route("/upload/youtube/v3/videos", start_upload, methods=["POST"]),
+    Route("/upload/youtube/v3/videos", put_chunk, methods=["PUT"]),
+    Route("/upload/youtube/v3/thumbnails/set", set_thumbnail, methods=["POST"]),
+    Route("/youtube/v3/playlistItems", insert_playlist_item, methods=["POST"]),
+    Route("/youtube/v3/videos", list_videos, methods=["GET"]),
+    Route("/youtube/v3/channels", list_channels, methods=["GET"]),
+    Route("/token", token, methods=["POST"]),
+    Route("/o/oauth2/auth", authorize, methods=["GET"]),
+]

@@ -1,0 +1,208 @@
+"""The YouTube and OAuth emulators, witnessed by google-api-python-client and google-auth."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import googleapiclient
+import httpx
+import pytest
+from google.auth.exceptions import RefreshError
+from google.auth.transport.requests import Request as GoogleRequest
+from google.oauth2.credentials import Credentials
+from googleapiclient.discovery import build_from_document
+from googleapiclient.errors import HttpError
+from googleapiclient.http import MediaFileUpload
+
+from tests.sandbox.helpers import KIB256, configure, posts, sha256, tiny_png, with_random_tail
+
+DISCOVERY = Path(googleapiclient.__file__).parent / "discovery_cache/documents/youtube.v3.json"
+
+
+def credentials(base: str, refresh_token: str = "rt-alice") -> Credentials:
+    return Credentials(
+        token=None,
+        refresh_token=refresh_token,
+        token_uri=f"{base}/token",
+        client_id="cid",
+        client_secret="csecret",
+    )
+
+
+def youtube(base: str, refresh_token: str = "rt-alice") -> Any:
+    """The official client, built from its bundled discovery document, rooted at the sandbox."""
+    document = json.loads(DISCOVERY.read_text())
+    document["rootUrl"] = base + "/"
+    return build_from_document(document, credentials=credentials(base, refresh_token))
+
+
+def upload(client: Any, path: Path, body: dict[str, Any], chunks: int = 1) -> dict[str, Any]:
+    media = MediaFileUpload(str(path), mimetype="video/mp4", chunksize=KIB256 * chunks,
+                            resumable=True)
+    request = client.videos().insert(part="snippet,status", body=body, media_body=media)
+    response = None
+    rounds = 0
+    while response is None:
+        _, response = request.next_chunk()
+        rounds += 1
+    assert rounds > 1  # it really went in several chunks
+    result: dict[str, Any] = response
+    return result
+
+
+@pytest.fixture
+def clip(small_video: Path, tmp_path: Path) -> Path:
+    """A real clip grown to about 1.3 MB with random bytes (several chunks)."""
+    return with_random_tail(small_video, tmp_path / "clip.mp4", 1_300_000)
+
+
+def test_insert_in_chunks_keeps_identical_bytes_and_metadata(sandbox_url: str, clip: Path) -> None:
+    client = youtube(sandbox_url)
+    video = upload(
+        client,
+        clip,
+        {
+            "snippet": {"title": "Chunked", "description": "D", "tags": ["a", "b c"],
+                        "categoryId": "27"},
+            "status": {"privacyStatus": "unlisted", "selfDeclaredMadeForKids": False},
+        },
+        chunks=2,
+    )
+    assert video["kind"] == "youtube#video"
+    assert video["status"]["uploadStatus"] == "uploaded"
+    assert video["snippet"]["title"] == "Chunked"
+    [post] = posts(sandbox_url, "youtube")
+    assert post["video_id"] == video["id"]
+    assert post["size"] == clip.stat().st_size
+    assert post["sha256"] == sha256(clip)
+    assert post["options"]["categoryId"] == "27"
+    assert post["options"]["tags"] == ["a", "b c"]
+    assert post["options"]["privacyStatus"] == "unlisted"
+    assert post["channel"].startswith("UC")
+
+    listed = client.videos().list(id=video["id"], part="snippet,status").execute()
+    assert [item["id"] for item in listed["items"]] == [video["id"]]
+    mine = client.channels().list(mine=True, part="snippet").execute()
+    assert mine["items"][0]["id"] == post["channel"]
+
+
+def test_thumbnail_and_playlist(sandbox_url: str, clip: Path, tmp_path: Path) -> None:
+    client = youtube(sandbox_url)
+    video = upload(client, clip, {"snippet": {"title": "T", "categoryId": "22"},
+                                  "status": {"privacyStatus": "private"}}, chunks=3)
+    thumb = tmp_path / "thumb.png"
+    thumb.write_bytes(tiny_png())
+    answer = client.thumbnails().set(
+        videoId=video["id"], media_body=MediaFileUpload(str(thumb), mimetype="image/png")
+    ).execute()
+    assert answer["kind"] == "youtube#thumbnailSetResponse"
+    assert answer["items"][0]["default"]["url"]
+    item = client.playlistItems().insert(
+        part="snippet",
+        body={"snippet": {"playlistId": "PL123",
+                          "resourceId": {"kind": "youtube#video", "videoId": video["id"]}}},
+    ).execute()
+    assert item["snippet"]["playlistId"] == "PL123"
+    [post] = posts(sandbox_url, "youtube")
+    assert post["thumbnail"]["sha256"] == sha256(thumb)
+    assert post["playlists"] == ["PL123"]
+    with pytest.raises(HttpError) as info:
+        client.playlistItems().insert(
+            part="snippet",
+            body={"snippet": {"playlistId": "PL123",
+                              "resourceId": {"kind": "youtube#video", "videoId": "nope"}}},
+        ).execute()
+    assert info.value.status_code == 404
+
+
+def future(days: int = 2) -> str:
+    return (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize(
+    ("snippet", "status", "reason"),
+    [
+        ({"title": "x" * 101}, {}, "invalidTitle"),
+        ({"title": "a <b>"}, {}, "invalidTitle"),
+        ({"title": ""}, {}, "invalidTitle"),
+        ({"title": "ok", "description": "é" * 2501}, {}, "invalidDescription"),
+        ({"title": "ok", "categoryId": "99"}, {}, "invalidCategoryId"),
+        ({"title": "ok", "tags": ["x" * 501]}, {}, "invalidTags"),
+        ({"title": "ok"}, {"privacyStatus": "public", "publishAt": future()}, "invalidPublishAt"),
+        ({"title": "ok"}, {"privacyStatus": "private", "publishAt": "2001-01-01T00:00:00Z"},
+         "invalidPublishAt"),
+    ],
+)
+def test_metadata_errors(
+    sandbox_url: str, clip: Path, snippet: dict[str, Any], status: dict[str, Any], reason: str
+) -> None:
+    client = youtube(sandbox_url)
+    media = MediaFileUpload(str(clip), mimetype="video/mp4", chunksize=KIB256, resumable=True)
+    request = client.videos().insert(part="snippet,status",
+                                     body={"snippet": snippet, "status": status},
+                                     media_body=media)
+    with pytest.raises(HttpError) as info:
+        request.next_chunk()
+    assert info.value.status_code == 400
+    assert info.value.error_details[0]["reason"] == reason
+    assert posts(sandbox_url) == []
+
+
+def test_scheduled_private_video_keeps_publish_at(sandbox_url: str, clip: Path) -> None:
+    when = future(3)
+    video = upload(youtube(sandbox_url), clip,
+                   {"snippet": {"title": "Later"},
+                    "status": {"privacyStatus": "private", "publishAt": when}}, chunks=2)
+    assert video["status"]["publishAt"] == when
+    [post] = posts(sandbox_url)
+    assert post["status"] == "scheduled"
+    assert post["options"]["publishAt"] == when
+
+
+def test_revoked_refresh_token_is_invalid_grant(sandbox_url: str) -> None:
+    creds = credentials(sandbox_url, "revoked-123")
+    with pytest.raises(RefreshError) as info:
+        creds.refresh(GoogleRequest())
+    assert "invalid_grant" in str(info.value)
+
+
+def test_google_auth_refresh_and_expiry(sandbox_url: str) -> None:
+    configure(sandbox_url, token_lifetime=120)
+    creds = credentials(sandbox_url)
+    creds.refresh(GoogleRequest())
+    assert creds.token and creds.token.startswith("ya29.")
+    assert creds.expiry is not None
+    remaining = creds.expiry - datetime.now(UTC).replace(tzinfo=None)
+    assert timedelta(seconds=60) < remaining <= timedelta(seconds=120)
+    headers = {"Authorization": f"Bearer {creds.token}"}
+    url = f"{sandbox_url}/youtube/v3/channels"
+    assert httpx.get(url, params={"mine": "true", "part": "id"}, headers=headers).status_code == 200
+    httpx.post(f"{sandbox_url}/_sandbox/tokens/expire").raise_for_status()
+    expired = httpx.get(url, params={"mine": "true", "part": "id"}, headers=headers)
+    assert expired.status_code == 401
+    assert expired.headers["WWW-Authenticate"].startswith("Bearer")
+    assert expired.json()["error"]["errors"][0]["reason"] == "authError"
+    assert expired.json()["error"]["status"] == "UNAUTHENTICATED"
+    creds.refresh(GoogleRequest())
+    fresh = {"Authorization": f"Bearer {creds.token}"}
+    assert httpx.get(url, params={"mine": "true", "part": "id"}, headers=fresh).status_code == 200
+
+
+def test_authorization_code_grant_gives_refresh_token(sandbox_url: str) -> None:
+    consent = httpx.get(
+        f"{sandbox_url}/o/oauth2/auth",
+        params={"client_id": "cid", "redirect_uri": "http://127.0.0.1:9/cb", "state": "s1",
+                "response_type": "code"},
+    )
+    assert consent.status_code == 302
+    location = httpx.URL(consent.headers["location"])
+    assert location.params["state"] == "s1"
+    answer = httpx.post(
+        f"{sandbox_url}/token",
+        data={"grant_type": "authorization_code", "code": location.params["code"],
+              "client_id": "cid", "client_secret": "cs", "redirect_uri": "http://127.0.0.1:9/cb"},
+    ).json()
+    assert answer["refresh_token"] and answer["access_token"] and answer["expires_in"] > 0
