@@ -464,8 +464,9 @@ class UsageStore:
             for b in sorted({c.bucket for c in self.charges_for(platform)} | {bucket}):
                 row = self._lock(conn, account_id, b, now)
                 until = row.reset_at
-                if result.retry_after:
-                    until = max(until, now + timedelta(seconds=float(result.retry_after)))
+                if result.retry_after and b.startswith(UPLOAD_POST):
+                    # upload-post said when it resets; YouTube always resets at midnight Pacific
+                    until = now + timedelta(seconds=float(result.retry_after))
                 row.exhausted_until = until
                 self._save(conn, row, now)
 

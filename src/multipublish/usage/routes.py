@@ -1,0 +1,115 @@
+"""REST face of the analytics: platform statistics, monthly costs, quotas, and their CSV exports.
+
+Included by the API app factory (``app.include_router(usage_router)``); every route needs an API
+token. Figures come from :mod:`multipublish.usage.analytics`, so the CLI and the API never disagree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+
+from multipublish.api.auth import TokenDep
+from multipublish.api.deps import StateDep
+from multipublish.api.routes.common import errors, to_json
+from multipublish.usage import analytics
+from multipublish.usage.export import costs_csv, report_csv
+from multipublish.usage.resets import month_of, zone
+from multipublish.usage.store import UsageStore
+
+router = APIRouter(prefix="/api/publishing", tags=["stats"])
+
+SinceQ = Annotated[str, Query(description="Window start: 7d, 12h, 30m, 2w or an ISO date/datetime")]
+AccountQ = Annotated[str | None, Query(description="Only this account")]
+PlatformQ = Annotated[str | None, Query(description="Only this platform")]
+MonthQ = Annotated[str | None, Query(description="YYYY-MM in the reporting time zone (default: this month)")]
+
+
+def _report(state: Any, since: str, account_id: str | None, platform: str | None) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return analytics.build_report(
+        state.engine,
+        state.settings,
+        analytics.parse_since(since, now),
+        now,
+        account_id=account_id,
+        platform=platform,
+    )
+
+
+def _month(state: Any, month: str | None) -> str:
+    tz = zone(state.settings.usage_timezone, "usage_timezone").key
+    return month or month_of(datetime.now(UTC), tz)
+
+
+@router.get("/stats/platforms", responses=errors())
+def platform_stats(
+    state: StateDep,
+    _token: TokenDep,
+    since: SinceQ = "7d",
+    account_id: AccountQ = None,
+    platform: PlatformQ = None,
+) -> Any:
+    """Success rate, failure reasons, retries, median and p95 publish time per platform and account."""
+    return to_json(_report(state, since, account_id, platform))
+
+
+@router.get("/stats/platforms.csv", response_class=PlainTextResponse, responses=errors())
+def platform_stats_csv(
+    state: StateDep,
+    _token: TokenDep,
+    since: SinceQ = "7d",
+    account_id: AccountQ = None,
+    platform: PlatformQ = None,
+) -> PlainTextResponse:
+    """The platform and account statistics as CSV."""
+    body = report_csv(_report(state, since, account_id, platform))
+    return PlainTextResponse(body, media_type="text/csv; charset=utf-8")
+
+
+@router.get("/stats/chart", responses=errors())
+def success_chart(
+    state: StateDep, _token: TokenDep, since: SinceQ = "30d", account_id: AccountQ = None
+) -> Any:
+    """Success rate per platform per day (the dashboard's chart)."""
+    now = datetime.now(UTC)
+    start = analytics.parse_since(since, now)
+    return analytics.success_rate_chart(state.engine, state.settings, start, now, account_id=account_id)
+
+
+@router.get("/costs", responses=errors())
+def costs(
+    state: StateDep,
+    _token: TokenDep,
+    month: MonthQ = None,
+    account_id: AccountQ = None,
+    platform: PlatformQ = None,
+) -> Any:
+    """Money spent in a month per account and platform, plus upload-post plan fees."""
+    return analytics.monthly_costs(
+        state.engine, state.settings, _month(state, month), account_id=account_id, platform=platform
+    )
+
+
+@router.get("/costs.csv", response_class=PlainTextResponse, responses=errors())
+def costs_export(
+    state: StateDep,
+    _token: TokenDep,
+    month: MonthQ = None,
+    account_id: AccountQ = None,
+    platform: PlatformQ = None,
+) -> PlainTextResponse:
+    """The month's costs as CSV."""
+    data = analytics.monthly_costs(
+        state.engine, state.settings, _month(state, month), account_id=account_id, platform=platform
+    )
+    return PlainTextResponse(costs_csv([data]), media_type="text/csv; charset=utf-8")
+
+
+@router.get("/quotas", responses=errors())
+def quotas(state: StateDep, _token: TokenDep, account_id: AccountQ = None) -> Any:
+    """Quota counters per account and bucket: limit, used, remaining, reset time."""
+    return to_json({"quotas": UsageStore(state.engine, state.settings).quota_states(account_id)})
