@@ -306,20 +306,24 @@ class PublishingManager:
     ) -> list[dict[str, PublishResult]]:
         """Publish several videos, at most ``concurrency`` at a time; results in the order given.
 
-        Each spec: ``{"account_id", "platforms" (or "platform"), "video_path", "config"}`` where
-        ``config`` is a ``PublishConfig`` or its dict. A malformed spec is refused before anything
-        starts; a spec that fails later (missing account, bad option) gets failed results.
+        Each spec: ``{"account_id", "platforms" (or "platform"), "video_path", "config",
+        "validate"=True}`` where ``config`` is a ``PublishConfig`` or its dict (or the config's
+        fields ``title``, ``description``, ``tags``, ``platform_specific`` inline).
+        A malformed spec is refused before anything starts; a spec that fails later (missing
+        account, bad option) gets failed results.
         """
         if concurrency < 1:
             raise InputError("concurrency", "must be at least 1")
         jobs = [_batch_spec(i, spec) for i, spec in enumerate(specs)]
         gate = asyncio.Semaphore(concurrency)
 
-        async def one(job: tuple[str, list[str], str, PublishConfig]) -> dict[str, PublishResult]:
-            account_id, platforms, video_path, config = job
+        async def one(job: _BatchJob) -> dict[str, PublishResult]:
+            account_id, platforms, video_path, config, validate = job
             async with gate:
                 try:
-                    return await self.publish_multi_platform(account_id, platforms, video_path, config)
+                    return await self.publish_multi_platform(
+                        account_id, platforms, video_path, config, validate=validate
+                    )
                 except MultipublishError as exc:
                     return {p: _crashed(p, exc) for p in platforms}
 
@@ -363,7 +367,10 @@ def _crashed(platform: str, exc: Exception) -> PublishResult:
     )
 
 
-def _batch_spec(index: int, spec: Any) -> tuple[str, list[str], str, PublishConfig]:
+_BatchJob = tuple[str, list[str], str, PublishConfig, bool]
+
+
+def _batch_spec(index: int, spec: Any) -> _BatchJob:
     where = f"specs[{index}]"
     if not isinstance(spec, Mapping):
         raise InputError(where, "must be an object")
@@ -392,4 +399,7 @@ def _batch_spec(index: int, spec: Any) -> tuple[str, list[str], str, PublishConf
         config = PublishConfig.from_dict(dict(config))
     if not isinstance(config, PublishConfig):
         raise InputError(f"{where}.config", "must be a PublishConfig or an object")
-    return account_id, [p.strip() for p in platforms], str(video_path), config
+    validate = spec.get("validate", True)
+    if not isinstance(validate, bool):
+        raise InputError(f"{where}.validate", "must be true or false")
+    return account_id, [p.strip() for p in platforms], str(video_path), config, validate

@@ -78,6 +78,30 @@ class UploadInterrupted(PlatformError):
         self.bytes_sent = bytes_sent
 
 
+class UploadPostHTTPError(PlatformError):
+    """An error status from upload-post, with its body's ``usage`` and the rate-limit headers."""
+
+    def __init__(
+        self,
+        platform: str,
+        kind: ErrorKind,
+        message: str,
+        *,
+        status_code: int,
+        retry_after: float | None,
+        data: dict[str, Any],
+        rate_limit: dict[str, str],
+    ) -> None:
+        super().__init__(platform, kind, message, status_code=status_code, retry_after=retry_after)
+        self.details: dict[str, Any] = {"status_code": status_code}
+        if isinstance(data.get("usage"), dict):
+            self.details["usage"] = data["usage"]
+        if data.get("error_code"):
+            self.details["error_code"] = data["error_code"]
+        if rate_limit:
+            self.details["rate_limit"] = rate_limit
+
+
 class UploadPostClient:
     """Async upload-post API client (one API key)."""
 
@@ -117,17 +141,14 @@ class UploadPostClient:
             response.status_code == 429 and looks_like_quota(body)
         ):
             kind = ErrorKind.QUOTA
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        if kind is ErrorKind.QUOTA and retry_after is None:
-            reset = response.headers.get("X-RateLimit-Reset")
-            if reset and reset.replace(".", "", 1).isdigit():
-                retry_after = max(0.0, float(reset) - time.time())
-        raise PlatformError(
+        raise UploadPostHTTPError(
             platform,
             kind,
             f"HTTP {response.status_code}: {message}",
             status_code=response.status_code,
-            retry_after=retry_after,
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            data=data,
+            rate_limit=rate_limit_details(response),
         )
 
     async def _get(self, path: str, params: Mapping[str, Any] | None = None) -> httpx.Response:
@@ -412,7 +433,7 @@ class UploadPostPlatform:
                 request_id=request_id,
                 retry_after=exc.retry_after,
                 bytes_sent=size,
-                details={"status_code": exc.status_code},
+                details=getattr(exc, "details", {"status_code": exc.status_code}),
             )
         result = await self._from_response(response, request_id)
         result.bytes_sent = size
