@@ -120,8 +120,11 @@ job_results = Table(
     "job_results",
     metadata,
     Column("job_id", String(128), ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    #: Platform spec as listed in the job (``instagram`` or ``instagram:stories``).
     Column("platform", String(64), primary_key=True),
-    #: pending | processing | published | failed | unknown | deferred
+    #: The platform alone (``instagram``): what the per-platform concurrency cap counts.
+    Column("platform_name", String(32), nullable=False),
+    #: pending | processing | published | failed | unknown
     Column("status", String(16), nullable=False, default="pending"),
     Column("success", Boolean, nullable=False, default=False),
     Column("video_id", String(500), nullable=True),
@@ -130,6 +133,8 @@ job_results = Table(
     Column("error_kind", String(32), nullable=True),
     #: Request id / session handle used to reconcile an unknown outcome.
     Column("reference", Text, nullable=True),
+    #: Our deterministic request id for this (job, platform); changes only after a confirmed failure.
+    Column("request_id", String(300), nullable=True),
     Column("attempts", Integer, nullable=False, default=0),
     Column("bytes_sent", BigInteger, nullable=False, default=0),
     Column("details", JSON, nullable=True),

@@ -1,0 +1,1117 @@
+"""JobStore: every database operation of the queue (synchronous SQLAlchemy Core).
+
+Claim, lease and completion rules (lessons from other queues' bug trackers):
+
+* The claim is one short transaction: SQLite ``BEGIN IMMEDIATE``; PostgreSQL locks the
+  ``queue_state`` row (so the concurrency caps hold across processes) and picks jobs with
+  ``FOR UPDATE SKIP LOCKED``. The attempt is counted at claim time, so a job that kills its worker
+  cannot loop forever.
+* Every claim first recovers expired leases (no task the user must remember): such jobs go back to
+  ``retrying`` (or ``failed`` when their attempts are spent) and their in-flight platforms become
+  ``unknown``, to be reconciled before any repost.
+* A worker renews all its leases with one statement; the answer also carries the cancel flags.
+* Every write of a result is fenced by (``locked_by``, ``attempts``, ``status='processing'``) under a
+  row lock on the job, so a worker that lost its lease cannot overwrite the new owner's result.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from multipublish.db import job_results, jobs, utcnow
+from multipublish.errors import ConflictError, ErrorKind, InputError, NotFoundError
+from multipublish.platforms.base import PublishConfig, PublishResult, PublishStatus
+from multipublish.queue.backoff import backoff_delay, webhook_delay
+from multipublish.queue.models import (
+    FINISHED,
+    WAITING,
+    Job,
+    QueuedPublishConfig,
+    QueueStatus,
+    as_utc,
+    platform_base,
+    platform_key,
+)
+from multipublish.queue.schema import jobs_archive, queue_state, webhook_attempts, webhook_messages
+from multipublish.settings import Settings
+from multipublish.webhooks import build_payload
+
+Clock = Callable[[], datetime]
+
+#: Error kinds after which a platform is never retried automatically.
+FINAL_KINDS = (ErrorKind.AUTH, ErrorKind.PERMANENT)
+#: Default wait for a quota error that names no reset time.
+QUOTA_DEFAULT_WAIT = 3600.0
+#: PostgreSQL channel that wakes workers when a job becomes due.
+CHANNEL = "multipublish_jobs"
+
+
+@dataclass(slots=True)
+class PlatformTask:
+    """One platform to run within a claimed job."""
+
+    key: str
+    request_id: str
+    #: Status before this claim: ``unknown`` means reconcile before any repost.
+    previous_status: str
+    reference: str | None
+
+
+@dataclass(slots=True)
+class Claim:
+    """A job held under lease by ``worker_id`` for attempt ``attempt`` (the fence)."""
+
+    job: Job
+    worker_id: str
+    attempt: int
+    tasks: list[PlatformTask] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ClaimBatch:
+    claims: list[Claim]
+    #: Some due jobs waited because a concurrency cap was full.
+    capped: bool = False
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What became of a job after an attempt (returned by ``finish``)."""
+
+    job: Job
+    event: str | None
+    #: A webhook message was written to the outbox.
+    webhook: bool = False
+
+
+def request_id_for(job_id: str, key: str, suffix: str = "") -> str:
+    """Deterministic request id of (job, platform): repeats are recognisable by the service."""
+    base = f"mp-{job_id}-{key.replace(':', '-')}"
+    return f"{base}-{suffix}" if suffix else base
+
+
+def _result_dict(row: Any) -> dict[str, Any]:
+    return {
+        "platform": row.platform,
+        "status": row.status,
+        "success": bool(row.success),
+        "video_id": row.video_id,
+        "url": row.url,
+        "error": row.error,
+        "error_kind": row.error_kind,
+        "attempts": row.attempts,
+        "request_id": row.request_id,
+        "reference": row.reference,
+        "bytes_sent": row.bytes_sent,
+        "retry_after": (row.details or {}).get("retry_after") if isinstance(row.details, dict) else None,
+        "updated_at": row.updated_at.isoformat() if row.updated_at else None,
+        "published_at": row.published_at.isoformat() if row.published_at else None,
+    }
+
+
+def _job_from_row(row: Any, results: dict[str, dict[str, Any]]) -> Job:
+    platforms = list(row.platforms)
+    ordered = {key: results[key] for key in platforms if key in results}
+    return Job(
+        id=row.id,
+        account_id=row.account_id,
+        platforms=platforms,
+        video_path=row.video_path,
+        config=PublishConfig.from_dict(dict(row.config or {})),
+        title=row.title,
+        status=QueueStatus(row.status),
+        priority=row.priority,
+        scheduled_time=row.scheduled_time,
+        attempts=row.attempts,
+        max_retries=row.max_retries,
+        retry_delay=row.retry_delay,
+        webhook_url=row.webhook_url,
+        callback_data=row.callback_data,
+        error_message=row.error_message,
+        wait_reason=row.wait_reason,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        started_at=row.started_at,
+        completed_at=row.completed_at,
+        results=ordered,
+        run_at=row.run_at,
+        locked_by=row.locked_by,
+        lease_expires_at=row.lease_expires_at,
+        cancel_requested=bool(row.cancel_requested),
+    )
+
+
+def _dt(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else None
+
+
+def job_from_doc(doc: dict[str, Any]) -> Job:
+    """Rebuild a ``Job`` from its ``to_dict()`` (the archive's format)."""
+    return Job(
+        id=doc["id"],
+        account_id=doc["account_id"],
+        platforms=list(doc["platforms"]),
+        video_path=doc["video_path"],
+        config=PublishConfig.from_dict(doc.get("config") or {}),
+        title=doc.get("title") or "",
+        status=QueueStatus(doc["status"]),
+        priority=int(doc["priority"]),
+        scheduled_time=_dt(doc.get("scheduled_time")),
+        attempts=int(doc["attempts"]),
+        max_retries=int(doc["max_retries"]),
+        retry_delay=float(doc["retry_delay"]),
+        webhook_url=doc.get("webhook_url"),
+        callback_data=doc.get("callback_data"),
+        error_message=doc.get("error_message"),
+        wait_reason=doc.get("wait_reason"),
+        created_at=_dt(doc["created_at"]) or utcnow(),
+        updated_at=_dt(doc["updated_at"]) or utcnow(),
+        started_at=_dt(doc.get("started_at")),
+        completed_at=_dt(doc.get("completed_at")),
+        results=dict(doc.get("results") or {}),
+        run_at=_dt(doc.get("run_at")),
+    )
+
+
+def _runnable(row: Any) -> bool:
+    """Whether a platform of a claimed job still has to run."""
+    if row.status == "published":
+        return False
+    return not (row.status == "failed" and row.error_kind in FINAL_KINDS)
+
+
+class JobStore:
+    """The queue's tables behind one narrow port; every method is one transaction."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        settings: Settings,
+        clock: Clock = utcnow,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.clock = clock
+        self.rand = rand
+        self.is_pg = engine.dialect.name == "postgresql"
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def now(self) -> datetime:
+        value = as_utc(self.clock())
+        assert value is not None
+        return value
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        """A write transaction (SQLite: ``BEGIN IMMEDIATE``, so writers queue instead of failing)."""
+        with self.engine.connect() as conn:
+            if not self.is_pg:
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def _notify(self, conn: Connection) -> None:
+        if self.is_pg:
+            conn.execute(text("SELECT pg_notify(:c, '')"), {"c": CHANNEL})
+
+    def _results_for(self, conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {i: {} for i in ids}
+        if not ids:
+            return out
+        for row in conn.execute(select(job_results).where(job_results.c.job_id.in_(list(ids)))):
+            out.setdefault(row.job_id, {})[row.platform] = _result_dict(row)
+        return out
+
+    def _load(self, conn: Connection, job_id: str, *, lock: bool = False) -> Job | None:
+        stmt = select(jobs).where(jobs.c.id == job_id)
+        if lock and self.is_pg:
+            stmt = stmt.with_for_update(of=jobs)
+        row = conn.execute(stmt).first()
+        if row is None:
+            return None
+        return _job_from_row(row, self._results_for(conn, [job_id])[job_id])
+
+    # -- enqueue and control --------------------------------------------------------------------
+    def add(self, job_id: str | None, cfg: QueuedPublishConfig) -> Job:
+        """Insert the job and one result row per platform in one transaction."""
+        if job_id is None:
+            job_id = f"job_{uuid.uuid4().hex}"
+        if not isinstance(job_id, str) or not job_id.strip() or len(job_id) > 128:
+            raise InputError("job_id", "must be a non-empty string of at most 128 characters")
+        cfg.validate()
+        now = self.now()
+        run_at = cfg.scheduled_time if cfg.scheduled_time and cfg.scheduled_time > now else now
+        status = QueueStatus.SCHEDULED if run_at > now else QueueStatus.PENDING
+        title = (cfg.config.title or "")[:500]
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    insert(jobs).values(
+                        id=job_id,
+                        account_id=cfg.account_id,
+                        platforms=list(cfg.platforms),
+                        video_path=str(cfg.video_path),
+                        config=cfg.config.to_dict(),
+                        title=title,
+                        status=str(status),
+                        priority=cfg.priority,
+                        scheduled_time=cfg.scheduled_time,
+                        run_at=run_at,
+                        attempts=0,
+                        max_retries=cfg.max_retries,
+                        retry_delay=cfg.retry_delay,
+                        cancel_requested=False,
+                        webhook_url=cfg.webhook_url,
+                        callback_data=cfg.callback_data,
+                        wait_reason=f"scheduled for {run_at.isoformat()}" if run_at > now else None,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                conn.execute(
+                    insert(job_results),
+                    [
+                        {
+                            "job_id": job_id,
+                            "platform": key,
+                            "platform_name": platform_base(key),
+                            "status": "pending",
+                            "success": False,
+                            "attempts": 0,
+                            "bytes_sent": 0,
+                            "request_id": request_id_for(job_id, key),
+                            "updated_at": now,
+                        }
+                        for key in cfg.platforms
+                    ],
+                )
+                if conn.execute(select(jobs_archive.c.job_id).where(jobs_archive.c.job_id == job_id)).first():
+                    raise ConflictError(f"job {job_id!r} already exists (archived)")
+                self._notify(conn)
+                job = self._load(conn, job_id)
+        except IntegrityError:
+            raise ConflictError(f"job {job_id!r} already exists") from None
+        assert job is not None
+        return job
+
+    def get(self, job_id: str) -> Job:
+        with self._read() as conn:
+            job = self._load(conn, job_id)
+            if job is not None:
+                return job
+            doc = conn.execute(select(jobs_archive.c.data).where(jobs_archive.c.job_id == job_id)).scalar()
+        if doc is None:
+            raise NotFoundError("job", job_id)
+        return job_from_doc(dict(doc))
+
+    def list_jobs(
+        self,
+        status: str | QueueStatus | None = None,
+        account_id: str | None = None,
+        platform: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Job]:
+        """Jobs of the hot table, newest first (archived jobs: ``get`` only)."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise InputError("limit", "must be from 1 to 1000")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise InputError("offset", "must be 0 or more")
+        stmt = select(jobs)
+        if status is not None:
+            stmt = stmt.where(jobs.c.status == str(QueueStatus.parse(status)))
+        if account_id is not None:
+            stmt = stmt.where(jobs.c.account_id == account_id)
+        if platform is not None:
+            try:
+                key = platform_key(platform)
+            except InputError:
+                raise InputError("platform", f"unknown platform {platform!r}") from None
+            sub = select(job_results.c.job_id).where(
+                job_results.c.job_id == jobs.c.id,
+                or_(job_results.c.platform == key, job_results.c.platform_name == key),
+            )
+            stmt = stmt.where(exists(sub))
+        stmt = stmt.order_by(jobs.c.seq.desc()).limit(limit).offset(offset)
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+            results = self._results_for(conn, [r.id for r in rows])
+        return [_job_from_row(r, results[r.id]) for r in rows]
+
+    def cancel(self, job_id: str) -> Job:
+        now = self.now()
+        with self._tx() as conn:
+            job = self._require(conn, job_id)
+            if job.status in WAITING:
+                conn.execute(
+                    update(jobs)
+                    .where(jobs.c.id == job_id)
+                    .values(
+                        status=str(QueueStatus.CANCELLED),
+                        wait_reason=None,
+                        error_message="cancelled by user",
+                        completed_at=now,
+                        updated_at=now,
+                    )
+                )
+            elif job.status == QueueStatus.PROCESSING:
+                conn.execute(
+                    update(jobs).where(jobs.c.id == job_id).values(cancel_requested=True, updated_at=now)
+                )
+            else:
+                raise ConflictError(
+                    f"job {job_id!r} is {job.status}; only waiting or running jobs can be cancelled"
+                )
+            out = self._load(conn, job_id)
+        assert out is not None
+        return out
+
+    def retry(self, job_id: str) -> Job:
+        """Put a failed job back in the queue with a fresh attempt budget."""
+        now = self.now()
+        with self._tx() as conn:
+            job = self._require(conn, job_id)
+            if job.status != QueueStatus.FAILED:
+                raise ConflictError(f"job {job_id!r} is {job.status}; only failed jobs can be retried")
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id)
+                .values(
+                    status=str(QueueStatus.PENDING),
+                    attempts=0,
+                    run_at=now,
+                    error_message=None,
+                    wait_reason=None,
+                    completed_at=None,
+                    cancel_requested=False,
+                    updated_at=now,
+                )
+            )
+            for key, res in job.results.items():
+                if res["status"] == "published":
+                    continue
+                conn.execute(
+                    update(job_results)
+                    .where(job_results.c.job_id == job_id, job_results.c.platform == key)
+                    .values(
+                        status="unknown" if res["status"] == "unknown" else "pending",
+                        error=None,
+                        error_kind=None,
+                        request_id=request_id_for(job_id, key, f"m{now.strftime('%Y%m%d%H%M%S%f')}")
+                        if res["status"] == "failed"
+                        else res["request_id"],
+                        updated_at=now,
+                    )
+                )
+            self._notify(conn)
+            out = self._load(conn, job_id)
+        assert out is not None
+        return out
+
+    def update(
+        self, job_id: str, *, priority: int | None = None, scheduled_time: datetime | None = None
+    ) -> Job:
+        """Change the priority or the time of a waiting job."""
+        if priority is not None and (
+            isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 10
+        ):
+            raise InputError("priority", "must be an integer from 1 to 10")
+        when = as_utc(scheduled_time)
+        now = self.now()
+        with self._tx() as conn:
+            job = self._require(conn, job_id)
+            if job.status not in WAITING:
+                raise ConflictError(f"job {job_id!r} is {job.status}; only waiting jobs can be changed")
+            values: dict[str, Any] = {"updated_at": now}
+            if priority is not None:
+                values["priority"] = priority
+            if when is not None:
+                values["scheduled_time"] = when
+                values["run_at"] = max(when, now)
+                if when > now:
+                    values["status"] = str(QueueStatus.SCHEDULED)
+                    values["wait_reason"] = f"scheduled for {when.isoformat()}"
+                elif job.status == QueueStatus.SCHEDULED:
+                    values["status"] = str(QueueStatus.PENDING)
+                    values["wait_reason"] = None
+            conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+            self._notify(conn)
+            out = self._load(conn, job_id)
+        assert out is not None
+        return out
+
+    def _require(self, conn: Connection, job_id: str) -> Job:
+        job = self._load(conn, job_id, lock=True)
+        if job is not None:
+            return job
+        archived = conn.execute(select(jobs_archive.c.status).where(jobs_archive.c.job_id == job_id)).scalar()
+        if archived is not None:
+            raise ConflictError(f"job {job_id!r} is {archived} (archived)")
+        raise NotFoundError("job", job_id)
+
+    def stats(self) -> dict[str, Any]:
+        now = self.now()
+        counts = {str(s): 0 for s in QueueStatus}
+        with self._read() as conn:
+            for status, n in conn.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status)):
+                counts[status] = counts.get(status, 0) + int(n)
+            for status, n in conn.execute(
+                select(jobs_archive.c.status, func.count()).group_by(jobs_archive.c.status)
+            ):
+                counts[status] = counts.get(status, 0) + int(n)
+            future = conn.execute(
+                select(func.count()).select_from(jobs).where(jobs.c.status.in_(WAITING), jobs.c.run_at > now)
+            ).scalar_one()
+            rates: dict[str, dict[str, Any]] = {}
+            rows = conn.execute(
+                select(job_results.c.platform_name, job_results.c.status, func.count())
+                .where(job_results.c.status.in_(("published", "failed")))
+                .group_by(job_results.c.platform_name, job_results.c.status)
+            )
+            for name, status, n in rows:
+                entry = rates.setdefault(name, {"success": 0, "total": 0, "rate": 0.0})
+                entry["total"] += int(n)
+                if status == "published":
+                    entry["success"] += int(n)
+        for entry in rates.values():
+            entry["rate"] = round(entry["success"] / entry["total"] * 100, 2) if entry["total"] else 0.0
+        return {
+            **counts,
+            "scheduled_future": int(future),
+            "total": sum(counts.values()),
+            "success_rate": rates,
+        }
+
+    def next_run_at(self) -> datetime | None:
+        """Earliest ``run_at`` of a waiting job (the worker's timer)."""
+        with self._read() as conn:
+            value: datetime | None = conn.execute(
+                select(func.min(jobs.c.run_at)).where(jobs.c.status.in_(WAITING))
+            ).scalar()
+        return value
+
+    def earliest_lease(self) -> datetime | None:
+        with self._read() as conn:
+            value: datetime | None = conn.execute(
+                select(func.min(jobs.c.lease_expires_at)).where(jobs.c.status == str(QueueStatus.PROCESSING))
+            ).scalar()
+        return value
+
+    # -- claim ----------------------------------------------------------------------------------
+    def claim(self, worker_id: str, limit: int, lease_seconds: float | None = None) -> ClaimBatch:
+        """Claim up to ``limit`` due jobs in priority then FIFO order, within the caps."""
+        if limit <= 0:
+            return ClaimBatch([])
+        lease = float(lease_seconds or self.settings.lease_seconds)
+        now = self.now()
+        with self._tx() as conn:
+            if self.is_pg:
+                conn.execute(select(queue_state.c.id).where(queue_state.c.id == 1).with_for_update())
+            self._recover_expired(conn, now)
+            plat_use, acct_use = self._in_use(conn)
+            caps = self.settings.platform_concurrency
+            acct_cap = self.settings.account_concurrency
+            full_plats = [p for p, n in plat_use.items() if n >= caps.get(p, 1 << 30)]
+            full_accts = [a for a, n in acct_use.items() if n >= acct_cap]
+            stmt = select(jobs.c.seq, jobs.c.id, jobs.c.account_id, jobs.c.platforms).where(
+                jobs.c.status.in_(WAITING), jobs.c.run_at <= now
+            )
+            if full_accts:
+                stmt = stmt.where(jobs.c.account_id.not_in(full_accts))
+            if full_plats:
+                stmt = stmt.where(
+                    ~exists(
+                        select(job_results.c.job_id).where(
+                            job_results.c.job_id == jobs.c.id,
+                            job_results.c.platform_name.in_(full_plats),
+                            job_results.c.status != "published",
+                        )
+                    )
+                )
+            stmt = stmt.order_by(jobs.c.priority.desc(), jobs.c.seq).limit(limit * 4 + 4)
+            if self.is_pg:
+                stmt = stmt.with_for_update(skip_locked=True, of=jobs)
+            candidates = conn.execute(stmt).all()
+            picked: list[Any] = []
+            capped = bool(full_plats or full_accts)
+            for cand in candidates:
+                if len(picked) >= limit:
+                    break
+                names: dict[str, int] = {}
+                for key in cand.platforms:
+                    names[platform_base(key)] = names.get(platform_base(key), 0) + 1
+                a_used = acct_use.get(cand.account_id, 0)
+                n = len(cand.platforms)
+                fits = a_used == 0 or a_used + n <= acct_cap
+                for name, k in names.items():
+                    used = plat_use.get(name, 0)
+                    cap = caps.get(name, 1 << 30)
+                    if not (used == 0 or used + k <= cap):
+                        fits = False
+                if not fits:
+                    capped = True
+                    continue
+                acct_use[cand.account_id] = a_used + n
+                for name, k in names.items():
+                    plat_use[name] = plat_use.get(name, 0) + k
+                picked.append(cand)
+            if not picked:
+                return ClaimBatch([], capped)
+            ids = [c.id for c in picked]
+            expires = now + timedelta(seconds=lease)
+            rows = conn.execute(
+                update(jobs)
+                .where(jobs.c.id.in_(ids), jobs.c.status.in_(WAITING))
+                .values(
+                    status=str(QueueStatus.PROCESSING),
+                    locked_by=worker_id,
+                    lease_expires_at=expires,
+                    attempts=jobs.c.attempts + 1,
+                    started_at=func.coalesce(jobs.c.started_at, now),
+                    wait_reason=None,
+                    updated_at=now,
+                )
+                .returning(*jobs.c)
+            ).all()
+            by_id = {r.id: r for r in rows}
+            results = self._results_for(conn, ids)
+            claims: list[Claim] = []
+            to_mark: list[dict[str, Any]] = []
+            for jid in ids:  # keep claim order
+                row = by_id.get(jid)
+                if row is None:
+                    continue
+                job = _job_from_row(row, results[jid])
+                claim = Claim(job=job, worker_id=worker_id, attempt=row.attempts)
+                for key in job.platforms:
+                    res = job.results.get(key)
+                    if res is None or not _runnable(_ResultView(res)):
+                        continue
+                    rid = res["request_id"] or request_id_for(jid, key)
+                    if res["status"] == "failed":
+                        # A confirmed failure: a new request id, so the service does not answer
+                        # with the old failure; still deterministic per (job, platform, attempt).
+                        rid = request_id_for(jid, key, f"a{row.attempts}")
+                    claim.tasks.append(PlatformTask(key, rid, res["status"], res["reference"]))
+                    to_mark.append({"j": jid, "p": key, "rid": rid})
+                claims.append(claim)
+            if to_mark:
+                conn.execute(
+                    text(
+                        "UPDATE job_results SET status = 'processing', request_id = :rid, "
+                        "attempts = attempts + 1 WHERE job_id = :j AND platform = :p"
+                    ),
+                    to_mark,
+                )
+        return ClaimBatch(claims, capped)
+
+    def _in_use(self, conn: Connection) -> tuple[dict[str, int], dict[str, int]]:
+        """Uploads in flight per platform and per account, across every worker."""
+        plat: dict[str, int] = {}
+        acct: dict[str, int] = {}
+        rows = conn.execute(
+            select(job_results.c.platform_name, jobs.c.account_id, func.count())
+            .select_from(job_results.join(jobs, jobs.c.id == job_results.c.job_id))
+            .where(job_results.c.status == "processing", jobs.c.status == "processing")
+            .group_by(job_results.c.platform_name, jobs.c.account_id)
+        )
+        for name, account, n in rows:
+            plat[name] = plat.get(name, 0) + int(n)
+            acct[account] = acct.get(account, 0) + int(n)
+        return plat, acct
+
+    def _recover_expired(self, conn: Connection, now: datetime) -> list[Outcome]:
+        """Give jobs whose lease expired back to the queue (or fail them when attempts are spent)."""
+        stmt = select(jobs.c.id).where(
+            jobs.c.status == str(QueueStatus.PROCESSING), jobs.c.lease_expires_at < now
+        )
+        if self.is_pg:
+            stmt = stmt.with_for_update(skip_locked=True, of=jobs)
+        expired = [r.id for r in conn.execute(stmt)]
+        outcomes: list[Outcome] = []
+        for jid in expired:
+            conn.execute(
+                update(job_results)
+                .where(job_results.c.job_id == jid, job_results.c.status == "processing")
+                .values(
+                    status="unknown",
+                    error="worker lost its lease during the upload; outcome to be reconciled",
+                    error_kind=str(ErrorKind.UNKNOWN),
+                    updated_at=now,
+                )
+            )
+            job = self._load(conn, jid)
+            assert job is not None
+            outcomes.append(self._decide(conn, job, now, lost_lease=True))
+        return outcomes
+
+    def recover_expired(self) -> int:
+        """Run lease recovery now (the claim does it too); returns how many jobs it moved."""
+        with self._tx() as conn:
+            return len(self._recover_expired(conn, self.now()))
+
+    # -- leases ---------------------------------------------------------------------------------
+    def renew(self, worker_id: str, lease_seconds: float | None = None) -> dict[str, tuple[int, bool]]:
+        """Extend every lease of ``worker_id`` in one statement.
+
+        Returns ``{job_id: (attempt, cancel_requested)}`` for the jobs it still holds; a job missing
+        from the answer was lost (its lease expired and another worker took it).
+        """
+        lease = float(lease_seconds or self.settings.lease_seconds)
+        now = self.now()
+        with self._tx() as conn:
+            rows = conn.execute(
+                update(jobs)
+                .where(jobs.c.locked_by == worker_id, jobs.c.status == str(QueueStatus.PROCESSING))
+                .values(lease_expires_at=now + timedelta(seconds=lease))
+                .returning(jobs.c.id, jobs.c.attempts, jobs.c.cancel_requested)
+            ).all()
+        return {r.id: (int(r.attempts), bool(r.cancel_requested)) for r in rows}
+
+    def _fence(self, conn: Connection, claim: Claim, now: datetime) -> bool:
+        """Lock the job row if ``claim`` still owns it (the fence of every write)."""
+        res = conn.execute(
+            update(jobs)
+            .where(
+                jobs.c.id == claim.job.id,
+                jobs.c.locked_by == claim.worker_id,
+                jobs.c.attempts == claim.attempt,
+                jobs.c.status == str(QueueStatus.PROCESSING),
+            )
+            .values(updated_at=now)
+        )
+        return res.rowcount == 1
+
+    def _write_result(self, conn: Connection, job_id: str, key: str, r: PublishResult, now: datetime) -> None:
+        if r.success:
+            status = "published"
+        elif r.status == PublishStatus.UNKNOWN or r.error_kind == ErrorKind.UNKNOWN:
+            status = "unknown"
+        else:
+            status = "failed"
+        values: dict[str, Any] = {
+            "status": status,
+            "success": bool(r.success),
+            "error": r.error,
+            "error_kind": str(r.error_kind) if r.error_kind else None,
+            "bytes_sent": int(r.bytes_sent or 0),
+            "details": {**(r.details or {}), "retry_after": r.retry_after},
+            "updated_at": now,
+        }
+        if r.video_id is not None:
+            values["video_id"] = r.video_id
+        if r.url is not None:
+            values["url"] = r.url
+        if r.reference is not None:
+            values["reference"] = r.reference
+        if r.success:
+            values["published_at"] = now
+            values["error"] = None
+            values["error_kind"] = None
+        conn.execute(
+            update(job_results)
+            .where(job_results.c.job_id == job_id, job_results.c.platform == key)
+            .values(**values)
+        )
+
+    def record(self, claim: Claim, key: str, result: PublishResult) -> bool:
+        """Store one platform's result as soon as it is known; ``False`` when the lease was lost."""
+        now = self.now()
+        with self._tx() as conn:
+            if not self._fence(conn, claim, now):
+                return False
+            self._write_result(conn, claim.job.id, key, result, now)
+        return True
+
+    def finish(
+        self, claim: Claim, results: dict[str, PublishResult], *, cancelled: bool = False
+    ) -> Outcome | None:
+        """Write the last results and decide the job's fate; ``None`` when the lease was lost."""
+        now = self.now()
+        with self._tx() as conn:
+            if not self._fence(conn, claim, now):
+                return None
+            for key, r in results.items():
+                self._write_result(conn, claim.job.id, key, r, now)
+            conn.execute(
+                update(job_results)
+                .where(job_results.c.job_id == claim.job.id, job_results.c.status == "processing")
+                .values(status="unknown", error_kind=str(ErrorKind.UNKNOWN), updated_at=now)
+            )
+            job = self._load(conn, claim.job.id)
+            assert job is not None
+            return self._decide(conn, job, now, cancelled=cancelled)
+
+    def release(self, claim: Claim) -> bool:
+        """Hand a job back (graceful stop): waiting again at once, this attempt not counted."""
+        now = self.now()
+        with self._tx() as conn:
+            if not self._fence(conn, claim, now):
+                return False
+            conn.execute(
+                update(job_results)
+                .where(job_results.c.job_id == claim.job.id, job_results.c.status == "processing")
+                .values(status="unknown", error_kind=str(ErrorKind.UNKNOWN), updated_at=now)
+            )
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.id == claim.job.id)
+                .values(
+                    status=str(QueueStatus.RETRYING),
+                    attempts=jobs.c.attempts - 1,
+                    locked_by=None,
+                    lease_expires_at=None,
+                    run_at=now,
+                    wait_reason="handed back by a stopping worker",
+                    updated_at=now,
+                )
+            )
+            self._notify(conn)
+        return True
+
+    def _decide(
+        self,
+        conn: Connection,
+        job: Job,
+        now: datetime,
+        *,
+        cancelled: bool = False,
+        lost_lease: bool = False,
+    ) -> Outcome:
+        """Move a job out of ``processing``: completed, failed, retrying or scheduled (quota)."""
+        res = job.results
+        values: dict[str, Any] = {
+            "locked_by": None,
+            "lease_expires_at": None,
+            "updated_at": now,
+        }
+        event: str | None = None
+        next_at: datetime | None = None
+        pending = [k for k, r in res.items() if _runnable(_ResultView(r))]
+        final_failed = [
+            k for k, r in res.items() if r["status"] == "failed" and not _runnable(_ResultView(r))
+        ]
+        if cancelled or job.cancel_requested:
+            values.update(
+                status=str(QueueStatus.CANCELLED),
+                completed_at=now,
+                error_message="cancelled by user",
+                wait_reason=None,
+            )
+        elif not pending and not final_failed:
+            values.update(
+                status=str(QueueStatus.COMPLETED), completed_at=now, error_message=None, wait_reason=None
+            )
+            event = "job.completed"
+        elif not pending:
+            values.update(
+                status=str(QueueStatus.FAILED),
+                completed_at=now,
+                error_message=_summary(res, final_failed),
+                wait_reason=None,
+            )
+            event = "job.failed"
+        else:
+            quota = [k for k in pending if res[k].get("error_kind") == ErrorKind.QUOTA]
+            if quota and not lost_lease:
+                wait = max(float(_retry_after(res[k]) or QUOTA_DEFAULT_WAIT) for k in quota)
+                next_at = now + timedelta(seconds=wait)
+                values.update(
+                    status=str(QueueStatus.SCHEDULED),
+                    run_at=next_at,
+                    # A quota wait is not a failed attempt: the platform told us when to come back.
+                    attempts=max(0, job.attempts - 1),
+                    error_message=_summary(res, pending),
+                    wait_reason=f"quota of {', '.join(quota)} used up; waits until {next_at.isoformat()}",
+                )
+                event = "job.retry_scheduled"
+            elif job.attempts >= job.max_retries + 1:
+                values.update(
+                    status=str(QueueStatus.FAILED),
+                    completed_at=now,
+                    error_message=(
+                        f"gave up after {job.attempts} attempts: " + _summary(res, pending + final_failed)
+                    ),
+                    wait_reason=None,
+                )
+                event = "job.failed"
+            elif lost_lease:
+                next_at = now
+                values.update(
+                    status=str(QueueStatus.RETRYING),
+                    run_at=now,
+                    error_message="the worker running this job stopped answering (lease expired)",
+                    wait_reason="lease expired; outcome of in-flight uploads will be reconciled",
+                )
+            else:
+                floor = max(
+                    (
+                        float(_retry_after(res[k]) or 0.0)
+                        for k in pending
+                        if res[k].get("error_kind") == ErrorKind.RATE_LIMITED
+                    ),
+                    default=0.0,
+                )
+                delay = backoff_delay(
+                    job.attempts, job.retry_delay, retry_after=floor or None, rand=self.rand
+                )
+                next_at = now + timedelta(seconds=delay)
+                kinds = sorted({str(res[k].get("error_kind") or "error") for k in pending})
+                values.update(
+                    status=str(QueueStatus.RETRYING),
+                    run_at=next_at,
+                    error_message=_summary(res, pending),
+                    wait_reason=(
+                        f"attempt {job.attempts} of {job.max_retries + 1} failed "
+                        f"({', '.join(kinds)}); retry at {next_at.isoformat()}"
+                    ),
+                )
+                event = "job.retry_scheduled"
+        conn.execute(update(jobs).where(jobs.c.id == job.id).values(**values))
+        if values.get("status") in (QueueStatus.RETRYING, QueueStatus.SCHEDULED):
+            self._notify(conn)
+        out = self._load(conn, job.id)
+        assert out is not None
+        webhook = False
+        if event and out.webhook_url:
+            self._enqueue_webhook(conn, out, event, next_at, now)
+            webhook = True
+        return Outcome(out, event, webhook)
+
+    # -- webhooks outbox ------------------------------------------------------------------------
+    def _enqueue_webhook(
+        self, conn: Connection, job: Job, event: str, next_at: datetime | None, now: datetime
+    ) -> None:
+        assert job.webhook_url
+        conn.execute(
+            insert(webhook_messages).values(
+                id=f"msg_{uuid.uuid4().hex}",
+                job_id=job.id,
+                account_id=job.account_id,
+                event=event,
+                url=job.webhook_url,
+                payload=build_payload(job, event, next_attempt_at=next_at),
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+    def claim_webhooks(self, worker_id: str, limit: int = 10, lease_seconds: float = 60.0) -> list[Any]:
+        now = self.now()
+        with self._tx() as conn:
+            stmt = (
+                select(webhook_messages.c.id)
+                .where(
+                    webhook_messages.c.status == "pending",
+                    webhook_messages.c.next_attempt_at <= now,
+                    or_(
+                        webhook_messages.c.lease_expires_at.is_(None),
+                        webhook_messages.c.lease_expires_at < now,
+                    ),
+                )
+                .order_by(webhook_messages.c.next_attempt_at)
+                .limit(limit)
+            )
+            if self.is_pg:
+                stmt = stmt.with_for_update(skip_locked=True)
+            ids = [r.id for r in conn.execute(stmt)]
+            if not ids:
+                return []
+            return list(
+                conn.execute(
+                    update(webhook_messages)
+                    .where(webhook_messages.c.id.in_(ids))
+                    .values(
+                        locked_by=worker_id,
+                        lease_expires_at=now + timedelta(seconds=lease_seconds),
+                        attempts=webhook_messages.c.attempts + 1,
+                        updated_at=now,
+                    )
+                    .returning(*webhook_messages.c)
+                ).all()
+            )
+
+    def record_webhook_attempt(
+        self,
+        message: Any,
+        *,
+        success: bool,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: float,
+    ) -> None:
+        now = self.now()
+        attempt = int(message.attempts)
+        with self._tx() as conn:
+            conn.execute(
+                insert(webhook_attempts).values(
+                    message_id=message.id,
+                    attempt=attempt,
+                    url=message.url,
+                    status_code=status_code,
+                    success=success,
+                    error=error,
+                    duration_ms=duration_ms,
+                    created_at=now,
+                )
+            )
+            values: dict[str, Any] = {"locked_by": None, "lease_expires_at": None, "updated_at": now}
+            if success:
+                values.update(status="delivered", last_error=None)
+            elif attempt >= self.settings.webhook_max_attempts:
+                values.update(status="failed", last_error=error)
+            else:
+                values.update(
+                    next_attempt_at=now + timedelta(seconds=webhook_delay(attempt, rand=self.rand)),
+                    last_error=error,
+                )
+            conn.execute(
+                update(webhook_messages)
+                .where(webhook_messages.c.id == message.id, webhook_messages.c.locked_by == message.locked_by)
+                .values(**values)
+            )
+
+    def webhook_log(self, job_id: str) -> list[dict[str, Any]]:
+        """Messages of a job with their attempts (for tests, the CLI and the API)."""
+        with self._read() as conn:
+            msgs = conn.execute(
+                select(webhook_messages)
+                .where(webhook_messages.c.job_id == job_id)
+                .order_by(webhook_messages.c.created_at)
+            ).all()
+            out = []
+            for m in msgs:
+                atts = conn.execute(
+                    select(webhook_attempts)
+                    .where(webhook_attempts.c.message_id == m.id)
+                    .order_by(webhook_attempts.c.attempt)
+                ).all()
+                out.append(
+                    {
+                        "id": m.id,
+                        "event": m.event,
+                        "url": m.url,
+                        "status": m.status,
+                        "attempts": [
+                            {
+                                "attempt": a.attempt,
+                                "status_code": a.status_code,
+                                "success": a.success,
+                                "error": a.error,
+                            }
+                            for a in atts
+                        ],
+                        "payload": m.payload,
+                    }
+                )
+        return out
+
+    def next_webhook_at(self) -> datetime | None:
+        with self._read() as conn:
+            value: datetime | None = conn.execute(
+                select(func.min(webhook_messages.c.next_attempt_at)).where(
+                    webhook_messages.c.status == "pending"
+                )
+            ).scalar()
+        return value
+
+    # -- housekeeping ---------------------------------------------------------------------------
+    def archive(self, older_than: datetime | None = None, batch: int = 500) -> int:
+        """Move finished jobs older than the retention into ``jobs_archive``; returns how many."""
+        cutoff = older_than or (self.now() - timedelta(seconds=self.settings.job_retention_seconds))
+        now = self.now()
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(jobs)
+                .where(
+                    jobs.c.status.in_(FINISHED),
+                    func.coalesce(jobs.c.completed_at, jobs.c.updated_at) < cutoff,
+                )
+                .order_by(jobs.c.seq)
+                .limit(batch)
+            ).all()
+            if not rows:
+                return 0
+            ids = [r.id for r in rows]
+            results = self._results_for(conn, ids)
+            docs = []
+            for r in rows:
+                job = _job_from_row(r, results[r.id])
+                docs.append(
+                    {
+                        "job_id": job.id,
+                        "account_id": job.account_id,
+                        "status": str(job.status),
+                        "created_at": job.created_at,
+                        "completed_at": job.completed_at,
+                        "archived_at": now,
+                        "data": json.loads(json.dumps(job.to_dict(), default=str)),
+                    }
+                )
+            conn.execute(insert(jobs_archive), docs)
+            conn.execute(delete(job_results).where(job_results.c.job_id.in_(ids)))
+            conn.execute(delete(jobs).where(jobs.c.id.in_(ids)))
+        return len(ids)
+
+
+class _ResultView:
+    """Attribute view of a result dict (``_runnable`` reads rows and dicts alike)."""
+
+    __slots__ = ("error_kind", "status")
+
+    def __init__(self, res: dict[str, Any]) -> None:
+        self.status = res.get("status")
+        self.error_kind = res.get("error_kind")
+
+
+def _retry_after(res: dict[str, Any]) -> float | None:
+    value = res.get("retry_after")
+    return float(value) if value is not None else None
+
+
+def _summary(res: dict[str, dict[str, Any]], keys: list[str]) -> str:
+    parts = [f"{k}: {res[k].get('error') or res[k].get('status')}" for k in keys]
+    return "; ".join(parts)[:2000]
+
+
+__all__ = [
+    "CHANNEL",
+    "Claim",
+    "ClaimBatch",
+    "JobStore",
+    "Outcome",
+    "PlatformTask",
+    "job_from_doc",
+    "request_id_for",
+]

@@ -1,0 +1,493 @@
+"""PublishingQueue: the brief's queue API and the async workers that drain it.
+
+One process runs one dispatcher that claims jobs in batches up to its free slots, one task per
+claimed job, one lease renewer (one statement for all the process's jobs), one webhook sender, one
+housekeeper (archives finished jobs past the retention) and, on PostgreSQL, one LISTEN connection.
+Database calls run in a thread pool so the event loop keeps uploading while a transaction waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+import httpx
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+
+from multipublish.db import ensure_schema, make_engine, utcnow
+from multipublish.errors import (
+    ConfigurationError,
+    ConflictError,
+    ErrorKind,
+    InputError,
+    PlatformError,
+)
+from multipublish.platforms.base import Publisher, PublishResult, PublishStatus
+from multipublish.queue.models import Job, QueuedPublishConfig, QueueStatus
+from multipublish.queue.notify import Waker, listen
+from multipublish.queue.store import CHANNEL, Claim, ClaimBatch, JobStore, Outcome, PlatformTask
+from multipublish.settings import Settings, get_settings
+from multipublish.webhooks import check_webhook_url, deliver_once, webhook_secret
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def default_worker_id() -> str:
+    """Unique per process and per queue object: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _resolve_engine(db: Any) -> Engine:
+    if isinstance(db, Engine):
+        return db
+    if isinstance(db, str):
+        return make_engine(db, pool_size=20, max_overflow=50)
+    if isinstance(db, sessionmaker):
+        bind = db.kw.get("bind")
+        if isinstance(bind, Engine):
+            return bind
+    bind = getattr(db, "bind", None) or getattr(db, "kw", {}).get("bind")
+    if isinstance(bind, Engine):
+        return bind
+    raise ConfigurationError(
+        "PublishingQueue needs a database URL, a SQLAlchemy Engine or a session factory bound to one"
+    )
+
+
+class _LeaseLost(Exception):
+    """The job's lease went to another worker; stop without writing anything."""
+
+
+@dataclass(slots=True)
+class _Running:
+    claim: Claim
+    task: asyncio.Task[None]
+    #: Why the task was cancelled: ``cancel`` (user), ``lost`` (lease), ``stop`` (shutdown).
+    reason: str | None = None
+
+    def stop(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+            self.task.cancel()
+
+
+class PublishingQueue:
+    """Persistent publishing queue (SQLite or PostgreSQL) with in-process async workers."""
+
+    def __init__(
+        self,
+        db: Any,
+        manager: Publisher,
+        *,
+        settings: Settings | None = None,
+        clock: Callable[[], datetime] | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.settings = settings or get_settings()
+        self.engine = _resolve_engine(db)
+        ensure_schema(self.engine)
+        self.manager = manager
+        self.clock = clock or utcnow
+        self.store = JobStore(self.engine, settings=self.settings, clock=self.clock)
+        self.worker_id = worker_id or default_worker_id()
+        self._waker = Waker()
+        self._webhook_waker = Waker()
+        self._running: dict[str, _Running] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._stop: asyncio.Event | None = None
+        self._event: asyncio.Event | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._http: httpx.AsyncClient | None = None
+        self._slots = 0
+        self._claiming = False
+
+    # -- the brief's API (synchronous: one transaction each) -------------------------------------
+    def add_job(self, job_id: str | None, cfg: QueuedPublishConfig) -> Job:
+        """Enqueue; a duplicate id raises ``ConflictError``, bad input ``InputError`` (nothing written)."""
+        if not isinstance(cfg, QueuedPublishConfig):
+            raise InputError("config", "must be a QueuedPublishConfig")
+        cfg.validate()
+        if cfg.webhook_url is not None:
+            if webhook_secret(self.settings) is None:
+                raise InputError(
+                    "webhook_url",
+                    "webhooks are signed: set MULTIPUBLISH_WEBHOOK_SECRET (whsec_...) first",
+                )
+            check_webhook_url(cfg.webhook_url, self.settings)
+        job = self.store.add(job_id, cfg)
+        self._waker.wake()
+        return job
+
+    def get_job(self, job_id: str) -> Job:
+        """One job with its per-platform results (``NotFoundError`` when unknown)."""
+        return self.store.get(job_id)
+
+    def list_jobs(
+        self,
+        status: str | QueueStatus | None = None,
+        account_id: str | None = None,
+        platform: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Job]:
+        """Jobs newest first, filtered (finished jobs past the retention are archived: ``get_job``)."""
+        return self.store.list_jobs(status, account_id, platform, limit, offset)
+
+    def cancel_job(self, job_id: str) -> Job:
+        """Cancel a waiting job now; a running one stops at its worker's next lease renewal."""
+        return self.store.cancel(job_id)
+
+    def retry_job(self, job_id: str) -> Job:
+        """Put a failed job back in the queue (only platforms not yet published run again)."""
+        job = self.store.retry(job_id)
+        self._waker.wake()
+        return job
+
+    def update_job(
+        self, job_id: str, *, priority: int | None = None, scheduled_time: datetime | None = None
+    ) -> Job:
+        """Change priority or time of a waiting job."""
+        job = self.store.update(job_id, priority=priority, scheduled_time=scheduled_time)
+        self._waker.wake()
+        return job
+
+    def get_queue_stats(self) -> dict[str, Any]:
+        """Counts per status, ``scheduled_future``, ``total`` and ``success_rate`` per platform."""
+        return self.store.stats()
+
+    def webhook_log(self, job_id: str) -> list[dict[str, Any]]:
+        """Webhook messages of a job with every delivery attempt."""
+        return self.store.webhook_log(job_id)
+
+    # -- workers --------------------------------------------------------------------------------
+    @property
+    def concurrency(self) -> int:
+        """Worker slots of this process (0 before ``start``)."""
+        return self._slots
+
+    @property
+    def running(self) -> bool:
+        return self._dispatcher is not None and not self._dispatcher.done()
+
+    async def start(self, concurrency: int | None = None) -> None:
+        """Start ``concurrency`` workers in this process and return (they run in the background)."""
+        if self.running:
+            raise ConflictError("the queue's workers are already running")
+        n = concurrency if concurrency is not None else self.settings.worker_concurrency
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1000:
+            raise InputError("concurrency", "must be an integer from 1 to 1000")
+        self._slots = n
+        self._stop = asyncio.Event()
+        self._event = self._waker.bind()
+        self._webhook_waker.bind()
+        self._executor = ThreadPoolExecutor(max_workers=n + 4, thread_name_prefix="mp-queue")
+        self._claiming = True
+        self._dispatcher = asyncio.create_task(self._dispatch(), name="mp-dispatch")
+        self._tasks = [
+            asyncio.create_task(self._renew_loop(), name="mp-renew"),
+            asyncio.create_task(self._webhook_loop(), name="mp-webhooks"),
+            asyncio.create_task(self._housekeeping(), name="mp-housekeeping"),
+        ]
+        if self.store.is_pg:
+            self._tasks.append(
+                asyncio.create_task(listen(self.engine, CHANNEL, self._waker, self._stop), name="mp-listen")
+            )
+
+    async def stop(self, graceful: bool = True) -> None:
+        """Stop claiming; graceful: let uploads in flight finish (up to the grace period), then
+        hand back whatever still runs (it becomes claimable at once; outcomes are reconciled)."""
+        if self._dispatcher is None:
+            return
+        self._claiming = False
+        self._waker.wake()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._dispatcher
+        self._dispatcher = None
+        if graceful and self._running:
+            tasks = [r.task for r in self._running.values()]
+            await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_seconds)
+        for run in list(self._running.values()):
+            run.stop("stop")
+        if self._running:
+            await asyncio.wait([r.task for r in self._running.values()])
+        assert self._stop is not None
+        self._stop.set()
+        self._webhook_waker.wake()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    async def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no job is waiting-and-due nor running anywhere (for scripts and tests)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            stats = await self._db(self.store.stats)
+            due = stats["pending"] + stats["processing"] + stats["retrying"] + stats["scheduled"]
+            due -= stats["scheduled_future"]
+            if due <= 0 and not self._running:
+                return True
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.05)
+
+    # -- one job at a time (tests, scripts) ----------------------------------------------------
+    async def process_one(self) -> Job | None:
+        """Claim the next due job and run it to its outcome; ``None`` when nothing is due."""
+        batch: ClaimBatch = await self._db(self.store.claim, self.worker_id, 1)
+        if not batch.claims:
+            return None
+        claim = batch.claims[0]
+        outcome = await self._execute(claim)
+        return outcome.job if outcome is not None else await self._db(self.store.get, claim.job.id)
+
+    async def run_until_empty(self, max_jobs: int | None = None) -> list[Job]:
+        """Process due jobs one by one until none is due, then send due webhooks."""
+        done: list[Job] = []
+        while max_jobs is None or len(done) < max_jobs:
+            job = await self.process_one()
+            if job is None:
+                break
+            done.append(job)
+        await self.deliver_webhooks()
+        return done
+
+    async def deliver_webhooks(self) -> int:
+        """Send every due webhook message once; returns how many were attempted."""
+        sent = 0
+        while True:
+            msgs = await self._db(self.store.claim_webhooks, self.worker_id)
+            if not msgs:
+                return sent
+            await asyncio.gather(*(self._deliver(m) for m in msgs))
+            sent += len(msgs)
+
+    # -- internals ------------------------------------------------------------------------------
+    async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self.settings.webhook_timeout, follow_redirects=False)
+        return self._http
+
+    async def _dispatch(self) -> None:
+        assert self._event is not None
+        event = self._event
+        threshold = max(1, self._slots // 4)
+        while self._claiming:
+            free = self._slots - len(self._running)
+            timeout: float | None = None
+            if free > 0 and (free >= threshold or not self._running):
+                event.clear()
+                try:
+                    batch = await self._db(self.store.claim, self.worker_id, free)
+                except Exception:
+                    log.exception("claim failed; retrying shortly")
+                    batch = ClaimBatch([])
+                    await asyncio.sleep(1.0)
+                for claim in batch.claims:
+                    self._launch(claim)
+                if len(batch.claims) >= free:
+                    continue
+                timeout = await self._idle_timeout(batch.capped)
+            else:
+                event.clear()
+            if not self._claiming:
+                break
+            try:
+                await asyncio.wait_for(event.wait(), timeout=timeout)
+            except TimeoutError:
+                pass
+
+    async def _idle_timeout(self, capped: bool) -> float:
+        timeout = float(self.settings.queue_poll_interval)
+        try:
+            nxt = await self._db(self.store.next_run_at)
+            lease = await self._db(self.store.earliest_lease)
+        except Exception:
+            log.exception("timer query failed")
+            return timeout
+        now = self.clock()
+        for when in (nxt, lease):
+            if when is not None:
+                timeout = min(timeout, (when - now).total_seconds())
+        floor = 0.25 if capped else 0.002
+        if nxt is not None and nxt <= now:
+            floor = max(floor, 0.05)  # due but not ours (locked elsewhere): look again soon
+        return max(timeout, floor)
+
+    def _launch(self, claim: Claim) -> None:
+        task = asyncio.create_task(self._run_claim(claim), name=f"mp-job-{claim.job.id}")
+        self._running[claim.job.id] = _Running(claim, task)
+
+    async def _run_claim(self, claim: Claim) -> None:
+        run = self._running.get(claim.job.id)
+        try:
+            await self._execute(claim)
+        except asyncio.CancelledError:
+            reason = run.reason if run else None
+            if reason is None:
+                raise
+            try:
+                if reason == "cancel":
+                    await self._db(self.store.finish, claim, {}, cancelled=True)
+                elif reason == "stop":
+                    await self._db(self.store.release, claim)
+            except Exception:
+                log.exception("could not record the end of job %s", claim.job.id)
+        except Exception:
+            log.exception("job %s crashed its worker task; its lease will expire", claim.job.id)
+        finally:
+            self._running.pop(claim.job.id, None)
+            self._waker.wake()
+
+    async def _execute(self, claim: Claim) -> Outcome | None:
+        """Run every platform still to do; write each result fenced; decide the outcome."""
+        tasks = claim.tasks
+        try:
+            if len(tasks) <= 1:
+                last = {t.key: await self._run_platform(claim, t) for t in tasks}
+                outcome = await self._db(self.store.finish, claim, last)
+            else:
+
+                async def one(t: PlatformTask) -> None:
+                    result = await self._run_platform(claim, t)
+                    if not await self._db(self.store.record, claim, t.key, result):
+                        raise _LeaseLost
+
+                async with asyncio.TaskGroup() as group:
+                    for t in tasks:
+                        group.create_task(one(t))
+                outcome = await self._db(self.store.finish, claim, {})
+        except* _LeaseLost:
+            outcome = None
+        if outcome is None:
+            log.warning("job %s: lease lost; the new owner's result stands", claim.job.id)
+        elif outcome.webhook:
+            self._webhook_waker.wake()
+        return outcome
+
+    async def _run_platform(self, claim: Claim, t: PlatformTask) -> PublishResult:
+        job = claim.job
+        try:
+            if t.previous_status == "unknown":
+                ref = t.reference or t.request_id
+                found = await self.manager.reconcile(job.account_id, t.key, ref)
+                if found.success or found.status == PublishStatus.PROCESSING:
+                    return found
+                if found.status == PublishStatus.UNKNOWN or found.error_kind == ErrorKind.UNKNOWN:
+                    return found  # still not known: never repost blindly; try again later
+            return await self.manager.publish_to_platform(
+                job.account_id, t.key, job.video_path, job.config, request_id=t.request_id
+            )
+        except asyncio.CancelledError:
+            raise
+        except PlatformError as exc:
+            return _failure(t.key, exc.message, exc.kind, exc.retry_after)
+        except InputError as exc:
+            return _failure(t.key, exc.message, ErrorKind.PERMANENT)
+        except Exception as exc:
+            log.exception("publisher raised for job %s on %s", job.id, t.key)
+            return _failure(t.key, f"{type(exc).__name__}: {exc}", ErrorKind.TRANSIENT)
+
+    async def _renew_loop(self) -> None:
+        assert self._stop is not None
+        lease = float(self.settings.lease_seconds)
+        interval = max(0.05, lease / 3)
+        last_ok = time.monotonic()
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=interval)
+            if not self._running:
+                last_ok = time.monotonic()
+                continue
+            try:
+                held = await self._db(self.store.renew, self.worker_id)
+            except Exception:
+                log.exception("lease renewal failed")
+                if time.monotonic() - last_ok > lease * 0.8:
+                    log.error("renewals keep failing: stopping this worker's jobs before leases expire")
+                    for run in list(self._running.values()):
+                        run.stop("lost")
+                continue
+            last_ok = time.monotonic()
+            for jid, run in list(self._running.items()):
+                state = held.get(jid)
+                if state is None or state[0] != run.claim.attempt:
+                    run.stop("lost")
+                elif state[1]:
+                    run.stop("cancel")
+
+    async def _webhook_loop(self) -> None:
+        assert self._stop is not None
+        event = self._webhook_waker.bind()
+        while not self._stop.is_set():
+            event.clear()
+            try:
+                sent = await self.deliver_webhooks()
+                nxt = await self._db(self.store.next_webhook_at) if not sent else None
+            except Exception:
+                log.exception("webhook delivery loop failed")
+                nxt, sent = None, 0
+            timeout = float(self.settings.queue_poll_interval)
+            if nxt is not None:
+                timeout = min(timeout, max(0.01, (nxt - self.clock()).total_seconds()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), timeout=timeout)
+
+    async def _deliver(self, msg: Any) -> None:
+        result = await deliver_once(self._client(), msg.url, msg.id, dict(msg.payload), self.settings)
+        await self._db(
+            self.store.record_webhook_attempt,
+            msg,
+            success=result.success,
+            status_code=result.status_code,
+            error=result.error,
+            duration_ms=result.duration_ms,
+        )
+
+    async def _housekeeping(self) -> None:
+        assert self._stop is not None
+        while not self._stop.is_set():
+            try:
+                while await self._db(self.store.archive) >= 500:
+                    pass
+            except Exception:
+                log.exception("archiving finished jobs failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=60.0)
+
+
+def _failure(key: str, message: str, kind: ErrorKind, retry_after: float | None = None) -> PublishResult:
+    return PublishResult(
+        platform=key,
+        success=False,
+        status=PublishStatus.FAILED,
+        error=message,
+        error_kind=kind,
+        retry_after=retry_after,
+    )
