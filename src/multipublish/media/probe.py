@@ -128,6 +128,8 @@ def _check_file(p: Path, name: str) -> int:
 
 
 def _read(container: Any, name: str, size: int, boxes: _BoxFacts | None) -> MediaInfo:
+    if boxes is not None and boxes.overrun is not None:
+        raise MediaError(name, f"truncated file: the '{boxes.overrun}' box runs past the end ({size} bytes)")
     if not container.streams.video:
         what = "audio-only file" if container.streams.audio else "no streams"
         raise MediaError(name, f"no video stream ({what})")
@@ -139,8 +141,6 @@ def _read(container: Any, name: str, size: int, boxes: _BoxFacts | None) -> Medi
     audio_codec = _codec_name(a) if a is not None else None
     kind = _container_kind(fmt_name, container.metadata, video_codec, audio_codec, boxes)
 
-    if boxes is not None and boxes.overrun is not None:
-        raise MediaError(name, f"truncated file: the '{boxes.overrun}' box runs past the end ({size} bytes)")
     end = _index_end(container)
     if end > size:
         raise MediaError(name, f"truncated file: media data ends at byte {end} but the file has {size} bytes")

@@ -71,15 +71,10 @@ def make_video(
             acodec = audio_codec or _DEFAULT_AUDIO.get(fmt, "aac")
             astream = cast(av.AudioStream, out.add_stream(acodec, rate=sample_rate))
             astream.layout = _LAYOUTS[channels]  # type: ignore[assignment,unused-ignore]
-        base = np.zeros((height, width, 3), dtype=np.uint8)
-        bars = np.linspace(0, 255, 8, dtype=np.uint8)
+        # The bars move one step a frame and repeat every 8 frames: convert those 8 once.
+        frames = [_bars_frame(width, height, shift) for shift in range(min(8, n_frames))]
         for i in range(n_frames):
-            frame_arr = base
-            shift = i % 8
-            cols = np.repeat(np.roll(bars, shift), max(1, width // 8))[:width]
-            frame_arr[:, : cols.shape[0], 0] = cols
-            frame_arr[:, : cols.shape[0], 1] = 255 - cols
-            frame = av.VideoFrame.from_ndarray(frame_arr, format="rgb24")
+            frame = frames[i % len(frames)]
             frame.pts = None
             for packet in vs.encode(frame):
                 out.mux(packet)
@@ -88,6 +83,16 @@ def make_video(
         if astream is not None:
             _encode_tone(out, astream, duration, sample_rate, channels)
     return path
+
+
+def _bars_frame(width: int, height: int, shift: int) -> av.VideoFrame:
+    """Colour bars shifted by ``shift``, already in the encoder's pixel format."""
+    bars = np.linspace(0, 255, 8, dtype=np.uint8)
+    cols = np.repeat(np.roll(bars, shift), max(1, width // 8))[:width]
+    rgb = np.zeros((height, width, 3), dtype=np.uint8)
+    rgb[:, : cols.shape[0], 0] = cols
+    rgb[:, : cols.shape[0], 1] = 255 - cols
+    return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
 
 
 def _encode_tone(
