@@ -1,9 +1,190 @@
-"""CLI commands: serve (filled in by its issue)."""
+"""CLI commands of the service: ``serve``, ``tokens create|list|revoke``, ``schedule``, ``db upgrade``."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from multipublish.errors import MultipublishError
+from multipublish.settings import Settings, get_settings
+
+tokens_app = typer.Typer(help="API tokens for the REST API and the dashboard.", no_args_is_help=True)
+db_app = typer.Typer(help="The project database.", no_args_is_help=True)
+
+
+def _fail(exc: MultipublishError, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {exc.message}", err=True)
+    return typer.Exit(code)
+
+
+def _engine(settings: Settings) -> Any:
+    from multipublish.db import ensure_schema, make_engine
+
+    engine = make_engine(settings.database_url)
+    ensure_schema(engine)
+    return engine
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    sandbox: Annotated[
+        bool, typer.Option("--sandbox", help="Also run the sandbox platforms and publish to them.")
+    ] = False,
+    no_workers: Annotated[
+        bool, typer.Option("--no-workers", help="API and dashboard only (no queue workers).")
+    ] = False,
+    workers: Annotated[int, typer.Option(help="Concurrent queue workers.")] = 4,
+) -> None:
+    """Run the REST API, the queue workers and the dashboard in one process."""
+    import uvicorn
+
+    from multipublish.api import create_app
+    from multipublish.api.tokens import TokenStore
+    from multipublish.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings)
+    server = None
+    if sandbox:
+        from multipublish.sandbox import SandboxServer
+
+        server = SandboxServer().start()
+        settings.sandbox_url = server.url
+        typer.echo(f"sandbox platforms: {server.url}", err=True)
+    try:
+        try:
+            app = create_app(settings, start_workers=not no_workers, workers=workers)
+        except MultipublishError as exc:
+            raise _fail(exc) from None
+        if not TokenStore(app.state.service.engine).has_active():
+            typer.echo(
+                "no API token yet: create one with `multipublish tokens create --name admin`",
+                err=True,
+            )
+        typer.echo(f"multipublish: http://{host}:{port}/ (API docs at /docs)", err=True)
+        uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=False)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+@tokens_app.command("create")
+def tokens_create(
+    name: Annotated[str, typer.Option("--name", help="Who or what uses this token.")],
+) -> None:
+    """Create a token and print it (only the token, on standard output). It is shown once."""
+    from multipublish.api.tokens import TokenStore
+
+    try:
+        token, _info = TokenStore(_engine(get_settings())).create(name)
+    except MultipublishError as exc:
+        raise _fail(exc, 2) from None
+    typer.echo(token)
+
+
+@tokens_app.command("list")
+def tokens_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List tokens (names and prefixes; the tokens themselves are not stored)."""
+    from multipublish.api.tokens import TokenStore
+
+    tokens = TokenStore(_engine(get_settings())).list()
+    if as_json:
+        typer.echo(json.dumps([t.to_dict() for t in tokens], indent=2))
+        return
+    if not tokens:
+        typer.echo("no tokens")
+        return
+    for t in tokens:
+        state = "active" if t.active else f"revoked {t.revoked_at:%Y-%m-%d %H:%M}"
+        used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never"
+        typer.echo(f"{t.id:>4}  {t.name:<24} {t.prefix}…  created {t.created_at:%Y-%m-%d %H:%M}"
+                   f"  used {used}  {state}")
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token: Annotated[str, typer.Argument(help="Token id or name (every active token of it).")],
+) -> None:
+    """Revoke tokens by id or name; requests with them are refused from now on."""
+    from multipublish.api.tokens import TokenStore
+
+    try:
+        count = TokenStore(_engine(get_settings())).revoke(token)
+    except MultipublishError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"revoked {count} token(s)")
+
+
+def schedule(
+    plan: Annotated[
+        Path, typer.Option("--from", help="A plan: .csv (one row per job) or .json (a list).")
+    ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check the plan; add nothing.")] = False,
+    validate: Annotated[
+        bool, typer.Option("--validate/--no-validate", help="Check videos against platform rules.")
+    ] = True,
+) -> None:
+    """Schedule every job of a plan file: all of them are added, or none (errors name the row)."""
+    from multipublish.api.scheduling import prepare, read_plan, schedule_batch
+    from multipublish.errors import InputError
+    from multipublish.manager import PublishingManager
+    from multipublish.queue import PublishingQueue
+
+    settings = get_settings()
+    try:
+        if not plan.is_file():
+            raise InputError("--from", f"no such file: {plan}")
+        items = read_plan(plan)
+        for item in items:  # relative video paths are relative to the plan file
+            if not Path(item.video_path).is_absolute():
+                item.video_path = str((plan.parent / item.video_path).resolve())
+        engine = _engine(settings)
+        manager = PublishingManager(settings, engine=engine)
+        if dry_run:
+            for i, item in enumerate(items):
+                try:
+                    prepare(item, None, manager, validate=validate)
+                except InputError as exc:
+                    raise InputError(f"row {i + 1}: {exc.field}", exc.reason) from None
+            typer.echo(f"plan OK: {len(items)} job(s)")
+            return
+        queue = PublishingQueue(engine, manager, settings=settings)
+        jobs = schedule_batch(
+            items, roots=None, manager=manager, queue=queue, field_prefix="row", validate=validate
+        )
+    except InputError as exc:
+        raise _fail(exc, 2) from None
+    except MultipublishError as exc:
+        raise _fail(exc) from None
+    for job in jobs:
+        when = job.scheduled_time.isoformat() if job.scheduled_time else "now"
+        typer.echo(f"{job.id}\t{job.status}\t{when}\t{','.join(job.platforms)}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply the database migrations (SQLite or PostgreSQL, from MULTIPUBLISH_DATABASE_URL)."""
+    from multipublish.db import make_engine
+    from multipublish.db.engine import upgrade
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    upgrade(engine, revision)
+    engine.dispose()
+    typer.echo(f"database upgraded to {revision}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command("serve")(serve)
+    app.command("schedule")(schedule)
+    app.add_typer(tokens_app, name="tokens")
+    app.add_typer(db_app, name="db")

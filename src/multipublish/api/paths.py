@@ -1,0 +1,54 @@
+"""The media-root guard: a client may only name files under ``MULTIPUBLISH_MEDIA_ROOTS``.
+
+A path is refused when it is relative, holds a ``..`` component or a NUL byte, or resolves
+(symlinks followed) outside every configured root; the resolved path is what gets used, so a link
+swapped in later cannot redirect an already accepted request.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from multipublish.errors import ConfigurationError, InputError
+
+
+def resolve_media_path(
+    raw: str, roots: list[Path] | None, *, field: str = "video_path"
+) -> Path:
+    """The real file ``raw`` names, or ``InputError(field, reason)``.
+
+    ``roots=None`` (the local CLI, whose user may read any of their files) skips the root check.
+    """
+    if roots is not None and not roots:
+        raise InputError(
+            field,
+            "this server accepts no file paths (MULTIPUBLISH_MEDIA_ROOTS is empty); upload the file",
+        )
+    if not raw or "\x00" in raw:
+        raise InputError(field, "must be a non-empty absolute path")
+    if ".." in PurePosixPath(raw).parts or ".." in PureWindowsPath(raw).parts:
+        raise InputError(field, "must not contain '..'")
+    path = Path(raw).expanduser() if raw.startswith("~") else Path(raw)
+    if not path.is_absolute():
+        raise InputError(field, "must be an absolute path under a media root")
+    try:
+        resolved = path.resolve(strict=False)
+    except (OSError, RuntimeError) as exc:  # symlink loops
+        raise InputError(field, f"cannot be resolved ({type(exc).__name__})") from None
+    if roots is not None and not any(resolved.is_relative_to(root) for root in roots):
+        raise InputError(field, "is outside the configured media roots")
+    if not resolved.is_file():
+        raise InputError(field, "no such file under the media roots")
+    if not os.access(resolved, os.R_OK):
+        raise InputError(field, "the file is not readable by the server")
+    return resolved
+
+
+def upload_root(roots: list[Path]) -> Path:
+    """Where uploads go: ``<first media root>/uploads``."""
+    if not roots:
+        raise ConfigurationError("uploads need a media root: set MULTIPUBLISH_MEDIA_ROOTS")
+    target = roots[0] / "uploads"
+    target.mkdir(parents=True, exist_ok=True)
+    return target

@@ -1,0 +1,125 @@
+"""Publishing: now (wait for the results), scheduled (one job), or a batch of scheduled jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from starlette.concurrency import run_in_threadpool
+
+from multipublish.api.auth import TokenDep
+from multipublish.api.deps import ServiceState, StateDep
+from multipublish.api.routes.common import errors, idempotent, to_json
+from multipublish.api.scheduling import check_video, publish_config, schedule_batch
+from multipublish.api.schemas import (
+    BatchScheduleCreate,
+    BatchSchedulePublic,
+    ImmediatePublishCreate,
+    ImmediatePublishPublic,
+    JobPublic,
+    ScheduledPublishCreate,
+)
+
+router = APIRouter(prefix="/api/publishing/publish", tags=["publishing"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Repeat a request safely: the same key returns the first response.",
+    ),
+]
+
+
+@router.post("/immediate", response_model=ImmediatePublishPublic, responses=errors(404, 409))
+async def publish_immediate(
+    body: ImmediatePublishCreate,
+    request: Request,
+    state: StateDep,
+    token: TokenDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Publish a video now to several platforms and return each platform's result."""
+
+    async def produce() -> tuple[int, Any]:
+        video, config = await run_in_threadpool(
+            publish_config, body, state.settings.media_root_paths()
+        )
+        await run_in_threadpool(check_video, state.manager, video, list(body.platforms), config)
+        results = await state.manager.publish_multi_platform(
+            body.account_id, list(body.platforms), str(video), config, validate=False
+        )
+        payload = {
+            "account_id": body.account_id,
+            "success": bool(results) and all(r.success for r in results.values()),
+            "results": {name: to_json(result) for name, result in results.items()},
+        }
+        return 200, payload
+
+    return await idempotent(
+        state, request, token, idempotency_key, body.model_dump(mode="json"), produce
+    )
+
+
+def _created(make: Callable[[], Any]) -> Callable[[], Awaitable[tuple[int, Any]]]:
+    """A ``produce`` for ``idempotent``: run ``make`` in the thread pool, answer 201."""
+
+    async def produce() -> tuple[int, Any]:
+        return 201, await run_in_threadpool(make)
+
+    return produce
+
+
+@router.post(
+    "/scheduled", status_code=201, response_model=JobPublic, responses=errors(404, 409)
+)
+async def publish_scheduled(
+    body: ScheduledPublishCreate,
+    request: Request,
+    state: StateDep,
+    token: TokenDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Queue a publish for ``scheduled_time`` (or now), with priority and retries."""
+
+    def add() -> Any:
+        return to_json(_schedule(state, [body], None)[0])
+
+    return await idempotent(
+        state, request, token, idempotency_key, body.model_dump(mode="json"), _created(add)
+    )
+
+
+@router.post(
+    "/batch", status_code=201, response_model=BatchSchedulePublic, responses=errors(404, 409)
+)
+async def publish_batch(
+    body: BatchScheduleCreate,
+    request: Request,
+    state: StateDep,
+    token: TokenDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Schedule many publishes in one request: all are accepted, or none is."""
+
+    def add() -> Any:
+        jobs = _schedule(state, list(body.jobs), "jobs")
+        return {"jobs": [to_json(j) for j in jobs], "count": len(jobs)}
+
+    return await idempotent(
+        state, request, token, idempotency_key, body.model_dump(mode="json"), _created(add)
+    )
+
+
+def _schedule(
+    state: ServiceState, items: list[ScheduledPublishCreate], prefix: str | None
+) -> list[Any]:
+    return schedule_batch(
+        items,
+        roots=state.settings.media_root_paths(),
+        manager=state.manager,
+        queue=state.queue,
+        field_prefix=prefix,
+    )

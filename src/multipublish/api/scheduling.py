@@ -1,0 +1,180 @@
+"""Turning requests into publishes and queued jobs; shared by the API routes and the CLI.
+
+Every item of a batch is checked (paths under the media roots, platforms, the video against each
+platform's rules, job ids free) before the first job is added, so a refused batch adds nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from multipublish.api.paths import resolve_media_path
+from multipublish.api.schemas import PublishFields, ScheduledPublishCreate
+from multipublish.errors import ConflictError, InputError, NotFoundError, ValidationFailed
+from multipublish.platforms.base import PublishConfig
+
+
+def publish_config(body: PublishFields, roots: list[Path] | None) -> tuple[Path, PublishConfig]:
+    """The guarded video path and the ``PublishConfig`` of a request body."""
+    video = resolve_media_path(body.video_path, roots)
+    thumb = (
+        str(resolve_media_path(body.thumbnail_path, roots, field="thumbnail_path"))
+        if body.thumbnail_path
+        else None
+    )
+    config = PublishConfig(
+        title=body.title,
+        description=body.description,
+        tags=list(body.tags),
+        platform_specific={k: dict(v) for k, v in body.platform_specific.items()},
+        thumbnail_path=thumb,
+    )
+    return video, config
+
+
+def check_video(manager: Any, video: Path, platforms: list[str], config: PublishConfig) -> None:
+    """Refuse (422 with the per-platform report) a video or text a platform would reject."""
+    report = manager.validate_video_for_platforms(video, platforms, config)
+    if not all(entry.get("valid", False) for entry in report.values()):
+        raise ValidationFailed(report)
+
+
+def queued_config(body: ScheduledPublishCreate, video: Path, config: PublishConfig) -> Any:
+    from multipublish.queue import QueuedPublishConfig
+
+    return QueuedPublishConfig(
+        account_id=body.account_id,
+        platforms=list(body.platforms),
+        video_path=str(video),
+        config=config,
+        scheduled_time=body.scheduled_time,
+        priority=body.priority,
+        webhook_url=body.webhook_url,
+        callback_data=body.callback_data,
+        max_retries=body.max_retries,
+        retry_delay=body.retry_delay,
+    )
+
+
+def prepare(
+    body: ScheduledPublishCreate, roots: list[Path] | None, manager: Any, *, validate: bool = True
+) -> Any:
+    """A ``QueuedPublishConfig`` for one scheduled request, after every check."""
+    video, config = publish_config(body, roots)
+    for platform in {p.partition(":")[0] for p in body.platforms}:
+        manager.get_account(body.account_id, platform)  # NotFoundError (404) when missing
+    if validate:
+        check_video(manager, video, list(body.platforms), config)
+    return queued_config(body, video, config)
+
+
+def schedule_batch(
+    items: list[ScheduledPublishCreate],
+    *,
+    roots: list[Path] | None,
+    manager: Any,
+    queue: Any,
+    field_prefix: str | None = "jobs",
+    validate: bool = True,
+) -> list[Any]:
+    """Check every item, then add them all; returns the jobs in request order."""
+    prepared: list[tuple[str | None, Any]] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        where = f"{field_prefix}[{i}]." if field_prefix else ""
+        try:
+            prepared.append((item.job_id, prepare(item, roots, manager, validate=validate)))
+        except ValidationFailed as exc:
+            if not where:
+                raise
+            raise InputError(f"{where}video_path", exc.reason) from None
+        except InputError as exc:
+            if not where:
+                raise
+            raise InputError(f"{where}{exc.field}", exc.reason) from None
+        if item.job_id:
+            if item.job_id in seen:
+                raise InputError(f"{where}job_id", "appears twice in this batch")
+            seen.add(item.job_id)
+            if _job_exists(queue, item.job_id):
+                raise ConflictError(f"job {item.job_id!r} already exists")
+    jobs: list[Any] = []
+    try:
+        for job_id, qc in prepared:
+            jobs.append(queue.add_job(job_id, qc))
+    except BaseException:
+        for job in jobs:  # best effort: leave nothing runnable behind
+            try:
+                queue.cancel_job(job.id)
+            except Exception:
+                pass
+        raise
+    return jobs
+
+
+def _job_exists(queue: Any, job_id: str) -> bool:
+    try:
+        return queue.get_job(job_id) is not None
+    except NotFoundError:
+        return False
+
+
+# -- plan files (``multipublish schedule --from``) ---------------------------------------------
+def read_plan(path: Path) -> list[ScheduledPublishCreate]:
+    """Rows of a ``.csv`` or ``.json`` plan as validated requests (errors name row and field)."""
+    text = path.read_text(encoding="utf-8")
+    rows: list[dict[str, Any]]
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError("plan", f"not valid JSON: {exc}") from None
+        if isinstance(data, dict) and isinstance(data.get("jobs"), list):
+            data = data["jobs"]
+        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+            raise InputError("plan", "a JSON plan is a list of objects (or {\"jobs\": [...]})")
+        rows = data
+    elif path.suffix.lower() == ".csv":
+        rows = [_csv_row(r) for r in csv.DictReader(io.StringIO(text))]
+    else:
+        raise InputError("plan", "the plan must be a .csv or .json file")
+    if not rows:
+        raise InputError("plan", "the plan has no rows")
+    out: list[ScheduledPublishCreate] = []
+    for i, row in enumerate(rows):
+        try:
+            out.append(ScheduledPublishCreate.model_validate(row))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or "row"
+            raise InputError(f"row {i + 1}: {field}", err["msg"]) from None
+    return out
+
+
+_LIST_COLUMNS = ("platforms", "tags")
+_JSON_COLUMNS = ("platform_specific", "callback_data")
+
+
+def _csv_row(row: dict[str | None, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if key is None or value is None or value == "":
+            continue
+        key = key.strip()
+        if key in _LIST_COLUMNS:
+            sep = ";" if ";" in value else ","
+            out[key] = [v.strip() for v in value.split(sep) if v.strip()]
+        elif key in _JSON_COLUMNS:
+            try:
+                out[key] = json.loads(value)
+            except json.JSONDecodeError:
+                out[key] = value  # model validation names the field
+        else:
+            out[key] = value.strip()
+    return out

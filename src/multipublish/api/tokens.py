@@ -1,0 +1,145 @@
+"""API tokens: created once (shown once), stored as SHA-256 hashes, revocable.
+
+A token is 32 random bytes in URL-safe base64 behind an ``mpt_`` prefix; only its hash and its
+first characters (to tell tokens apart) reach the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, RowMapping, insert, or_, select, update
+
+from multipublish.api.tables import api_tokens
+from multipublish.db import utcnow
+from multipublish.errors import InputError, NotFoundError
+
+TOKEN_PREFIX = "mpt_"
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TokenInfo:
+    """What is known of a token without its secret."""
+
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "prefix": self.prefix,
+            "created_at": self.created_at.isoformat(),
+            "last_used_at": self.last_used_at.isoformat() if self.last_used_at else None,
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "active": self.active,
+        }
+
+
+class TokenStore:
+    """Create, list, verify and revoke API tokens in the project database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create(self, name: str) -> tuple[str, TokenInfo]:
+        """Make a new token; returns the secret (shown once) and its record."""
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise InputError("name", "a token name of 1 to 200 characters is required")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        now = utcnow()
+        with self.engine.begin() as conn:
+            row_id = conn.execute(
+                insert(api_tokens)
+                .values(
+                    name=name,
+                    token_hash=hash_token(token),
+                    prefix=token[:12],
+                    created_at=now,
+                )
+                .returning(api_tokens.c.id)
+            ).scalar_one()
+        info = TokenInfo(
+            id=int(row_id), name=name, prefix=token[:12], created_at=now,
+            last_used_at=None, revoked_at=None,
+        )
+        return token, info
+
+    def list(self, *, include_revoked: bool = True) -> list[TokenInfo]:
+        query = select(api_tokens).order_by(api_tokens.c.id)
+        if not include_revoked:
+            query = query.where(api_tokens.c.revoked_at.is_(None))
+        with self.engine.connect() as conn:
+            return [_info(row) for row in conn.execute(query).mappings()]
+
+    def has_active(self) -> bool:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(api_tokens.c.id).where(api_tokens.c.revoked_at.is_(None)).limit(1)
+            ).first()
+        return found is not None
+
+    def verify(self, token: str | None) -> TokenInfo | None:
+        """The active token matching ``token``, or ``None``; compares hashes in constant time."""
+        if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+            return None
+        digest = hash_token(token)
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(api_tokens).where(api_tokens.c.token_hash == digest)
+            ).mappings().first()
+        if row is None or not hmac.compare_digest(row["token_hash"], digest):
+            return None
+        info = _info(row)
+        return info if info.active else None
+
+    def touch(self, token_id: int) -> None:
+        """Record a use (best effort: called at most once a minute per token by the API)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_at=utcnow())
+            )
+
+    def revoke(self, ident: str) -> int:
+        """Revoke by id or by name (every active token of that name); returns how many."""
+        cond = api_tokens.c.name == ident
+        if ident.isdigit():
+            cond = or_(cond, api_tokens.c.id == int(ident))
+        with self.engine.begin() as conn:
+            count = conn.execute(
+                update(api_tokens)
+                .where(cond, api_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            ).rowcount
+        if not count:
+            raise NotFoundError("active token", ident)
+        return int(count)
+
+
+def _info(m: RowMapping) -> TokenInfo:
+    return TokenInfo(
+        id=int(m["id"]),
+        name=m["name"],
+        prefix=m["prefix"],
+        created_at=m["created_at"],
+        last_used_at=m["last_used_at"],
+        revoked_at=m["revoked_at"],
+    )

@@ -1,0 +1,161 @@
+"""Dashboard pages (HTML); data comes from the JSON API, called by ``static/app.js``."""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from multipublish.api.auth import COOKIE_NAME, csrf_token
+from multipublish.api.deps import ServiceState, get_state
+from multipublish.api.routes.common import to_json
+from multipublish.platforms.base import PLATFORMS
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+STATUSES = ("pending", "scheduled", "processing", "completed", "failed", "cancelled", "retrying")
+
+
+def _session(request: Request) -> str | None:
+    """The dashboard's token when the cookie holds an active one."""
+    token = request.cookies.get(COOKIE_NAME)
+    state: ServiceState = get_state(request)
+    return token if token and state.tokens.verify(token) is not None else None
+
+
+def _page(request: Request, name: str, token: str, **context: Any) -> Response:
+    context.update(csrf=csrf_token(token), platforms=PLATFORMS, statuses=STATUSES, page=name)
+    response = templates.TemplateResponse(request, f"{name}.html", context)
+    response.headers.update(_SECURITY_HEADERS)
+    return response
+
+
+def _secure_cookie(request: Request) -> bool:
+    """``Secure`` on HTTPS, and on loopback (browsers treat it as a secure context)."""
+    host = (request.url.hostname or "").lower()
+    return request.url.scheme == "https" or host in ("localhost", "127.0.0.1", "::1")
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request) -> Response:
+    response = templates.TemplateResponse(request, "login.html", {"error": None, "page": "login"})
+    response.headers.update(_SECURITY_HEADERS)
+    return response
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    form = await request.form()
+    token = str(form.get("token") or "").strip()
+    state: ServiceState = get_state(request)
+    if await run_in_threadpool(state.tokens.verify, token) is None:
+        refused = templates.TemplateResponse(
+            request, "login.html", {"error": "Unknown or revoked token.", "page": "login"},
+            status_code=401,
+        )
+        refused.headers.update(_SECURITY_HEADERS)
+        return refused
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(
+        COOKIE_NAME, token, httponly=True, samesite="strict", secure=_secure_cookie(request),
+        path="/", max_age=7 * 86400,
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    form = await request.form()
+    token = request.cookies.get(COOKIE_NAME) or ""
+    response = RedirectResponse("/login", status_code=303)
+    if token and str(form.get("csrf") or "") == csrf_token(token):
+        response.delete_cookie(COOKIE_NAME, path="/", samesite="strict", httponly=True)
+    return response
+
+
+def _render(
+    request: Request, name: str, context: Callable[[ServiceState], dict[str, Any]] | None = None
+) -> Response:
+    """The page for a logged-in session; the login page otherwise."""
+    token = _session(request)
+    if token is None:
+        return RedirectResponse("/login", status_code=303)
+    extra = context(get_state(request)) if context else {}
+    return _page(request, name, token, **extra)
+
+
+@router.get("/", response_class=HTMLResponse)
+def jobs_page(request: Request) -> Response:
+    return _render(request, "jobs")
+
+
+@router.get("/calendar", response_class=HTMLResponse)
+def calendar_page(request: Request, month: str | None = None) -> Response:
+    return _render(request, "calendar", lambda state: _month(state, month))
+
+
+def _month(state: ServiceState, month: str | None) -> dict[str, Any]:
+    """Jobs with a scheduled time in ``month`` (``YYYY-MM``, default this one), by day."""
+    today = datetime.now(UTC).date()
+    try:
+        first = datetime.strptime(month, "%Y-%m").date() if month else today.replace(day=1)
+    except ValueError:
+        first = today.replace(day=1)
+    by_day: dict[int, list[dict[str, Any]]] = {}
+    for job in state.queue.list_jobs(limit=1000, offset=0):
+        data = to_json(job)
+        when = data.get("scheduled_time")
+        if not when or data.get("status") == "cancelled":
+            continue
+        at = datetime.fromisoformat(str(when).replace("Z", "+00:00"))
+        if (at.year, at.month) == (first.year, first.month):
+            data["time"] = at.strftime("%H:%M")
+            by_day.setdefault(at.day, []).append(data)
+    for items in by_day.values():
+        items.sort(key=lambda d: d["time"])
+    return {
+        "weeks": calendar.Calendar(firstweekday=0).monthdayscalendar(first.year, first.month),
+        "by_day": by_day,
+        "title": first.strftime("%B %Y"),
+        "prev_month": (first - timedelta(days=1)).strftime("%Y-%m"),
+        "next_month": date(first.year + first.month // 12, first.month % 12 + 1, 1).strftime(
+            "%Y-%m"
+        ),
+        "today": today,
+        "first": first,
+    }
+
+
+@router.get("/stats", response_class=HTMLResponse)
+def stats_page(request: Request) -> Response:
+    return _render(request, "stats")
+
+
+@router.get("/accounts", response_class=HTMLResponse)
+def accounts_page(request: Request) -> Response:
+    return _render(
+        request, "accounts", lambda state: {"accounts": to_json(state.manager.list_accounts())}
+    )
+
+
+@router.get("/validate", response_class=HTMLResponse)
+def validate_page(request: Request) -> Response:
+    return _render(request, "validate")

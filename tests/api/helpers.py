@@ -1,0 +1,45 @@
+"""Small helpers shared by the API tests (no fixtures here)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+TERMINAL = {"completed", "failed", "cancelled"}
+
+UPLOAD_POST_CREDENTIALS = {"api_key": "sk_live_abcdefghijklmnop1234", "user": "demo_user"}
+YOUTUBE_CREDENTIALS = {
+    "client_id": "sandbox-client.apps.googleusercontent.com",
+    "client_secret": "GOCSPX-sandbox-client-secret",
+    "refresh_token": "1//sandbox-refresh-token-abcdefghijkl",
+    "channel_id": "UCsandbox0000000000000000",
+}
+
+
+def add_account(client: httpx.Client, account_id: str, platform: str) -> dict[str, Any]:
+    creds = YOUTUBE_CREDENTIALS if platform == "youtube" else dict(UPLOAD_POST_CREDENTIALS)
+    if platform == "facebook":
+        creds["page_id"] = "123456789"
+    resp = client.post(
+        "/api/publishing/accounts",
+        json={"account_id": account_id, "platform": platform, "credentials": creds},
+    )
+    assert resp.status_code == 201, resp.text
+    return dict(resp.json())
+
+
+def wait_for_job(
+    client: httpx.Client, job_id: str, statuses: set[str] = TERMINAL, timeout: float = 60
+) -> dict[str, Any]:
+    """Poll the job until its status is in ``statuses`` (the deadline only stops a hung test)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        resp = client.get(f"/api/publishing/jobs/{job_id}")
+        assert resp.status_code == 200, resp.text
+        job = dict(resp.json())
+        if job["status"] in statuses:
+            return job
+        assert time.monotonic() < deadline, f"job stuck in {job['status']}: {job}"
+        time.sleep(0.05)
