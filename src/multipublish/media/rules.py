@@ -96,6 +96,10 @@ class PlatformRules:
     def post_type(self) -> str:
         return self.key.partition(":")[2]
 
+    def to_fields(self) -> dict[str, Any]:
+        """Every field, as ``PlatformRules(**fields)`` takes them."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of the non-empty fields."""
         out: dict[str, Any] = {}
@@ -438,7 +442,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def _build(key: str, values: Mapping[str, Any], where: str) -> PlatformRules:
+def _parse(key: str, values: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Check and convert the fields of one entry; errors name the file, key and field."""
     parsed: dict[str, Any] = {}
     for name, value in values.items():
         parser = _PARSERS.get(name)
@@ -448,12 +453,17 @@ def _build(key: str, values: Mapping[str, Any], where: str) -> PlatformRules:
             parsed[name] = parser(value)
         except (ValueError, TypeError) as exc:
             raise ConfigurationError(f"{where}: {key}.{name}: {exc}") from None
-    return PlatformRules(key=key, **parsed)
+    return parsed
 
 
 def builtin_rules() -> RuleSet:
     """The built-in table, without any rules file."""
-    return RuleSet({key: _build(key, values, "built-in rules") for key, values in BUILTIN_RULES.items()})
+    return RuleSet(
+        {
+            key: PlatformRules(key=key, **_parse(key, values, "built-in rules"))
+            for key, values in BUILTIN_RULES.items()
+        }
+    )
 
 
 def load_rules(path: str | Path | None = None) -> RuleSet:
@@ -466,15 +476,17 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
         return builtin_rules()
     where = f"rules file {path}"
     overrides = _read_rules_file(Path(path), where)
-    merged = {key: dict(values) for key, values in BUILTIN_RULES.items()}
+    merged = {key: dict(rule.to_fields()) for key, rule in builtin_rules().items()}
     # Bare platform names first, so "instagram:reels" wins over "instagram" for reels.
     for key in sorted(overrides, key=lambda k: ":" in k):
         values = overrides[key]
         if not isinstance(values, dict):
             raise ConfigurationError(f"{where}: {key}: expected a table of rules, got {values!r}")
-        for target in _targets(key, where):
-            merged[target].update(values)
-    return RuleSet({key: _build(key, values, where) for key, values in merged.items()}, str(path))
+        targets = _targets(key, where)
+        parsed = _parse(key, values, where)
+        for target in targets:
+            merged[target].update(parsed)
+    return RuleSet({key: PlatformRules(**values) for key, values in merged.items()}, str(path))
 
 
 def _targets(key: str, where: str) -> list[str]:

@@ -39,7 +39,7 @@ class _Findings:
 
     def breach(self, name: str, message: str) -> None:
         if name in self.soft:
-            self.warnings.append(f"{message} (uncertain limit)")
+            self.warnings.append(f"{message} (not a firm limit)")
         else:
             self.errors.append(message)
 
