@@ -12,6 +12,7 @@ pytest_plugins = [
     "tests.fixtures.videos",
     "tests.fixtures.sandbox",
     "tests.fixtures.api",
+    "tests.fixtures.youtube",
 ]
 
 

@@ -562,6 +562,8 @@ class YouTubeClient:
                 response = await self._put_chunk(session, plan, offset, end)
             except httpx.TransportError as exc:
                 reason = describe_exception(exc)
+                # A refused connection sent nothing: only a chunk that left can have completed.
+                final = final and not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
             else:
                 if response.status_code in (200, 201):
                     return self._completed(response)
