@@ -1,0 +1,368 @@
+"""Queue behaviour on real SQLite and real PostgreSQL (the ``engine`` fixture runs both)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from multipublish.db import job_results, jobs
+from multipublish.errors import ConflictError, InputError, NotFoundError
+from multipublish.platforms.base import PublishConfig
+from multipublish.queue import PublishingQueue, QueuedPublishConfig, QueueStatus
+from multipublish.queue.backoff import JITTER
+from tests.queue.conftest import FakeClock, MakeQueue
+from tests.queue.publishers import RecordingPublisher
+
+
+def cfg(platforms: list[str] | None = None, **kw: object) -> QueuedPublishConfig:
+    return QueuedPublishConfig(
+        account_id=str(kw.pop("account_id", "acc")),
+        platforms=platforms or ["tiktok"],
+        video_path="/videos/clip.mp4",
+        config=PublishConfig(title=str(kw.pop("title", "A video"))),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def count(engine: Engine, table: object) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+
+
+async def test_priority_then_fifo(make_queue: MakeQueue) -> None:
+    pub = RecordingPublisher()
+    q = make_queue(pub)
+    for name, prio in [("a", 5), ("b", 5), ("c", 9), ("d", 1), ("e", 9), ("f", 5)]:
+        q.add_job(name, cfg(priority=prio))
+    done = [job.id for job in await q.run_until_empty()]
+    assert done == ["c", "e", "a", "b", "f", "d"]
+    assert [c[2] for c in pub.calls] == [f"mp-{j}-tiktok" for j in done]
+
+
+async def test_scheduled_job_starts_at_its_time_not_before(make_queue: MakeQueue, clock: FakeClock) -> None:
+    q = make_queue()
+    job = q.add_job("later", cfg(scheduled_time=clock.now + timedelta(minutes=10)))
+    assert job.status == QueueStatus.SCHEDULED
+    q.add_job("now", cfg())
+    assert [j.id for j in await q.run_until_empty()] == ["now"]
+    clock.advance(599)
+    assert await q.process_one() is None
+    assert q.get_job("later").status == QueueStatus.SCHEDULED
+    assert q.get_queue_stats()["scheduled_future"] == 1
+    clock.advance(1)
+    started = await q.process_one()
+    assert started is not None and started.id == "later"
+    assert started.status == QueueStatus.COMPLETED
+    assert started.started_at == clock.now
+
+
+async def test_naive_scheduled_time_is_utc(make_queue: MakeQueue, clock: FakeClock) -> None:
+    q = make_queue()
+    naive = (clock.now + timedelta(hours=1)).replace(tzinfo=None)
+    job = q.add_job("n", cfg(scheduled_time=naive))
+    assert job.scheduled_time == clock.now + timedelta(hours=1)
+
+
+async def test_backoff_timing_exponential_with_jitter(make_queue: MakeQueue, clock: FakeClock) -> None:
+    pub = RecordingPublisher(script={"tiktok": ["transient", "transient", "transient", "ok"]})
+    q = make_queue(pub)
+    q.add_job("j", cfg(retry_delay=100.0, max_retries=3))
+    for attempt in (1, 2, 3):
+        job = await q.process_one()
+        assert job is not None and job.status == QueueStatus.RETRYING
+        assert job.attempts == attempt
+        low = 100.0 * 2 ** (attempt - 1)
+        wait = (job.run_at - clock.now).total_seconds() if job.run_at else -1
+        assert low <= wait <= low * (1 + JITTER), (attempt, wait)
+        clock.advance(low - 1)
+        assert await q.process_one() is None  # not before its backoff ends
+        clock.advance(wait - (low - 1))
+    job = await q.process_one()
+    assert job is not None and job.status == QueueStatus.COMPLETED and job.attempts == 4
+
+
+async def test_retries_exhausted_then_failed(make_queue: MakeQueue, clock: FakeClock) -> None:
+    pub = RecordingPublisher(script={"tiktok": ["transient"] * 5})
+    q = make_queue(pub)
+    q.add_job("j", cfg(retry_delay=1.0, max_retries=1))
+    assert (await q.process_one()).status == QueueStatus.RETRYING  # type: ignore[union-attr]
+    clock.advance(10)
+    job = await q.process_one()
+    assert job is not None and job.status == QueueStatus.FAILED
+    assert "gave up after 2 attempts" in (job.error_message or "")
+    assert len(pub.calls) == 2
+    assert q.list_jobs(status=QueueStatus.FAILED)[0].id == "j"
+
+
+async def test_rate_limited_waits_at_least_retry_after(make_queue: MakeQueue, clock: FakeClock) -> None:
+    pub = RecordingPublisher(script={"tiktok": [("rate_limited", 900.0)]})
+    q = make_queue(pub)
+    q.add_job("j", cfg(retry_delay=1.0))
+    job = await q.process_one()
+    assert job is not None and job.status == QueueStatus.RETRYING
+    assert job.run_at is not None and (job.run_at - clock.now).total_seconds() >= 900.0
+    clock.advance(899)
+    assert await q.process_one() is None
+    clock.advance(2)
+    assert (await q.process_one()).status == QueueStatus.COMPLETED  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("kind", ["auth", "permanent"])
+async def test_auth_and_permanent_fail_at_once(make_queue: MakeQueue, kind: str) -> None:
+    pub = RecordingPublisher(script={"tiktok": [kind]})
+    q = make_queue(pub)
+    q.add_job("j", cfg(max_retries=3))
+    job = await q.process_one()
+    assert job is not None and job.status == QueueStatus.FAILED and job.attempts == 1
+    assert job.results["tiktok"]["error_kind"] == kind
+    assert job.completed_at is not None
+
+
+async def test_quota_waits_as_scheduled_without_spending_an_attempt(
+    make_queue: MakeQueue, clock: FakeClock
+) -> None:
+    pub = RecordingPublisher(script={"tiktok": [("quota", 7200.0)]})
+    q = make_queue(pub)
+    q.add_job("j", cfg(max_retries=0))
+    job = await q.process_one()
+    assert job is not None and job.status == QueueStatus.SCHEDULED
+    assert job.attempts == 0 and "quota" in (job.wait_reason or "")
+    assert job.run_at == clock.now + timedelta(seconds=7200)
+    clock.advance(7200)
+    assert (await q.process_one()).status == QueueStatus.COMPLETED  # type: ignore[union-attr]
+
+
+async def test_partial_failure_retries_only_the_missing_platform(
+    make_queue: MakeQueue, clock: FakeClock
+) -> None:
+    pub = RecordingPublisher(script={"instagram": ["transient"]})
+    q = make_queue(pub)
+    q.add_job("j", cfg(["tiktok", "instagram"], retry_delay=5.0))
+    job = await q.process_one()
+    assert job is not None and job.status == QueueStatus.RETRYING
+    assert job.results["tiktok"]["success"] and not job.results["instagram"]["success"]
+    clock.advance(60)
+    job = await q.process_one()
+    assert job is not None and job.status == QueueStatus.COMPLETED
+    assert [c[1] for c in pub.calls] == ["tiktok", "instagram", "instagram"]
+    assert sorted(c[1] for c in pub.calls).count("tiktok") == 1
+
+
+async def test_unknown_outcome_is_reconciled_before_any_repost(
+    make_queue: MakeQueue, clock: FakeClock
+) -> None:
+    pub = RecordingPublisher(script={"tiktok": ["unknown"]})
+    q = make_queue(pub)
+    q.add_job("j", cfg(retry_delay=1.0))
+    job = await q.process_one()
+    assert job is not None and job.results["tiktok"]["status"] == "unknown"
+    clock.advance(5)
+    job = await q.process_one()
+    assert pub.reconciles == [("tiktok", "mp-j-tiktok")]
+    # The service had no record: reposted with the same request id so repeats are recognisable.
+    assert [c[2] for c in pub.calls] == ["mp-j-tiktok", "mp-j-tiktok"]
+    assert job is not None and job.status == QueueStatus.COMPLETED
+
+
+async def test_add_job_rejects_bad_input_and_writes_nothing(make_queue: MakeQueue, engine: Engine) -> None:
+    q = make_queue()
+    with pytest.raises(InputError) as err:
+        q.add_job("x", cfg(["myspace"]))
+    assert err.value.field == "platform"
+    for bad, field in [({"priority": 11}, "priority"), ({"max_retries": -1}, "max_retries")]:
+        with pytest.raises(InputError) as err:
+            cfg(**bad)
+        assert err.value.field == field
+    with pytest.raises(InputError) as err:
+        QueuedPublishConfig("acc", [], "/v.mp4")
+    assert err.value.field == "platforms"
+    with pytest.raises(InputError) as err:
+        q.add_job("w", cfg(webhook_url="http://127.0.0.1:9/hook"))
+    assert err.value.field == "webhook_url"
+    assert count(engine, jobs) == 0 and count(engine, job_results) == 0
+    q.add_job("dup", cfg(["tiktok", "youtube"]))
+    with pytest.raises(ConflictError):
+        q.add_job("dup", cfg())
+    assert count(engine, jobs) == 1 and count(engine, job_results) == 2
+    with pytest.raises(NotFoundError):
+        q.get_job("nope")
+
+
+async def test_cancel_during_wait_and_control(make_queue: MakeQueue, clock: FakeClock) -> None:
+    pub = RecordingPublisher(script={"tiktok": ["transient"]})
+    q = make_queue(pub)
+    q.add_job("s", cfg(scheduled_time=clock.now + timedelta(hours=1)))
+    q.add_job("r", cfg(retry_delay=60.0))
+    assert (await q.process_one()).status == QueueStatus.RETRYING  # type: ignore[union-attr]
+    assert q.cancel_job("s").status == QueueStatus.CANCELLED
+    assert q.cancel_job("r").status == QueueStatus.CANCELLED
+    clock.advance(7200)
+    assert await q.process_one() is None
+    assert len(pub.calls) == 1
+    with pytest.raises(ConflictError):
+        q.cancel_job("s")
+    with pytest.raises(ConflictError):
+        q.retry_job("s")
+    q.add_job("u", cfg(scheduled_time=clock.now + timedelta(hours=1)))
+    job = q.update_job("u", priority=9, scheduled_time=clock.now)
+    assert job.priority == 9 and job.status == QueueStatus.PENDING
+    with pytest.raises(InputError):
+        q.update_job("u", priority=0)
+    stats = q.get_queue_stats()
+    for key in (
+        "pending",
+        "processing",
+        "completed",
+        "failed",
+        "scheduled_future",
+        "cancelled",
+        "retrying",
+        "total",
+        "success_rate",
+    ):
+        assert key in stats
+    assert stats["cancelled"] == 2 and stats["pending"] == 1 and stats["total"] == 3
+
+
+async def test_manual_retry_of_failed_job(make_queue: MakeQueue) -> None:
+    pub = RecordingPublisher(script={"instagram": ["permanent"]})
+    q = make_queue(pub)
+    q.add_job("j", cfg(["tiktok", "instagram"]))
+    job = await q.process_one()
+    assert job is not None and job.status == QueueStatus.FAILED
+    assert job.results["tiktok"]["status"] == "published"
+    job = q.retry_job("j")
+    assert job.status == QueueStatus.PENDING and job.attempts == 0
+    job = await q.process_one()
+    assert job is not None and job.status == QueueStatus.COMPLETED
+    assert [c[1] for c in pub.calls].count("tiktok") == 1
+    with pytest.raises(ConflictError):
+        q.retry_job("j")
+
+
+async def test_lease_expiry_reclaim_and_fencing(make_queue: MakeQueue, clock: FakeClock) -> None:
+    """A worker that lost its lease cannot overwrite the new owner's result."""
+    old = make_queue(worker_id="old")
+    new_pub = RecordingPublisher()
+    new = make_queue(new_pub, worker_id="new")
+    old.add_job("j", cfg())
+    [stale] = old.store.claim("old", 1).claims
+    assert stale.attempt == 1
+    assert new.store.claim("new", 1).claims == []  # leased: nobody else may run it
+    clock.advance(31)  # lease_seconds=30 passes without renewal (the old worker hangs)
+    assert old.store.renew("new") == {}
+    job = await new.process_one()  # reclaimed automatically, reconciled, then published
+    assert job is not None and job.status == QueueStatus.COMPLETED and job.attempts == 2
+    assert new_pub.reconciles == [("tiktok", "mp-j-tiktok")]
+    from multipublish.platforms.base import PublishResult, PublishStatus
+
+    late = PublishResult("tiktok", False, PublishStatus.FAILED, error="late", error_kind=None)
+    assert old.store.record(stale, "tiktok", late) is False
+    assert old.store.finish(stale, {"tiktok": late}) is None
+    assert old.store.renew("old") == {}
+    job = new.get_job("j")
+    assert job.status == QueueStatus.COMPLETED and job.results["tiktok"]["success"]
+
+
+async def test_job_that_kills_its_worker_stops_after_max_attempts(
+    make_queue: MakeQueue, clock: FakeClock
+) -> None:
+    q = make_queue()
+    q.add_job("j", cfg(max_retries=2))
+    for _ in range(3):
+        assert len(q.store.claim("w", 1).claims) == 1
+        clock.advance(31)  # the worker died each time: the lease just expires
+    assert q.store.claim("w", 1).claims == []
+    job = q.get_job("j")
+    assert job.status == QueueStatus.FAILED and job.attempts == 3
+    assert job.results["tiktok"]["status"] == "unknown"
+
+
+async def test_cancel_running_job_seen_at_renewal(make_queue: MakeQueue) -> None:
+    q = make_queue()
+    q.add_job("j", cfg())
+    [claim] = q.store.claim("w", 1).claims
+    assert q.store.renew("w") == {"j": (1, False)}
+    assert q.cancel_job("j").cancel_requested
+    assert q.store.renew("w") == {"j": (1, True)}
+    out = q.store.finish(claim, {}, cancelled=True)
+    assert out is not None and out.job.status == QueueStatus.CANCELLED
+
+
+async def test_cancel_running_job_with_real_workers(engine: Engine) -> None:
+    from tests.queue.conftest import queue_settings
+
+    pub = RecordingPublisher(delay=30.0)
+    q = PublishingQueue(engine, pub, settings=queue_settings(lease_seconds=1))
+    q.add_job("j", cfg())
+    await q.start(2)
+    try:
+        for _ in range(200):
+            if pub.calls:
+                break
+            await asyncio.sleep(0.02)
+        assert q.cancel_job("j").cancel_requested
+        for _ in range(300):
+            if q.get_job("j").status == QueueStatus.CANCELLED:
+                break
+            await asyncio.sleep(0.02)
+        assert q.get_job("j").status == QueueStatus.CANCELLED
+    finally:
+        await q.stop()
+
+
+async def test_concurrency_caps_hold_across_workers(make_queue: MakeQueue) -> None:
+    q1 = make_queue(platform_concurrency={"tiktok": 2, "youtube": 1}, account_concurrency=10)
+    q2 = make_queue(platform_concurrency={"tiktok": 2, "youtube": 1}, account_concurrency=10)
+    for i in range(4):
+        q1.add_job(f"t{i}", cfg(["tiktok"], account_id=f"a{i}"))
+    q1.add_job("y0", cfg(["youtube"], account_id="b"))
+    q1.add_job("y1", cfg(["youtube"], account_id="c"))
+    first = q1.store.claim("w1", 1).claims
+    second = q2.store.claim("w2", 10)
+    held = [c.job.id for c in first + second.claims]
+    assert sorted(held) == ["t0", "t1", "y0"] and second.capped
+    assert q2.store.claim("w2", 10).claims == []
+    q3 = make_queue(platform_concurrency={"tiktok": 10}, account_concurrency=1)
+    q3.add_job("same1", cfg(["instagram"], account_id="z"))
+    q3.add_job("same2", cfg(["instagram"], account_id="z"))
+    got = [c.job.id for c in q3.store.claim("w3", 10).claims]
+    assert "same1" in got and "same2" not in got  # one upload at a time for account z
+
+
+async def test_workers_drain_in_process(make_queue: MakeQueue, engine: Engine) -> None:
+    from tests.queue.conftest import queue_settings
+
+    pub = RecordingPublisher()
+    q = PublishingQueue(engine, pub, settings=queue_settings())
+    for i in range(40):
+        q.add_job(f"j{i:02d}", cfg(["tiktok", "linkedin"], account_id=f"a{i % 7}"))
+    await q.start(4)
+    try:
+        assert await q.wait_idle(timeout=60)
+    finally:
+        await q.stop()
+    assert q.get_queue_stats()["completed"] == 40
+    ids = [c[2] for c in pub.calls]
+    assert len(ids) == 80 and len(set(ids)) == 80
+
+
+async def test_archive_moves_finished_jobs_out_of_the_hot_table(
+    make_queue: MakeQueue, clock: FakeClock, engine: Engine
+) -> None:
+    q = make_queue(job_retention_seconds=3600)
+    q.add_job("old", cfg())
+    await q.run_until_empty()
+    clock.advance(3601)
+    q.add_job("new", cfg())
+    assert q.store.archive() == 1
+    assert count(engine, jobs) == 1
+    job = q.get_job("old")
+    assert job.status == QueueStatus.COMPLETED and job.results["tiktok"]["success"]
+    assert q.get_queue_stats()["completed"] == 1
+    with pytest.raises(ConflictError):
+        q.add_job("old", cfg())
+    assert [j.id for j in q.list_jobs()] == ["new"]
