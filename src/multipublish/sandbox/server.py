@@ -50,6 +50,7 @@ class SandboxServer:
     """All emulators on one port, served by uvicorn in a daemon thread.
 
     ``with SandboxServer() as sb: sb.url`` -> ``http://127.0.0.1:PORT``; ``stop()`` shuts it down.
+    ``http`` picks uvicorn's HTTP implementation (``auto``, ``httptools`` or ``h11``).
     """
 
     def __init__(
@@ -59,6 +60,7 @@ class SandboxServer:
         *,
         data_dir: Path | None = None,
         log_level: str = "warning",
+        http: str = "auto",
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -70,6 +72,7 @@ class SandboxServer:
             port=self.port,
             log_level=log_level,
             access_log=False,
+            http=http,
             lifespan="off",
             timeout_keep_alive=30,
         )
