@@ -217,9 +217,16 @@ class PublishingManager:
             if refusal is not None:
                 return refusal
         rid = request_id or new_request_id()
+        report: ProgressCallback | None = None
+        if progress is not None:
+            callback = progress
+
+            def report(_platform: str, sent: int, total: int) -> None:
+                callback(target.name, sent, total)  # named as the caller named it
+
         try:
             result = await target.client.publish(
-                path, config, post_type=target.post_type, request_id=rid, progress=progress
+                path, config, post_type=target.post_type, request_id=rid, progress=report
             )
         except PlatformError as exc:
             result = PublishResult(

@@ -1,9 +1,140 @@
-"""CLI commands: accounts (filled in by its issue)."""
+"""``multipublish accounts add|list|remove`` and ``multipublish keygen``.
+
+Credentials are given as ``--credential key=value`` (repeatable) or ``--credentials-file`` (a JSON
+object); they are checked, encrypted with ``MULTIPUBLISH_SECRET_KEY`` and never printed back in
+clear. Exit status: 0 success, 1 the operation failed (not found...), 2 a usage error.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+accounts_app = typer.Typer(
+    name="accounts", help="Add, list and remove platform accounts.", no_args_is_help=True
+)
+_err = Console(stderr=True)
+
+
+@contextmanager
+def cli_errors() -> Iterator[None]:
+    """Our errors become one clear line and an exit status, never a traceback."""
+    from multipublish.errors import ConfigurationError, InputError, MultipublishError
+
+    try:
+        yield
+    except (InputError, ConfigurationError) as exc:
+        _err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    except MultipublishError as exc:
+        _err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _manager() -> Any:
+    from multipublish.manager import PublishingManager
+
+    return PublishingManager()
+
+
+def _parse_credentials(pairs: list[str], file: Path | None) -> dict[str, Any]:
+    from multipublish.errors import InputError
+
+    creds: dict[str, Any] = {}
+    if file is not None:
+        try:
+            loaded = json.loads(file.read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(
+                "--credentials-file", f"cannot read a JSON object: {type(exc).__name__}"
+            ) from None
+        if not isinstance(loaded, dict):
+            raise InputError("--credentials-file", "must hold a JSON object")
+        creds.update(loaded)
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError("--credential", f"expected key=value, got {key.strip() or pair!r}")
+        creds[key.strip()] = value
+    if not creds:
+        raise InputError("--credential", "give credentials with --credential key=value or --credentials-file")
+    return creds
+
+
+@accounts_app.command("add")
+def add(
+    account_id: Annotated[str, typer.Argument(help="Account id (one id may hold several platforms).")],
+    platform: Annotated[
+        str, typer.Option("--platform", "-p", help="tiktok, instagram, facebook, linkedin, youtube.")
+    ],
+    credential: Annotated[
+        list[str] | None, typer.Option("--credential", "-c", help="key=value (repeatable).")
+    ] = None,
+    credentials_file: Annotated[
+        Path | None, typer.Option("--credentials-file", help="JSON object of credentials.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the stored account as JSON.")] = False,
+) -> None:
+    """Store (or replace) one platform's credentials under ACCOUNT_ID."""
+    with cli_errors():
+        creds = _parse_credentials(credential or [], credentials_file)
+        view = _manager().add_account(account_id, platform, creds)
+    if as_json:
+        typer.echo(json.dumps(view, indent=2))
+    else:
+        typer.echo(f"stored {view['platform']} credentials for account {view['account_id']}")
+
+
+@accounts_app.command("list")
+def list_(
+    account_id: Annotated[str | None, typer.Argument(help="Only this account id.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """List accounts and platforms (credentials masked)."""
+    with cli_errors():
+        rows = _manager().list_accounts(account_id)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("account", "platform", "credentials", "updated")
+    for row in rows:
+        creds = ", ".join(f"{k}={v}" for k, v in row["credentials"].items())
+        table.add_row(row["account_id"], row["platform"], creds, row["updated_at"] or "")
+    Console().print(table if rows else "no accounts")
+
+
+@accounts_app.command("remove")
+def remove(
+    account_id: Annotated[str, typer.Argument(help="Account id.")],
+    platform: Annotated[
+        str | None, typer.Option("--platform", "-p", help="Only this platform (default: all).")
+    ] = None,
+) -> None:
+    """Remove one platform of ACCOUNT_ID, or all of them."""
+    with cli_errors():
+        count = _manager().remove_account(account_id, platform)
+    typer.echo(f"removed {count} platform account(s) of {account_id}")
+
+
+def keygen() -> None:
+    """Print a new Fernet key for MULTIPUBLISH_SECRET_KEY (credential encryption)."""
+    from cryptography.fernet import Fernet
+
+    typer.echo(Fernet.generate_key().decode())
+
+
+# -- `multipublish accounts auth ID` (YouTube consent flow) ----------------------------------------
+# Owned by the YouTube client's engineer: define it here as `@accounts_app.command("auth")`.
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``accounts`` and ``keygen`` to ``app``."""
+    app.add_typer(accounts_app, name="accounts")
+    app.command("keygen")(keygen)
