@@ -24,6 +24,8 @@ from multipublish.errors import MediaError
 _CONTAINER_BOXES = {b"moov", b"trak", b"edts"}
 #: Box types an ISO BMFF (MP4/MOV) file may start with.
 _TOP_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid"}
+#: Bytes read to find a Matroska Projection element ahead of the first Cluster.
+_MATROSKA_HEAD = 64 * 1024
 #: Index entries checked at the end of each stream for the truncation test.
 _TAIL_ENTRIES = 16
 
@@ -149,7 +151,9 @@ def _read(container: Any, name: str, size: int, boxes: _BoxFacts | None) -> Medi
     coded_w, coded_h = int(v.codec_context.width or v.width), int(v.codec_context.height or v.height)
     if coded_w <= 0 or coded_h <= 0:
         raise MediaError(name, "video stream has no picture size")
-    rotation = _rotation(container, kind, boxes)
+    rotation = _rotation(
+        container, kind, boxes, _matroska_may_rotate(Path(name)) if kind in ("mkv", "webm") else False
+    )
     width, height = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
 
     rate = v.average_rate or v.guessed_rate or v.base_rate
@@ -234,16 +238,17 @@ def _index_end(container: Any) -> int:
     return end
 
 
-def _rotation(container: Any, kind: str, boxes: _BoxFacts | None) -> int:
+def _rotation(container: Any, kind: str, boxes: _BoxFacts | None, matroska_may_rotate: bool) -> int:
     """Display rotation, decoding the first frame only when the file may carry one.
 
     PyAV exposes no display matrix on the stream, but each decoded frame has ``rotation``. An MP4
-    whose video track has an identity matrix is not rotated, so it is never decoded.
+    whose video track has an identity matrix, or a Matroska file without a Projection element,
+    is not rotated, so it is never decoded.
     """
     if kind in ("mp4", "mov", "3gp", "3g2"):
         if boxes is None or boxes.matrix is None:
             return 0
-    elif kind not in ("mkv", "webm"):
+    elif not matroska_may_rotate:
         return 0
     try:
         container.seek(0)
@@ -256,6 +261,23 @@ def _rotation(container: Any, kind: str, boxes: _BoxFacts | None) -> int:
         a, b, _, _ = boxes.matrix
         return _normalise(-math.degrees(math.atan2(b, a)))
     return 0
+
+
+def _matroska_may_rotate(p: Path) -> bool:
+    """Whether the Matroska header (before the first Cluster) may hold a Projection element.
+
+    Rotation in Matroska is ``ProjectionPoseRoll`` inside ``Projection`` (ID 0x7670). When the
+    header is not within the first bytes, answer yes so the caller decodes a frame to be sure.
+    """
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(_MATROSKA_HEAD)
+    except OSError:
+        return True
+    cluster = head.find(b"\x1f\x43\xb6\x75")
+    if cluster < 0:
+        return True
+    return b"\x76\x70" in head[:cluster]
 
 
 def _normalise(deg: float) -> int:
