@@ -14,11 +14,12 @@ left unable to refresh.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -183,11 +184,23 @@ def resolve_token_uri(settings: Settings, *candidates: Any) -> str:
     return settings.google_token_url
 
 
-def allow_local_http(url: str) -> None:
+@contextlib.contextmanager
+def allow_local_http(url: str) -> Iterator[None]:
     """Let oauthlib talk plain HTTP to a loopback token endpoint (the sandbox), nothing else."""
     parts = urlsplit(url)
-    if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"):
-        os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    local = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
+    name = "OAUTHLIB_INSECURE_TRANSPORT"
+    before = os.environ.get(name)
+    if local:
+        os.environ[name] = "1"
+    try:
+        yield
+    finally:
+        if local:
+            if before is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = before
 
 
 class _TimedRequest(google.auth.transport.requests.Request):
@@ -370,18 +383,24 @@ def run_consent_flow(
             prompt(f"Open this URL in a browser to authorise multipublish:\n{url}")
             return url, state
 
+        def fetch_token(self, **kwargs: Any) -> Any:
+            # Client id and secret in the form body, as google-auth's refresh sends them (Google
+            # takes both this and HTTP Basic; some token endpoints take only the body).
+            kwargs.setdefault("include_client_id", True)
+            return super().fetch_token(**kwargs)
+
     config = load_client_config(credentials)
     section = next(iter(config.values()))
     section["token_uri"] = resolve_token_uri(settings, section.get("token_uri"))
-    allow_local_http(section["token_uri"])
     flow = _Flow.from_client_config(config, scopes=list(YOUTUBE_SCOPES))
-    creds = flow.run_local_server(
-        host=host,
-        port=port,
-        open_browser=open_browser,
-        authorization_prompt_message=None,
-        timeout_seconds=timeout_seconds,
-        access_type="offline",
-        prompt="consent",
-    )
+    with allow_local_http(section["token_uri"]):
+        creds = flow.run_local_server(
+            host=host,
+            port=port,
+            open_browser=open_browser,
+            authorization_prompt_message=None,
+            timeout_seconds=timeout_seconds,
+            access_type="offline",
+            prompt="consent",
+        )
     return credentials_to_token(creds)
