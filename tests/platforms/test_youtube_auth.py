@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -251,3 +254,59 @@ def test_consent_flow_stores_the_new_token_and_it_works(
 def test_consent_for_an_unknown_account_is_not_found(yt_settings: Settings) -> None:
     with pytest.raises(NotFoundError):
         authorize_account("nobody", yt_settings, open_browser=False, timeout_seconds=1)
+
+
+def test_cli_accounts_auth_no_browser_prints_the_url_and_stores_the_token(
+    sandbox_url: str,
+    yt_settings: Settings,
+    yt_store: AccountStore,
+    yt_client_secrets: Path,
+) -> None:
+    secrets = json.loads(yt_client_secrets.read_text())
+    secrets["installed"]["auth_uri"] = f"{sandbox_url}/o/oauth2/auth"
+    yt_client_secrets.write_text(json.dumps(secrets))
+    yt_store.add(ACCOUNT, "youtube", {"client_secrets_file": str(yt_client_secrets)})
+    assert yt_settings.secret_key is not None
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MULTIPUBLISH_")},
+        "MULTIPUBLISH_DATABASE_URL": yt_settings.database_url,
+        "MULTIPUBLISH_SECRET_KEY": yt_settings.secret_key.get_secret_value(),
+        "MULTIPUBLISH_SANDBOX_URL": sandbox_url,
+    }
+    command = [sys.executable, "-m", "multipublish", "accounts", "auth", ACCOUNT, "--no-browser"]
+    command += ["--host", "127.0.0.1", "--timeout", "30"]
+    with subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith(f"{sandbox_url}/o/oauth2/auth?"):
+                httpx.get(line.strip(), follow_redirects=True, timeout=10)  # the user consents
+                break
+        out, err = proc.communicate(timeout=60)
+    output = "".join(lines) + out
+    assert proc.returncode == 0, err
+    assert f"Stored the YouTube token of account {ACCOUNT}." in output
+    stored = _stored(yt_store)
+    assert "Channel: Sandbox channel" in output and stored["channel_id"].startswith("UC")
+    assert stored["refresh_token"].startswith("1//sandbox-")
+    assert stored["refresh_token"] not in output + err
+
+
+def test_cli_accounts_auth_of_an_unknown_account_fails_clearly(yt_settings: Settings) -> None:
+    from typer.testing import CliRunner
+
+    from multipublish.cli import app
+
+    assert yt_settings.secret_key is not None
+    env = {
+        "MULTIPUBLISH_DATABASE_URL": yt_settings.database_url,
+        "MULTIPUBLISH_SECRET_KEY": yt_settings.secret_key.get_secret_value(),
+    }
+    result = CliRunner().invoke(app, ["accounts", "auth", "nobody", "--no-browser"], env=env)
+    assert result.exit_code == 1
+    assert "nobody" in result.output and "multipublish accounts add" in result.output
+    wrong = CliRunner().invoke(app, ["accounts", "auth", "nobody", "--platform", "tiktok"], env=env)
+    assert wrong.exit_code == 2

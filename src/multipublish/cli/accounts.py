@@ -17,6 +17,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from multipublish.cli.accounts_auth import add_auth_command
+
 accounts_app = typer.Typer(
     name="accounts", help="Add, list and remove platform accounts.", no_args_is_help=True
 )
@@ -131,7 +133,8 @@ def keygen() -> None:
 
 
 # -- `multipublish accounts auth ID` (YouTube consent flow) ----------------------------------------
-# Owned by the YouTube client's engineer: define it here as `@accounts_app.command("auth")`.
+# Lives in cli/accounts_auth.py (the YouTube client's side); registered on this group here.
+add_auth_command(accounts_app)
 
 
 def register(app: typer.Typer) -> None:
