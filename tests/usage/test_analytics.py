@@ -56,7 +56,7 @@ def _settings(**extra: Any) -> Settings:
 def _make_attempts(seed: int, start: datetime, days: int) -> list[Attempt]:
     rng = random.Random(seed)
     out: list[Attempt] = []
-    for n in range(80):
+    for n in range(50):
         account = rng.choice(["acme", "blue"])
         platform = rng.choice(["tiktok", "instagram", "youtube"])
         job = f"job{n // 2}"

@@ -16,7 +16,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -95,6 +95,7 @@ class PublishingQueue:
         settings: Settings | None = None,
         clock: Callable[[], datetime] | None = None,
         worker_id: str | None = None,
+        quota_gate: Any = None,
     ) -> None:
         self.settings = settings or get_settings()
         self.engine = _resolve_engine(db)
@@ -103,6 +104,8 @@ class PublishingQueue:
         self.clock = clock or utcnow
         self.store = JobStore(self.engine, settings=self.settings, clock=self.clock)
         self.worker_id = worker_id or default_worker_id()
+        #: Optional ``multipublish.usage.QuotaGate``: reserves quota and records usage per publish.
+        self.quota_gate = quota_gate
         self._waker = Waker()
         self._webhook_waker = Waker()
         self._running: dict[str, _Running] = {}
@@ -401,9 +404,18 @@ class PublishingQueue:
                     return found
                 if found.status == PublishStatus.UNKNOWN or found.error_kind == ErrorKind.UNKNOWN:
                     return found  # still not known: never repost blindly; try again later
-            return await self.manager.publish_to_platform(
-                job.account_id, t.key, job.video_path, job.config, request_id=t.request_id
-            )
+
+            def publish() -> Awaitable[PublishResult]:
+                return self.manager.publish_to_platform(
+                    job.account_id, t.key, job.video_path, job.config, request_id=t.request_id
+                )
+
+            if self.quota_gate is not None:  # over quota: a `quota` result that waits for the reset
+                return await self.quota_gate.guard(  # type: ignore[no-any-return]
+                    job.account_id, t.key, job.config, publish,
+                    job_id=job.id, attempt=claim.attempt, clock=self.clock, run_sync=self._db,
+                )
+            return await publish()
         except asyncio.CancelledError:
             raise
         except PlatformError as exc:

@@ -7,10 +7,14 @@ two workers racing for the last unit exactly one wins and the other is told when
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 from multipublish.errors import ErrorKind
-from multipublish.platforms.base import PublishConfig, PublishResult
+from multipublish.platforms.base import PublishConfig, PublishResult, PublishStatus
 from multipublish.usage.models import QuotaDecision, Reservation
 from multipublish.usage.store import UsageStore, quota_bucket
 
@@ -77,3 +81,80 @@ class QuotaGate:
                 reason=f"{result.platform} quota refused by the service",
             )
         return None
+
+    async def guard(
+        self,
+        account_id: str,
+        platform: str,
+        config: PublishConfig | None,
+        publish: Callable[[], Awaitable[PublishResult]],
+        *,
+        job_id: str | None = None,
+        attempt: int = 1,
+        clock: Callable[[], datetime] | None = None,
+        run_sync: Callable[..., Awaitable[Any]] | None = None,
+    ) -> PublishResult:
+        """Reserve, publish, record: the queue's whole use of the gate in one call.
+
+        Over quota, ``publish`` is not called and a ``quota`` failure comes back whose
+        ``retry_after`` reaches the reset, so the queue schedules that platform for then (status
+        ``scheduled``, reason in ``wait_reason``) while the job's other platforms go ahead. A quota
+        refusal from the service comes back the same way. ``run_sync`` runs the blocking database
+        calls (the queue passes its thread pool; default ``asyncio.to_thread``).
+        """
+        now = clock or self.store.now
+        call = run_sync or _to_thread
+        decision: QuotaDecision = await call(self.reserve, account_id, platform, now(), config)
+        if not decision.allowed:
+            return deferred_result(platform, decision, now())
+        started = time.monotonic()
+        try:
+            result = await publish()
+        except BaseException:
+            if decision.reservation is not None:
+                await asyncio.shield(call(self.release, decision.reservation, now()))
+            raise
+        verdict: QuotaDecision | None = await call(
+            self.settle,
+            decision.reservation,
+            account_id,
+            result,
+            job_id=job_id,
+            attempt=attempt,
+            duration_s=time.monotonic() - started,
+            post_type=platform.partition(":")[2] or None,
+            config=config,
+            now=now(),
+        )
+        if verdict is not None and verdict.wait_until is not None:
+            wait = max(0.0, (verdict.wait_until - now()).total_seconds())
+            # the store's reset time (midnight Pacific, the service's reset) on the caller's clock
+            result.retry_after = wait
+            result.details = {**result.details, "quota_wait_until": verdict.wait_until.isoformat()}
+        return result
+
+
+def deferred_result(platform: str, decision: QuotaDecision, now: datetime) -> PublishResult:
+    """The result of a publish the gate held back: ``quota`` until the reset, or ``permanent``
+    when no reset would ever make room (the publish is bigger than the whole quota)."""
+    if decision.wait_until is None:
+        return PublishResult(
+            platform=platform,
+            success=False,
+            status=PublishStatus.FAILED,
+            error=decision.reason,
+            error_kind=ErrorKind.PERMANENT,
+        )
+    return PublishResult(
+        platform=platform,
+        success=False,
+        status=PublishStatus.FAILED,
+        error=decision.reason,
+        error_kind=ErrorKind.QUOTA,
+        retry_after=max(0.0, (decision.wait_until - now).total_seconds()),
+        details={"quota_wait_until": decision.wait_until.isoformat(), "deferred_by": "quota_gate"},
+    )
+
+
+async def _to_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return await asyncio.to_thread(fn, *args, **kwargs)
