@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import struct
@@ -10,6 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+#: One pooled client for every test: a new client per call costs a TLS context load.
+HTTP = httpx.Client(timeout=10)
+atexit.register(HTTP.close)
 
 API_KEY = {"Authorization": "Apikey sandbox-key"}
 KIB256 = 256 * 1024
@@ -51,7 +56,7 @@ def tiny_png() -> bytes:
 def posts(base: str, platform: str | None = None) -> list[dict[str, Any]]:
     """What the sandbox says was published."""
     params = {"platform": platform} if platform else {}
-    response = httpx.get(f"{base}/_sandbox/posts", params=params)
+    response = HTTP.get(f"{base}/_sandbox/posts", params=params)
     response.raise_for_status()
     result: list[dict[str, Any]] = response.json()["posts"]
     return result
@@ -59,7 +64,7 @@ def posts(base: str, platform: str | None = None) -> list[dict[str, Any]]:
 
 def arm(base: str, platform: str, fault: str, **extra: Any) -> dict[str, Any]:
     """Arm a fault through the control endpoint."""
-    response = httpx.post(
+    response = HTTP.post(
         f"{base}/_sandbox/faults", json={"platform": platform, "fault": fault, **extra}
     )
     assert response.status_code == 201, response.text
@@ -68,13 +73,13 @@ def arm(base: str, platform: str, fault: str, **extra: Any) -> dict[str, Any]:
 
 
 def configure(base: str, **values: Any) -> None:
-    response = httpx.post(f"{base}/_sandbox/config", json=values)
+    response = HTTP.post(f"{base}/_sandbox/config", json=values)
     assert response.status_code == 200, response.text
 
 
 def access_token(base: str, refresh_token: str = "rt-alice") -> str:
     """An access token from the sandbox's token endpoint."""
-    response = httpx.post(
+    response = HTTP.post(
         f"{base}/token",
         data={
             "grant_type": "refresh_token",

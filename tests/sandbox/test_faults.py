@@ -10,6 +10,7 @@ import pytest
 
 from tests.sandbox.helpers import (
     API_KEY,
+    HTTP,
     KIB256,
     access_token,
     arm,
@@ -30,7 +31,7 @@ def up_upload(base: str, path: Path, platform: str = "tiktok", timeout: float = 
         data["facebook_page_id"] = "42"
     headers = {**API_KEY, **({"X-Request-Id": request_id} if request_id else {})}
     with path.open("rb") as fh:
-        return httpx.post(f"{base}/api/upload", data=data,
+        return HTTP.post(f"{base}/api/upload", data=data,
                           files={"video": (path.name, fh, "video/mp4")},
                           headers=headers, timeout=timeout)
 
@@ -93,7 +94,7 @@ def test_upload_post_lose_response_is_published_and_found_by_status(
         up_upload(sandbox_url, small_video, "facebook", request_id="ours-7")
     [post] = posts(sandbox_url)
     assert post["request_id"] == "ours-7"
-    status = httpx.get(f"{sandbox_url}/api/uploadposts/status",
+    status = HTTP.get(f"{sandbox_url}/api/uploadposts/status",
                        params={"request_id": "ours-7"}, headers=API_KEY).json()
     assert status["status"] == "completed"
     assert status["results"][0]["success"] is True
@@ -111,7 +112,7 @@ def test_upload_post_reject_fails_one_platform_only(sandbox_url: str, small_vide
     arm(sandbox_url, "linkedin", "reject")
     data = {"user": "u", "platform[]": ["tiktok", "linkedin"]}
     with small_video.open("rb") as fh:
-        body = httpx.post(f"{sandbox_url}/api/upload", data=data, files={"video": fh},
+        body = HTTP.post(f"{sandbox_url}/api/upload", data=data, files={"video": fh},
                           headers=API_KEY).json()
     assert body["results"]["tiktok"]["success"] is True
     assert body["results"]["linkedin"]["success"] is False
@@ -123,11 +124,11 @@ def test_fault_matches_its_platform_and_counts_times(sandbox_url: str, small_vid
     arm(sandbox_url, "instagram", "http_500", times=2)
     assert up_upload(sandbox_url, small_video, "tiktok").status_code == 200
     assert up_upload(sandbox_url, small_video, "instagram").status_code == 500
-    faults = httpx.get(f"{sandbox_url}/_sandbox/faults").json()["faults"]
+    faults = HTTP.get(f"{sandbox_url}/_sandbox/faults").json()["faults"]
     assert [(f["platform"], f["times"]) for f in faults] == [("instagram", 1)]
     assert up_upload(sandbox_url, small_video, "instagram").status_code == 500
     assert up_upload(sandbox_url, small_video, "instagram").status_code == 200
-    assert httpx.get(f"{sandbox_url}/_sandbox/faults").json()["faults"] == []
+    assert HTTP.get(f"{sandbox_url}/_sandbox/faults").json()["faults"] == []
 
 
 @pytest.mark.parametrize(
@@ -141,14 +142,14 @@ def test_fault_matches_its_platform_and_counts_times(sandbox_url: str, small_vid
     ],
 )
 def test_bad_fault_requests_are_refused(sandbox_url: str, body: dict[str, Any]) -> None:
-    response = httpx.post(f"{sandbox_url}/_sandbox/faults", json=body)
+    response = HTTP.post(f"{sandbox_url}/_sandbox/faults", json=body)
     assert response.status_code == 400
     assert response.json()["error"]
 
 
 def test_bad_config_is_refused(sandbox_url: str) -> None:
-    assert httpx.post(f"{sandbox_url}/_sandbox/config", json={"nope": 1}).status_code == 400
-    assert httpx.post(f"{sandbox_url}/_sandbox/config",
+    assert HTTP.post(f"{sandbox_url}/_sandbox/config", json={"nope": 1}).status_code == 400
+    assert HTTP.post(f"{sandbox_url}/_sandbox/config",
                       json={"plan_limit": "many"}).status_code == 400
 
 
@@ -156,17 +157,17 @@ def test_reset_forgets_posts_faults_and_config(sandbox_url: str, small_video: Pa
     up_upload(sandbox_url, small_video)
     arm(sandbox_url, "tiktok", "http_500")
     configure(sandbox_url, plan_limit=3)
-    httpx.delete(f"{sandbox_url}/_sandbox/posts").raise_for_status()
+    HTTP.delete(f"{sandbox_url}/_sandbox/posts").raise_for_status()
     assert posts(sandbox_url) == []
-    assert httpx.get(f"{sandbox_url}/_sandbox/faults").json()["faults"] == []
-    assert httpx.get(f"{sandbox_url}/_sandbox/config").json()["plan_limit"] == 1000
+    assert HTTP.get(f"{sandbox_url}/_sandbox/faults").json()["faults"] == []
+    assert HTTP.get(f"{sandbox_url}/_sandbox/config").json()["plan_limit"] == 1000
 
 
 # -- YouTube -----------------------------------------------------------------------------------
 
 
 def start_session(base: str, token: str, total: int) -> str:
-    response = httpx.post(
+    response = HTTP.post(
         f"{base}/upload/youtube/v3/videos",
         params={"part": "snippet,status", "uploadType": "resumable"},
         json={"snippet": {"title": "Raw", "categoryId": "22"},
@@ -180,12 +181,12 @@ def start_session(base: str, token: str, total: int) -> str:
 
 def put(session: str, data: bytes, start: int, total: int, timeout: float = 10) -> httpx.Response:
     end = start + len(data) - 1
-    return httpx.put(session, content=data, timeout=timeout,
+    return HTTP.put(session, content=data, timeout=timeout,
                      headers={"Content-Range": f"bytes {start}-{end}/{total}"})
 
 
 def query(session: str, total: int) -> httpx.Response:
-    return httpx.put(session, content=b"", headers={"Content-Range": f"bytes */{total}"})
+    return HTTP.put(session, content=b"", headers={"Content-Range": f"bytes */{total}"})
 
 
 def confirmed(response: httpx.Response) -> int:
@@ -273,7 +274,7 @@ def test_lose_response_on_final_chunk_then_query_returns_video(
 def test_youtube_error_faults(sandbox_url: str, fault: str, status: int, reason: str) -> None:
     token = access_token(sandbox_url)
     arm(sandbox_url, "youtube", fault, seconds=3)
-    response = httpx.post(
+    response = HTTP.post(
         f"{sandbox_url}/upload/youtube/v3/videos",
         params={"part": "snippet,status", "uploadType": "resumable"},
         json={"snippet": {"title": "F"}, "status": {"privacyStatus": "private"}},
@@ -304,10 +305,10 @@ def test_youtube_slow_chunk(sandbox_url: str, small_video: Path) -> None:
 def test_unknown_and_missing_tokens_get_401(sandbox_url: str) -> None:
     url = f"{sandbox_url}/youtube/v3/videos"
     for headers in ({}, {"Authorization": "Bearer made-up"}, {"Authorization": "Apikey x"}):
-        response = httpx.get(url, params={"id": "x", "part": "id"}, headers=headers)
+        response = HTTP.get(url, params={"id": "x", "part": "id"}, headers=headers)
         assert response.status_code == 401
     configure(sandbox_url, accept_any_token=True)
-    accepted = httpx.get(url, params={"id": "x", "part": "id"},
+    accepted = HTTP.get(url, params={"id": "x", "part": "id"},
                          headers={"Authorization": "Bearer made-up"})
     assert accepted.status_code == 200
 
@@ -327,23 +328,49 @@ def test_token_faults(sandbox_url: str, fault: str, status: int, error: str) -> 
     arm(sandbox_url, "token", fault)
     form = {"grant_type": "refresh_token", "client_id": "c", "client_secret": "s",
             "refresh_token": "rt"}
-    response = httpx.post(f"{sandbox_url}/token", data=form)
+    response = HTTP.post(f"{sandbox_url}/token", data=form)
     assert response.status_code == status
     assert response.json()["error"] == error
-    assert httpx.post(f"{sandbox_url}/token", data=form).status_code == 200
+    assert HTTP.post(f"{sandbox_url}/token", data=form).status_code == 200
 
 
 def test_token_drop_connection(sandbox_url: str) -> None:
     arm(sandbox_url, "token", "drop_connection")
     with pytest.raises(DROPPED):
-        httpx.post(f"{sandbox_url}/token", data={"grant_type": "refresh_token",
+        HTTP.post(f"{sandbox_url}/token", data={"grant_type": "refresh_token",
                                                  "client_id": "c", "refresh_token": "rt"})
 
 
 def test_revoked_refresh_token(sandbox_url: str) -> None:
-    response = httpx.post(f"{sandbox_url}/token", data={
+    response = HTTP.post(f"{sandbox_url}/token", data={
         "grant_type": "refresh_token", "client_id": "c", "client_secret": "s",
         "refresh_token": "revoked-1"})
     assert response.status_code == 400
     assert response.json() == {"error": "invalid_grant",
                                "error_description": "Token has been expired or revoked."}
+
+
+def test_slow_sync_upload_past_the_limit_answers_async(sandbox_url: str, small_video: Path) -> None:
+    configure(sandbox_url, sync_timeout=0.2)
+    arm(sandbox_url, "tiktok", "slow", seconds=30)
+    response = up_upload(sandbox_url, small_video, request_id="late-1")
+    assert response.status_code == 200
+    assert response.json() == {"success": True, "request_id": "late-1",
+                                "message": "Upload initiated"}
+    status = HTTP.get(f"{sandbox_url}/api/uploadposts/status",
+                       params={"request_id": "late-1"}, headers=API_KEY).json()
+    assert status["status"] == "completed"
+
+
+def test_idempotency_key_replays_the_first_answer(sandbox_url: str, small_video: Path) -> None:
+    arm(sandbox_url, "tiktok", "lose_response")
+    headers = {**API_KEY, "Idempotency-Key": "idem-1"}
+    data = {"user": "u", "platform[]": ["tiktok"]}
+    with small_video.open("rb") as fh, pytest.raises(DROPPED):
+        HTTP.post(f"{sandbox_url}/api/upload", data=data, files={"video": fh}, headers=headers)
+    with small_video.open("rb") as fh:
+        again = HTTP.post(f"{sandbox_url}/api/upload", data=data, files={"video": fh},
+                           headers=headers)
+    assert again.status_code == 200
+    assert again.json()["results"]["tiktok"]["success"] is True
+    assert len(posts(sandbox_url)) == 1

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from multipublish.sandbox import SandboxServer, free_port
-from tests.sandbox.helpers import API_KEY, arm, posts
+from tests.sandbox.helpers import API_KEY, HTTP, arm, posts
 
 
 @pytest.mark.parametrize("http", ["h11", "httptools"])
@@ -22,12 +22,12 @@ def test_drop_and_lose_response_on_each_http_implementation(http: str, small_vid
         with small_video.open("rb") as fh, pytest.raises(
             (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
         ):
-            httpx.post(f"{server.url}/api/upload", data=data, files={"video": fh},
+            HTTP.post(f"{server.url}/api/upload", data=data, files={"video": fh},
                        headers=API_KEY)
         assert len(posts(server.url)) == 1
         # The server is still healthy afterwards.
         with small_video.open("rb") as fh:
-            ok = httpx.post(f"{server.url}/api/upload", data=data, files={"video": fh},
+            ok = HTTP.post(f"{server.url}/api/upload", data=data, files={"video": fh},
                             headers=API_KEY)
         assert ok.status_code == 200
         received_dir = server.state.data_dir
@@ -47,7 +47,7 @@ def test_cli_serves_all_emulators(tmp_path: Path) -> None:
         url = f"http://127.0.0.1:{port}"
         for _ in range(200):
             try:
-                response = httpx.get(f"{url}/_sandbox/posts", timeout=1)
+                response = HTTP.get(f"{url}/_sandbox/posts", timeout=1)
                 break
             except httpx.TransportError:
                 if proc.poll() is not None:
@@ -57,9 +57,9 @@ def test_cli_serves_all_emulators(tmp_path: Path) -> None:
             pytest.fail("sandbox did not start")
         assert response.status_code == 200
         assert response.json() == {"posts": [], "count": 0}
-        me = httpx.get(f"{url}/api/uploadposts/me", headers=API_KEY)
+        me = HTTP.get(f"{url}/api/uploadposts/me", headers=API_KEY)
         assert me.status_code == 200
-        token = httpx.post(f"{url}/token", data={"grant_type": "refresh_token",
+        token = HTTP.post(f"{url}/token", data={"grant_type": "refresh_token",
                                                  "client_id": "c", "refresh_token": "r"})
         assert token.json()["token_type"] == "Bearer"
     finally:

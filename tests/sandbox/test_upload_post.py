@@ -12,6 +12,8 @@ import httpx
 import pytest
 from upload_post import UploadPostClient, UploadPostError
 
+from tests.sandbox.helpers import HTTP
+
 KEY = {"Authorization": "Apikey sandbox-key"}
 
 
@@ -21,7 +23,7 @@ def sha256(path: Path) -> str:
 
 def posts(base: str, platform: str | None = None) -> list[dict[str, Any]]:
     params = {"platform": platform} if platform else {}
-    response = httpx.get(f"{base}/_sandbox/posts", params=params)
+    response = HTTP.get(f"{base}/_sandbox/posts", params=params)
     response.raise_for_status()
     result: list[dict[str, Any]] = response.json()["posts"]
     return result
@@ -88,7 +90,7 @@ def test_sdk_publishes_to_four_platforms_with_their_options(
 def test_sdk_async_upload_then_status_completed(
     sdk: UploadPostClient, sandbox_url: str, small_video: Path
 ) -> None:
-    httpx.post(f"{sandbox_url}/_sandbox/config", json={"async_pending_polls": 1})
+    HTTP.post(f"{sandbox_url}/_sandbox/config", json={"async_pending_polls": 1})
     answer = sdk.upload_video(small_video, title="A", user="bob", platforms=["tiktok"],
                               async_upload=True)
     assert answer["success"] is True
@@ -148,7 +150,7 @@ def upload(base: str, path: Path, fields: list[tuple[str, str]],
     for name, value in fields:
         data.setdefault(name, []).append(value)
     with path.open("rb") as fh:
-        return httpx.post(
+        return HTTP.post(
             f"{base}/api/upload",
             data=data,
             files={"video": (path.name, fh, "video/mp4")},
@@ -207,30 +209,30 @@ def test_sync_response_has_rate_limit_headers_and_request_id(
     assert int(response.headers["X-RateLimit-Remaining"]) < int(response.headers["X-RateLimit-Limit"])
     assert int(response.headers["X-RateLimit-Reset"]) > 0
     assert posts(sandbox_url)[0]["request_id"] == "mine-1"
-    status = httpx.get(f"{sandbox_url}/api/uploadposts/status", params={"request_id": "mine-1"},
+    status = HTTP.get(f"{sandbox_url}/api/uploadposts/status", params={"request_id": "mine-1"},
                        headers=KEY)
     assert status.json()["status"] == "completed"
 
 
 def test_status_unknown_and_missing(sandbox_url: str) -> None:
-    unknown = httpx.get(f"{sandbox_url}/api/uploadposts/status", params={"request_id": "nope"},
+    unknown = HTTP.get(f"{sandbox_url}/api/uploadposts/status", params={"request_id": "nope"},
                         headers=KEY)
     assert unknown.status_code == 404
     assert unknown.json()["status"] == "not_found"
-    missing = httpx.get(f"{sandbox_url}/api/uploadposts/status", headers=KEY)
+    missing = HTTP.get(f"{sandbox_url}/api/uploadposts/status", headers=KEY)
     assert missing.status_code == 400
     assert missing.json() == {"error": "request_id is required"}
 
 
 def test_me_checks_the_key(sandbox_url: str) -> None:
-    assert httpx.get(f"{sandbox_url}/api/uploadposts/me", headers=KEY).status_code == 200
-    refused = httpx.get(f"{sandbox_url}/api/uploadposts/me",
+    assert HTTP.get(f"{sandbox_url}/api/uploadposts/me", headers=KEY).status_code == 200
+    refused = HTTP.get(f"{sandbox_url}/api/uploadposts/me",
                         headers={"Authorization": "Apikey invalid-1"})
     assert refused.status_code == 401
 
 
 def test_plan_limit_gives_429_quota_exceeded(sandbox_url: str, small_video: Path) -> None:
-    httpx.post(f"{sandbox_url}/_sandbox/config", json={"plan_limit": 1})
+    HTTP.post(f"{sandbox_url}/_sandbox/config", json={"plan_limit": 1})
     fields = [("user", "erin"), ("platform[]", "tiktok")]
     assert upload(sandbox_url, small_video, fields).status_code == 200
     refused = upload(sandbox_url, small_video, fields)
@@ -244,6 +246,24 @@ def test_plan_limit_gives_429_quota_exceeded(sandbox_url: str, small_video: Path
 
 
 def test_history_rejects_bad_limit(sandbox_url: str) -> None:
-    response = httpx.get(f"{sandbox_url}/api/uploadposts/history", params={"limit": 7},
+    response = HTTP.get(f"{sandbox_url}/api/uploadposts/history", params={"limit": 7},
                          headers=KEY)
     assert response.status_code == 400
+
+
+def test_per_platform_overrides_and_video_url(sandbox_url: str) -> None:
+    response = HTTP.post(
+        f"{sandbox_url}/api/upload",
+        data={"user": "u", "platform[]": ["tiktok", "linkedin"], "title": "Common",
+              "tiktok_title": "TT title", "linkedin_description": "LI desc",
+              "video": "https://example.com/v.mp4"},
+        files={"unused": ("", b"")},  # force multipart, as the SDK does
+        headers=KEY,
+    )
+    assert response.status_code == 200, response.text
+    by_platform = {p["platform"]: p for p in posts(sandbox_url)}
+    assert by_platform["tiktok"]["title"] == "TT title"
+    assert by_platform["linkedin"]["title"] == "Common"
+    assert by_platform["linkedin"]["description"] == "LI desc"
+    assert by_platform["tiktok"]["video_url"] == "https://example.com/v.mp4"
+    assert by_platform["tiktok"]["sha256"] is None

@@ -17,7 +17,7 @@ from googleapiclient.discovery import build_from_document
 from googleapiclient.errors import HttpError
 from googleapiclient.http import MediaFileUpload
 
-from tests.sandbox.helpers import KIB256, configure, posts, sha256, tiny_png, with_random_tail
+from tests.sandbox.helpers import HTTP, KIB256, configure, posts, sha256, tiny_png, with_random_tail
 
 DISCOVERY = Path(googleapiclient.__file__).parent / "discovery_cache/documents/youtube.v3.json"
 
@@ -179,20 +179,20 @@ def test_google_auth_refresh_and_expiry(sandbox_url: str) -> None:
     assert timedelta(seconds=60) < remaining <= timedelta(seconds=120)
     headers = {"Authorization": f"Bearer {creds.token}"}
     url = f"{sandbox_url}/youtube/v3/channels"
-    assert httpx.get(url, params={"mine": "true", "part": "id"}, headers=headers).status_code == 200
-    httpx.post(f"{sandbox_url}/_sandbox/tokens/expire").raise_for_status()
-    expired = httpx.get(url, params={"mine": "true", "part": "id"}, headers=headers)
+    assert HTTP.get(url, params={"mine": "true", "part": "id"}, headers=headers).status_code == 200
+    HTTP.post(f"{sandbox_url}/_sandbox/tokens/expire").raise_for_status()
+    expired = HTTP.get(url, params={"mine": "true", "part": "id"}, headers=headers)
     assert expired.status_code == 401
     assert expired.headers["WWW-Authenticate"].startswith("Bearer")
     assert expired.json()["error"]["errors"][0]["reason"] == "authError"
     assert expired.json()["error"]["status"] == "UNAUTHENTICATED"
     creds.refresh(GoogleRequest())
     fresh = {"Authorization": f"Bearer {creds.token}"}
-    assert httpx.get(url, params={"mine": "true", "part": "id"}, headers=fresh).status_code == 200
+    assert HTTP.get(url, params={"mine": "true", "part": "id"}, headers=fresh).status_code == 200
 
 
 def test_authorization_code_grant_gives_refresh_token(sandbox_url: str) -> None:
-    consent = httpx.get(
+    consent = HTTP.get(
         f"{sandbox_url}/o/oauth2/auth",
         params={"client_id": "cid", "redirect_uri": "http://127.0.0.1:9/cb", "state": "s1",
                 "response_type": "code"},
@@ -200,7 +200,7 @@ def test_authorization_code_grant_gives_refresh_token(sandbox_url: str) -> None:
     assert consent.status_code == 302
     location = httpx.URL(consent.headers["location"])
     assert location.params["state"] == "s1"
-    answer = httpx.post(
+    answer = HTTP.post(
         f"{sandbox_url}/token",
         data={"grant_type": "authorization_code", "code": location.params["code"],
               "client_id": "cid", "client_secret": "cs", "redirect_uri": "http://127.0.0.1:9/cb"},

@@ -97,6 +97,10 @@ class SandboxServer:
             time.sleep(0.01)
         return self
 
+    def reset(self) -> None:
+        """Forget posts, faults, sessions, tokens, usage and config (as ``DELETE /_sandbox/posts``)."""
+        self.state.reset()
+
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving and remove received files."""
         if self._thread is not None:

@@ -95,6 +95,8 @@ class SandboxConfig:
     accept_any_token: bool = False
     #: Status polls an async upload-post upload answers ``in_progress`` before ``completed``.
     async_pending_polls: int = 0
+    #: Seconds after which a synchronous upload-post upload is answered as an async one.
+    sync_timeout: float = 59.0
     #: Keep received media files on disk (sha256 and size are recorded either way).
     store_media: bool = True
     #: YouTube daily quota in units (videos.insert 1600, thumbnails.set and playlistItems 50).
@@ -110,6 +112,10 @@ class SandboxConfig:
             if isinstance(current, bool):
                 if not isinstance(value, bool):
                     raise ValueError(f"{key} must be a boolean")
+            elif isinstance(current, float):
+                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                    raise ValueError(f"{key} must be a non-negative number")
+                value = float(value)
             elif isinstance(current, int):
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                     raise ValueError(f"{key} must be a non-negative integer")
@@ -182,6 +188,8 @@ class SandboxState:
         self.jobs: dict[str, dict[str, Any]] = {}
         #: upload-post usage per user: [count, last_reset (epoch seconds)].
         self.usage: dict[str, list[float]] = {}
+        #: upload-post answers by (api key, Idempotency-Key header).
+        self.idempotency: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
         #: upload-post rate windows per api key: [window_start, count].
         self.rate_windows: dict[str, list[float]] = {}
         #: Issued access tokens -> expiry (epoch seconds).

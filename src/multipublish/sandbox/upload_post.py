@@ -250,6 +250,13 @@ async def upload(request: Request) -> Response:
         )
 
     request_id = request.headers.get("x-request-id") or ""
+    idempotency_key = request.headers.get("idempotency-key") or ""
+    if idempotency_key:
+        with state.lock:
+            known = state.idempotency.get((key, idempotency_key))
+        if known is not None:  # the same request again: the first answer, nothing re-published
+            await drain(request)
+            return json_response(known[1], known[0], headers)
     upload_key = new_id("up_")
     declared = int(request.headers.get("content-length") or 0)
     drop_at: list[int] = []  # bytes of the file after which to drop, once a fault is taken
@@ -323,31 +330,36 @@ async def upload(request: Request) -> Response:
         return json_response(_quota_body(state, user), 429, headers)
 
     results = _record(state, form, platforms, user, request_id, scheduled, rejected)
-    if delay:
-        await slow_down(delay)
-    if lose:
-        raise DropConnection
+    async_form = {"success": True, "request_id": request_id, "message": "Upload initiated"}
+    code = 200
     if scheduled is not None:
-        job_id = results["job_id"]
-        return json_response(
-            {"success": True, "job_id": job_id, "scheduled_date": iso(scheduled)}, 202, headers
-        )
-    if form.get("async_upload") == "true":
-        return json_response(
-            {"success": True, "request_id": request_id, "message": "Upload initiated"},
-            200,
-            headers,
-        )
-    return json_response(
-        {
+        code = 202
+        body: dict[str, Any] = {
+            "success": True, "job_id": results["job_id"], "scheduled_date": iso(scheduled)
+        }
+    elif form.get("async_upload") == "true":
+        body = async_form
+    else:
+        body = {
             "success": True,
             "request_id": request_id,
             "results": results["results"],
             "usage": _usage(state, user),
-        },
-        200,
-        headers,
-    )
+        }
+    if idempotency_key:
+        with state.lock:
+            state.idempotency[(key, idempotency_key)] = (code, body)
+    if delay:
+        limit = state.config.sync_timeout
+        if code == 200 and body is not async_form and delay > limit:
+            # A synchronous request that runs past the limit is answered as an async one.
+            await slow_down(limit)
+            body = async_form
+        else:
+            await slow_down(delay)
+    if lose:
+        raise DropConnection
+    return json_response(body, code, headers)
 
 
 def _discard(form: ParsedForm) -> None:
