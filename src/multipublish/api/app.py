@@ -62,8 +62,10 @@ def create_app(
         owned.append(manager)
     if queue is None:
         from multipublish.queue import PublishingQueue
+        from multipublish.usage import quota_gate_for
 
-        queue = PublishingQueue(engine, manager, settings=settings)
+        gate = quota_gate_for(engine, settings)
+        queue = PublishingQueue(engine, manager, settings=settings, quota_gate=gate)
     metrics = Metrics()
     state = ServiceState(
         settings=settings,
@@ -128,6 +130,9 @@ def create_app(
 
     for module in (publishing, jobs, accounts, validate, uploads, stats, health):
         app.include_router(module.router)
+    from multipublish.usage.routes import router as usage_router
+
+    app.include_router(usage_router)  # usage stats, costs, quotas (each route needs a token)
     if dashboard:
         from multipublish.dashboard import mount
 

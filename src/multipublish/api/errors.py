@@ -112,6 +112,12 @@ def install(app: FastAPI) -> None:
 
     async def http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400:  # an unparsable body is refused input like any other
+            reason = f"cannot be parsed ({exc.detail})"
+            return JSONResponse(
+                error_body("invalid_input", f"body: {reason}", field="body", reason=reason),
+                status_code=422,
+            )
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(
             error_body(code, str(exc.detail)),
