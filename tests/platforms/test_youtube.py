@@ -412,3 +412,23 @@ async def test_client_repr_holds_no_secret(
     yt_add_account()
     client: YouTubeClient = yt_client()
     assert "refresh" not in repr(client) and "secret" not in repr(client).lower()
+
+
+async def test_check_refuses_before_any_platform_uploads_and_accepts_form_strings(
+    sandbox_url: str, yt_add_account: Callable[..., Any], yt_client: ClientFactory, yt_clip: Path
+) -> None:
+    """The manager calls ``check`` for every platform first, so one bad option uploads nothing."""
+    yt_add_account()
+    client = yt_client()
+    with pytest.raises(InputError) as refused:
+        client.check(_config(platform_specific={"youtube": {"privacy_status": "secret"}}), "video")
+    assert refused.value.field == "platform_specific.youtube.privacy_status"
+    with pytest.raises(InputError):
+        client.check(_config(), "reels")
+    form_like = _config(platform_specific={"youtube": {"made_for_kids": "true", "category": "10"}})
+    client.check(form_like, "shorts")
+    result = await client.publish(yt_clip, form_like, post_type="video", request_id="r")
+    assert result.success, result.error
+    [post] = youtube_posts(sandbox_url)
+    assert post["options"]["selfDeclaredMadeForKids"] is True
+    assert post["options"]["categoryId"] == "10"

@@ -46,6 +46,7 @@ from multipublish.platforms.http import (
     parse_retry_after,
     response_json,
 )
+from multipublish.platforms.options import OptionReader
 from multipublish.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,15 +57,6 @@ CHUNK_GRANULARITY = 256 * 1024
 WATCH_URL = "https://www.youtube.com/watch?v={id}"
 SHORTS_URL = "https://www.youtube.com/shorts/{id}"
 
-#: ``platform_specific["youtube"]`` keys this client understands.
-OPTION_KEYS: tuple[str, ...] = (
-    "category",
-    "privacy_status",
-    "made_for_kids",
-    "playlist_id",
-    "publish_at",
-    "post_type",
-)
 PRIVACY_STATUSES: tuple[str, ...] = ("public", "private", "unlisted")
 DEFAULT_CATEGORY = "22"  # People & Blogs
 MAX_TITLE_CHARS = 100
@@ -121,17 +113,6 @@ def _rfc3339(when: datetime) -> str:
     return _aware(when).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _parse_time(value: Any, field: str) -> datetime:
-    if isinstance(value, datetime):
-        return _aware(value)
-    if isinstance(value, str) and value.strip():
-        try:
-            return _aware(datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
-        except ValueError:
-            pass
-    raise InputError(field, f"must be an ISO 8601 date and time, got {value!r}")
-
-
 def tags_length(tags: list[str]) -> int:
     """How YouTube counts the 500-character tag budget: commas between, quotes around spaced tags."""
     return sum(len(t) + (2 if " " in t else 0) for t in tags) + max(0, len(tags) - 1)
@@ -153,35 +134,43 @@ def _check_thumbnail(path_value: str) -> tuple[Path, str]:
     raise InputError("thumbnail_path", "must be a JPEG or PNG image")
 
 
-def plan_upload(
-    video_path: str | Path, config: PublishConfig, post_type: str, *, now: datetime
-) -> UploadPlan:
-    """Check ``config`` against what YouTube accepts and build the request; ``InputError`` if not.
+@dataclass(frozen=True, slots=True)
+class VideoRequest:
+    """The checked ``videos.insert`` body and what follows the upload (no file involved)."""
+
+    metadata: dict[str, Any]
+    shorts: bool
+    playlist_id: str | None
+    thumbnail_path: Path | None
+    thumbnail_type: str | None
+
+
+def check_config(
+    config: PublishConfig, post_type: str, *, now: datetime, default_title: str = ""
+) -> VideoRequest:
+    """Check ``config`` against what YouTube accepts and build the metadata; ``InputError`` if not.
 
     Unknown options and bad values name their field (``platform_specific.youtube.<key>``), so a
     mistake is refused before any upload starts instead of being silently dropped.
     """
-    options = config.options_for(PLATFORM)
-    unknown = sorted(set(options) - set(OPTION_KEYS))
-    if unknown:
-        raise InputError(_field(unknown[0]), f"unknown YouTube option (known: {', '.join(OPTION_KEYS)})")
     if post_type not in ("video", "shorts"):
         raise InputError("post_type", f"YouTube post types are video and shorts, not {post_type!r}")
-    if "post_type" in options and options["post_type"] != post_type:
+    opts = OptionReader(PLATFORM, config.platform_specific.get(PLATFORM))
+    category = opts.integer("category", minimum=1, maximum=999)
+    privacy = opts.choice("privacy_status", {p: p for p in PRIVACY_STATUSES})
+    made_for_kids = opts.boolean("made_for_kids")
+    playlist_id = opts.text("playlist_id", max_length=100)
+    option_publish_at = opts.timestamp("publish_at")
+    named_type = opts.choice("post_type", {"video": "video", "shorts": "shorts"})
+    opts.finish()
+    if named_type is not None and named_type != post_type:
         raise InputError(
-            _field("post_type"),
-            f"{options['post_type']!r} contradicts the requested post type {post_type!r}",
+            _field("post_type"), f"{named_type!r} contradicts the requested post type {post_type!r}"
         )
 
-    path = Path(video_path)
-    if not path.is_file():
-        raise MediaError(str(video_path), "file not found")
-    total = path.stat().st_size
-    if total == 0:
-        raise MediaError(str(video_path), "the file is empty")
-    content_type = VIDEO_CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
-
-    title = (config.title or "").strip() or path.stem
+    title = (config.title or "").strip() or default_title
+    if not title:
+        raise InputError("title", "YouTube needs a title")
     if len(title) > MAX_TITLE_CHARS:
         raise InputError("title", f"YouTube titles are at most {MAX_TITLE_CHARS} characters")
     if "<" in title or ">" in title:
@@ -203,25 +192,10 @@ def plan_upload(
             f"YouTube allows {MAX_TAGS_CHARS} characters of tags in all, these take {tags_length(tags)}",
         )
 
-    category = options.get("category", DEFAULT_CATEGORY)
-    if isinstance(category, bool) or not re.fullmatch(r"\d{1,3}", str(category)):
-        raise InputError(_field("category"), f"must be a numeric category id such as '22', got {category!r}")
-    privacy = options.get("privacy_status")
-    if privacy is not None and privacy not in PRIVACY_STATUSES:
-        raise InputError(
-            _field("privacy_status"), f"must be one of {', '.join(PRIVACY_STATUSES)}, got {privacy!r}"
-        )
-    made_for_kids = options.get("made_for_kids", False)
-    if not isinstance(made_for_kids, bool):
-        raise InputError(_field("made_for_kids"), f"must be true or false, got {made_for_kids!r}")
-    playlist_id = options.get("playlist_id")
-    if playlist_id is not None and (not isinstance(playlist_id, str) or not playlist_id.strip()):
-        raise InputError(_field("playlist_id"), "must be a non-empty playlist id")
-
     publish_at: datetime | None = None
     publish_field = _field("publish_at")
-    if options.get("publish_at") is not None:
-        publish_at = _parse_time(options["publish_at"], publish_field)
+    if option_publish_at is not None:
+        publish_at = option_publish_at
         if publish_at <= now:
             raise InputError(publish_field, "must be in the future")
     elif config.scheduled_time is not None:
@@ -239,27 +213,47 @@ def plan_upload(
 
     status: dict[str, Any] = {
         "privacyStatus": privacy or "public",
-        "selfDeclaredMadeForKids": made_for_kids,
+        "selfDeclaredMadeForKids": bool(made_for_kids),
     }
     if publish_at is not None:
         status["publishAt"] = _rfc3339(publish_at)
     snippet: dict[str, Any] = {
         "title": title,
         "description": description,
-        "categoryId": str(category),
+        "categoryId": str(category or DEFAULT_CATEGORY),
     }
     if tags:
         snippet["tags"] = tags
     thumb, thumb_type = _check_thumbnail(config.thumbnail_path) if config.thumbnail_path else (None, None)
+    return VideoRequest(
+        metadata={"snippet": snippet, "status": status},
+        shorts=post_type == "shorts",
+        playlist_id=playlist_id.strip() if playlist_id else None,
+        thumbnail_path=thumb,
+        thumbnail_type=thumb_type,
+    )
+
+
+def plan_upload(
+    video_path: str | Path, config: PublishConfig, post_type: str, *, now: datetime
+) -> UploadPlan:
+    """:func:`check_config` plus the file: its size and content type."""
+    path = Path(video_path)
+    if not path.is_file():
+        raise MediaError(str(video_path), "file not found")
+    total = path.stat().st_size
+    if total == 0:
+        raise MediaError(str(video_path), "the file is empty")
+    request = check_config(config, post_type, now=now, default_title=path.stem)
     return UploadPlan(
         video_path=path,
         total=total,
-        content_type=content_type,
-        metadata={"snippet": snippet, "status": status},
-        shorts=post_type == "shorts",
-        playlist_id=playlist_id.strip() if isinstance(playlist_id, str) else None,
-        thumbnail_path=thumb,
-        thumbnail_type=thumb_type,
+        content_type=VIDEO_CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream"),
+        metadata=request.metadata,
+        shorts=request.shorts,
+        playlist_id=request.playlist_id,
+        thumbnail_path=request.thumbnail_path,
+        thumbnail_type=request.thumbnail_type,
     )
 
 
@@ -340,6 +334,10 @@ class YouTubeClient:
     async def aclose(self) -> None:
         await self._http.aclose()
         self._oauth.close()
+
+    def check(self, config: PublishConfig, post_type: str) -> None:
+        """Refuse bad options and text before any platform uploads (the manager calls this first)."""
+        check_config(config, post_type, now=self._clock(), default_title="untitled")
 
     # -- HTTP ----------------------------------------------------------------------------------------
     async def _send(
