@@ -374,3 +374,26 @@ def test_idempotency_key_replays_the_first_answer(sandbox_url: str, small_video:
     assert again.status_code == 200
     assert again.json()["results"]["tiktok"]["success"] is True
     assert len(posts(sandbox_url)) == 1
+
+
+def test_youtube_daily_quota_and_upload_limit(sandbox_url: str) -> None:
+    token = access_token(sandbox_url)
+    configure(sandbox_url, youtube_quota=1600 + 49)
+    start_session(sandbox_url, token, 100)
+    refused = HTTP.post(
+        f"{sandbox_url}/upload/youtube/v3/videos",
+        params={"part": "snippet", "uploadType": "resumable"},
+        json={"snippet": {"title": "again"}}, headers={"Authorization": f"Bearer {token}"},
+    )
+    assert refused.status_code == 403
+    assert refused.json()["error"]["errors"][0]["reason"] == "quotaExceeded"
+    configure(sandbox_url, youtube_quota=10**6, youtube_upload_limit=1)
+    limited = HTTP.post(
+        f"{sandbox_url}/upload/youtube/v3/videos",
+        params={"part": "snippet", "uploadType": "resumable"},
+        json={"snippet": {"title": "again"}}, headers={"Authorization": f"Bearer {token}"},
+    )
+    assert limited.status_code == 400
+    assert limited.json()["error"]["errors"][0]["reason"] == "uploadLimitExceeded"
+    other = access_token(sandbox_url, "rt-bob")  # another channel has its own limit
+    start_session(sandbox_url, other, 100)

@@ -101,6 +101,8 @@ class SandboxConfig:
     store_media: bool = True
     #: YouTube daily quota in units (videos.insert 1600, thumbnails.set and playlistItems 50).
     youtube_quota: int = 1_000_000
+    #: Videos a channel may upload before 400 uploadLimitExceeded.
+    youtube_upload_limit: int = 1000
 
     def update(self, values: dict[str, Any]) -> None:
         """Set known fields from ``values``, coercing to the field's type; unknown keys raise."""

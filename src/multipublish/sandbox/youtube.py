@@ -232,6 +232,12 @@ async def start_upload(request: Request) -> Response:
     if total_raw is not None and not total_raw.isdigit():
         return yt_error(400, "badContent", "X-Upload-Content-Length must be an integer.",
                         domain="global")
+    with state.lock:
+        uploaded = sum(1 for s in state.sessions.values() if s.channel == channel)
+        limit = state.config.youtube_upload_limit
+    if uploaded >= limit:
+        return yt_error(400, "uploadLimitExceeded", "The user has exceeded the number of videos "
+                        "they may upload.")
     if not _spend(state, COST_INSERT):
         return _quota_error()
     session_id = new_id("sb-", 16)
