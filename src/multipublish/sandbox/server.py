@@ -50,7 +50,8 @@ class SandboxServer:
     """All emulators on one port, served by uvicorn in a daemon thread.
 
     ``with SandboxServer() as sb: sb.url`` -> ``http://127.0.0.1:PORT``; ``stop()`` shuts it down.
-    ``http`` picks uvicorn's HTTP implementation (``auto``, ``httptools`` or ``h11``).
+    ``http`` picks uvicorn's HTTP implementation (``auto``, ``httptools`` or ``h11``); ``clock``
+    (epoch seconds) drives token expiry, schedules and quota months, so tests can move time.
     """
 
     def __init__(
@@ -61,10 +62,11 @@ class SandboxServer:
         data_dir: Path | None = None,
         log_level: str = "warning",
         http: str = "auto",
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
-        self.state = SandboxState(data_dir=data_dir)
+        self.state = SandboxState(data_dir=data_dir, clock=clock)
         self.app = create_app(self.state)
         config = uvicorn.Config(
             self.app,

@@ -8,12 +8,13 @@ Written from the protocol notes only: a resumable session starts with exactly 20
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote_plus, urlencode
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
@@ -619,6 +620,10 @@ async def token(request: Request) -> Response:
     state = state_of(request)
     form = await request.form()
     fields = {k: str(v) for k, v in form.items()}
+    basic = _basic_client(request)
+    if basic is not None:  # client authentication may come as HTTP Basic instead of the body
+        fields.setdefault("client_id", basic[0])
+        fields.setdefault("client_secret", basic[1])
     fault = state.take_fault(("token",), "token")
     lose = False
     if fault is not None:
@@ -662,6 +667,18 @@ async def token(request: Request) -> Response:
     if lose:
         raise DropConnection
     return json_response(body, headers={"Cache-Control": "no-store"})
+
+
+def _basic_client(request: Request) -> tuple[str, str] | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip()).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    client_id, _, secret = decoded.partition(":")
+    return unquote_plus(client_id), unquote_plus(secret)
 
 
 def _issue(state: SandboxState, refresh: str) -> dict[str, Any]:
