@@ -397,3 +397,29 @@ def test_youtube_daily_quota_and_upload_limit(sandbox_url: str) -> None:
     assert limited.json()["error"]["errors"][0]["reason"] == "uploadLimitExceeded"
     other = access_token(sandbox_url, "rt-bob")  # another channel has its own limit
     start_session(sandbox_url, other, 100)
+
+
+def test_malformed_requests_get_4xx_not_5xx(sandbox_url: str) -> None:
+    token = access_token(sandbox_url)
+    bearer = {"Authorization": f"Bearer {token}"}
+    no_boundary = HTTP.post(f"{sandbox_url}/api/upload", content=b"x",
+                            headers={**API_KEY, "Content-Type": "multipart/form-data"})
+    assert no_boundary.status_code == 400
+    broken = HTTP.post(f"{sandbox_url}/api/upload", content=b"--B\r\nnonsense",
+                       headers={**API_KEY, "Content-Type": "multipart/form-data; boundary=B"})
+    assert broken.status_code == 400
+    not_json = HTTP.post(f"{sandbox_url}/upload/youtube/v3/videos",
+                         params={"part": "snippet", "uploadType": "resumable"},
+                         content=b"{", headers=bearer)
+    assert not_json.status_code == 400
+    session = start_session(sandbox_url, token, 10)
+    bad_range = HTTP.put(session, content=b"abc", headers={"Content-Range": "bytes 5-1/10"})
+    assert bad_range.status_code == 400
+    garbage = HTTP.put(session, content=b"abc", headers={"Content-Range": "lots"})
+    assert garbage.status_code == 400
+    unknown = HTTP.put(session.replace("upload_id=", "upload_id=x"), content=b"")
+    assert unknown.status_code == 404
+    wrong_grant = HTTP.post(f"{sandbox_url}/token", data={"grant_type": "password",
+                                                          "client_id": "c"})
+    assert wrong_grant.status_code == 400
+    assert wrong_grant.json()["error"] == "unsupported_grant_type"

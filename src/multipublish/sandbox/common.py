@@ -44,3 +44,9 @@ async def drain(request: Request) -> int:
     except ClientDisconnect:
         raise DropConnection from None
     return size
+
+
+def content_length(request: Request) -> int:
+    """The declared body size (0 when absent or not a number; the server checks the framing)."""
+    raw = request.headers.get("content-length", "")
+    return int(raw) if raw.isdigit() else 0

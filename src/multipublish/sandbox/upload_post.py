@@ -16,7 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from multipublish.sandbox.common import drain, iso, json_response, slow_down, state_of
+from multipublish.sandbox.common import content_length, drain, iso, json_response, slow_down, state_of
 from multipublish.sandbox.multipart import MultipartError, ParsedForm, read_form
 from multipublish.sandbox.state import (
     UPLOAD_POST_PLATFORMS,
@@ -258,7 +258,7 @@ async def upload(request: Request) -> Response:
             await drain(request)
             return json_response(known[1], known[0], headers)
     upload_key = new_id("up_")
-    declared = int(request.headers.get("content-length") or 0)
+    declared = content_length(request)
     drop_at: list[int] = []  # bytes of the file after which to drop, once a fault is taken
     seen_platforms: list[str] = []
 

@@ -20,7 +20,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from multipublish.sandbox.common import iso, json_response, slow_down, state_of
+from multipublish.sandbox.common import content_length, iso, json_response, slow_down, state_of
 from multipublish.sandbox.state import Fault, HashingSink, SandboxState, YouTubeSession, new_id
 from multipublish.sandbox.wire import DropConnection
 
@@ -368,7 +368,7 @@ async def put_chunk(request: Request) -> Response:
         session = state.sessions.get(upload_id)
     if session is None:
         return yt_error(404, "notFound", "The upload session was not found.", domain="global")
-    length = int(request.headers.get("content-length") or 0)
+    length = content_length(request)
     content_range = request.headers.get("content-range")
     if content_range is None:
         content_range = f"bytes 0-{length - 1}/{length}" if length else "bytes */*"
