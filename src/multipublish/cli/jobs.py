@@ -35,8 +35,11 @@ def _queue(settings: Settings, publisher: Any = None) -> Any:
     engine = make_engine(settings.database_url, pool_size=20, max_overflow=50)
     if publisher is None:
         from multipublish.manager import PublishingManager
+        from multipublish.usage import quota_gate_for
 
         publisher = PublishingManager(settings, engine=engine)
+        gate = quota_gate_for(engine, settings)
+        return PublishingQueue(engine, publisher, settings=settings, quota_gate=gate)
     return PublishingQueue(engine, publisher, settings=settings)
 
 

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from multipublish.usage import tables as tables  # registers the tables on the shared metadata
-from multipublish.usage.gate import QuotaDecision, QuotaGate, Reservation
+from multipublish.usage.gate import QuotaDecision, QuotaGate, Reservation, quota_gate_for
 from multipublish.usage.store import UsageStore, quota_bucket
 
-__all__ = ["QuotaDecision", "QuotaGate", "Reservation", "UsageStore", "quota_bucket"]
+__all__ = ["QuotaDecision", "QuotaGate", "Reservation", "UsageStore", "quota_bucket", "quota_gate_for"]

@@ -158,3 +158,10 @@ def deferred_result(platform: str, decision: QuotaDecision, now: datetime) -> Pu
 
 async def _to_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+def quota_gate_for(engine: Any, settings: Any) -> QuotaGate | None:
+    """The gate the entry points hand to ``PublishingQueue`` (``None`` when quotas are off)."""
+    if not settings.quota_enforce:
+        return None
+    return QuotaGate(UsageStore(engine, settings))

@@ -22,6 +22,20 @@ from multipublish.usage.store import UsageStore
 
 router = APIRouter(prefix="/api/publishing", tags=["stats"])
 
+
+class CSVResponse(PlainTextResponse):
+    """CSV text, documented as ``text/csv`` in the OpenAPI document."""
+
+    media_type = "text/csv"
+
+
+#: OpenAPI answers of the CSV routes: CSV on success, the usual JSON errors otherwise.
+CSV_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV with a header row"},
+    **errors(),
+}
+
+
 SinceQ = Annotated[str, Query(description="Window start: 7d, 12h, 30m, 2w or an ISO date/datetime")]
 AccountQ = Annotated[str | None, Query(description="Only this account")]
 PlatformQ = Annotated[str | None, Query(description="Only this platform")]
@@ -57,17 +71,17 @@ def platform_stats(
     return to_json(_report(state, since, account_id, platform))
 
 
-@router.get("/stats/platforms.csv", response_class=PlainTextResponse, responses=errors())
+@router.get("/stats/platforms.csv", response_model=None, responses=CSV_RESPONSES)
 def platform_stats_csv(
     state: StateDep,
     _token: TokenDep,
     since: SinceQ = "7d",
     account_id: AccountQ = None,
     platform: PlatformQ = None,
-) -> PlainTextResponse:
+) -> CSVResponse:
     """The platform and account statistics as CSV."""
     body = report_csv(_report(state, since, account_id, platform))
-    return PlainTextResponse(body, media_type="text/csv; charset=utf-8")
+    return CSVResponse(body)
 
 
 @router.get("/stats/chart", responses=errors())
@@ -94,19 +108,19 @@ def costs(
     )
 
 
-@router.get("/costs.csv", response_class=PlainTextResponse, responses=errors())
+@router.get("/costs.csv", response_model=None, responses=CSV_RESPONSES)
 def costs_export(
     state: StateDep,
     _token: TokenDep,
     month: MonthQ = None,
     account_id: AccountQ = None,
     platform: PlatformQ = None,
-) -> PlainTextResponse:
+) -> CSVResponse:
     """The month's costs as CSV."""
     data = analytics.monthly_costs(
         state.engine, state.settings, _month(state, month), account_id=account_id, platform=platform
     )
-    return PlainTextResponse(costs_csv([data]), media_type="text/csv; charset=utf-8")
+    return CSVResponse(costs_csv([data]))
 
 
 @router.get("/quotas", responses=errors())
