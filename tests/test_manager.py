@@ -78,3 +78,20 @@ async def test_multi_platform_with_youtube_and_upload_post(
     # The refreshed access token was merged into the store; the refresh token kept.
     stored = manager.accounts.load("me", "youtube").credentials
     assert stored["refresh_token"] == YT_CREDS["refresh_token"]
+
+
+def test_one_manager_serves_two_event_loops(
+    sandbox_url: str, sqlite_url: str, secret_key: str, vertical_video: Path
+) -> None:
+    """Scripts call asyncio.run() more than once; the second run must not hit a closed loop."""
+    import asyncio
+
+    manager = PublishingManager(sandbox_settings(sandbox_url, sqlite_url, secret_key))
+    manager.add_account("me", "tiktok", credentials("tiktok"))
+    config = PublishConfig(title="Twice", description="d")
+    first = asyncio.run(manager.publish_to_platform("me", "tiktok", str(vertical_video), config))
+    second = asyncio.run(manager.publish_to_platform("me", "tiktok", str(vertical_video), config))
+    asyncio.run(manager.aclose())
+    assert first.success, first.error
+    assert second.success, second.error
+    assert len(posts(sandbox_url, "tiktok")) == 2

@@ -67,6 +67,7 @@ class PublishingManager:
         self._owns_engine = engine is None
         self._clients: dict[tuple[str, str], PlatformClient] = {}
         self._stale: list[PlatformClient] = []
+        self._client_loops: dict[tuple[str, str], asyncio.AbstractEventLoop | None] = {}
 
     def __repr__(self) -> str:
         return f"PublishingManager(clients={len(self._clients)})"
@@ -140,7 +141,13 @@ class PublishingManager:
 
     def _client(self, account_id: str, base: str) -> PlatformClient:
         key = (account_id, base)
+        loop = _running_loop()
+        if key in self._clients and self._client_loops.get(key) is not loop:
+            # httpx clients are bound to the event loop they first ran on; a script that calls
+            # asyncio.run() twice gets fresh clients instead of "Event loop is closed".
+            del self._clients[key]
         if key not in self._clients:
+            self._client_loops[key] = loop
             record = self.accounts.load(account_id, base)
 
             def save(partial: dict[str, Any]) -> None:
@@ -345,10 +352,15 @@ class PublishingManager:
 
     async def aclose(self) -> None:
         """Close every platform client (and the engine this manager created)."""
-        clients = [*self._clients.values(), *self._stale]
+        loop = _running_loop()
+        clients = [c for k, c in self._clients.items() if self._client_loops.get(k) is loop]
+        clients += self._stale
         self._clients.clear()
+        self._client_loops.clear()
         self._stale.clear()
         for client in clients:
+            # A client from an event loop that has ended holds no usable connection; closing it
+            # from here would touch the dead loop.
             await client.aclose()
         if self._owns_engine and "engine" in self.__dict__:
             self.engine.dispose()
@@ -358,6 +370,13 @@ class PublishingManager:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _crashed(platform: str, exc: Exception) -> PublishResult:
