@@ -84,3 +84,37 @@ def test_stats_and_costs_reflect_the_jobs_published(start_api: StartServer, db_u
     with server.client(token=None) as anon:
         assert anon.get("/api/publishing/costs").status_code == 401
         assert anon.get("/api/publishing/stats/platforms.csv").status_code == 401
+
+
+def test_dashboard_stats_page_shows_daily_success_and_costs(start_api: StartServer, db_url: str) -> None:
+    import re
+
+    from multipublish.errors import ErrorKind
+    from multipublish.platforms.base import PublishResult, PublishStatus
+    from multipublish.usage import UsageStore
+
+    server = start_api(db_url, start_workers=False, price_per_upload={"linkedin": 1.25})
+    store = UsageStore(server.app.state.service.engine, server.settings)
+    outcomes = [True, True, False, True]
+    for n, success in enumerate(outcomes):
+        result = PublishResult(
+            platform="linkedin",
+            success=success,
+            status=PublishStatus.PUBLISHED if success else PublishStatus.FAILED,
+            error_kind=None if success else ErrorKind.TRANSIENT,
+        )
+        store.record_attempt("corp", result, job_id=f"j{n}", duration_s=1.0)
+    with server.client(token=None, follow_redirects=False) as browser:
+        login = browser.post("/login", data={"token": server.token})
+        assert login.status_code == 303
+        # the session cookie is ``Secure`` (loopback counts as secure for browsers, not for httpx)
+        cookie = login.headers["set-cookie"].split(";", 1)[0]
+        page = browser.get("/stats", headers={"Cookie": cookie})
+    assert page.status_code == 200
+    html = page.text
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    rate = round(100 * sum(outcomes) / len(outcomes), 1)
+    assert f"<title>{today}: {rate}%</title>" in html
+    assert 'data-platform="linkedin"' in html
+    total = f"{sum(outcomes) * 1.25:.2f}"
+    assert re.search(rf"<th colspan=\"5\">Total</th><th>{re.escape(total)}</th>", html)

@@ -146,7 +146,9 @@ def _month(state: ServiceState, month: str | None) -> dict[str, Any]:
 
 @router.get("/stats", response_class=HTMLResponse)
 def stats_page(request: Request) -> Response:
-    return _render(request, "stats")
+    from multipublish.usage.analytics import dashboard_panel
+
+    return _render(request, "stats", lambda state: {"usage": dashboard_panel(state.engine, state.settings)})
 
 
 @router.get("/accounts", response_class=HTMLResponse)

@@ -324,3 +324,38 @@ def success_rate_chart(
 def cost_table(engine: Engine, settings: Settings, month: str) -> dict[str, Any]:
     """Data for the dashboard's cost table (the same figures as ``monthly_costs``)."""
     return monthly_costs(engine, settings, month)
+
+
+def dashboard_panel(
+    engine: Engine, settings: Settings, now: datetime | None = None, days: int = 14
+) -> dict[str, Any]:
+    """Everything the dashboard's usage panel draws: a success-rate chart of the last ``days`` days
+    (one row of daily bars per platform, geometry precomputed so the template stays dumb) and this
+    month's cost table."""
+    now = now or datetime.now(UTC)
+    chart = success_rate_chart(engine, settings, now - timedelta(days=days), now)
+    cell, height, left = 22, 24, 90
+    rows = []
+    for i, (platform, rates) in enumerate(chart["series"].items()):
+        y = i * (height + 10)
+        bars = [
+            {
+                "x": left + j * cell,
+                "y": y + height - round(height * rate),
+                "h": round(height * rate),
+                "title": f"{chart['days'][j]}: {round(100 * rate, 1)}%",
+            }
+            for j, rate in enumerate(rates)
+            if rate is not None
+        ]
+        rows.append({"platform": platform, "y": y, "text_y": y + height - 6, "bars": bars})
+    return {
+        "days": chart["days"],
+        "rows": rows,
+        "cell": cell - 4,
+        "track_height": height,
+        "left": left,
+        "width": left + max(1, len(chart["days"])) * cell,
+        "height": max(1, len(rows)) * (height + 10),
+        "costs": monthly_costs(engine, settings, month_of(now, settings.usage_timezone)),
+    }
