@@ -7,4 +7,5 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e .
+if [ "$#" -eq 0 ]; then set -- --serve; fi
 exec .venv/bin/multipublish demo "$@"

@@ -64,8 +64,12 @@ def ensure_demo_accounts(manager: PublishingManager) -> None:
             manager.add_account(DEMO_ACCOUNT, platform, creds)
 
 
-def run_demo(workdir: Path) -> int:
-    """Run the demo in ``workdir``; returns the exit status (0 when every step succeeded)."""
+def run_demo(workdir: Path, *, serve: bool = False, host: str = "127.0.0.1", port: int = 8000) -> int:
+    """Run the demo in ``workdir``; returns the exit status (0 when every step succeeded).
+
+    With ``serve`` the product then keeps running on the same database and sandbox: REST API,
+    queue workers and dashboard, with a fresh login token printed once.
+    """
     from multipublish.manager import PublishingManager
     from multipublish.media.sample import make_video
     from multipublish.platforms.base import PLATFORMS
@@ -84,6 +88,7 @@ def run_demo(workdir: Path) -> int:
             database_url=f"sqlite:///{workdir / 'multipublish.db'}",
             secret_key=demo_key(workdir),  # type: ignore[arg-type]
             sandbox_url=sandbox.url,
+            media_roots=str(workdir),
             status_poll_interval=0.2,
             status_poll_max_interval=0.5,
             retry_base_delay=1.0,
@@ -97,7 +102,27 @@ def run_demo(workdir: Path) -> int:
         posts = httpx.get(f"{sandbox.url}/_sandbox/posts", timeout=10).json()
         count = len(posts.get("posts", posts) if isinstance(posts, dict) else posts)
         console.print(f"[bold]6.[/] The sandbox received {count} posts; database: {settings.database_url}")
+        if serve:
+            _serve(settings, host, port)
     return 0 if ok else 1
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    """Serve API, workers and dashboard on the demo's database and sandbox until interrupted."""
+    import uvicorn
+
+    from multipublish.api import create_app
+    from multipublish.api.tokens import TokenStore
+
+    app = create_app(settings, start_workers=True, workers=4)
+    token, _info = TokenStore(app.state.service.engine).create("demo")
+    console.print(
+        f"[bold]7.[/] Serving the REST API, workers and dashboard on http://{host}:{port}/ "
+        f"(docs at /docs); media root {settings.media_roots}\n"
+        f"   Log in to the dashboard, or send `Authorization: Bearer <token>`, with this token "
+        f"(shown once):\n   {token}"
+    )
+    uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=False)
 
 
 def _print_validation(report: dict[str, dict[str, Any]], video: Path) -> None:
@@ -178,6 +203,11 @@ def register(app: typer.Typer) -> None:
         workdir: Path = typer.Option(
             Path("multipublish-demo"), "--dir", help="Where the demo keeps its database and video."
         ),
+        serve: bool = typer.Option(
+            False, "--serve/--no-serve", help="Afterwards keep serving API, workers and dashboard."
+        ),
+        host: str = typer.Option("127.0.0.1", help="Address to serve on (with --serve)."),
+        port: int = typer.Option(8000, help="Port to serve on (with --serve)."),
     ) -> None:
         """Run the whole product once on SQLite and the built-in sandbox platforms."""
-        raise typer.Exit(run_demo(workdir))
+        raise typer.Exit(run_demo(workdir, serve=serve, host=host, port=port))
