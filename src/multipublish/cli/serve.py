@@ -66,7 +66,11 @@ def serve(
                 err=True,
             )
         typer.echo(f"multipublish: http://{host}:{port}/ (API docs at /docs)", err=True)
-        uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=False)
+        # A keep-alive longer than the default 5 s: under load the loop may read a pending request
+        # only after that timer fired, and the client would see its connection dropped.
+        uvicorn.run(
+            app, host=host, port=port, log_config=None, proxy_headers=False, timeout_keep_alive=30
+        )
     finally:
         if server is not None:
             server.stop()

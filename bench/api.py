@@ -1,0 +1,180 @@
+"""REST API throughput and latency: schedule and job status at 50 concurrent clients, workers on.
+
+    python bench/api.py [--clients 50] [--requests 2000] [--database-url URL]
+
+Starts ``multipublish serve --sandbox`` as a real process (API, queue workers, dashboard and the
+sandbox platforms in one process, SQLite in a temp dir by default), creates a token with
+``multipublish tokens create``, then drives it over HTTP from this process:
+
+1. ``POST /api/publishing/publish/scheduled`` (due now, so the workers publish them to the sandbox
+   while the benchmark runs);
+2. ``GET /api/publishing/jobs/{id}`` over the jobs just created.
+
+Prints requests/s and p50/p90/p99 latency for each. Everything is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# ``python bench/api.py`` puts bench/ first on sys.path, where bench/queue.py would shadow the
+# standard library's ``queue``: drop it.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    del sys.path[0]
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+from typing import Any
+
+import httpx
+from cryptography.fernet import Fernet
+
+from multipublish.media.sample import make_video
+
+EXE = [sys.executable, "-m", "multipublish"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def drive(
+    label: str, clients: int, total: int, make: Any, url: str, token: str
+) -> list[Any]:
+    """Run ``total`` requests from ``clients`` concurrent connections; print the figures."""
+    latencies: list[float] = []
+    results: list[Any] = [None] * total
+    errors = 0
+    transport: list[str] = []
+    counter = iter(range(total))
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120, limits=limits
+    ) as client:
+
+        async def worker() -> None:
+            nonlocal errors
+            for i in counter:
+                method, path, body = make(i)
+                t0 = time.perf_counter()
+                try:
+                    resp = await client.request(method, path, json=body)
+                except httpx.TransportError as exc:
+                    transport.append(f"{type(exc).__name__} after {time.perf_counter() - t0:.1f}s")
+                    continue
+                latencies.append(time.perf_counter() - t0)
+                if resp.status_code >= 300:
+                    errors += 1
+                else:
+                    results[i] = resp.json()
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        elapsed = time.perf_counter() - t0
+    ms = [v * 1000 for v in latencies]
+    print(
+        f"{label:<22} {total / elapsed:8.1f} req/s   p50 {percentile(ms, 0.50):7.1f} ms   "
+        f"p90 {percentile(ms, 0.90):7.1f} ms   p99 {percentile(ms, 0.99):7.1f} ms   "
+        f"mean {statistics.fmean(ms):7.1f} ms   errors {errors}"
+    )
+    if transport:
+        print(f"  {len(transport)} dropped connections, e.g. {transport[:3]}")
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    parser.add_argument("--workers", type=int, default=4, help="queue workers in the server")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="mp-bench-api-"))
+    media = tmp / "media"
+    media.mkdir()
+    video = make_video(media / "clip.mp4", width=1080, height=1920, duration=3.0, fps=30)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MULTIPUBLISH_")}
+    env.update(
+        MULTIPUBLISH_DATABASE_URL=args.database_url or f"sqlite:///{tmp / 'bench.db'}",
+        MULTIPUBLISH_SECRET_KEY=Fernet.generate_key().decode(),
+        MULTIPUBLISH_MEDIA_ROOTS=str(media),
+        MULTIPUBLISH_LOG_LEVEL="WARNING",
+        MULTIPUBLISH_STATUS_POLL_INTERVAL="0.05",
+    )
+    subprocess.run([*EXE, "db", "upgrade"], env=env, cwd=tmp, check=True, capture_output=True)
+    token = subprocess.run(
+        [*EXE, "tokens", "create", "--name", "bench"],
+        env=env, cwd=tmp, check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    log = tmp / "server.log"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [*EXE, "serve", "--sandbox", "--port", str(port), "--workers", str(args.workers)],
+        env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=log.open("wb"),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("the server did not become ready")
+            time.sleep(0.2)
+        auth = {"Authorization": f"Bearer {token}"}
+        for platform in ("tiktok", "linkedin"):
+            httpx.post(
+                f"{url}/api/publishing/accounts", headers=auth, timeout=30,
+                json={"account_id": "bench", "platform": platform,
+                      "credentials": {"api_key": "sk_bench_0123456789abcdef", "user": "bench"}},
+            ).raise_for_status()
+        body = {"account_id": "bench", "platforms": ["tiktok", "linkedin"],
+                "video_path": str(video), "title": "bench"}
+        print(f"{args.clients} clients, {args.requests} requests each phase, "
+              f"{args.workers} queue workers, {env['MULTIPUBLISH_DATABASE_URL'].split(':')[0]}")
+        jobs = asyncio.run(drive(
+            "schedule (POST)", args.clients, args.requests,
+            lambda i: ("POST", "/api/publishing/publish/scheduled", body), url, token,
+        ))
+        ids = [j["id"] for j in jobs if j]
+        asyncio.run(drive(
+            "job status (GET)", args.clients, args.requests,
+            lambda i: ("GET", f"/api/publishing/jobs/{ids[i % len(ids)]}", None), url, token,
+        ))
+        stats = httpx.get(f"{url}/api/publishing/queue/stats", headers=auth, timeout=30).json()
+        print(f"queue after the run: completed {stats['completed']}, pending {stats['pending']}, "
+              f"processing {stats['processing']}, failed {stats['failed']}")
+    except BaseException:
+        print(f"server exit code: {server.poll()}", file=sys.stderr)
+        print("server log (tail):\n" + "\n".join(log.read_text().splitlines()[-30:]), file=sys.stderr)
+        raise
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
