@@ -19,7 +19,7 @@ from sqlalchemy import (
     text,
 )
 
-from multipublish.db.tables import BigIntPK, UTCDateTime, job_results, jobs, metadata
+from multipublish.db.tables import BigIntPK, UTCDateTime, jobs, metadata
 
 #: One row (id 1) that claimers lock so the concurrency caps hold across processes; a row lock,
 #: never an advisory lock (those vanish with their session and caused duplicates elsewhere).
@@ -101,12 +101,6 @@ Index(
 Index(
     "ix_jobs_processing",
     jobs.c.lease_expires_at,
-    postgresql_where=text("status = 'processing'"),
-    sqlite_where=text("status = 'processing'"),
-)
-Index(
-    "ix_job_results_processing",
-    job_results.c.platform_name,
     postgresql_where=text("status = 'processing'"),
     sqlite_where=text("status = 'processing'"),
 )

@@ -21,17 +21,27 @@ import random
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
     Connection,
     Engine,
+    Integer,
+    String,
+    Text,
+    and_,
+    bindparam,
     delete,
     exists,
+    false,
     func,
     insert,
+    not_,
     or_,
     select,
     text,
@@ -39,7 +49,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from multipublish.db import job_results, jobs, utcnow
+from multipublish.db import UTCDateTime, job_results, jobs, utcnow
 from multipublish.errors import ConflictError, ErrorKind, InputError, NotFoundError
 from multipublish.platforms.base import PublishConfig, PublishResult, PublishStatus
 from multipublish.queue.backoff import backoff_delay, webhook_delay
@@ -86,6 +96,8 @@ class Claim:
     worker_id: str
     attempt: int
     tasks: list[PlatformTask] = field(default_factory=list)
+    #: Columns written by ``record`` during this attempt, per platform.
+    recorded: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -130,9 +142,14 @@ def _result_dict(row: Any) -> dict[str, Any]:
     }
 
 
-def _job_from_row(row: Any, results: dict[str, dict[str, Any]]) -> Job:
+def _job_from_row(row: Any, results: dict[str, dict[str, Any]], *, display: bool = False) -> Job:
     platforms = list(row.platforms)
     ordered = {key: results[key] for key in platforms if key in results}
+    if display and row.status == QueueStatus.PROCESSING:
+        # Platforms still to run of a running job are in flight right now.
+        for res in ordered.values():
+            if _runnable(_ResultView(res)):
+                res["status"] = "processing"
     return Job(
         id=row.id,
         account_id=row.account_id,
@@ -201,6 +218,209 @@ def _runnable(row: Any) -> bool:
     return not (row.status == "failed" and row.error_kind in FINAL_KINDS)
 
 
+# -- prebuilt statements of the hot path (built once: SQLAlchemy then reuses their compiled form) --
+FINAL_SQL = ("auth", "permanent")
+
+
+def _b(name: str, type_: Any = None, **kw: Any) -> Any:
+    return bindparam(name, type_=type_, **kw)
+
+
+_NOW = _b("b_now", UTCDateTime())
+_RUNNABLE = and_(
+    job_results.c.status != "published",
+    not_(
+        and_(
+            job_results.c.status == "failed",
+            func.coalesce(job_results.c.error_kind, "").in_(FINAL_SQL),
+        )
+    ),
+)
+_S_LOCK = select(queue_state.c.id).where(queue_state.c.id == 1).with_for_update()
+_S_IN_USE = (
+    select(job_results.c.platform_name, jobs.c.account_id, func.count())
+    .select_from(job_results.join(jobs, jobs.c.id == job_results.c.job_id))
+    .where(jobs.c.status == str(QueueStatus.PROCESSING), _RUNNABLE)
+    .group_by(job_results.c.platform_name, jobs.c.account_id)
+)
+_S_EXPIRED = select(jobs.c.id).where(
+    jobs.c.status == str(QueueStatus.PROCESSING), jobs.c.lease_expires_at < _NOW
+)
+_S_EXPIRED_PG = _S_EXPIRED.with_for_update(skip_locked=True, of=jobs)
+_S_RESULTS = select(job_results).where(job_results.c.job_id.in_(_b("b_ids", expanding=True)))
+_CANDIDATES: dict[tuple[bool, bool, bool], Any] = {}
+
+
+def _candidates(by_account: bool, by_platform: bool, pg: bool) -> Any:
+    """The claim's candidate query (cached per shape)."""
+    key = (by_account, by_platform, pg)
+    if key not in _CANDIDATES:
+        stmt = select(jobs.c.seq, jobs.c.id, jobs.c.account_id, jobs.c.platforms).where(
+            jobs.c.status.in_(WAITING), jobs.c.run_at <= _NOW
+        )
+        if by_account:
+            stmt = stmt.where(jobs.c.account_id.not_in(_b("b_accts", expanding=True)))
+        if by_platform:
+            stmt = stmt.where(
+                ~exists(
+                    select(job_results.c.job_id).where(
+                        job_results.c.job_id == jobs.c.id,
+                        job_results.c.platform_name.in_(_b("b_plats", expanding=True)),
+                        job_results.c.status != "published",
+                    )
+                )
+            )
+        stmt = stmt.order_by(jobs.c.priority.desc(), jobs.c.seq).limit(_b("b_lim", Integer()))
+        if pg:
+            stmt = stmt.with_for_update(skip_locked=True, of=jobs)
+        _CANDIDATES[key] = stmt
+    return _CANDIDATES[key]
+
+
+_U_CLAIM = (
+    update(jobs)
+    .where(jobs.c.id.in_(_b("b_ids", expanding=True)), jobs.c.status.in_(WAITING))
+    .values(
+        status=str(QueueStatus.PROCESSING),
+        locked_by=_b("b_w"),
+        lease_expires_at=_b("b_exp", UTCDateTime()),
+        attempts=jobs.c.attempts + 1,
+        started_at=func.coalesce(jobs.c.started_at, _NOW),
+        wait_reason=None,
+        updated_at=_NOW,
+    )
+    .returning(*jobs.c)
+)
+_U_RID = (
+    update(job_results)
+    .where(job_results.c.job_id == _b("b_j"), job_results.c.platform == _b("b_p"))
+    .values(request_id=_b("b_rid"))
+)
+_U_RENEW = (
+    update(jobs)
+    .where(jobs.c.locked_by == _b("b_w"), jobs.c.status == str(QueueStatus.PROCESSING))
+    .values(lease_expires_at=_b("b_exp", UTCDateTime()))
+    .returning(jobs.c.id, jobs.c.attempts, jobs.c.cancel_requested)
+)
+_FENCE = (
+    jobs.c.id == _b("b_j"),
+    jobs.c.locked_by == _b("b_w"),
+    jobs.c.attempts == _b("b_att", Integer()),
+    jobs.c.status == str(QueueStatus.PROCESSING),
+)
+_U_FENCE = update(jobs).where(*_FENCE).values(updated_at=_NOW).returning(jobs.c.id, jobs.c.cancel_requested)
+_DECISION = {
+    "status": _b("b_status"),
+    "run_at": _b("b_run_at", UTCDateTime()),
+    "attempts": _b("b_attempts", Integer()),
+    "completed_at": _b("b_completed", UTCDateTime()),
+    "error_message": _b("b_errmsg"),
+    "wait_reason": _b("b_wait"),
+    "locked_by": None,
+    "lease_expires_at": None,
+    "updated_at": _NOW,
+}
+_U_FINISH = update(jobs).where(*_FENCE, jobs.c.cancel_requested.is_(false())).values(**_DECISION)
+_U_DECIDE = update(jobs).where(jobs.c.id == _b("b_j")).values(**_DECISION)
+_U_RESULT = (
+    update(job_results)
+    .where(job_results.c.job_id == _b("b_j"), job_results.c.platform == _b("b_p"))
+    .values(
+        status=_b("b_status"),
+        success=_b("b_success", Boolean()),
+        error=_b("b_error"),
+        error_kind=_b("b_kind"),
+        bytes_sent=_b("b_bytes", BigInteger()),
+        details=_b("b_details", JSON()),
+        updated_at=_NOW,
+        video_id=func.coalesce(_b("b_vid", String()), job_results.c.video_id),
+        url=func.coalesce(_b("b_url", Text()), job_results.c.url),
+        reference=func.coalesce(_b("b_ref", Text()), job_results.c.reference),
+        request_id=func.coalesce(_b("b_rid", String()), job_results.c.request_id),
+        published_at=func.coalesce(_b("b_pub", UTCDateTime()), job_results.c.published_at),
+        attempts=job_results.c.attempts + 1,
+    )
+)
+_IN_FLIGHT_VALUES = {
+    "status": "unknown",
+    "error": _b("b_err"),
+    "error_kind": str(ErrorKind.UNKNOWN),
+    "updated_at": _NOW,
+}
+#: Every platform still to run of a job whose worker vanished: it may have been sent.
+_U_IN_FLIGHT_UNKNOWN = (
+    update(job_results).where(job_results.c.job_id == _b("b_j"), _RUNNABLE).values(**_IN_FLIGHT_VALUES)
+)
+_U_KEYS_UNKNOWN = (
+    update(job_results)
+    .where(
+        job_results.c.job_id == _b("b_j"),
+        job_results.c.platform.in_(_b("b_keys", expanding=True)),
+        _RUNNABLE,
+    )
+    .values(**_IN_FLIGHT_VALUES)
+)
+
+
+_I_JOB = insert(jobs)
+_I_RESULTS = insert(job_results)
+_S_ARCHIVED = select(jobs_archive.c.job_id).where(jobs_archive.c.job_id == _b("b_j"))
+_NOTIFY = text("SELECT pg_notify(:c, '')").bindparams(c=CHANNEL)
+
+
+class _Row:
+    """Attribute access to a dict (a row we just wrote, without reading it back)."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.__dict__.update(data)
+
+
+def _fresh_result(r: dict[str, Any]) -> dict[str, Any]:
+    return _result_dict(
+        _Row(
+            {
+                **r,
+                "video_id": None,
+                "url": None,
+                "error": None,
+                "error_kind": None,
+                "reference": None,
+                "details": None,
+                "published_at": None,
+            }
+        )
+    )
+
+
+def _decision_params(job: Job, values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "b_status": values["status"],
+        "b_run_at": values.get("run_at", job.run_at),
+        "b_attempts": values.get("attempts", job.attempts),
+        "b_completed": values.get("completed_at", job.completed_at),
+        "b_errmsg": values.get("error_message", job.error_message),
+        "b_wait": values.get("wait_reason", job.wait_reason),
+        "b_now": values["updated_at"],
+    }
+
+
+def _preview(r: PublishResult) -> dict[str, Any]:
+    """The row status a result will be stored as (decisions are made before the write)."""
+    if r.success:
+        status = "published"
+    elif r.status == PublishStatus.UNKNOWN or r.error_kind == ErrorKind.UNKNOWN:
+        status = "unknown"
+    else:
+        status = "failed"
+    return {
+        "status": status,
+        "success": bool(r.success),
+        "error": None if r.success else r.error,
+        "error_kind": None if r.success or not r.error_kind else str(r.error_kind),
+        "retry_after": r.retry_after,
+    }
+
+
 class JobStore:
     """The queue's tables behind one narrow port; every method is one transaction."""
 
@@ -217,6 +437,7 @@ class JobStore:
         self.clock = clock
         self.rand = rand
         self.is_pg = engine.dialect.name == "postgresql"
+        self._next_recovery: datetime | None = None
 
     # -- plumbing -------------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -240,24 +461,26 @@ class JobStore:
 
     def _notify(self, conn: Connection) -> None:
         if self.is_pg:
-            conn.execute(text("SELECT pg_notify(:c, '')"), {"c": CHANNEL})
+            conn.execute(_NOTIFY)
 
     def _results_for(self, conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {i: {} for i in ids}
         if not ids:
             return out
-        for row in conn.execute(select(job_results).where(job_results.c.job_id.in_(list(ids)))):
+        for row in conn.execute(_S_RESULTS, {"b_ids": list(ids)}):
             out.setdefault(row.job_id, {})[row.platform] = _result_dict(row)
         return out
 
-    def _load(self, conn: Connection, job_id: str, *, lock: bool = False) -> Job | None:
+    def _load(
+        self, conn: Connection, job_id: str, *, lock: bool = False, display: bool = False
+    ) -> Job | None:
         stmt = select(jobs).where(jobs.c.id == job_id)
         if lock and self.is_pg:
             stmt = stmt.with_for_update(of=jobs)
         row = conn.execute(stmt).first()
         if row is None:
             return None
-        return _job_from_row(row, self._results_for(conn, [job_id])[job_id])
+        return _job_from_row(row, self._results_for(conn, [job_id])[job_id], display=display)
 
     # -- enqueue and control --------------------------------------------------------------------
     def add(self, job_id: str | None, cfg: QueuedPublishConfig) -> Job:
@@ -271,60 +494,67 @@ class JobStore:
         run_at = cfg.scheduled_time if cfg.scheduled_time and cfg.scheduled_time > now else now
         status = QueueStatus.SCHEDULED if run_at > now else QueueStatus.PENDING
         title = (cfg.config.title or "")[:500]
+        row = {
+            "id": job_id,
+            "account_id": cfg.account_id,
+            "platforms": list(cfg.platforms),
+            "video_path": str(cfg.video_path),
+            "config": cfg.config.to_dict(),
+            "title": title,
+            "status": str(status),
+            "priority": cfg.priority,
+            "scheduled_time": cfg.scheduled_time,
+            "run_at": run_at,
+            "attempts": 0,
+            "max_retries": cfg.max_retries,
+            "retry_delay": cfg.retry_delay,
+            "cancel_requested": False,
+            "webhook_url": cfg.webhook_url,
+            "callback_data": cfg.callback_data,
+            "wait_reason": f"scheduled for {run_at.isoformat()}" if run_at > now else None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        results = [
+            {
+                "job_id": job_id,
+                "platform": key,
+                "platform_name": platform_base(key),
+                "status": "pending",
+                "success": False,
+                "attempts": 0,
+                "bytes_sent": 0,
+                "request_id": request_id_for(job_id, key),
+                "updated_at": now,
+            }
+            for key in cfg.platforms
+        ]
         try:
             with self._tx() as conn:
-                conn.execute(
-                    insert(jobs).values(
-                        id=job_id,
-                        account_id=cfg.account_id,
-                        platforms=list(cfg.platforms),
-                        video_path=str(cfg.video_path),
-                        config=cfg.config.to_dict(),
-                        title=title,
-                        status=str(status),
-                        priority=cfg.priority,
-                        scheduled_time=cfg.scheduled_time,
-                        run_at=run_at,
-                        attempts=0,
-                        max_retries=cfg.max_retries,
-                        retry_delay=cfg.retry_delay,
-                        cancel_requested=False,
-                        webhook_url=cfg.webhook_url,
-                        callback_data=cfg.callback_data,
-                        wait_reason=f"scheduled for {run_at.isoformat()}" if run_at > now else None,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-                conn.execute(
-                    insert(job_results),
-                    [
-                        {
-                            "job_id": job_id,
-                            "platform": key,
-                            "platform_name": platform_base(key),
-                            "status": "pending",
-                            "success": False,
-                            "attempts": 0,
-                            "bytes_sent": 0,
-                            "request_id": request_id_for(job_id, key),
-                            "updated_at": now,
-                        }
-                        for key in cfg.platforms
-                    ],
-                )
-                if conn.execute(select(jobs_archive.c.job_id).where(jobs_archive.c.job_id == job_id)).first():
+                if conn.execute(_S_ARCHIVED, {"b_j": job_id}).first():
                     raise ConflictError(f"job {job_id!r} already exists (archived)")
+                conn.execute(_I_JOB, row)
+                conn.execute(_I_RESULTS, results)
                 self._notify(conn)
-                job = self._load(conn, job_id)
         except IntegrityError:
             raise ConflictError(f"job {job_id!r} already exists") from None
-        assert job is not None
-        return job
+        return _job_from_row(
+            _Row(
+                {
+                    **row,
+                    "locked_by": None,
+                    "lease_expires_at": None,
+                    "error_message": None,
+                    "started_at": None,
+                    "completed_at": None,
+                }
+            ),
+            {str(r["platform"]): _fresh_result(r) for r in results},
+        )
 
     def get(self, job_id: str) -> Job:
         with self._read() as conn:
-            job = self._load(conn, job_id)
+            job = self._load(conn, job_id, display=True)
             if job is not None:
                 return job
             doc = conn.execute(select(jobs_archive.c.data).where(jobs_archive.c.job_id == job_id)).scalar()
@@ -364,7 +594,7 @@ class JobStore:
         with self._read() as conn:
             rows = conn.execute(stmt).all()
             results = self._results_for(conn, [r.id for r in rows])
-        return [_job_from_row(r, results[r.id]) for r in rows]
+        return [_job_from_row(r, results[r.id], display=True) for r in rows]
 
     def cancel(self, job_id: str) -> Job:
         now = self.now()
@@ -534,32 +764,21 @@ class JobStore:
         now = self.now()
         with self._tx() as conn:
             if self.is_pg:
-                conn.execute(select(queue_state.c.id).where(queue_state.c.id == 1).with_for_update())
-            self._recover_expired(conn, now)
+                conn.execute(_S_LOCK)
+            if self._recovery_due(now):
+                self._recover_expired(conn, now)
             plat_use, acct_use = self._in_use(conn)
             caps = self.settings.platform_concurrency
             acct_cap = self.settings.account_concurrency
             full_plats = [p for p, n in plat_use.items() if n >= caps.get(p, 1 << 30)]
             full_accts = [a for a, n in acct_use.items() if n >= acct_cap]
-            stmt = select(jobs.c.seq, jobs.c.id, jobs.c.account_id, jobs.c.platforms).where(
-                jobs.c.status.in_(WAITING), jobs.c.run_at <= now
-            )
+            params: dict[str, Any] = {"b_now": now, "b_lim": limit * 4 + 4}
             if full_accts:
-                stmt = stmt.where(jobs.c.account_id.not_in(full_accts))
+                params["b_accts"] = full_accts
             if full_plats:
-                stmt = stmt.where(
-                    ~exists(
-                        select(job_results.c.job_id).where(
-                            job_results.c.job_id == jobs.c.id,
-                            job_results.c.platform_name.in_(full_plats),
-                            job_results.c.status != "published",
-                        )
-                    )
-                )
-            stmt = stmt.order_by(jobs.c.priority.desc(), jobs.c.seq).limit(limit * 4 + 4)
-            if self.is_pg:
-                stmt = stmt.with_for_update(skip_locked=True, of=jobs)
-            candidates = conn.execute(stmt).all()
+                params["b_plats"] = full_plats
+            stmt = _candidates(bool(full_accts), bool(full_plats), self.is_pg)
+            candidates = conn.execute(stmt, params).all()
             picked: list[Any] = []
             capped = bool(full_plats or full_accts)
             for cand in candidates:
@@ -586,25 +805,19 @@ class JobStore:
             if not picked:
                 return ClaimBatch([], capped)
             ids = [c.id for c in picked]
-            expires = now + timedelta(seconds=lease)
             rows = conn.execute(
-                update(jobs)
-                .where(jobs.c.id.in_(ids), jobs.c.status.in_(WAITING))
-                .values(
-                    status=str(QueueStatus.PROCESSING),
-                    locked_by=worker_id,
-                    lease_expires_at=expires,
-                    attempts=jobs.c.attempts + 1,
-                    started_at=func.coalesce(jobs.c.started_at, now),
-                    wait_reason=None,
-                    updated_at=now,
-                )
-                .returning(*jobs.c)
+                _U_CLAIM,
+                {
+                    "b_ids": ids,
+                    "b_w": worker_id,
+                    "b_exp": now + timedelta(seconds=lease),
+                    "b_now": now,
+                },
             ).all()
             by_id = {r.id: r for r in rows}
             results = self._results_for(conn, ids)
             claims: list[Claim] = []
-            to_mark: list[dict[str, Any]] = []
+            new_rids: list[dict[str, Any]] = []
             for jid in ids:  # keep claim order
                 row = by_id.get(jid)
                 if row is None:
@@ -619,58 +832,48 @@ class JobStore:
                     if res["status"] == "failed":
                         # A confirmed failure: a new request id, so the service does not answer
                         # with the old failure; still deterministic per (job, platform, attempt).
+                        # Written before the upload starts, so a crash leaves it to reconcile.
                         rid = request_id_for(jid, key, f"a{row.attempts}")
+                        new_rids.append({"b_j": jid, "b_p": key, "b_rid": rid})
                     claim.tasks.append(PlatformTask(key, rid, res["status"], res["reference"]))
-                    to_mark.append({"j": jid, "p": key, "rid": rid})
                 claims.append(claim)
-            if to_mark:
-                conn.execute(
-                    text(
-                        "UPDATE job_results SET status = 'processing', request_id = :rid, "
-                        "attempts = attempts + 1 WHERE job_id = :j AND platform = :p"
-                    ),
-                    to_mark,
-                )
+            if new_rids:
+                conn.execute(_U_RID, new_rids)
         return ClaimBatch(claims, capped)
+
+    def _recovery_due(self, now: datetime) -> bool:
+        """Look for expired leases at most every second per process (and on every explicit call)."""
+        if self._next_recovery is not None and now < self._next_recovery:
+            return False
+        self._next_recovery = now + timedelta(seconds=1)
+        return True
 
     def _in_use(self, conn: Connection) -> tuple[dict[str, int], dict[str, int]]:
         """Uploads in flight per platform and per account, across every worker."""
         plat: dict[str, int] = {}
         acct: dict[str, int] = {}
-        rows = conn.execute(
-            select(job_results.c.platform_name, jobs.c.account_id, func.count())
-            .select_from(job_results.join(jobs, jobs.c.id == job_results.c.job_id))
-            .where(job_results.c.status == "processing", jobs.c.status == "processing")
-            .group_by(job_results.c.platform_name, jobs.c.account_id)
-        )
-        for name, account, n in rows:
+        for name, account, n in conn.execute(_S_IN_USE):
             plat[name] = plat.get(name, 0) + int(n)
             acct[account] = acct.get(account, 0) + int(n)
         return plat, acct
 
     def _recover_expired(self, conn: Connection, now: datetime) -> list[Outcome]:
         """Give jobs whose lease expired back to the queue (or fail them when attempts are spent)."""
-        stmt = select(jobs.c.id).where(
-            jobs.c.status == str(QueueStatus.PROCESSING), jobs.c.lease_expires_at < now
-        )
-        if self.is_pg:
-            stmt = stmt.with_for_update(skip_locked=True, of=jobs)
-        expired = [r.id for r in conn.execute(stmt)]
+        expired = [r.id for r in conn.execute(_S_EXPIRED_PG if self.is_pg else _S_EXPIRED, {"b_now": now})]
         outcomes: list[Outcome] = []
         for jid in expired:
             conn.execute(
-                update(job_results)
-                .where(job_results.c.job_id == jid, job_results.c.status == "processing")
-                .values(
-                    status="unknown",
-                    error="worker lost its lease during the upload; outcome to be reconciled",
-                    error_kind=str(ErrorKind.UNKNOWN),
-                    updated_at=now,
-                )
+                _U_IN_FLIGHT_UNKNOWN,
+                {
+                    "b_j": jid,
+                    "b_now": now,
+                    "b_err": "worker lost its lease during the upload; outcome to be reconciled",
+                },
             )
             job = self._load(conn, jid)
             assert job is not None
-            outcomes.append(self._decide(conn, job, now, lost_lease=True))
+            values, event, next_at = self._plan(job, now, lost_lease=True)
+            outcomes.append(self._commit_plan(conn, job, values, event, next_at, now))
         return outcomes
 
     def recover_expired(self) -> int:
@@ -688,99 +891,137 @@ class JobStore:
         lease = float(lease_seconds or self.settings.lease_seconds)
         now = self.now()
         with self._tx() as conn:
-            rows = conn.execute(
-                update(jobs)
-                .where(jobs.c.locked_by == worker_id, jobs.c.status == str(QueueStatus.PROCESSING))
-                .values(lease_expires_at=now + timedelta(seconds=lease))
-                .returning(jobs.c.id, jobs.c.attempts, jobs.c.cancel_requested)
-            ).all()
+            rows = conn.execute(_U_RENEW, {"b_w": worker_id, "b_exp": now + timedelta(seconds=lease)}).all()
         return {r.id: (int(r.attempts), bool(r.cancel_requested)) for r in rows}
 
-    def _fence(self, conn: Connection, claim: Claim, now: datetime) -> bool:
-        """Lock the job row if ``claim`` still owns it (the fence of every write)."""
-        res = conn.execute(
-            update(jobs)
-            .where(
-                jobs.c.id == claim.job.id,
-                jobs.c.locked_by == claim.worker_id,
-                jobs.c.attempts == claim.attempt,
-                jobs.c.status == str(QueueStatus.PROCESSING),
-            )
-            .values(updated_at=now)
-        )
-        return res.rowcount == 1
+    def _fence_params(self, claim: Claim, now: datetime) -> dict[str, Any]:
+        return {"b_j": claim.job.id, "b_w": claim.worker_id, "b_att": claim.attempt, "b_now": now}
 
-    def _write_result(self, conn: Connection, job_id: str, key: str, r: PublishResult, now: datetime) -> None:
-        if r.success:
-            status = "published"
-        elif r.status == PublishStatus.UNKNOWN or r.error_kind == ErrorKind.UNKNOWN:
-            status = "unknown"
-        else:
-            status = "failed"
+    def _fence(self, conn: Connection, claim: Claim, now: datetime) -> Any:
+        """Lock the job row if ``claim`` still owns it (the fence of every write); the row or None."""
+        return conn.execute(_U_FENCE, self._fence_params(claim, now)).first()
+
+    def _write_result(
+        self, conn: Connection, job_id: str, key: str, r: PublishResult, rid: str | None, now: datetime
+    ) -> dict[str, Any]:
+        """Write one platform's result; returns the columns as they now are (for in-memory views)."""
+        status = _preview(r)["status"]
         values: dict[str, Any] = {
+            "b_j": job_id,
+            "b_p": key,
+            "b_status": status,
+            "b_success": bool(r.success),
+            "b_error": None if r.success else r.error,
+            "b_kind": None if r.success or not r.error_kind else str(r.error_kind),
+            "b_bytes": int(r.bytes_sent or 0),
+            "b_details": {**(r.details or {}), "retry_after": r.retry_after},
+            "b_now": now,
+            "b_vid": r.video_id,
+            "b_url": r.url,
+            "b_ref": r.reference,
+            "b_rid": rid,
+            "b_pub": now if r.success else None,
+        }
+        conn.execute(_U_RESULT, values)
+        return {
             "status": status,
             "success": bool(r.success),
-            "error": r.error,
-            "error_kind": str(r.error_kind) if r.error_kind else None,
-            "bytes_sent": int(r.bytes_sent or 0),
-            "details": {**(r.details or {}), "retry_after": r.retry_after},
-            "updated_at": now,
+            "error": values["b_error"],
+            "error_kind": values["b_kind"],
+            "bytes_sent": values["b_bytes"],
+            "retry_after": r.retry_after,
+            "updated_at": now.isoformat(),
+            **({"video_id": r.video_id} if r.video_id is not None else {}),
+            **({"url": r.url} if r.url is not None else {}),
+            **({"reference": r.reference} if r.reference is not None else {}),
+            **({"request_id": rid} if rid is not None else {}),
+            **({"published_at": now.isoformat()} if r.success else {}),
         }
-        if r.video_id is not None:
-            values["video_id"] = r.video_id
-        if r.url is not None:
-            values["url"] = r.url
-        if r.reference is not None:
-            values["reference"] = r.reference
-        if r.success:
-            values["published_at"] = now
-            values["error"] = None
-            values["error_kind"] = None
-        conn.execute(
-            update(job_results)
-            .where(job_results.c.job_id == job_id, job_results.c.platform == key)
-            .values(**values)
-        )
+
+    def _rid(self, claim: Claim, key: str) -> str | None:
+        return next((t.request_id for t in claim.tasks if t.key == key), None)
 
     def record(self, claim: Claim, key: str, result: PublishResult) -> bool:
         """Store one platform's result as soon as it is known; ``False`` when the lease was lost."""
         now = self.now()
         with self._tx() as conn:
-            if not self._fence(conn, claim, now):
+            if self._fence(conn, claim, now) is None:
                 return False
-            self._write_result(conn, claim.job.id, key, result, now)
+            claim.recorded[key] = self._write_result(
+                conn, claim.job.id, key, result, self._rid(claim, key), now
+            )
         return True
+
+    def _view(self, claim: Claim, changed: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        view = {k: dict(v) for k, v in claim.job.results.items()}
+        tasks = {t.key for t in claim.tasks}
+        for key, values in changed.items():
+            entry = view.setdefault(key, {})
+            entry.update(values)
+            if key in tasks:
+                entry["attempts"] = int(entry.get("attempts") or 0) + 1
+        return view
 
     def finish(
         self, claim: Claim, results: dict[str, PublishResult], *, cancelled: bool = False
     ) -> Outcome | None:
-        """Write the last results and decide the job's fate; ``None`` when the lease was lost."""
+        """Write the last results and decide the job's fate; ``None`` when the lease was lost.
+
+        Usually two statements: the decision, fenced by owner + attempt and no cancel request
+        (it locks the job row), then the results. The other platforms' results are known from the
+        claim: nobody else may change them while we hold the lease.
+        """
         now = self.now()
         with self._tx() as conn:
-            if not self._fence(conn, claim, now):
-                return None
+            changed = dict(claim.recorded)
+            dangling = [t.key for t in claim.tasks if t.key not in changed and t.key not in results]
+            for key in dangling:
+                changed[key] = {"status": "unknown", "error_kind": str(ErrorKind.UNKNOWN)}
             for key, r in results.items():
-                self._write_result(conn, claim.job.id, key, r, now)
-            conn.execute(
-                update(job_results)
-                .where(job_results.c.job_id == claim.job.id, job_results.c.status == "processing")
-                .values(status="unknown", error_kind=str(ErrorKind.UNKNOWN), updated_at=now)
-            )
-            job = self._load(conn, claim.job.id)
-            assert job is not None
-            return self._decide(conn, job, now, cancelled=cancelled)
+                changed[key] = _preview(r)
+            job = replace(claim.job, results=self._view(claim, changed))
+            values, event, next_at = self._plan(job, now, cancelled=cancelled)
+            params = {**self._fence_params(claim, now), **_decision_params(job, values)}
+            done = not cancelled and conn.execute(_U_FINISH, params).rowcount == 1
+            if not done:
+                row = self._fence(conn, claim, now)
+                if row is None:
+                    return None
+                job = replace(job, cancel_requested=bool(row.cancel_requested))
+                values, event, next_at = self._plan(job, now, cancelled=cancelled)
+                conn.execute(_U_DECIDE, {"b_j": job.id, **_decision_params(job, values)})
+            for key, r in results.items():
+                changed[key] = self._write_result(conn, job.id, key, r, self._rid(claim, key), now)
+            if dangling:
+                conn.execute(
+                    _U_KEYS_UNKNOWN,
+                    {
+                        "b_j": job.id,
+                        "b_keys": dangling,
+                        "b_now": now,
+                        "b_err": "stopped before the outcome was known",
+                    },
+                )
+            job = replace(job, results=self._view(claim, changed))
+            return self._after_decision(conn, job, values, event, next_at, now)
 
     def release(self, claim: Claim) -> bool:
         """Hand a job back (graceful stop): waiting again at once, this attempt not counted."""
         now = self.now()
         with self._tx() as conn:
-            if not self._fence(conn, claim, now):
+            if self._fence(conn, claim, now) is None:
                 return False
-            conn.execute(
-                update(job_results)
-                .where(job_results.c.job_id == claim.job.id, job_results.c.status == "processing")
-                .values(status="unknown", error_kind=str(ErrorKind.UNKNOWN), updated_at=now)
-            )
+            in_flight = [t.key for t in claim.tasks if t.key not in claim.recorded]
+            if in_flight:
+                conn.execute(
+                    _U_KEYS_UNKNOWN,
+                    {
+                        "b_j": claim.job.id,
+                        "b_keys": in_flight,
+                        "b_now": now,
+                        "b_err": "handed back by a stopping worker",
+                    },
+                )
             conn.execute(
                 update(jobs)
                 .where(jobs.c.id == claim.job.id)
@@ -797,16 +1038,45 @@ class JobStore:
             self._notify(conn)
         return True
 
-    def _decide(
+    def _commit_plan(
         self,
         conn: Connection,
+        job: Job,
+        values: dict[str, Any],
+        event: str | None,
+        next_at: datetime | None,
+        now: datetime,
+    ) -> Outcome:
+        conn.execute(_U_DECIDE, {"b_j": job.id, **_decision_params(job, values)})
+        return self._after_decision(conn, job, values, event, next_at, now)
+
+    def _after_decision(
+        self,
+        conn: Connection,
+        job: Job,
+        values: dict[str, Any],
+        event: str | None,
+        next_at: datetime | None,
+        now: datetime,
+    ) -> Outcome:
+        if values.get("status") in (QueueStatus.RETRYING, QueueStatus.SCHEDULED):
+            self._notify(conn)
+        out = _apply(job, values)
+        webhook = False
+        if event and out.webhook_url:
+            self._enqueue_webhook(conn, out, event, next_at, now)
+            webhook = True
+        return Outcome(out, event, webhook)
+
+    def _plan(
+        self,
         job: Job,
         now: datetime,
         *,
         cancelled: bool = False,
         lost_lease: bool = False,
-    ) -> Outcome:
-        """Move a job out of ``processing``: completed, failed, retrying or scheduled (quota)."""
+    ) -> tuple[dict[str, Any], str | None, datetime | None]:
+        """Where a job goes after ``processing``: completed, failed, retrying or scheduled (quota)."""
         res = job.results
         values: dict[str, Any] = {
             "locked_by": None,
@@ -895,16 +1165,7 @@ class JobStore:
                     ),
                 )
                 event = "job.retry_scheduled"
-        conn.execute(update(jobs).where(jobs.c.id == job.id).values(**values))
-        if values.get("status") in (QueueStatus.RETRYING, QueueStatus.SCHEDULED):
-            self._notify(conn)
-        out = self._load(conn, job.id)
-        assert out is not None
-        webhook = False
-        if event and out.webhook_url:
-            self._enqueue_webhook(conn, out, event, next_at, now)
-            webhook = True
-        return Outcome(out, event, webhook)
+        return values, event, next_at
 
     # -- webhooks outbox ------------------------------------------------------------------------
     def _enqueue_webhook(
@@ -1083,6 +1344,14 @@ class JobStore:
             conn.execute(delete(job_results).where(job_results.c.job_id.in_(ids)))
             conn.execute(delete(jobs).where(jobs.c.id.in_(ids)))
         return len(ids)
+
+
+def _apply(job: Job, values: dict[str, Any]) -> Job:
+    """``job`` with the columns just written (avoids reading the row back)."""
+    changes = {k: v for k, v in values.items() if k in Job.__dataclass_fields__}
+    if "status" in changes:
+        changes["status"] = QueueStatus(changes["status"])
+    return replace(job, **changes)
 
 
 class _ResultView:

@@ -412,8 +412,14 @@ class PublishingQueue:
 
             if self.quota_gate is not None:  # over quota: a `quota` result that waits for the reset
                 return await self.quota_gate.guard(  # type: ignore[no-any-return]
-                    job.account_id, t.key, job.config, publish,
-                    job_id=job.id, attempt=claim.attempt, clock=self.clock, run_sync=self._db,
+                    job.account_id,
+                    t.key,
+                    job.config,
+                    publish,
+                    job_id=job.id,
+                    attempt=claim.attempt,
+                    clock=self.clock,
+                    run_sync=self._db,
                 )
             return await publish()
         except asyncio.CancelledError:

@@ -94,17 +94,9 @@ def upgrade() -> None:
         postgresql_where=sa.text("status = 'processing'"),
         sqlite_where=sa.text("status = 'processing'"),
     )
-    op.create_index(
-        "ix_job_results_processing",
-        "job_results",
-        ["platform_name"],
-        postgresql_where=sa.text("status = 'processing'"),
-        sqlite_where=sa.text("status = 'processing'"),
-    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_job_results_processing", table_name="job_results")
     op.drop_index("ix_jobs_processing", table_name="jobs")
     op.drop_index("ix_jobs_waiting_run_at", table_name="jobs")
     op.drop_index("ix_jobs_waiting", table_name="jobs")

@@ -1,0 +1,249 @@
+"""Queue benchmark: enqueue and drain rates, scheduling lateness, and procrastinate as reference.
+
+Run: ``python bench/queue.py [--jobs 1000] [--pg postgresql://postgres@127.0.0.1:5432/test]``
+
+* enqueue rate (``add_job`` one by one, one transaction each) and drain rate (jobs/s from
+  ``start(concurrency)`` until every job is completed) with a no-op publisher, on SQLite and
+  PostgreSQL at concurrency 1, 8 and 32;
+* scheduling lateness (publish start minus scheduled time) p50/p99 over 1,000 jobs scheduled over
+  a few seconds, workers already running;
+* procrastinate with a no-op task on the same PostgreSQL server (its own database, created and
+  dropped here): defer rate, drain rate at the same concurrencies, and lateness.
+
+The concurrency caps are lifted (they measure the platforms' limits, not the queue).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Run as a script, this file's folder comes first on sys.path and its name would shadow the
+# standard library's ``queue`` module (which ``concurrent.futures`` imports).
+if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+    sys.path.pop(0)
+
+import argparse
+import asyncio
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from multipublish.db import make_engine
+from multipublish.platforms.base import PublishConfig, PublishResult, PublishStatus
+from multipublish.queue import PublishingQueue, QueuedPublishConfig
+from multipublish.settings import Settings
+
+PLATFORMS = ["tiktok", "instagram", "facebook", "linkedin", "youtube"]
+CONCURRENCY = (1, 8, 32)
+
+
+class NoopPublisher:
+    """Publishes nothing, instantly; records how late each scheduled job started."""
+
+    def __init__(self) -> None:
+        self.lateness: list[float] = []
+
+    async def publish_to_platform(
+        self, account_id: str, platform: str, video_path: str, config: PublishConfig, **kw: Any
+    ) -> PublishResult:
+        if config.description:
+            self.lateness.append(time.time() - float(config.description))
+        return PublishResult(platform, True, PublishStatus.PUBLISHED, video_id=kw.get("request_id"))
+
+    async def reconcile(self, account_id: str, platform: str, reference: str) -> PublishResult:
+        return PublishResult(platform, True, PublishStatus.PUBLISHED, video_id=reference)
+
+
+def settings(url: str) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=url,
+        platform_concurrency=dict.fromkeys(PLATFORMS, 10_000),
+        account_concurrency=10_000,
+        queue_poll_interval=1.0,
+    )
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+def job(i: int, *, when: datetime | None = None) -> QueuedPublishConfig:
+    desc = f"{when.timestamp():.6f}" if when else ""
+    return QueuedPublishConfig(
+        account_id=f"acct{i % 100}",
+        platforms=[PLATFORMS[i % 5]],
+        video_path="/videos/noop.mp4",
+        config=PublishConfig(title=f"bench {i}", description=desc),
+        scheduled_time=when,
+    )
+
+
+def clear(queue: PublishingQueue) -> None:
+    with queue.engine.begin() as conn:
+        for table in ("job_results", "jobs", "jobs_archive"):
+            conn.execute(text(f"DELETE FROM {table}"))
+
+
+async def completed(queue: PublishingQueue) -> int:
+    def q() -> int:
+        with queue.engine.connect() as conn:
+            return int(
+                conn.execute(text("SELECT count(*) FROM jobs WHERE status = 'completed'")).scalar_one()
+            )
+
+    return await asyncio.to_thread(q)
+
+
+async def ours(url: str, label: str, n: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"backend": label}
+    pub = NoopPublisher()
+    engine = make_engine(url, **({"pool_size": 40, "max_overflow": 40}))
+    queue = PublishingQueue(engine, pub, settings=settings(url))
+    for conc in CONCURRENCY:
+        clear(queue)
+        t0 = time.perf_counter()
+        for i in range(n):
+            queue.add_job(f"b{conc}-{i}", job(i))
+        out[f"enqueue/s c={conc}"] = n / (time.perf_counter() - t0)
+        q = PublishingQueue(engine, pub, settings=settings(url))
+        t0 = time.perf_counter()
+        await q.start(conc)
+        while await completed(q) < n:
+            await asyncio.sleep(0.025)
+        out[f"drain/s c={conc}"] = n / (time.perf_counter() - t0)
+        await q.stop()
+    # Lateness: workers running, 1,000 jobs scheduled over the next few seconds.
+    clear(queue)
+    pub.lateness.clear()
+    q = PublishingQueue(engine, pub, settings=settings(url))
+    await q.start(8)
+    # Every job must be enqueued before its time comes: leave room for the enqueue itself.
+    rate = max(1.0, min(v for k, v in out.items() if k.startswith("enqueue")))
+    base = datetime.now(UTC) + timedelta(seconds=2 + 1.5 * 1000 / rate)
+    for i in range(1000):
+        q.add_job(f"late-{i}", job(i, when=base + timedelta(milliseconds=5 * i)))
+    deadline = time.monotonic() + 120
+    while len(pub.lateness) < 1000 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    await q.stop()
+    lat = [x * 1000 for x in pub.lateness]
+    out["late p50 ms"] = pct(lat, 0.50)
+    out["late p99 ms"] = pct(lat, 0.99)
+    out["late n"] = len(lat)
+    engine.dispose()
+    return out
+
+
+async def procrastinate_ref(pg_admin: str, n: int) -> dict[str, Any]:
+    import procrastinate
+
+    name = f"mp_bench_proc_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(pg_admin, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    conninfo = make_engine(pg_admin).url.set(drivername="postgresql", database=name)
+    dsn = conninfo.render_as_string(hide_password=False)
+    out: dict[str, Any] = {"backend": "procrastinate (PostgreSQL)"}
+    lateness: list[float] = []
+    try:
+        app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=dsn))
+
+        @app.task(name="noop")
+        async def noop(sched: float = 0.0) -> None:
+            if sched:
+                lateness.append(time.time() - sched)
+
+        async with app.open_async():
+            await app.schema_manager.apply_schema_async()
+            for conc in CONCURRENCY:
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    await noop.defer_async()
+                out[f"enqueue/s c={conc}"] = n / (time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                await app.run_worker_async(concurrency=conc, wait=False, install_signal_handlers=False)
+                out[f"drain/s c={conc}"] = n / (time.perf_counter() - t0)
+            rate = max(1.0, min(v for k, v in out.items() if k.startswith("enqueue")))
+            base = datetime.now(UTC) + timedelta(seconds=2 + 1.5 * 1000 / rate)
+            for i in range(1000):
+                when = base + timedelta(milliseconds=5 * i)
+                await noop.configure(schedule_at=when).defer_async(sched=when.timestamp())
+            worker = asyncio.create_task(
+                app.run_worker_async(concurrency=8, wait=True, install_signal_handlers=False)
+            )
+            deadline = time.monotonic() + 120
+            while len(lateness) < 1000 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            worker.cancel()
+            try:
+                await worker
+            except (asyncio.CancelledError, Exception):
+                pass
+        lat = [x * 1000 for x in lateness]
+        out["late p50 ms"] = pct(lat, 0.50)
+        out["late p99 ms"] = pct(lat, 0.99)
+        out["late n"] = len(lat)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return out
+
+
+def table(rows: list[dict[str, Any]]) -> None:
+    keys = [k for k in rows[0] if k != "backend"]
+    width = max(len(r["backend"]) for r in rows) + 2
+    print(f"{'':{width}}" + "".join(f"{k:>16}" for k in keys))
+    for r in rows:
+        cells = "".join(
+            f"{r.get(k, float('nan')):>16.1f}" if isinstance(r.get(k), float) else f"{r.get(k)!s:>16}"
+            for k in keys
+        )
+        print(f"{r['backend']:{width}}{cells}")
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--jobs", type=int, default=1000)
+    ap.add_argument(
+        "--pg",
+        default=os.environ.get("MULTIPUBLISH_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+        help="an existing database on the server; the benchmark creates and drops its own",
+    )
+    ap.add_argument("--skip-procrastinate", action="store_true")
+    args = ap.parse_args()
+    admin_url = make_engine(args.pg).url.render_as_string(hide_password=False)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        rows.append(await ours(f"sqlite:///{Path(tmp) / 'bench.db'}", "multipublish (SQLite)", args.jobs))
+    name = f"mp_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        pg = make_engine(admin_url).url.set(database=name).render_as_string(hide_password=False)
+        rows.append(await ours(pg, "multipublish (PostgreSQL)", args.jobs))
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    if not args.skip_procrastinate:
+        rows.append(await procrastinate_ref(admin_url, args.jobs))
+    print(f"\njobs per run: {args.jobs}; no-op publisher/task; {os.cpu_count()} CPUs")
+    table(rows)
+    if len(rows) == 3:
+        for conc in CONCURRENCY:
+            key = f"drain/s c={conc}"
+            print(f"drain ratio vs procrastinate at c={conc}: {rows[1][key] / rows[2][key]:.2f}x")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
