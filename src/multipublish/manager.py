@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -42,6 +43,7 @@ class _Target:
     base: str
     post_type: str
     client: PlatformClient
+    account_id: str = ""
 
 
 class PublishingManager:
@@ -181,7 +183,7 @@ class PublishingManager:
         check = getattr(client, "check", None)
         if callable(check):
             check(config, post_type)
-        return _Target(name, base, post_type, client)
+        return _Target(name, base, post_type, client, account_id)
 
     @staticmethod
     def _check_file(video_path: str | Path) -> Path:
@@ -231,6 +233,7 @@ class PublishingManager:
             def report(_platform: str, sent: int, total: int) -> None:
                 callback(target.name, sent, total)  # named as the caller named it
 
+        started = time.monotonic()
         try:
             result = await target.client.publish(
                 path, config, post_type=target.post_type, request_id=rid, progress=report
@@ -252,6 +255,12 @@ class PublishingManager:
             target.name,
             result.status,
             f" ({result.error_kind}: {result.error})" if result.error else "",
+        )
+        from multipublish.usage.gate import record_direct_publish  # cost tracking (issue 6)
+
+        await record_direct_publish(
+            self.engine, self.settings, target.account_id, result,
+            duration_s=time.monotonic() - started, post_type=target.post_type, config=config,
         )
         return result
 

@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     # -- usage, quotas and costs (multipublish.usage) ------------------------------------------
     #: Check and reserve platform quota before each publish; off: only record usage.
     quota_enforce: bool = True
+    #: Record publishes made through the manager directly (not via the queue) in the usage tables.
+    record_usage: bool = True
     #: Uploads per month of the upload-post plan (free tier: 10); the service's ``usage`` block wins.
     upload_post_monthly_limit: int = 10
     #: YouTube Data API units per day per project/channel (older docs: 10,000).

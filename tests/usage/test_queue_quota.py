@@ -149,3 +149,26 @@ async def test_service_quota_refusal_defers_to_reset_and_other_platform_goes_ahe
     job = await queue.process_one()
     assert job is not None and job.status == QueueStatus.COMPLETED
     assert (_posts(sandbox_url, "tiktok"), _posts(sandbox_url, "youtube")) == (1, 1)
+
+
+async def test_direct_manager_publish_is_recorded_once(
+    world: Callable[..., tuple[PublishingQueue, UsageStore]],
+    sandbox_url: str,
+    vertical_video: Path,
+    engine: Engine,
+) -> None:
+    queue, store = world(price_per_upload={"tiktok": 0.5})
+    manager = queue.manager
+    results = await manager.publish_multi_platform(  # type: ignore[attr-defined]
+        "brand", ["tiktok", "youtube"], vertical_video, PublishConfig(title="Direct", description="d")
+    )
+    assert all(r.success for r in results.values()), results
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(usage_records.c.platform, usage_records.c.job_id, usage_records.c.cost)
+        ).all()
+    assert sorted(rows) == [("tiktok", None, 0.5), ("youtube", None, 0.0)]
+    states = {s["platform"]: s["used"] for s in store.quota_states("brand")}
+    assert states["youtube"] == 1600
+    # the service's usage block, when the sandbox sends one, is the plan count
+    assert states["upload-post"] >= 1

@@ -8,6 +8,8 @@ two workers racing for the last unit exactly one wins and the other is told when
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -18,7 +20,13 @@ from multipublish.platforms.base import PublishConfig, PublishResult, PublishSta
 from multipublish.usage.models import QuotaDecision, Reservation
 from multipublish.usage.store import UsageStore, quota_bucket
 
-__all__ = ["QuotaDecision", "QuotaGate", "Reservation"]
+__all__ = ["QuotaDecision", "QuotaGate", "Reservation", "record_direct_publish"]
+
+log = logging.getLogger(__name__)
+
+#: Set while ``QuotaGate.guard`` runs a publish: the gate records that attempt itself, so the
+#: manager's own recording of direct publishes stands aside (no attempt is counted twice).
+_GUARDED: contextvars.ContextVar[bool] = contextvars.ContextVar("multipublish_usage_guarded", default=False)
 
 
 class QuotaGate:
@@ -108,12 +116,15 @@ class QuotaGate:
         if not decision.allowed:
             return deferred_result(platform, decision, now())
         started = time.monotonic()
+        token = _GUARDED.set(True)
         try:
             result = await publish()
         except BaseException:
             if decision.reservation is not None:
                 await asyncio.shield(call(self.release, decision.reservation, now()))
             raise
+        finally:
+            _GUARDED.reset(token)
         verdict: QuotaDecision | None = await call(
             self.settle,
             decision.reservation,
@@ -165,3 +176,35 @@ def quota_gate_for(engine: Any, settings: Any) -> QuotaGate | None:
     if not settings.quota_enforce:
         return None
     return QuotaGate(UsageStore(engine, settings))
+
+
+async def record_direct_publish(
+    engine: Any,
+    settings: Any,
+    account_id: str,
+    result: PublishResult,
+    *,
+    duration_s: float,
+    post_type: str | None = None,
+    config: PublishConfig | None = None,
+) -> None:
+    """Record a publish made through the manager directly (REST immediate, CLI, Python API).
+
+    Does nothing inside ``QuotaGate.guard`` (the queue path records with its job id and
+    reservation) or when ``settings.record_usage`` is off. Never raises: bookkeeping must not turn
+    a published video into an error.
+    """
+    if _GUARDED.get() or not getattr(settings, "record_usage", True):
+        return
+    try:
+        store = UsageStore(engine, settings)
+        await asyncio.to_thread(
+            store.record_attempt,
+            account_id,
+            result,
+            duration_s=duration_s,
+            post_type=post_type,
+            config=config,
+        )
+    except Exception as exc:
+        log.warning("could not record usage of a publish to %s: %s", result.platform, type(exc).__name__)
