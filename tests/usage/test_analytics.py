@@ -283,3 +283,11 @@ def test_bad_since_is_refused_with_its_field(bad: str) -> None:
     res = CliRunner().invoke(cli_app, ["report", "--since", bad or "??"])
     assert res.exit_code == 2
     assert "--since" in res.output
+
+
+def test_unknown_reporting_zone_is_a_clear_error(engine: Engine, db_url: str) -> None:
+    env = {"MULTIPUBLISH_DATABASE_URL": db_url, "MULTIPUBLISH_USAGE_TIMEZONE": "Mars/Olympus"}
+    for args in (["report", "--since", "1d"], ["costs"]):
+        res = CliRunner().invoke(cli_app, args, env=env)
+        assert res.exit_code == 2, res.output
+        assert "Mars/Olympus" in res.output and "Traceback" not in res.output

@@ -148,3 +148,19 @@ def test_manager_path_without_reservation_still_counts(engine: Engine, clock: Fa
     store.record_attempt("acct", ok("tiktok"), duration_s=1.5)
     assert _state(store, "acct", "upload-post")["used"] == 1
     assert not QuotaGate(store).check("acct", "tiktok").allowed
+
+
+def test_youtube_day_across_the_spring_dst_change(engine: Engine) -> None:
+    """Used up on Saturday evening PST: free again at Sunday 00:00 PST (08:00 UTC); Sunday is a
+    23-hour day, so Monday's reset is at 00:00 PDT (07:00 UTC)."""
+    clock = FakeClock(datetime(2026, 3, 8, 5, 0, tzinfo=UTC))  # Sat Mar 7, 21:00 PST
+    gate = QuotaGate(UsageStore(engine, Settings(youtube_daily_units=1600), clock=clock))
+    assert gate.reserve("chan", "youtube").allowed
+    denied = gate.reserve("chan", "youtube")
+    assert denied.wait_until == datetime(2026, 3, 8, 8, 0, tzinfo=UTC)
+    clock.current = datetime(2026, 3, 8, 8, 0, tzinfo=UTC)
+    assert gate.reserve("chan", "youtube").allowed
+    clock.advance(hours=22, minutes=59)  # Sunday 23:59 PDT
+    assert gate.reserve("chan", "youtube").wait_until == datetime(2026, 3, 9, 7, 0, tzinfo=UTC)
+    clock.advance(minutes=1)
+    assert gate.reserve("chan", "youtube").allowed

@@ -108,6 +108,9 @@ def report(
     engine, settings = _engine_settings()
     try:
         data = build_report(engine, settings, start, now, account_id=account, platform=platform)
+    except InputError as exc:  # e.g. an unknown MULTIPUBLISH_USAGE_TIMEZONE
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
     finally:
         engine.dispose()
     if fmt is Format.json:
@@ -143,10 +146,13 @@ def costs(
 
     engine, settings = _engine_settings()
     try:
-        chosen = month or month_of(datetime.now(UTC), settings.usage_timezone)
         try:
+            chosen = month or month_of(datetime.now(UTC), settings.usage_timezone)
             month_bounds(chosen, settings.usage_timezone)
         except InputError as exc:
+            if exc.field != "month":
+                typer.echo(f"error: {exc.message}", err=True)
+                raise typer.Exit(2) from None
             raise typer.BadParameter(exc.reason, param_hint="--month") from None
         data = monthly_costs(engine, settings, chosen, account_id=account, platform=platform)
     finally:

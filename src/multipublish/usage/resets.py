@@ -75,7 +75,7 @@ def month_bounds(month: str, tz: str = "UTC") -> tuple[datetime, datetime]:
 
 def month_of(when: datetime, tz: str = "UTC") -> str:
     """``YYYY-MM`` of ``when`` on the calendar of ``tz``."""
-    return _aware(when).astimezone(zone(tz)).strftime("%Y-%m")
+    return _aware(when).astimezone(zone(tz, "usage_timezone")).strftime("%Y-%m")
 
 
 def day_of(when: datetime, tz: str = "UTC") -> str:
