@@ -45,6 +45,15 @@ def check_video(manager: Any, video: Path, platforms: list[str], config: Publish
         raise ValidationFailed(report)
 
 
+def check_accounts(manager: Any, account_id: str, platforms: list[str]) -> None:
+    """``NotFoundError`` (404) unless ``account_id`` has every platform (no decryption)."""
+    have = set(manager.accounts.platforms_of(account_id.strip()))
+    for platform in platforms:
+        base = platform.partition(":")[0]
+        if base not in have:
+            raise NotFoundError("account", f"{account_id}/{base}")
+
+
 def queued_config(body: ScheduledPublishCreate, video: Path, config: PublishConfig) -> Any:
     from multipublish.queue import QueuedPublishConfig
 
@@ -67,8 +76,7 @@ def prepare(
 ) -> Any:
     """A ``QueuedPublishConfig`` for one scheduled request, after every check."""
     video, config = publish_config(body, roots)
-    for platform in {p.partition(":")[0] for p in body.platforms}:
-        manager.get_account(body.account_id, platform)  # NotFoundError (404) when missing
+    check_accounts(manager, body.account_id, list(body.platforms))
     if validate:
         check_video(manager, video, list(body.platforms), config)
     return queued_config(body, video, config)
