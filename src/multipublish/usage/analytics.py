@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Row, select
+from sqlalchemy import Engine, Row, func, select
 
 from multipublish.errors import InputError
 from multipublish.settings import Settings
@@ -106,8 +106,23 @@ def _records(
     account_id: str | None = None,
     platform: str | None = None,
 ) -> list[Row[Any]]:
+    u = usage_records.c
     query = (
-        select(usage_records)
+        select(
+            u.occurred_at,
+            u.account_id,
+            u.platform,
+            u.job_id,
+            u.attempt,
+            u.outcome,
+            u.success,
+            u.error_kind,
+            u.bytes_sent,
+            u.duration_s,
+            u.plan_uploads,
+            u.quota_units,
+            u.cost,
+        )
         .where(usage_records.c.occurred_at >= since, usage_records.c.occurred_at < until)
         .order_by(usage_records.c.occurred_at, usage_records.c.id)
     )
@@ -176,8 +191,11 @@ def jobs_per_day(
     platform: str | None = None,
 ) -> list[dict[str, Any]]:
     """Per calendar day (``usage_timezone``): distinct jobs, attempts and successful attempts."""
-    tz = settings.usage_timezone
     rows = _records(engine, since, until or datetime.now(UTC), account_id, platform)
+    return _per_day(rows, settings.usage_timezone)
+
+
+def _per_day(rows: list[Row[Any]], tz: str) -> list[dict[str, Any]]:
     days: dict[str, dict[str, Any]] = {}
     job_ids: dict[str, set[str]] = defaultdict(set)
     for r in rows:
@@ -202,30 +220,41 @@ def monthly_costs(
 ) -> dict[str, Any]:
     """Money spent in a calendar month (``YYYY-MM`` in ``usage_timezone``), per account and platform."""
     start, end = month_bounds(month, zone(settings.usage_timezone, "usage_timezone").key)
-    rows = _records(engine, start, end, account_id, platform)
-    table: dict[tuple[str, str], dict[str, Any]] = {}
-    plan_accounts: set[str] = set()
-    for r in rows:
-        entry = table.setdefault(
-            (r.account_id, r.platform),
-            {
-                "month": month,
-                "account_id": r.account_id,
-                "platform": r.platform,
-                "attempts": 0,
-                "plan_uploads": 0,
-                "quota_units": 0,
-                "bytes_sent": 0,
-                "cost": 0.0,
-            },
+    u = usage_records.c
+    query = (
+        select(
+            u.account_id,
+            u.platform,
+            func.count(),
+            func.sum(u.plan_uploads),
+            func.sum(u.quota_units),
+            func.sum(u.bytes_sent),
+            func.sum(u.cost),
         )
-        entry["attempts"] += 1
-        entry["plan_uploads"] += int(r.plan_uploads or 0)
-        entry["quota_units"] += int(r.quota_units or 0)
-        entry["bytes_sent"] += int(r.bytes_sent or 0)
-        entry["cost"] += float(r.cost or 0.0)
-        if r.platform in UPLOAD_POST_PLATFORMS:
-            plan_accounts.add(r.account_id)
+        .where(u.occurred_at >= start, u.occurred_at < end)
+        .group_by(u.account_id, u.platform)
+        .order_by(u.account_id, u.platform)
+    )
+    if account_id:
+        query = query.where(u.account_id == account_id)
+    if platform:
+        query = query.where(u.platform == platform.partition(":")[0].lower())
+    with engine.connect() as conn:
+        sums = conn.execute(query).all()
+    table = {
+        (acct, plat): {
+            "month": month,
+            "account_id": acct,
+            "platform": plat,
+            "attempts": int(n),
+            "plan_uploads": int(uploads or 0),
+            "quota_units": int(units or 0),
+            "bytes_sent": int(sent or 0),
+            "cost": float(cost or 0.0),
+        }
+        for acct, plat, n, uploads, units, sent, cost in sums
+    }
+    plan_accounts = {acct for acct, plat in table if plat in UPLOAD_POST_PLATFORMS}
     fee = float(settings.upload_post_plan_price)
     plan_fees: list[dict[str, Any]] = (
         [{"account_id": a, "fee": fee} for a in sorted(plan_accounts)] if fee else []
@@ -281,9 +310,7 @@ def build_report(
         "totals": _stats("total", "all", rows),
         "by_platform": _grouped(rows, "platform"),
         "by_account": _grouped(rows, "account"),
-        "jobs_per_day": jobs_per_day(
-            engine, settings, since, until, account_id=account_id, platform=platform
-        ),
+        "jobs_per_day": _per_day(rows, settings.usage_timezone),
         "costs": [
             monthly_costs(engine, settings, m, account_id=account_id, platform=platform)
             for m in months_between(since, until, settings.usage_timezone)

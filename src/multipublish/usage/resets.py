@@ -8,6 +8,7 @@ at the next local midnight.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from multipublish.errors import InputError
@@ -15,10 +16,15 @@ from multipublish.errors import InputError
 PACIFIC = "America/Los_Angeles"
 
 
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
 def zone(name: str, field: str = "timezone") -> ZoneInfo:
     """The ``ZoneInfo`` named ``name``; a clear ``InputError`` when it is not a known zone."""
     try:
-        return ZoneInfo(name)
+        return _zone(name)
     except (KeyError, ValueError) as exc:
         raise InputError(field, f"unknown time zone {name!r}") from exc
 
