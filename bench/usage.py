@@ -8,6 +8,7 @@ report and the monthly cost table take over ``--records`` usage records. Everyth
 SQLite file and a temporary PostgreSQL database, both removed afterwards.
 """
 
+# ruff: noqa: E402  (imports follow the sys.path fix below)
 from __future__ import annotations
 
 import sys
@@ -16,13 +17,13 @@ from pathlib import Path
 # bench/queue.py would shadow the standard library's ``queue`` (multiprocessing needs it)
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-import argparse  # noqa: E402
-import multiprocessing as mp  # noqa: E402
-import random  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from datetime import UTC, datetime, timedelta  # noqa: E402
+import argparse
+import multiprocessing as mp
+import random
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import create_engine, insert, text
 
