@@ -164,3 +164,13 @@ def test_youtube_day_across_the_spring_dst_change(engine: Engine) -> None:
     assert gate.reserve("chan", "youtube").wait_until == datetime(2026, 3, 9, 7, 0, tzinfo=UTC)
     clock.advance(minutes=1)
     assert gate.reserve("chan", "youtube").allowed
+
+
+def test_counting_without_enforcing(engine: Engine, clock: FakeClock) -> None:
+    store = UsageStore(engine, Settings(quota_enforce=False, upload_post_monthly_limit=1), clock=clock)
+    gate = QuotaGate(store)
+    for _ in range(3):
+        d = gate.reserve("acct", "tiktok")
+        assert d.allowed
+        gate.settle(d.reservation, "acct", ok("tiktok"))
+    assert _state(store, "acct", "upload-post")["used"] == 3

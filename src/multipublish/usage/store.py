@@ -421,8 +421,7 @@ class UsageStore:
         }
         with self._write() as conn:
             record_id = conn.execute(usage_records.insert().values(**values)).inserted_primary_key
-            if self.settings.quota_enforce or reservation is None:
-                self._apply(conn, account_id, deltas, now)
+            self._apply(conn, account_id, deltas, now)  # counters count even when not enforced
             self._apply_service_figures(conn, account_id, platform, result, now)
         return int(record_id[0]) if record_id else 0
 
