@@ -385,7 +385,8 @@ class UsageStore:
         """
         now = _utc(occurred_at or self.now())
         platform = result.platform.partition(":")[0]
-        planned = reservation.charges if reservation is not None else self.charges_for(platform, config)
+        held = reservation.charges if reservation is not None else ()
+        planned = held or self.charges_for(platform, config)  # nothing held: quotas not enforced
         counted = self.counted_charges(platform, result, planned)
         deltas: dict[str, int] = {}
         for c in counted:
