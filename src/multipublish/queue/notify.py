@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
@@ -23,6 +25,21 @@ class Waker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
         self._lock = threading.Lock()
+        self._due = True
+        self._hint: datetime | None = None
+
+    def take(self) -> tuple[bool, datetime | None]:
+        """``(due, hint)`` since the last call: a job may be due now; the earliest new run time."""
+        with self._lock:
+            due, hint = self._due, self._hint
+            self._due, self._hint = False, None
+            return due, hint
+
+    def wake_at(self, when: datetime) -> None:
+        """A job becomes due at ``when``: move the timer, do not claim now."""
+        with self._lock:
+            self._hint = when if self._hint is None else min(self._hint, when)
+        self._set()
 
     def bind(self) -> asyncio.Event:
         """Create the event on the running loop (call from inside it)."""
@@ -32,7 +49,12 @@ class Waker:
             return self._event
 
     def wake(self) -> None:
-        """Wake the workers; safe from any thread, a no-op before ``bind``."""
+        """Wake the workers to claim; safe from any thread, a no-op before ``bind``."""
+        with self._lock:
+            self._due = True
+        self._set()
+
+    def _set(self) -> None:
         with self._lock:
             loop, event = self._loop, self._event
         if loop is None or event is None or loop.is_closed():
@@ -70,13 +92,25 @@ async def listen(engine: Engine, channel: str, waker: Waker, stop: asyncio.Event
                 await conn.execute(f'LISTEN "{channel}"')
                 waker.wake()  # anything committed while we were not listening
                 while not stop.is_set():
-                    async for _ in conn.notifies(timeout=1.0):
-                        waker.wake()
+                    async for note in conn.notifies(timeout=1.0):
+                        _dispatch(note.payload, waker)
         except Exception as exc:
             if stop.is_set():
                 return
             log.warning("LISTEN connection lost (%s); reconnecting", type(exc).__name__)
             await _sleep_or_stop(stop, delay)
+
+
+def _dispatch(payload: str, waker: Waker) -> None:
+    """An empty payload means "claim now"; an epoch in the future only moves the timer."""
+    try:
+        when = float(payload) if payload else 0.0
+    except ValueError:
+        when = 0.0
+    if when > time.time() + 0.002:
+        waker.wake_at(datetime.fromtimestamp(when, tz=UTC))
+    else:
+        waker.wake()
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

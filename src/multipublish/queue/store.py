@@ -115,6 +115,8 @@ class Outcome:
     event: str | None
     #: A webhook message was written to the outbox.
     webhook: bool = False
+    #: Jobs claimed in the same transaction to take this one's place (``claim_next``).
+    next_claims: list[Claim] = field(default_factory=list)
 
 
 def request_id_for(job_id: str, key: str, suffix: str = "") -> str:
@@ -365,7 +367,7 @@ _U_KEYS_UNKNOWN = (
 _I_JOB = insert(jobs)
 _I_RESULTS = insert(job_results)
 _S_ARCHIVED = select(jobs_archive.c.job_id).where(jobs_archive.c.job_id == _b("b_j"))
-_NOTIFY = text("SELECT pg_notify(:c, '')").bindparams(c=CHANNEL)
+_NOTIFY = text("SELECT pg_notify(:c, :p)").bindparams(c=CHANNEL)
 
 
 class _Row:
@@ -459,9 +461,10 @@ class JobStore:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
-    def _notify(self, conn: Connection) -> None:
+    def _notify(self, conn: Connection, run_at: datetime | None = None) -> None:
+        """Wake listening workers; a future ``run_at`` only moves their timers (no claim storm)."""
         if self.is_pg:
-            conn.execute(_NOTIFY)
+            conn.execute(_NOTIFY, {"p": f"{run_at.timestamp():.6f}" if run_at else ""})
 
     def _results_for(self, conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {i: {} for i in ids}
@@ -535,7 +538,7 @@ class JobStore:
                     raise ConflictError(f"job {job_id!r} already exists (archived)")
                 conn.execute(_I_JOB, row)
                 conn.execute(_I_RESULTS, results)
-                self._notify(conn)
+                self._notify(conn, run_at if run_at > now else None)
         except IntegrityError:
             raise ConflictError(f"job {job_id!r} already exists") from None
         return _job_from_row(
@@ -760,85 +763,89 @@ class JobStore:
         """Claim up to ``limit`` due jobs in priority then FIFO order, within the caps."""
         if limit <= 0:
             return ClaimBatch([])
-        lease = float(lease_seconds or self.settings.lease_seconds)
-        now = self.now()
         with self._tx() as conn:
-            if self.is_pg:
-                conn.execute(_S_LOCK)
-            if self._recovery_due(now):
-                self._recover_expired(conn, now)
-            plat_use, acct_use = self._in_use(conn)
-            caps = self.settings.platform_concurrency
-            acct_cap = self.settings.account_concurrency
-            full_plats = [p for p, n in plat_use.items() if n >= caps.get(p, 1 << 30)]
-            full_accts = [a for a, n in acct_use.items() if n >= acct_cap]
-            params: dict[str, Any] = {"b_now": now, "b_lim": limit * 4 + 4}
-            if full_accts:
-                params["b_accts"] = full_accts
-            if full_plats:
-                params["b_plats"] = full_plats
-            stmt = _candidates(bool(full_accts), bool(full_plats), self.is_pg)
-            candidates = conn.execute(stmt, params).all()
-            picked: list[Any] = []
-            capped = bool(full_plats or full_accts)
-            for cand in candidates:
-                if len(picked) >= limit:
-                    break
-                names: dict[str, int] = {}
-                for key in cand.platforms:
-                    names[platform_base(key)] = names.get(platform_base(key), 0) + 1
-                a_used = acct_use.get(cand.account_id, 0)
-                n = len(cand.platforms)
-                fits = a_used == 0 or a_used + n <= acct_cap
-                for name, k in names.items():
-                    used = plat_use.get(name, 0)
-                    cap = caps.get(name, 1 << 30)
-                    if not (used == 0 or used + k <= cap):
-                        fits = False
-                if not fits:
-                    capped = True
+            return self._claim_in(conn, worker_id, limit, lease_seconds, self.now())
+
+    def _claim_in(
+        self, conn: Connection, worker_id: str, limit: int, lease_seconds: float | None, now: datetime
+    ) -> ClaimBatch:
+        lease = float(lease_seconds or self.settings.lease_seconds)
+        if self.is_pg:
+            conn.execute(_S_LOCK)
+        if self._recovery_due(now):
+            self._recover_expired(conn, now)
+        plat_use, acct_use = self._in_use(conn)
+        caps = self.settings.platform_concurrency
+        acct_cap = self.settings.account_concurrency
+        full_plats = [p for p, n in plat_use.items() if n >= caps.get(p, 1 << 30)]
+        full_accts = [a for a, n in acct_use.items() if n >= acct_cap]
+        params: dict[str, Any] = {"b_now": now, "b_lim": limit * 4 + 4}
+        if full_accts:
+            params["b_accts"] = full_accts
+        if full_plats:
+            params["b_plats"] = full_plats
+        stmt = _candidates(bool(full_accts), bool(full_plats), self.is_pg)
+        candidates = conn.execute(stmt, params).all()
+        picked: list[Any] = []
+        capped = bool(full_plats or full_accts)
+        for cand in candidates:
+            if len(picked) >= limit:
+                break
+            names: dict[str, int] = {}
+            for key in cand.platforms:
+                names[platform_base(key)] = names.get(platform_base(key), 0) + 1
+            a_used = acct_use.get(cand.account_id, 0)
+            n = len(cand.platforms)
+            fits = a_used == 0 or a_used + n <= acct_cap
+            for name, k in names.items():
+                used = plat_use.get(name, 0)
+                cap = caps.get(name, 1 << 30)
+                if not (used == 0 or used + k <= cap):
+                    fits = False
+            if not fits:
+                capped = True
+                continue
+            acct_use[cand.account_id] = a_used + n
+            for name, k in names.items():
+                plat_use[name] = plat_use.get(name, 0) + k
+            picked.append(cand)
+        if not picked:
+            return ClaimBatch([], capped)
+        ids = [c.id for c in picked]
+        rows = conn.execute(
+            _U_CLAIM,
+            {
+                "b_ids": ids,
+                "b_w": worker_id,
+                "b_exp": now + timedelta(seconds=lease),
+                "b_now": now,
+            },
+        ).all()
+        by_id = {r.id: r for r in rows}
+        results = self._results_for(conn, ids)
+        claims: list[Claim] = []
+        new_rids: list[dict[str, Any]] = []
+        for jid in ids:  # keep claim order
+            row = by_id.get(jid)
+            if row is None:
+                continue
+            job = _job_from_row(row, results[jid])
+            claim = Claim(job=job, worker_id=worker_id, attempt=row.attempts)
+            for key in job.platforms:
+                res = job.results.get(key)
+                if res is None or not _runnable(_ResultView(res)):
                     continue
-                acct_use[cand.account_id] = a_used + n
-                for name, k in names.items():
-                    plat_use[name] = plat_use.get(name, 0) + k
-                picked.append(cand)
-            if not picked:
-                return ClaimBatch([], capped)
-            ids = [c.id for c in picked]
-            rows = conn.execute(
-                _U_CLAIM,
-                {
-                    "b_ids": ids,
-                    "b_w": worker_id,
-                    "b_exp": now + timedelta(seconds=lease),
-                    "b_now": now,
-                },
-            ).all()
-            by_id = {r.id: r for r in rows}
-            results = self._results_for(conn, ids)
-            claims: list[Claim] = []
-            new_rids: list[dict[str, Any]] = []
-            for jid in ids:  # keep claim order
-                row = by_id.get(jid)
-                if row is None:
-                    continue
-                job = _job_from_row(row, results[jid])
-                claim = Claim(job=job, worker_id=worker_id, attempt=row.attempts)
-                for key in job.platforms:
-                    res = job.results.get(key)
-                    if res is None or not _runnable(_ResultView(res)):
-                        continue
-                    rid = res["request_id"] or request_id_for(jid, key)
-                    if res["status"] == "failed":
-                        # A confirmed failure: a new request id, so the service does not answer
-                        # with the old failure; still deterministic per (job, platform, attempt).
-                        # Written before the upload starts, so a crash leaves it to reconcile.
-                        rid = request_id_for(jid, key, f"a{row.attempts}")
-                        new_rids.append({"b_j": jid, "b_p": key, "b_rid": rid})
-                    claim.tasks.append(PlatformTask(key, rid, res["status"], res["reference"]))
-                claims.append(claim)
-            if new_rids:
-                conn.execute(_U_RID, new_rids)
+                rid = res["request_id"] or request_id_for(jid, key)
+                if res["status"] == "failed":
+                    # A confirmed failure: a new request id, so the service does not answer
+                    # with the old failure; still deterministic per (job, platform, attempt).
+                    # Written before the upload starts, so a crash leaves it to reconcile.
+                    rid = request_id_for(jid, key, f"a{row.attempts}")
+                    new_rids.append({"b_j": jid, "b_p": key, "b_rid": rid})
+                claim.tasks.append(PlatformTask(key, rid, res["status"], res["reference"]))
+            claims.append(claim)
+        if new_rids:
+            conn.execute(_U_RID, new_rids)
         return ClaimBatch(claims, capped)
 
     def _recovery_due(self, now: datetime) -> bool:
@@ -963,7 +970,12 @@ class JobStore:
         return view
 
     def finish(
-        self, claim: Claim, results: dict[str, PublishResult], *, cancelled: bool = False
+        self,
+        claim: Claim,
+        results: dict[str, PublishResult],
+        *,
+        cancelled: bool = False,
+        claim_next: int = 0,
     ) -> Outcome | None:
         """Write the last results and decide the job's fate; ``None`` when the lease was lost.
 
@@ -1003,7 +1015,11 @@ class JobStore:
                     },
                 )
             job = replace(job, results=self._view(claim, changed))
-            return self._after_decision(conn, job, values, event, next_at, now)
+            outcome = self._after_decision(conn, job, values, event, next_at, now)
+            if claim_next > 0:
+                # The slot this job frees is refilled in the same transaction: one commit per job.
+                outcome.next_claims = self._claim_in(conn, claim.worker_id, claim_next, None, now).claims
+            return outcome
 
     def release(self, claim: Claim) -> bool:
         """Hand a job back (graceful stop): waiting again at once, this attempt not counted."""

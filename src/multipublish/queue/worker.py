@@ -132,7 +132,10 @@ class PublishingQueue:
                 )
             check_webhook_url(cfg.webhook_url, self.settings)
         job = self.store.add(job_id, cfg)
-        self._waker.wake()
+        if job.status == QueueStatus.SCHEDULED and job.run_at is not None:
+            self._waker.wake_at(job.run_at)
+        else:
+            self._waker.wake()
         return job
 
     def get_job(self, job_id: str) -> Job:
@@ -298,14 +301,20 @@ class PublishingQueue:
         return self._http
 
     async def _dispatch(self) -> None:
+        """Claim when woken for due work, when the timer to the next run time fires, or when
+        enough slots are free; a wake-up that only announces a future job moves the timer."""
         assert self._event is not None
         event = self._event
+        loop = asyncio.get_running_loop()
         threshold = max(1, self._slots // 4)
+        claim_now = True
+        deadline = loop.time()
         while self._claiming:
             free = self._slots - len(self._running)
             timeout: float | None = None
-            if free > 0 and (free >= threshold or not self._running):
+            if claim_now and free > 0 and (free >= threshold or not self._running):
                 event.clear()
+                self._waker.take()
                 try:
                     batch = await self._db(self.store.claim, self.worker_id, free)
                 except Exception:
@@ -317,6 +326,10 @@ class PublishingQueue:
                 if len(batch.claims) >= free:
                     continue
                 timeout = await self._idle_timeout(batch.capped)
+                deadline = loop.time() + timeout
+                claim_now = False
+            elif free > 0 and not claim_now:
+                timeout = max(0.0, deadline - loop.time())
             else:
                 event.clear()
             if not self._claiming:
@@ -324,7 +337,17 @@ class PublishingQueue:
             try:
                 await asyncio.wait_for(event.wait(), timeout=timeout)
             except TimeoutError:
-                pass
+                claim_now = True
+                continue
+            due, hint = self._waker.take()
+            event.clear()
+            if due:
+                claim_now = True
+            elif hint is not None:
+                wait = (hint - self.clock()).total_seconds()
+                deadline = min(deadline, loop.time() + max(0.0, wait))
+                if wait <= 0:
+                    claim_now = True
 
     async def _idle_timeout(self, capped: bool) -> float:
         timeout = float(self.settings.queue_poll_interval)
@@ -344,37 +367,54 @@ class PublishingQueue:
         return max(timeout, floor)
 
     def _launch(self, claim: Claim) -> None:
-        task = asyncio.create_task(self._run_claim(claim), name=f"mp-job-{claim.job.id}")
+        task = asyncio.create_task(self._run_chain(claim), name=f"mp-job-{claim.job.id}")
         self._running[claim.job.id] = _Running(claim, task)
 
-    async def _run_claim(self, claim: Claim) -> None:
-        run = self._running.get(claim.job.id)
-        try:
-            await self._execute(claim)
-        except asyncio.CancelledError:
-            reason = run.reason if run else None
-            if reason is None:
-                raise
+    async def _run_chain(self, first: Claim) -> None:
+        """Run a job; when it ends, the same transaction claims its successor for this slot."""
+        task = asyncio.current_task()
+        assert task is not None
+        claim: Claim | None = first
+        while claim is not None:
+            run = self._running.get(claim.job.id)
+            following: Claim | None = None
             try:
-                if reason == "cancel":
-                    await self._db(self.store.finish, claim, {}, cancelled=True)
-                elif reason == "stop":
-                    await self._db(self.store.release, claim)
+                outcome = await self._execute(claim, chain=self._claiming)
+                if outcome is not None and outcome.next_claims:
+                    following = outcome.next_claims[0]
+                    for extra in outcome.next_claims[1:]:  # never more than one is asked for
+                        self._launch(extra)
+            except asyncio.CancelledError:
+                self._running.pop(claim.job.id, None)
+                self._waker.wake()
+                reason = run.reason if run else None
+                if reason is None:
+                    raise
+                try:
+                    if reason == "cancel":
+                        await self._db(self.store.finish, claim, {}, cancelled=True)
+                    elif reason == "stop":
+                        await self._db(self.store.release, claim)
+                except Exception:
+                    log.exception("could not record the end of job %s", claim.job.id)
+                return
             except Exception:
-                log.exception("could not record the end of job %s", claim.job.id)
-        except Exception:
-            log.exception("job %s crashed its worker task; its lease will expire", claim.job.id)
-        finally:
+                log.exception("job %s crashed its worker task; its lease will expire", claim.job.id)
             self._running.pop(claim.job.id, None)
-            self._waker.wake()
+            if following is not None:
+                self._running[following.job.id] = _Running(following, task)
+            else:
+                self._waker.wake()
+            claim = following
 
-    async def _execute(self, claim: Claim) -> Outcome | None:
+    async def _execute(self, claim: Claim, *, chain: bool = False) -> Outcome | None:
         """Run every platform still to do; write each result fenced; decide the outcome."""
         tasks = claim.tasks
+        nxt = 1 if chain else 0
         try:
             if len(tasks) <= 1:
                 last = {t.key: await self._run_platform(claim, t) for t in tasks}
-                outcome = await self._db(self.store.finish, claim, last)
+                outcome = await self._db(self.store.finish, claim, last, claim_next=nxt)
             else:
 
                 async def one(t: PlatformTask) -> None:
@@ -385,7 +425,7 @@ class PublishingQueue:
                 async with asyncio.TaskGroup() as group:
                     for t in tasks:
                         group.create_task(one(t))
-                outcome = await self._db(self.store.finish, claim, {})
+                outcome = await self._db(self.store.finish, claim, {}, claim_next=nxt)
         except* _LeaseLost:
             outcome = None
         if outcome is None:
