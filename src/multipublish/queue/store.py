@@ -38,7 +38,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     exists,
-    false,
     func,
     insert,
     not_,
@@ -300,7 +299,17 @@ _U_RID = (
 )
 _U_RENEW = (
     update(jobs)
-    .where(jobs.c.locked_by == _b("b_w"), jobs.c.status == str(QueueStatus.PROCESSING))
+    .where(
+        jobs.c.id.in_(
+            select(jobs.c.id)
+            .where(jobs.c.locked_by == _b("b_w"), jobs.c.status == str(QueueStatus.PROCESSING))
+            .order_by(jobs.c.id)
+            .with_for_update()
+            .scalar_subquery()
+        ),
+        jobs.c.locked_by == _b("b_w"),
+        jobs.c.status == str(QueueStatus.PROCESSING),
+    )
     .values(lease_expires_at=_b("b_exp", UTCDateTime()))
     .returning(jobs.c.id, jobs.c.attempts, jobs.c.cancel_requested)
 )
@@ -322,7 +331,12 @@ _DECISION = {
     "lease_expires_at": None,
     "updated_at": _NOW,
 }
-_U_FINISH = update(jobs).where(*_FENCE, jobs.c.cancel_requested.is_(false())).values(**_DECISION)
+_S_FENCE = (
+    select(jobs.c.id, jobs.c.locked_by, jobs.c.attempts, jobs.c.status, jobs.c.cancel_requested)
+    .where(jobs.c.id.in_(_b("b_ids", expanding=True)))
+    .order_by(jobs.c.id)
+)
+_S_FENCE_PG = _S_FENCE.with_for_update(of=jobs)
 _U_DECIDE = update(jobs).where(jobs.c.id == _b("b_j")).values(**_DECISION)
 _U_RESULT = (
     update(job_results)
@@ -404,6 +418,42 @@ def _decision_params(job: Job, values: dict[str, Any]) -> dict[str, Any]:
         "b_wait": values.get("wait_reason", job.wait_reason),
         "b_now": values["updated_at"],
     }
+
+
+def _result_params(
+    job_id: str, key: str, r: PublishResult, rid: str | None, now: datetime
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Bind parameters of ``_U_RESULT`` and the row as it will read afterwards."""
+    view = _preview(r)
+    params: dict[str, Any] = {
+        "b_j": job_id,
+        "b_p": key,
+        "b_status": view["status"],
+        "b_success": view["success"],
+        "b_error": view["error"],
+        "b_kind": view["error_kind"],
+        "b_bytes": int(r.bytes_sent or 0),
+        "b_details": {**(r.details or {}), "retry_after": r.retry_after},
+        "b_now": now,
+        "b_vid": r.video_id,
+        "b_url": r.url,
+        "b_ref": r.reference,
+        "b_rid": rid,
+        "b_pub": now if r.success else None,
+    }
+    view["bytes_sent"] = params["b_bytes"]
+    view["updated_at"] = now.isoformat()
+    for col, value in (
+        ("video_id", r.video_id),
+        ("url", r.url),
+        ("reference", r.reference),
+        ("request_id", rid),
+    ):
+        if value is not None:
+            view[col] = value
+    if r.success:
+        view["published_at"] = now.isoformat()
+    return params, view
 
 
 def _preview(r: PublishResult) -> dict[str, Any]:
@@ -912,38 +962,9 @@ class JobStore:
         self, conn: Connection, job_id: str, key: str, r: PublishResult, rid: str | None, now: datetime
     ) -> dict[str, Any]:
         """Write one platform's result; returns the columns as they now are (for in-memory views)."""
-        status = _preview(r)["status"]
-        values: dict[str, Any] = {
-            "b_j": job_id,
-            "b_p": key,
-            "b_status": status,
-            "b_success": bool(r.success),
-            "b_error": None if r.success else r.error,
-            "b_kind": None if r.success or not r.error_kind else str(r.error_kind),
-            "b_bytes": int(r.bytes_sent or 0),
-            "b_details": {**(r.details or {}), "retry_after": r.retry_after},
-            "b_now": now,
-            "b_vid": r.video_id,
-            "b_url": r.url,
-            "b_ref": r.reference,
-            "b_rid": rid,
-            "b_pub": now if r.success else None,
-        }
-        conn.execute(_U_RESULT, values)
-        return {
-            "status": status,
-            "success": bool(r.success),
-            "error": values["b_error"],
-            "error_kind": values["b_kind"],
-            "bytes_sent": values["b_bytes"],
-            "retry_after": r.retry_after,
-            "updated_at": now.isoformat(),
-            **({"video_id": r.video_id} if r.video_id is not None else {}),
-            **({"url": r.url} if r.url is not None else {}),
-            **({"reference": r.reference} if r.reference is not None else {}),
-            **({"request_id": rid} if rid is not None else {}),
-            **({"published_at": now.isoformat()} if r.success else {}),
-        }
+        params, view = _result_params(job_id, key, r, rid, now)
+        conn.execute(_U_RESULT, params)
+        return view
 
     def _rid(self, claim: Claim, key: str) -> str | None:
         return next((t.request_id for t in claim.tasks if t.key == key), None)
@@ -977,49 +998,82 @@ class JobStore:
         cancelled: bool = False,
         claim_next: int = 0,
     ) -> Outcome | None:
-        """Write the last results and decide the job's fate; ``None`` when the lease was lost.
+        """Write the last results and decide the job's fate; ``None`` when the lease was lost."""
+        return self.finish_many([(claim, results, cancelled, claim_next)])[0]
 
-        Usually two statements: the decision, fenced by owner + attempt and no cancel request
-        (it locks the job row), then the results. The other platforms' results are known from the
-        claim: nobody else may change them while we hold the lease.
+    def finish_many(
+        self, items: Sequence[tuple[Claim, dict[str, PublishResult], bool, int]]
+    ) -> list[Outcome | None]:
+        """Finish several jobs of one worker in one transaction (group commit).
+
+        Each item is ``(claim, last results, cancelled, claim_next)``. The fence is one locking
+        read of the jobs' rows (owner, attempt, still processing); a job whose lease was lost gets
+        ``None`` and nothing of it is written. The other platforms' results are known from the
+        claim: nobody else may change them while we hold the lease. Slots freed are refilled by a
+        claim in the same transaction (``claim_next`` per item).
         """
         now = self.now()
+        out: list[Outcome | None] = [None] * len(items)
+        if not items:
+            return out
         with self._tx() as conn:
-            changed = dict(claim.recorded)
-            dangling = [t.key for t in claim.tasks if t.key not in changed and t.key not in results]
-            for key in dangling:
-                changed[key] = {"status": "unknown", "error_kind": str(ErrorKind.UNKNOWN)}
-            for key, r in results.items():
-                changed[key] = _preview(r)
-            job = replace(claim.job, results=self._view(claim, changed))
-            values, event, next_at = self._plan(job, now, cancelled=cancelled)
-            params = {**self._fence_params(claim, now), **_decision_params(job, values)}
-            done = not cancelled and conn.execute(_U_FINISH, params).rowcount == 1
-            if not done:
-                row = self._fence(conn, claim, now)
-                if row is None:
-                    return None
-                job = replace(job, cancel_requested=bool(row.cancel_requested))
-                values, event, next_at = self._plan(job, now, cancelled=cancelled)
-                conn.execute(_U_DECIDE, {"b_j": job.id, **_decision_params(job, values)})
-            for key, r in results.items():
-                changed[key] = self._write_result(conn, job.id, key, r, self._rid(claim, key), now)
-            if dangling:
-                conn.execute(
-                    _U_KEYS_UNKNOWN,
-                    {
-                        "b_j": job.id,
-                        "b_keys": dangling,
-                        "b_now": now,
-                        "b_err": "stopped before the outcome was known",
-                    },
+            ids = sorted({c.job.id for c, _, _, _ in items})
+            fence = {r.id: r for r in conn.execute(_S_FENCE_PG if self.is_pg else _S_FENCE, {"b_ids": ids})}
+            decided: list[tuple[int, Job, dict[str, Any], str | None, datetime | None]] = []
+            decisions: list[dict[str, Any]] = []
+            writes: list[dict[str, Any]] = []
+            for idx, (claim, results, cancelled, _) in enumerate(items):
+                row = fence.get(claim.job.id)
+                if (
+                    row is None
+                    or row.locked_by != claim.worker_id
+                    or row.attempts != claim.attempt
+                    or row.status != QueueStatus.PROCESSING
+                ):
+                    continue
+                changed = dict(claim.recorded)
+                dangling = [t.key for t in claim.tasks if t.key not in changed and t.key not in results]
+                for key in dangling:
+                    changed[key] = {"status": "unknown", "error_kind": str(ErrorKind.UNKNOWN)}
+                for key, r in results.items():
+                    params, view = _result_params(claim.job.id, key, r, self._rid(claim, key), now)
+                    writes.append(params)
+                    changed[key] = view
+                if dangling:
+                    conn.execute(
+                        _U_KEYS_UNKNOWN,
+                        {
+                            "b_j": claim.job.id,
+                            "b_keys": dangling,
+                            "b_now": now,
+                            "b_err": "stopped before the outcome was known",
+                        },
+                    )
+                job = replace(
+                    claim.job,
+                    results=self._view(claim, changed),
+                    cancel_requested=bool(row.cancel_requested),
                 )
-            job = replace(job, results=self._view(claim, changed))
-            outcome = self._after_decision(conn, job, values, event, next_at, now)
-            if claim_next > 0:
-                # The slot this job frees is refilled in the same transaction: one commit per job.
-                outcome.next_claims = self._claim_in(conn, claim.worker_id, claim_next, None, now).claims
-            return outcome
+                values, event, next_at = self._plan(job, now, cancelled=cancelled)
+                decisions.append({"b_j": job.id, **_decision_params(job, values)})
+                decided.append((idx, job, values, event, next_at))
+            if decisions:
+                conn.execute(_U_DECIDE, decisions)
+            if writes:
+                conn.execute(_U_RESULT, writes)
+            wanted = 0
+            for idx, job, values, event, next_at in decided:
+                out[idx] = self._after_decision(conn, job, values, event, next_at, now)
+                wanted += items[idx][3]
+            if wanted:
+                # The slots these jobs free are refilled in the same transaction.
+                claims = self._claim_in(conn, items[0][0].worker_id, wanted, None, now).claims
+                for idx, *_ in decided:
+                    outcome = out[idx]
+                    take = items[idx][3]
+                    if outcome is not None and take and claims:
+                        outcome.next_claims, claims = claims[:take], claims[take:]
+        return out
 
     def release(self, claim: Claim) -> bool:
         """Hand a job back (graceful stop): waiting again at once, this attempt not counted."""

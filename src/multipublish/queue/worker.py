@@ -117,6 +117,11 @@ class PublishingQueue:
         self._http: httpx.AsyncClient | None = None
         self._slots = 0
         self._claiming = False
+        self._committer: asyncio.Task[None] | None = None
+        self._finish_event: asyncio.Event | None = None
+        self._finishing: list[
+            tuple[Claim, dict[str, PublishResult], int, asyncio.Future[Outcome | None]]
+        ] = []
 
     # -- the brief's API (synchronous: one transaction each) -------------------------------------
     def add_job(self, job_id: str | None, cfg: QueuedPublishConfig) -> Job:
@@ -202,6 +207,8 @@ class PublishingQueue:
         self._webhook_waker.bind()
         self._executor = ThreadPoolExecutor(max_workers=n + 4, thread_name_prefix="mp-queue")
         self._claiming = True
+        self._finish_event = asyncio.Event()
+        self._committer = asyncio.create_task(self._commit_loop(), name="mp-commit")
         self._dispatcher = asyncio.create_task(self._dispatch(), name="mp-dispatch")
         self._tasks = [
             asyncio.create_task(self._renew_loop(), name="mp-renew"),
@@ -233,6 +240,11 @@ class PublishingQueue:
         assert self._stop is not None
         self._stop.set()
         self._webhook_waker.wake()
+        if self._committer is not None:
+            self._committer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._committer
+            self._committer = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -414,7 +426,7 @@ class PublishingQueue:
         try:
             if len(tasks) <= 1:
                 last = {t.key: await self._run_platform(claim, t) for t in tasks}
-                outcome = await self._db(self.store.finish, claim, last, claim_next=nxt)
+                outcome = await self._finish(claim, last, nxt)
             else:
 
                 async def one(t: PlatformTask) -> None:
@@ -425,7 +437,7 @@ class PublishingQueue:
                 async with asyncio.TaskGroup() as group:
                     for t in tasks:
                         group.create_task(one(t))
-                outcome = await self._db(self.store.finish, claim, {}, claim_next=nxt)
+                outcome = await self._finish(claim, {}, nxt)
         except* _LeaseLost:
             outcome = None
         if outcome is None:
@@ -433,6 +445,38 @@ class PublishingQueue:
         elif outcome.webhook:
             self._webhook_waker.wake()
         return outcome
+
+    async def _finish(
+        self, claim: Claim, results: dict[str, PublishResult], claim_next: int
+    ) -> Outcome | None:
+        """Finish through the committer (one transaction for every job ending at the same time)."""
+        if self._committer is None or self._committer.done():
+            return await self._db(self.store.finish, claim, results, claim_next=claim_next)
+        fut: asyncio.Future[Outcome | None] = asyncio.get_running_loop().create_future()
+        self._finishing.append((claim, results, claim_next, fut))
+        assert self._finish_event is not None
+        self._finish_event.set()
+        return await fut
+
+    async def _commit_loop(self) -> None:
+        """Group commit: write every finished job waiting in one transaction, then the next lot."""
+        assert self._finish_event is not None
+        while True:
+            await self._finish_event.wait()
+            self._finish_event.clear()
+            while self._finishing:
+                batch, self._finishing = self._finishing[:64], self._finishing[64:]
+                items = [(c, r, False, n) for c, r, n, _ in batch]
+                try:
+                    outcomes = await self._db(self.store.finish_many, items)
+                except Exception as exc:
+                    for *_, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    continue
+                for (*_, fut), outcome in zip(batch, outcomes, strict=True):
+                    if not fut.done():
+                        fut.set_result(outcome)
 
     async def _run_platform(self, claim: Claim, t: PlatformTask) -> PublishResult:
         job = claim.job
