@@ -286,6 +286,23 @@ async def test_lost_response_resolves_through_status(
     assert len(posts(sandbox_url)) == 1
 
 
+async def test_same_request_id_twice_publishes_once(
+    make_manager: MakeManager, sandbox_url: str, small_video: Path
+) -> None:
+    """Two workers sending one job's platform upload (a lost lease) leave one post, not two."""
+    first, second = make_manager(), make_manager()
+    config = PublishConfig(title="once")
+    a = await first.publish_to_platform(
+        "acct", "tiktok", small_video, config, request_id="mp-j1-tiktok", validate=False
+    )
+    b = await second.publish_to_platform(
+        "acct", "tiktok", small_video, config, request_id="mp-j1-tiktok", validate=False
+    )
+    assert a.success and b.success
+    assert a.video_id == b.video_id
+    assert len(posts(sandbox_url, "tiktok")) == 1
+
+
 async def test_slow_answer_past_timeout_is_resolved_not_reposted(
     make_manager: MakeManager, sandbox_url: str, small_video: Path
 ) -> None:

@@ -188,7 +188,9 @@ class UploadPostClient:
         form += list(fields)
         form.append(("request_id", rid))
         body = StreamingMultipart(form, "video", Path(video_path), progress=progress)
-        headers = {**body.headers, "X-Request-Id": rid}
+        # The request id doubles as the Idempotency-Key: should two workers ever send the same
+        # platform upload (a lease lost mid-upload), the service answers the second with the first.
+        headers = {**body.headers, "X-Request-Id": rid, "Idempotency-Key": rid}
         try:
             response = await self._http.post("/upload", content=body, headers=headers)
         except httpx.HTTPError as exc:
