@@ -249,6 +249,9 @@ class PublishingManager:
                 reference=rid,
             )
         result.platform = target.name
+        if result.error_kind is ErrorKind.AUTH and "authentication" not in (result.error or "").lower():
+            # The brief's recipe checks `"authentication" in result.error.lower()` to re-authenticate.
+            result.error = f"authentication failed: {result.error or 'credentials refused'}"
         log.info(
             "publish %s -> %s: %s%s",
             rid,

@@ -250,6 +250,8 @@ async def test_error_status_mapped_to_kind(
     assert result.status is PublishStatus.FAILED
     assert result.error_kind is kind
     assert result.retry_after == retry_after
+    # The brief's recipe: `if "authentication" in result.error.lower()` -> re-authenticate.
+    assert ("authentication" in (result.error or "").lower()) == (kind is ErrorKind.AUTH)
     assert posts(sandbox_url) == []
     # The fault was used up: the next attempt goes through.
     again = await manager.publish_to_platform(
