@@ -2,9 +2,11 @@
 
     python bench/api.py [--clients 50] [--requests 2000] [--database-url URL]
 
-Starts ``multipublish serve --sandbox`` as a real process (API, queue workers, dashboard and the
-sandbox platforms in one process, SQLite in a temp dir by default), creates a token with
-``multipublish tokens create``, then drives it over HTTP from this process:
+Starts ``multipublish serve`` as a real process (API, queue workers and dashboard, SQLite in a temp
+dir by default) with the sandbox platforms in a process of their own (``multipublish sandbox``), as
+the real platforms are remote in production; ``--in-process-sandbox`` runs ``serve --sandbox``
+instead, so the platforms' uploads compete with the API for one interpreter. It creates a token
+with ``multipublish tokens create``, then drives the API over HTTP from this process:
 
 1. ``POST /api/publishing/publish/scheduled`` (due now, so the workers publish them to the sandbox
    while the benchmark runs);
@@ -103,6 +105,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
     parser.add_argument("--workers", type=int, default=4, help="queue workers in the server")
+    parser.add_argument(
+        "--in-process-sandbox", action="store_true", help="serve --sandbox (one process for all)"
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="mp-bench-api-"))
@@ -125,9 +130,19 @@ def main() -> None:
     log = tmp / "server.log"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    sandbox = None
+    serve = [*EXE, "serve", "--port", str(port), "--workers", str(args.workers)]
+    if args.in_process_sandbox:
+        serve.append("--sandbox")
+    else:
+        sandbox_port = free_port()
+        sandbox = subprocess.Popen(
+            [*EXE, "sandbox", "--host", "127.0.0.1", "--port", str(sandbox_port)],
+            env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        env["MULTIPUBLISH_SANDBOX_URL"] = f"http://127.0.0.1:{sandbox_port}"
     server = subprocess.Popen(
-        [*EXE, "serve", "--sandbox", "--port", str(port), "--workers", str(args.workers)],
-        env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=log.open("wb"),
+        serve, env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=log.open("wb"),
     )
     try:
         deadline = time.monotonic() + 60
@@ -149,8 +164,10 @@ def main() -> None:
             ).raise_for_status()
         body = {"account_id": "bench", "platforms": ["tiktok", "linkedin"],
                 "video_path": str(video), "title": "bench"}
+        where = "in the API process" if args.in_process_sandbox else "in their own process"
         print(f"{args.clients} clients, {args.requests} requests each phase, "
-              f"{args.workers} queue workers, {env['MULTIPUBLISH_DATABASE_URL'].split(':')[0]}")
+              f"{args.workers} queue workers, {env['MULTIPUBLISH_DATABASE_URL'].split(':')[0]}, "
+              f"sandbox platforms {where}")
         jobs = asyncio.run(drive(
             "schedule (POST)", args.clients, args.requests,
             lambda i: ("POST", "/api/publishing/publish/scheduled", body), url, token,
@@ -173,6 +190,9 @@ def main() -> None:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+        if sandbox is not None:
+            sandbox.terminate()
+            sandbox.wait(timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
