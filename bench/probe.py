@@ -10,6 +10,14 @@ are validated for all five platforms. Everything is written to a temp dir and de
 
 from __future__ import annotations
 
+import os
+import sys
+
+# Run as a script, this file's folder comes first on sys.path, where bench/queue.py would shadow the
+# standard library's ``queue`` module (which ``concurrent.futures`` imports).
+if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+    sys.path.pop(0)
+
 import argparse
 import shutil
 import statistics
