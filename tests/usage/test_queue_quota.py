@@ -104,6 +104,7 @@ async def test_youtube_at_daily_limit_waits_for_midnight_pacific_while_tiktok_go
     assert job.status == QueueStatus.SCHEDULED
     assert job.results["tiktok"]["success"] is True
     assert not job.results["youtube"]["success"]
+    assert job.results["youtube"]["status"] == "deferred"
     assert job.wait_reason and "quota" in job.wait_reason and midnight.isoformat() in job.wait_reason
     assert job.run_at == midnight
     assert _posts(sandbox_url, "tiktok") == 1
@@ -140,6 +141,7 @@ async def test_service_quota_refusal_defers_to_reset_and_other_platform_goes_ahe
     assert job.run_at == midnight
     assert job.results["tiktok"]["success"] is True
     assert job.results["youtube"]["error_kind"] == "quota"
+    assert job.results["youtube"]["status"] == "deferred"
     assert _posts(sandbox_url, "youtube") == 0
     # the bucket is marked exhausted: other YouTube jobs of the account wait too
     decision = QuotaGate(store).check("brand", "youtube")

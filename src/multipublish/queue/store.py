@@ -462,6 +462,8 @@ def _preview(r: PublishResult) -> dict[str, Any]:
         status = "published"
     elif r.status == PublishStatus.UNKNOWN or r.error_kind == ErrorKind.UNKNOWN:
         status = "unknown"
+    elif r.error_kind == ErrorKind.QUOTA:
+        status = "deferred"  # waits for the quota reset; not a failure of this platform
     else:
         status = "failed"
     return {
