@@ -108,6 +108,11 @@ def main() -> None:
     parser.add_argument(
         "--in-process-sandbox", action="store_true", help="serve --sandbox (one process for all)"
     )
+    parser.add_argument(
+        "--worker-process",
+        action="store_true",
+        help="serve --no-workers plus a `multipublish worker` process (API-only node)",
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="mp-bench-api-"))
@@ -141,6 +146,13 @@ def main() -> None:
             env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         env["MULTIPUBLISH_SANDBOX_URL"] = f"http://127.0.0.1:{sandbox_port}"
+    worker = None
+    if args.worker_process:
+        serve.append("--no-workers")
+        worker = subprocess.Popen(
+            [*EXE, "worker", "--concurrency", str(args.workers)],
+            env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
     server = subprocess.Popen(
         serve, env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=log.open("wb"),
     )
@@ -165,6 +177,8 @@ def main() -> None:
         body = {"account_id": "bench", "platforms": ["tiktok", "linkedin"],
                 "video_path": str(video), "title": "bench"}
         where = "in the API process" if args.in_process_sandbox else "in their own process"
+        if args.worker_process:
+            where += "; workers in their own process"
         print(f"{args.clients} clients, {args.requests} requests each phase, "
               f"{args.workers} queue workers, {env['MULTIPUBLISH_DATABASE_URL'].split(':')[0]}, "
               f"sandbox platforms {where}")
@@ -190,9 +204,10 @@ def main() -> None:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
-        if sandbox is not None:
-            sandbox.terminate()
-            sandbox.wait(timeout=30)
+        for child in (worker, sandbox):
+            if child is not None:
+                child.terminate()
+                child.wait(timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -38,4 +38,9 @@ def get_state(request: Request) -> ServiceState:
     return state
 
 
-StateDep = Annotated[ServiceState, Depends(get_state)]
+async def _state(request: Request) -> ServiceState:
+    """``get_state`` as a dependency: async, so FastAPI spends no worker thread on an attribute read."""
+    return get_state(request)
+
+
+StateDep = Annotated[ServiceState, Depends(_state)]
