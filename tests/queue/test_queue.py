@@ -199,6 +199,9 @@ async def test_cancel_during_wait_and_control(make_queue: MakeQueue, clock: Fake
     assert (await q.process_one()).status == QueueStatus.RETRYING  # type: ignore[union-attr]
     assert q.cancel_job("s").status == QueueStatus.CANCELLED
     assert q.cancel_job("r").status == QueueStatus.CANCELLED
+    # Platforms that never ran say so; the one that failed keeps its failure.
+    assert {r["status"] for r in q.get_job("s").results.values()} == {"cancelled"}
+    assert q.get_job("r").results["tiktok"]["error_kind"] == "transient"
     clock.advance(7200)
     assert await q.process_one() is None
     assert len(pub.calls) == 1
@@ -290,6 +293,8 @@ async def test_cancel_running_job_seen_at_renewal(make_queue: MakeQueue) -> None
     assert q.store.renew("w") == {"j": (1, True)}
     out = q.store.finish(claim, {}, cancelled=True)
     assert out is not None and out.job.status == QueueStatus.CANCELLED
+    # It was claimed, so its upload may have started: unknown, not cancelled.
+    assert {r["status"] for r in q.get_job("j").results.values()} == {"unknown"}
 
 
 async def test_cancel_running_job_with_real_workers(engine: Engine) -> None:

@@ -125,6 +125,7 @@ job_results = Table(
     #: The platform alone (``instagram``): what the per-platform concurrency cap counts.
     Column("platform_name", String(32), nullable=False),
     #: pending | processing | published | failed | unknown | deferred (waits for a quota reset)
+    #: | cancelled (the job was cancelled before this platform ran)
     Column("status", String(16), nullable=False, default="pending"),
     Column("success", Boolean, nullable=False, default=False),
     Column("video_id", String(500), nullable=True),

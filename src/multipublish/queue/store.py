@@ -475,6 +475,15 @@ def _preview(r: PublishResult) -> dict[str, Any]:
     }
 
 
+def _cancel_unstarted(conn: Connection, job_id: str, now: datetime) -> None:
+    """A cancelled job's platforms that never ran say so, instead of waiting forever as pending."""
+    conn.execute(
+        update(job_results)
+        .where(job_results.c.job_id == job_id, job_results.c.status.in_(("pending", "deferred")))
+        .values(status="cancelled", updated_at=now)
+    )
+
+
 class JobStore:
     """The queue's tables behind one narrow port; every method is one transaction."""
 
@@ -667,6 +676,7 @@ class JobStore:
                         updated_at=now,
                     )
                 )
+                _cancel_unstarted(conn, job_id, now)
             elif job.status == QueueStatus.PROCESSING:
                 conn.execute(
                     update(jobs).where(jobs.c.id == job_id).values(cancel_requested=True, updated_at=now)
@@ -1133,6 +1143,8 @@ class JobStore:
     ) -> Outcome:
         if values.get("status") in (QueueStatus.RETRYING, QueueStatus.SCHEDULED):
             self._notify(conn)
+        elif values.get("status") == QueueStatus.CANCELLED:
+            _cancel_unstarted(conn, job.id, now)
         out = _apply(job, values)
         webhook = False
         if event and out.webhook_url:
