@@ -201,3 +201,52 @@ def test_webhook_needs_a_secret(sqlite_url: str) -> None:
         q.add_job("j", job_cfg("http://127.0.0.1:1/hook"))
     assert "MULTIPUBLISH_WEBHOOK_SECRET" in err.value.reason
     assert q.list_jobs() == []
+
+
+async def test_account_secret_wins_over_the_global_one(
+    sqlite_url: str, receiver: Receiver, secret: str
+) -> None:
+    """An agency gives each client account its own secret; other accounts keep the global one."""
+    own = "whsec_" + base64.b64encode(os.urandom(24)).decode()
+    q = make(sqlite_url, secret, FakeClock(), webhook_secrets={"acc": own})
+    q.add_job("mine", job_cfg(receiver.url))
+    q.add_job(
+        "theirs",
+        QueuedPublishConfig(
+            account_id="other",
+            platforms=["tiktok"],
+            video_path="/v.mp4",
+            config=PublishConfig(title="t"),
+            webhook_url=receiver.url,
+        ),
+    )
+    await q.run_until_empty()
+    by_job = {}
+    for headers, body in receiver.requests:
+        by_job[json.loads(body)["job_id"]] = (headers, body)
+    headers, body = by_job["mine"]
+    assert Webhook(own).verify(body, headers)["account_id"] == "acc"
+    with pytest.raises(Exception, match="signature"):
+        Webhook(secret).verify(body, headers)
+    headers, body = by_job["theirs"]
+    assert Webhook(secret).verify(body, headers)["account_id"] == "other"
+
+
+def test_account_secret_alone_is_enough(sqlite_url: str) -> None:
+    own = "whsec_" + base64.b64encode(os.urandom(24)).decode()
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, webhook_allow_hosts="127.0.0.1", webhook_secrets={"acc": own}
+    )
+    q = PublishingQueue(sqlite_url, RecordingPublisher(), settings=settings)
+    assert q.add_job("j", job_cfg("http://127.0.0.1:1/hook")).webhook_url
+    with pytest.raises(InputError):
+        q.add_job(
+            "k",
+            QueuedPublishConfig(
+                account_id="other",
+                platforms=["tiktok"],
+                video_path="/v.mp4",
+                config=PublishConfig(title="t"),
+                webhook_url="http://127.0.0.1:1/hook",
+            ),
+        )

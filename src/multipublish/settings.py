@@ -83,6 +83,9 @@ class Settings(BaseSettings):
 
     #: Global Standard Webhooks secret (``whsec_...``); accounts may carry their own.
     webhook_secret: SecretStr | None = None
+    #: Secrets per account id (JSON: ``{"my_account": "whsec_..."}``); they win over the global one,
+    #: so each client of an agency verifies its webhooks with a secret of its own.
+    webhook_secrets: dict[str, SecretStr] = Field(default_factory=dict)
     #: Hosts or CIDR ranges webhooks may reach although private/loopback (comma separated).
     webhook_allow_hosts: str = ""
 

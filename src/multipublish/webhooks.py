@@ -203,8 +203,11 @@ async def acheck_webhook_url(url: str, settings: Settings) -> None:
     _judge(host, addresses, settings)
 
 
-def webhook_secret(settings: Settings) -> str | None:
-    """The signing secret in effect (the global one; per-account secrets are not stored yet)."""
+def webhook_secret(settings: Settings, account_id: str | None = None) -> str | None:
+    """The signing secret in effect for ``account_id``: its own if configured, else the global one."""
+    own = settings.webhook_secrets.get(account_id) if account_id else None
+    if own is not None:
+        return own.get_secret_value()
     return settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
 
 
@@ -227,7 +230,8 @@ async def deliver_once(
 ) -> DeliveryOutcome:
     """POST one signed message once; 2xx is success, anything else (or no answer) is a failure."""
     start = time.perf_counter()
-    secret = webhook_secret(settings)
+    account = payload.get("account_id")
+    secret = webhook_secret(settings, account if isinstance(account, str) else None)
     try:
         if secret is None:
             raise InputError("webhook_secret", "no webhook secret configured")

@@ -130,10 +130,11 @@ class PublishingQueue:
             raise InputError("config", "must be a QueuedPublishConfig")
         cfg.validate()
         if cfg.webhook_url is not None:
-            if webhook_secret(self.settings) is None:
+            if webhook_secret(self.settings, cfg.account_id) is None:
                 raise InputError(
                     "webhook_url",
-                    "webhooks are signed: set MULTIPUBLISH_WEBHOOK_SECRET (whsec_...) first",
+                    "webhooks are signed: set MULTIPUBLISH_WEBHOOK_SECRET (whsec_...) or this "
+                    "account's entry in MULTIPUBLISH_WEBHOOK_SECRETS first",
                 )
             check_webhook_url(cfg.webhook_url, self.settings)
         job = self.store.add(job_id, cfg)
