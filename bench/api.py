@@ -99,6 +99,32 @@ async def drive(
     return results
 
 
+def run_wrk(
+    label: str, url: str, token: str, tmp: Path, clients: int, body: dict[str, Any] | None = None
+) -> None:
+    """Drive ``url`` for 10 s with wrk (one thread, ``clients`` connections); print its figures."""
+    import json
+
+    script = tmp / "wrk.lua"
+    lines = [f'wrk.headers["Authorization"] = "Bearer {token}"']
+    if body is not None:
+        lines += [
+            'wrk.method = "POST"',
+            'wrk.headers["Content-Type"] = "application/json"',
+            f"wrk.body = {json.dumps(json.dumps(body))}",
+        ]
+    script.write_text("\n".join(lines) + "\n")
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{clients}", "-d10s", "--latency", "-s", str(script), url],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rps = next((ln.split()[1] for ln in out.splitlines() if ln.startswith("Requests/sec")), "?")
+    pct = {ln.split()[0]: ln.split()[1] for ln in out.splitlines() if ln.strip()[:3] in ("50%", "99%")}
+    errors = next((ln.strip() for ln in out.splitlines() if "Non-2xx" in ln), "non-2xx 0")
+    print(f"{label:<26} {float(rps):7.1f} req/s   p50 {pct.get('50%', '?'):>8}   "
+          f"p99 {pct.get('99%', '?'):>8}   {errors}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
@@ -191,6 +217,15 @@ def main() -> None:
             "job status (GET)", args.clients, args.requests,
             lambda i: ("GET", f"/api/publishing/jobs/{ids[i % len(ids)]}", None), url, token,
         ))
+        if shutil.which("wrk"):
+            # The Python client above needs most of a core itself on a 2-core machine; wrk (C)
+            # shows what the server gives when the load generator is not the bottleneck.
+            run_wrk("job status (GET), wrk", f"{url}/api/publishing/jobs/{ids[0]}", token, tmp,
+                    args.clients)
+            run_wrk("schedule (POST), wrk", f"{url}/api/publishing/publish/scheduled", token, tmp,
+                    args.clients, body=body)
+        else:
+            print("(wrk not installed: apt-get install wrk for the server-bound figures)")
         stats = httpx.get(f"{url}/api/publishing/queue/stats", headers=auth, timeout=30).json()
         print(f"queue after the run: completed {stats['completed']}, pending {stats['pending']}, "
               f"processing {stats['processing']}, failed {stats['failed']}")
