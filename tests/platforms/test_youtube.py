@@ -304,8 +304,12 @@ async def test_unresolved_outcome_is_unknown_and_reconcile_finds_the_video(
     yt_client: ClientFactory,
     yt_clip: Path,
     yt_settings: Settings,
+    yt_thumbnail: Path,
 ) -> None:
-    """The final chunk's answer is lost and the network goes down: unknown, never failed."""
+    """The final chunk's answer is lost and the network goes down: unknown, never failed.
+
+    The video reconcile finds still gets the thumbnail and playlist the lost answer held back.
+    """
     yt_add_account()
     arm(sandbox_url, "lose_response")  # the sandbox takes the final chunk and drops the answer
     size = yt_clip.stat().st_size
@@ -317,8 +321,12 @@ async def test_unresolved_outcome_is_unknown_and_reconcile_finds_the_video(
             if sent == last_chunk_start:
                 proxy.cut()  # the open connection carries the final chunk; new ones are refused
 
+        config = _config(
+            thumbnail_path=str(yt_thumbnail),
+            platform_specific={"youtube": {"playlist_id": "PLlater"}},
+        )
         result = await client.publish(
-            yt_clip, _config(), post_type="video", request_id="r", progress=cut_before_final_chunk
+            yt_clip, config, post_type="video", request_id="r", progress=cut_before_final_chunk
         )
         assert not result.success
         assert result.status is PublishStatus.UNKNOWN
@@ -333,7 +341,10 @@ async def test_unresolved_outcome_is_unknown_and_reconcile_finds_the_video(
         reconciled = await client.reconcile(result.reference)
     assert reconciled.success and reconciled.status is PublishStatus.PUBLISHED
     assert reconciled.video_id == post["video_id"]
-    assert len(youtube_posts(sandbox_url)) == 1
+    assert "warnings" not in reconciled.details
+    [post] = youtube_posts(sandbox_url)
+    assert post["thumbnail"]["sha256"] == file_sha256(yt_thumbnail)
+    assert post["playlists"] == ["PLlater"]
 
 
 async def test_reconcile_of_an_unfinished_session_is_a_confirmed_failure(

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -268,16 +268,32 @@ def video_url(video_id: str, *, shorts: bool = False) -> str:
     return (SHORTS_URL if shorts else WATCH_URL).format(id=video_id)
 
 
-def make_reference(session_uri: str, total: int) -> str:
-    """The session URI, with the file size in the fragment (a status query must name it)."""
-    return f"{session_uri}#total={total}"
+def make_reference(session_uri: str, total: int, plan: UploadPlan | None = None) -> str:
+    """The session URI, with the file size (a status query must name it) in the fragment.
+
+    With ``plan``, the fragment also carries what follows the upload (Shorts URL, thumbnail,
+    playlist), so a video confirmed later by :meth:`YouTubeClient.reconcile` still gets them.
+    """
+    fields = {"total": str(total)}
+    if plan is not None:
+        if plan.shorts:
+            fields["shorts"] = "1"
+        if plan.playlist_id:
+            fields["playlist"] = plan.playlist_id
+        if plan.thumbnail_path is not None:
+            fields["thumbnail"] = str(plan.thumbnail_path)
+    return f"{session_uri}#{urlencode(fields)}"
 
 
 def parse_reference(reference: str) -> tuple[str, int | None]:
     """``(session URI, total bytes or None)`` from :func:`make_reference`'s output."""
-    uri, _, fragment = reference.partition("#")
-    match = re.fullmatch(r"total=(\d+)", fragment)
-    return uri, int(match.group(1)) if match else None
+    uri = reference.partition("#")[0]
+    total = _fragment(reference).get("total", "")
+    return uri, int(total) if total.isdigit() else None
+
+
+def _fragment(reference: str) -> dict[str, str]:
+    return {k: v[-1] for k, v in parse_qs(reference.partition("#")[2]).items()}
 
 
 def _confirmed_bytes(response: httpx.Response) -> int:
@@ -423,7 +439,7 @@ class YouTubeClient:
             return self._failed(exc, details=details)
         except httpx.TransportError as exc:
             return self._failed(self._transport_error(exc, "starting the upload"), details=details)
-        reference = make_reference(session, plan.total)
+        reference = make_reference(session, plan.total, plan)
 
         def report(sent: int) -> None:
             if progress is None:
@@ -457,7 +473,9 @@ class YouTubeClient:
         report(plan.total)
         result = self._video_result(video, shorts=plan.shorts, reference=reference)
         result.details.update(details)
-        warnings = await self._after_upload(result.video_id or "", plan)
+        warnings = await self._after_upload(
+            result.video_id or "", plan.thumbnail_path, plan.thumbnail_type, plan.playlist_id
+        )
         if warnings:
             result.details["warnings"] = warnings
         return result
@@ -642,11 +660,16 @@ class YouTubeClient:
             f"upload interrupted ({reason}); the session did not answer {self._max_attempts} status queries",
         )
 
-    async def _after_upload(self, video_id: str, plan: UploadPlan) -> list[str]:
+    async def _after_upload(
+        self,
+        video_id: str,
+        thumb_path: Path | None,
+        thumb_type: str | None,
+        playlist_id: str | None,
+    ) -> list[str]:
         """Thumbnail and playlist: the video is live already, so failures are warnings."""
         warnings: list[str] = []
-        if plan.thumbnail_path is not None and plan.thumbnail_type is not None:
-            thumb_path, thumb_type = plan.thumbnail_path, plan.thumbnail_type
+        if thumb_path is not None and thumb_type is not None:
             try:
                 data = await asyncio.to_thread(thumb_path.read_bytes)
                 response = await self._send(
@@ -660,7 +683,7 @@ class YouTubeClient:
                     warnings.append(self._error(response, "setting the thumbnail").message)
             except (PlatformError, httpx.TransportError, OSError) as exc:
                 warnings.append(f"setting the thumbnail failed: {_describe(exc)}")
-        if plan.playlist_id:
+        if playlist_id:
             try:
                 response = await self._send(
                     "POST",
@@ -668,7 +691,7 @@ class YouTubeClient:
                     params={"part": "snippet"},
                     json={
                         "snippet": {
-                            "playlistId": plan.playlist_id,
+                            "playlistId": playlist_id,
                             "resourceId": {"kind": "youtube#video", "videoId": video_id},
                         }
                     },
@@ -704,7 +727,7 @@ class YouTubeClient:
         if response.status_code in (200, 201):
             video = response_json(response)
             if video.get("id"):
-                return self._video_result(video, shorts=False, reference=reference)
+                return await self._confirmed(video, reference)
         if response.status_code == 308:
             held = _confirmed_bytes(response)
             return self._failed(
@@ -718,6 +741,24 @@ class YouTubeClient:
             )
         unknown.error = f"the upload session answered HTTP {response.status_code}"
         return unknown
+
+    async def _confirmed(self, video: dict[str, Any], reference: str) -> PublishResult:
+        """A video found by reconcile gets what the lost answer kept it from: thumbnail, playlist."""
+        follow = _fragment(reference)
+        result = self._video_result(video, shorts=follow.get("shorts") == "1", reference=reference)
+        thumb: tuple[Path, str] | tuple[None, None] = (None, None)
+        warnings: list[str] = []
+        if follow.get("thumbnail"):
+            try:
+                thumb = _check_thumbnail(follow["thumbnail"])
+            except InputError as exc:
+                warnings.append(f"setting the thumbnail failed: {exc.reason}")
+        warnings += await self._after_upload(
+            result.video_id or "", thumb[0], thumb[1], follow.get("playlist")
+        )
+        if warnings:
+            result.details["warnings"] = warnings
+        return result
 
     # -- authenticate --------------------------------------------------------------------------------
     async def authenticate(self) -> None:
