@@ -109,4 +109,7 @@ def configure_logging(settings: Settings) -> logging.Handler:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    # Alembic narrates every plugin and migration check at INFO on each start; keep its warnings.
+    if root.level > logging.DEBUG:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     return handler
