@@ -141,6 +141,23 @@ async def _apply_fault(state: SandboxState, target: str) -> tuple[Response | Non
     return None, fault
 
 
+async def _admit(request: Request, target: str) -> str | Response:
+    """The preamble of a metadata call: the token's channel, or the answer that ends the call.
+
+    Checks the Bearer token, then takes a fault armed for ``target`` (a fault with no answer of its
+    own drops the connection).
+    """
+    channel = _authorize(request)
+    if channel is None:
+        return _auth_error()
+    answer, fault = await _apply_fault(state_of(request), target)
+    if answer is not None:
+        return answer
+    if fault is not None:
+        raise DropConnection
+    return channel
+
+
 def _validate_metadata(body: Any) -> Response | None:
     """Refuse metadata the way the service does (400 with its reason)."""
     if not isinstance(body, dict):
@@ -455,14 +472,9 @@ def _image_kind(data: bytes) -> str | None:
 async def set_thumbnail(request: Request) -> Response:
     """``POST /upload/youtube/v3/thumbnails/set?videoId=``: the body is the image."""
     state = state_of(request)
-    channel = _authorize(request)
-    if channel is None:
-        return _auth_error()
-    answer, fault = await _apply_fault(state, "thumbnail")
-    if answer is not None:
-        return answer
-    if fault is not None:
-        raise DropConnection
+    channel = await _admit(request, "thumbnail")
+    if isinstance(channel, Response):
+        return channel
     video_id = request.query_params.get("videoId", "")
     sink = HashingSink(None)
     head = b""
@@ -504,14 +516,9 @@ async def set_thumbnail(request: Request) -> Response:
 async def insert_playlist_item(request: Request) -> Response:
     """``POST /youtube/v3/playlistItems?part=snippet``."""
     state = state_of(request)
-    channel = _authorize(request)
-    if channel is None:
-        return _auth_error()
-    answer, fault = await _apply_fault(state, "playlist")
-    if answer is not None:
-        return answer
-    if fault is not None:
-        raise DropConnection
+    channel = await _admit(request, "playlist")
+    if isinstance(channel, Response):
+        return channel
     try:
         body = json.loads(await request.body() or b"{}")
     except ValueError:
@@ -583,15 +590,9 @@ async def list_videos(request: Request) -> Response:
 
 async def list_channels(request: Request) -> Response:
     """``GET /youtube/v3/channels?mine=true&part=...``: the token's own channel."""
-    state = state_of(request)
-    channel = _authorize(request)
-    if channel is None:
-        return _auth_error()
-    answer, fault = await _apply_fault(state, "channels")
-    if answer is not None:
-        return answer
-    if fault is not None:
-        raise DropConnection
+    channel = await _admit(request, "channels")
+    if isinstance(channel, Response):
+        return channel
     items = []
     if request.query_params.get("mine") == "true":
         items.append(
