@@ -17,6 +17,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Engine, delete, insert, select, update
 
 from multipublish.db import accounts, utcnow
+from multipublish.db.retry import retry_write, write_transaction
 from multipublish.errors import (
     ConfigurationError,
     ConflictError,
@@ -219,31 +220,36 @@ class AccountStore:
                 creds[key] = creds[key].strip()
         token = self._encrypt(creds)
         now = utcnow()
-        with self._engine.begin() as conn:
-            exists = conn.execute(
-                select(accounts.c.id).where(
-                    accounts.c.account_id == account_id, accounts.c.platform == platform
-                )
-            ).first()
-            if exists and not replace:
-                raise ConflictError(f"account {account_id!r} already has {platform}")
-            if exists:
-                conn.execute(
-                    update(accounts)
-                    .where(accounts.c.id == exists.id)
-                    .values(credentials=token, display=_display(creds), updated_at=now)
-                )
-            else:
-                conn.execute(
-                    insert(accounts).values(
-                        account_id=account_id,
-                        platform=platform,
-                        credentials=token,
-                        display=_display(creds),
-                        created_at=now,
-                        updated_at=now,
+
+        def write() -> None:
+            # Read then write under the write lock taken up front, so the busy timeout applies.
+            with write_transaction(self._engine) as conn:
+                exists = conn.execute(
+                    select(accounts.c.id).where(
+                        accounts.c.account_id == account_id, accounts.c.platform == platform
                     )
-                )
+                ).first()
+                if exists and not replace:
+                    raise ConflictError(f"account {account_id!r} already has {platform}")
+                if exists:
+                    conn.execute(
+                        update(accounts)
+                        .where(accounts.c.id == exists.id)
+                        .values(credentials=token, display=_display(creds), updated_at=now)
+                    )
+                else:
+                    conn.execute(
+                        insert(accounts).values(
+                            account_id=account_id,
+                            platform=platform,
+                            credentials=token,
+                            display=_display(creds),
+                            created_at=now,
+                            updated_at=now,
+                        )
+                    )
+
+        retry_write(write, what=f"storing account {account_id}/{platform}")
         log.info("account %s: %s credentials stored", account_id, platform)
         return self._view(account_id, platform, creds, now, now)
 
@@ -319,8 +325,12 @@ class AccountStore:
         stmt = delete(accounts).where(accounts.c.account_id == account_id)
         if platform is not None:
             stmt = stmt.where(accounts.c.platform == self._platform(platform))
-        with self._engine.begin() as conn:
-            count = conn.execute(stmt).rowcount or 0
+
+        def write() -> int:
+            with write_transaction(self._engine) as conn:
+                return int(conn.execute(stmt).rowcount or 0)
+
+        count = retry_write(write, what=f"removing account {account_id}")
         if count == 0:
             raise NotFoundError("account", f"{account_id}/{platform}" if platform else account_id)
         log.info("account %s: %d platform(s) removed", account_id, count)
@@ -336,22 +346,30 @@ class AccountStore:
         """
         base = self._platform(platform)
         check_credentials(base, partial, partial=True)
-        with self._engine.begin() as conn:
-            row = conn.execute(
-                select(accounts.c.id, accounts.c.credentials).where(
-                    accounts.c.account_id == account_id, accounts.c.platform == base
+
+        def write() -> dict[str, Any]:
+            # A refreshed token must not be lost to a busy database: the lock is taken up front
+            # (the busy timeout applies) and a transient failure is retried.
+            with write_transaction(self._engine) as conn:
+                row = conn.execute(
+                    select(accounts.c.id, accounts.c.credentials).where(
+                        accounts.c.account_id == account_id, accounts.c.platform == base
+                    )
+                ).first()
+                if row is None:
+                    raise NotFoundError("account", f"{account_id}/{base}")
+                merged = self._decrypt(row.credentials, account_id, base)
+                merged.update(dict(partial))
+                conn.execute(
+                    update(accounts)
+                    .where(accounts.c.id == row.id)
+                    .values(
+                        credentials=self._encrypt(merged), display=_display(merged), updated_at=utcnow()
+                    )
                 )
-            ).first()
-            if row is None:
-                raise NotFoundError("account", f"{account_id}/{base}")
-            creds = self._decrypt(row.credentials, account_id, base)
-            creds.update(dict(partial))
-            now = utcnow()
-            conn.execute(
-                update(accounts)
-                .where(accounts.c.id == row.id)
-                .values(credentials=self._encrypt(creds), display=_display(creds), updated_at=now)
-            )
+                return merged
+
+        creds = retry_write(write, what=f"updating account {account_id}/{base}")
         log.info("account %s: %s credentials updated", account_id, base)
         return mask_credentials(creds)
 

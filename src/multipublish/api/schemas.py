@@ -169,9 +169,12 @@ class ScheduledPublishCreate(PublishFields):
     scheduled_time: datetime | None = Field(
         default=None, description="ISO-8601; a time without zone is taken as UTC"
     )
-    priority: int = Field(default=5, ge=1, le=10, description="1-10, higher is more urgent")
-    max_retries: int = Field(default=3, ge=0, le=20)
-    retry_delay: float = Field(default=300.0, ge=0, le=86400, allow_inf_nan=False)
+    # strict: ``true`` or ``"8"`` is refused naming the field, not read as 1 or 8.
+    priority: int = Field(
+        default=5, ge=1, le=10, strict=True, description="1-10, higher is more urgent"
+    )
+    max_retries: int = Field(default=3, ge=0, le=20, strict=True)
+    retry_delay: float = Field(default=300.0, ge=0, le=86400, allow_inf_nan=False, strict=True)
     webhook_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
     callback_data: dict[str, Any] | None = None
     job_id: str | None = Field(default=None, pattern=JOB_ID_PATTERN)
@@ -260,7 +263,7 @@ class BatchSchedulePublic(BaseModel):
 class JobUpdate(RequestModel):
     """Change a waiting job's priority or time."""
 
-    priority: int | None = Field(default=None, ge=1, le=10)
+    priority: int | None = Field(default=None, ge=1, le=10, strict=True)
     scheduled_time: datetime | None = None
 
     @field_validator("scheduled_time")

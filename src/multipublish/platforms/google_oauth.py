@@ -249,6 +249,8 @@ class GoogleOAuth:
         self._creds: Credentials | None = None
         self._lock = asyncio.Lock()
         self._session: requests.Session | None = None
+        #: A refreshed token the account store could not take yet (saved again on next use).
+        self._unsaved: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return f"GoogleOAuth(account_id={self.account_id!r})"
@@ -288,6 +290,8 @@ class GoogleOAuth:
     async def access_token(self) -> str:
         """A valid access token, refreshed first when missing or (nearly) expired."""
         creds = self.credentials()
+        if self._unsaved is not None:
+            await asyncio.to_thread(self._save_pending)
         if creds.token and not creds.expired:
             return str(creds.token)
         await self.refresh(stale=creds.token)
@@ -321,7 +325,8 @@ class GoogleOAuth:
                     f"token endpoint unreachable ({type(exc).__name__})",
                 ) from None
             log.info("refreshed the YouTube access token of account %s", self.account_id)
-            self._persist(new_refresh=creds.refresh_token != previous_refresh)
+            # In a thread: a busy database makes the save wait, and the event loop must not.
+            await asyncio.to_thread(self._persist, new_refresh=creds.refresh_token != previous_refresh)
 
     def _refresh_error(self, exc: google.auth.exceptions.RefreshError) -> PlatformError:
         data = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
@@ -340,17 +345,34 @@ class GoogleOAuth:
             partial["refresh_token"] = creds.refresh_token
         partial = merge_token({}, partial)
         self._inline = merge_token(self._inline, partial)
-        try:
-            self._save(partial)
-        except Exception:  # an unsaved token only costs a refresh next time
-            log.warning("could not save the refreshed token of account %s", self.account_id)
+        self._unsaved = merge_token(self._unsaved or {}, partial)
+        self._save_pending()
         if self._token_file is not None:
             try:
                 write_token_file(self._token_file, partial)
             except OSError:
                 log.warning("could not write the token file of account %s", self.account_id)
 
+    def _save_pending(self) -> None:
+        """Hand the refreshed token to the store; kept and offered again while the store refuses.
+
+        The store already retries transient database errors; what still fails (a long outage) is
+        not dropped: a new refresh token in particular may be the only valid one.
+        """
+        if self._unsaved is None:
+            return
+        try:
+            self._save(self._unsaved)
+        except Exception as exc:
+            log.warning(
+                "could not save the refreshed token of account %s yet (%s); will retry",
+                self.account_id, type(exc).__name__,
+            )
+            return
+        self._unsaved = None
+
     def close(self) -> None:
+        self._save_pending()
         if self._session is not None:
             self._session.close()
             self._session = None
