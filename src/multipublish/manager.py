@@ -31,6 +31,7 @@ from multipublish.platforms.base import (
 from multipublish.platforms.http import new_request_id
 from multipublish.platforms.registry import build_client
 from multipublish.settings import Settings, get_settings
+from multipublish.usage.port import UsagePort, usage_port_for
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,10 @@ class PublishingManager:
         *,
         engine: Engine | None = None,
         database_url: str | None = None,
+        usage: UsagePort | None = None,
     ) -> None:
         self.settings = settings or get_settings()
+        self._usage = usage
         self._engine = engine
         self._database_url = database_url
         self._owns_engine = engine is None
@@ -80,6 +83,12 @@ class PublishingManager:
         engine = self._engine or make_engine(self._database_url or self.settings.database_url)
         ensure_schema(engine)
         return engine
+
+    @cached_property
+    def usage(self) -> UsagePort:
+        """Where publish attempts are counted: the port the service handed in, else the usage
+        store in this manager's database (opened on the first publish, not on validation)."""
+        return self._usage if self._usage is not None else usage_port_for(self.engine, self.settings)
 
     @cached_property
     def rules(self) -> Any:
@@ -220,6 +229,7 @@ class PublishingManager:
         request_id: str | None,
         progress: ProgressCallback | None,
         validate: bool,
+        record_usage: bool = True,
     ) -> PublishResult:
         if validate:
             refusal = await self._validation_refusal(target, path, config)
@@ -259,12 +269,16 @@ class PublishingManager:
             result.status,
             f" ({result.error_kind}: {result.error})" if result.error else "",
         )
-        from multipublish.usage.gate import record_direct_publish  # cost tracking (issue 6)
-
-        await record_direct_publish(
-            self.engine, self.settings, target.account_id, result,
-            duration_s=time.monotonic() - started, post_type=target.post_type, config=config,
-        )
+        if record_usage:  # the port never raises: counting cannot fail a publish
+            await asyncio.to_thread(
+                self.usage.record,
+                target.account_id,
+                result,
+                duration_s=time.monotonic() - started,
+                post_type=target.post_type,
+                config=config,
+                request_id=rid,
+            )
         return result
 
     async def publish_to_platform(
@@ -277,16 +291,24 @@ class PublishingManager:
         request_id: str | None = None,
         progress: ProgressCallback | None = None,
         validate: bool = True,
+        record_usage: bool = True,
     ) -> PublishResult:
         """Publish one video to one platform (``instagram:stories`` etc.) of one account.
 
         ``request_id`` identifies this upload at the service (the queue passes a stable one so an
-        unknown outcome can be reconciled); one is generated when omitted.
+        unknown outcome can be reconciled); one is generated when omitted. ``record_usage=False``:
+        the caller counts the attempt itself (the queue does, after the result is stored).
         """
         target = self._target(account_id, platform, config)
         path = self._check_file(video_path)
         return await self._run(
-            target, path, config, request_id=request_id, progress=progress, validate=validate
+            target,
+            path,
+            config,
+            request_id=request_id,
+            progress=progress,
+            validate=validate,
+            record_usage=record_usage,
         )
 
     async def publish_multi_platform(

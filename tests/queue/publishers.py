@@ -42,6 +42,7 @@ class RecordingPublisher:
         request_id: str | None = None,
         progress: Any = None,
         validate: bool = True,
+        record_usage: bool = True,
     ) -> PublishResult:
         self.calls.append((account_id, platform, request_id))
         if self.delay:

@@ -179,6 +179,7 @@ class Publisher(Protocol):
         request_id: str | None = None,
         progress: ProgressCallback | None = None,
         validate: bool = True,
+        record_usage: bool = True,
     ) -> PublishResult: ...
 
     async def reconcile(self, account_id: str, platform: str, reference: str) -> PublishResult: ...

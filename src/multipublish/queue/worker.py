@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from multipublish.db import ensure_schema, make_engine, utcnow
@@ -39,10 +40,16 @@ from multipublish.queue.models import Job, QueuedPublishConfig, QueueStatus
 from multipublish.queue.notify import Waker, listen
 from multipublish.queue.store import CHANNEL, Claim, ClaimBatch, JobStore, Outcome, PlatformTask
 from multipublish.settings import Settings, get_settings
+from multipublish.usage.gate import QuotaGate, deferred_result
+from multipublish.usage.models import Reservation
+from multipublish.usage.port import UsagePort
 from multipublish.webhooks import check_webhook_url, deliver_once, webhook_secret
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_Count = Callable[[], Awaitable[None]]
+#: Tries of a result write over a database blip (about 6 s in all).
+_DB_ATTEMPTS = 7
 
 
 def default_worker_id() -> str:
@@ -95,7 +102,8 @@ class PublishingQueue:
         settings: Settings | None = None,
         clock: Callable[[], datetime] | None = None,
         worker_id: str | None = None,
-        quota_gate: Any = None,
+        quota_gate: QuotaGate | None = None,
+        usage: UsagePort | None = None,
     ) -> None:
         self.settings = settings or get_settings()
         self.engine = _resolve_engine(db)
@@ -106,6 +114,8 @@ class PublishingQueue:
         self.worker_id = worker_id or default_worker_id()
         #: Optional ``multipublish.usage.QuotaGate``: reserves quota and records usage per publish.
         self.quota_gate = quota_gate
+        #: Where attempts are counted without a gate; default: the manager's ``usage`` port.
+        self._usage = usage
         self._waker = Waker()
         self._webhook_waker = Waker()
         self._running: dict[str, _Running] = {}
@@ -421,18 +431,28 @@ class PublishingQueue:
             claim = following
 
     async def _execute(self, claim: Claim, *, chain: bool = False) -> Outcome | None:
-        """Run every platform still to do; write each result fenced; decide the outcome."""
+        """Run every platform still to do; write each result fenced; decide the outcome.
+
+        A result is stored before its attempt is counted (usage, quota settle): counting can fail
+        or be lost with the process, a stored success cannot, so it never leads to a second upload.
+        """
         tasks = claim.tasks
         nxt = 1 if chain else 0
         try:
             if len(tasks) <= 1:
-                last = {t.key: await self._run_platform(claim, t) for t in tasks}
-                outcome = await self._finish(claim, last, nxt)
+                ran = {t.key: await self._run_platform(claim, t) for t in tasks}
+                outcome = await self._finish(claim, {k: r for k, (r, _) in ran.items()}, nxt)
+                for _, count in ran.values():
+                    if count is not None:
+                        await count()
             else:
 
                 async def one(t: PlatformTask) -> None:
-                    result = await self._run_platform(claim, t)
-                    if not await self._db(self.store.record, claim, t.key, result):
+                    result, count = await self._run_platform(claim, t)
+                    stored = await self._durably(self.store.record, claim, t.key, result)
+                    if count is not None:
+                        await count()
+                    if not stored:
                         raise _LeaseLost
 
                 async with asyncio.TaskGroup() as group:
@@ -447,12 +467,27 @@ class PublishingQueue:
             self._webhook_waker.wake()
         return outcome
 
+    async def _durably(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A result write, retried with backoff over a database blip (a restart, a lock timeout):
+        giving up at once would leave a confirmed post to reconciliation after the lease expires."""
+        delay = 0.1
+        for attempt in range(_DB_ATTEMPTS):
+            try:
+                return await self._db(fn, *args, **kwargs)
+            except DBAPIError as exc:
+                if isinstance(exc, IntegrityError) or attempt == _DB_ATTEMPTS - 1:
+                    raise
+                log.warning("database write failed (%s); retrying in %.1fs", type(exc.orig).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(2.0, delay * 2)
+        raise AssertionError("unreachable")
+
     async def _finish(
         self, claim: Claim, results: dict[str, PublishResult], claim_next: int
     ) -> Outcome | None:
         """Finish through the committer (one transaction for every job ending at the same time)."""
         if self._committer is None or self._committer.done():
-            return await self._db(self.store.finish, claim, results, claim_next=claim_next)
+            return await self._durably(self.store.finish, claim, results, claim_next=claim_next)
         fut: asyncio.Future[Outcome | None] = asyncio.get_running_loop().create_future()
         self._finishing.append((claim, results, claim_next, fut))
         assert self._finish_event is not None
@@ -469,7 +504,7 @@ class PublishingQueue:
                 batch, self._finishing = self._finishing[:64], self._finishing[64:]
                 items = [(c, r, False, n) for c, r, n, _ in batch]
                 try:
-                    outcomes = await self._db(self.store.finish_many, items)
+                    outcomes = await self._durably(self.store.finish_many, items)
                 except Exception as exc:
                     for *_, fut in batch:
                         if not fut.done():
@@ -479,43 +514,122 @@ class PublishingQueue:
                     if not fut.done():
                         fut.set_result(outcome)
 
-    async def _run_platform(self, claim: Claim, t: PlatformTask) -> PublishResult:
+    async def _run_platform(self, claim: Claim, t: PlatformTask) -> tuple[PublishResult, _Count | None]:
+        """One platform's attempt: its result, and the counting to run once the result is stored.
+
+        A quota refusal is counted before it is returned (the gate says until when to wait); every
+        other attempt is counted after the result is written (see ``_execute``).
+        """
         job = claim.job
+        reservation: Reservation | None = None
+        started = time.monotonic()
         try:
             if t.previous_status == "unknown":
                 ref = t.reference or t.request_id
                 found = await self.manager.reconcile(job.account_id, t.key, ref)
                 if found.success or found.status == PublishStatus.PROCESSING:
-                    return found
+                    return found, None
                 if found.status == PublishStatus.UNKNOWN or found.error_kind == ErrorKind.UNKNOWN:
-                    return found  # still not known: never repost blindly; try again later
-
-            def publish() -> Awaitable[PublishResult]:
-                return self.manager.publish_to_platform(
-                    job.account_id, t.key, job.video_path, job.config, request_id=t.request_id
-                )
-
+                    return found, None  # still not known: never repost blindly; try again later
             if self.quota_gate is not None:  # over quota: a `quota` result that waits for the reset
-                return await self.quota_gate.guard(  # type: ignore[no-any-return]
+                decision = await self._db(
+                    self.quota_gate.reserve, job.account_id, t.key, self.clock(), job.config
+                )
+                if not decision.allowed:
+                    return deferred_result(t.key, decision, self.clock()), None
+                reservation = decision.reservation
+            try:
+                result = await self.manager.publish_to_platform(
                     job.account_id,
                     t.key,
+                    job.video_path,
                     job.config,
-                    publish,
-                    job_id=job.id,
-                    attempt=claim.attempt,
-                    clock=self.clock,
-                    run_sync=self._db,
+                    request_id=t.request_id,
+                    record_usage=False,
                 )
-            return await publish()
+            except BaseException:
+                if reservation is not None:
+                    await asyncio.shield(self._release(reservation))
+                raise
         except asyncio.CancelledError:
             raise
         except PlatformError as exc:
-            return _failure(t.key, exc.message, exc.kind, exc.retry_after)
+            result = _failure(t.key, exc.message, exc.kind, exc.retry_after)
         except InputError as exc:
-            return _failure(t.key, exc.message, ErrorKind.PERMANENT)
+            result = _failure(t.key, exc.message, ErrorKind.PERMANENT)
         except Exception as exc:
             log.exception("publisher raised for job %s on %s", job.id, t.key)
-            return _failure(t.key, f"{type(exc).__name__}: {exc}", ErrorKind.TRANSIENT)
+            result = _failure(t.key, f"{type(exc).__name__}: {exc}", ErrorKind.TRANSIENT)
+        count = functools.partial(self._count, claim, t, result, reservation, time.monotonic() - started)
+        if result.error_kind == ErrorKind.QUOTA:
+            await count()
+            return result, None
+        return result, count
+
+    async def _release(self, reservation: Reservation) -> None:
+        assert self.quota_gate is not None
+        try:
+            await self._db(self.quota_gate.release, reservation, self.clock())
+        except Exception as exc:
+            log.warning("could not give back a quota reservation: %s", type(exc).__name__)
+
+    async def _count(
+        self,
+        claim: Claim,
+        t: PlatformTask,
+        result: PublishResult,
+        reservation: Reservation | None,
+        duration_s: float,
+    ) -> None:
+        """Count one attempt (usage record, quota settle). Only counts: its errors are logged."""
+        job = claim.job
+        post_type = t.key.partition(":")[2] or None
+        try:
+            if self.quota_gate is not None:
+                verdict = await self._db(
+                    self.quota_gate.settle,
+                    reservation,
+                    job.account_id,
+                    result,
+                    job_id=job.id,
+                    attempt=claim.attempt,
+                    duration_s=duration_s,
+                    post_type=post_type,
+                    config=job.config,
+                    request_id=t.request_id,
+                    now=self.clock(),
+                )
+                if verdict is not None and verdict.wait_until is not None:
+                    # the store's reset time (midnight Pacific, the service's reset) on our clock
+                    result.retry_after = max(0.0, (verdict.wait_until - self.clock()).total_seconds())
+                    result.details = {**result.details, "quota_wait_until": verdict.wait_until.isoformat()}
+                return
+            usage = self._usage_port()
+            if usage is not None:
+                await self._db(
+                    usage.record,
+                    job.account_id,
+                    result,
+                    duration_s=duration_s,
+                    post_type=post_type,
+                    config=job.config,
+                    job_id=job.id,
+                    attempt=claim.attempt,
+                    request_id=t.request_id,
+                )
+        except Exception as exc:
+            log.warning(
+                "job %s: counting the attempt on %s failed (the result stands): %s",
+                job.id,
+                t.key,
+                type(exc).__name__,
+            )
+
+    def _usage_port(self) -> UsagePort | None:
+        """The port usage is counted through when there is no quota gate (the manager's)."""
+        if self._usage is None:
+            self._usage = getattr(self.manager, "usage", None)
+        return self._usage
 
     async def _renew_loop(self) -> None:
         assert self._stop is not None

@@ -407,7 +407,8 @@ class UsageStore:
             "post_type": post_type,
             "job_id": job_id,
             "attempt": attempt,
-            "request_id": request_id or result.reference,
+            # The request id, never the reference: a YouTube reference is a session URI of any length.
+            "request_id": request_id or _text(result.details.get("request_id")),
             "outcome": str(result.status),
             "success": bool(result.success),
             "error_kind": str(result.error_kind) if result.error_kind else None,
@@ -489,6 +490,10 @@ class UsageStore:
             query = query.where(quota_state.c.account_id == account_id)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def _text(value: Any) -> str | None:
+    return str(value) if value is not None else None
 
 
 def _lookup(data: dict[str, Any], *names: str) -> Any:

@@ -1,4 +1,4 @@
-"""Usage and quota tables, declared on the project's one ``metadata`` (migration ``0004``).
+"""Usage and quota tables, declared on the project's one ``metadata`` (migrations ``0004``, ``0005``).
 
 ``usage_records`` keeps one row per publish attempt (what it cost, how long it took, how it ended);
 it outlives the queue's job rows, which may be pruned, so analytics read it and not ``jobs``.
@@ -36,7 +36,7 @@ usage_records = Table(
     Column("job_id", String(128), nullable=True),
     #: 1 for the first attempt of (job, platform); >1 for retries.
     Column("attempt", Integer, nullable=False, default=1),
-    Column("request_id", String(200), nullable=True),
+    Column("request_id", Text, nullable=True),
     #: published | processing | failed | unknown
     Column("outcome", String(16), nullable=False),
     Column("success", Boolean, nullable=False),
