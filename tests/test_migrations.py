@@ -13,7 +13,12 @@ from multipublish.db import metadata
 from multipublish.db.engine import alembic_config, upgrade
 
 #: Modules that declare tables on the shared metadata.
-TABLE_MODULES = ("multipublish.queue.schema", "multipublish.api.tables", "multipublish.usage.tables")
+TABLE_MODULES = (
+    "multipublish.queue.schema",
+    "multipublish.api.tables",
+    "multipublish.usage.tables",
+    "multipublish.insights.tables",
+)
 
 
 def _load_all_tables() -> None:

@@ -130,6 +130,27 @@ class Settings(BaseSettings):
     #: Time zone whose calendar months and days reports use (a publish belongs to its local month).
     usage_timezone: str = "UTC"
 
+    # -- insights: metrics collected back from the platforms (multipublish.insights) ----------
+    #: Collect views/likes/comments/shares of published posts in the workers.
+    insights_enabled: bool = True
+    #: Ages (seconds after publishing) at which a post's metrics are sampled: dense in the first
+    #: 48 hours, sparse after; the post is done after the last one.
+    insights_schedule: list[float] = Field(
+        default_factory=lambda: [
+            h * 3600.0
+            for h in (0.25, 0.5, 1, 2, 3, 4, 6, 8, 10, 12, 15, 18, 21, 24, 30, 36, 42, 48,
+                      72, 96, 120, 168, 240, 336, 504, 720)
+        ]
+    )
+    #: Posts claimed per collection round (YouTube asks for up to 50 videos per videos.list call).
+    insights_batch: int = 200
+    #: Lease of a claimed collection task, seconds.
+    insights_lease_seconds: float = 120.0
+    #: Longest sleep of the collector between rounds when nothing is due.
+    insights_poll_interval: float = 30.0
+    #: Failed attempts in a row before a post's collection is given up (state ``failed``).
+    insights_max_attempts: int = 8
+
     def upload_post_base(self) -> str:
         """The upload-post base URL in effect (the sandbox wins when set)."""
         if self.sandbox_url:

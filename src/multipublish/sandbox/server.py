@@ -13,7 +13,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from multipublish.sandbox import control, upload_post, youtube
+from multipublish.sandbox import audience, control, upload_post, youtube
 from multipublish.sandbox.state import SandboxState
 from multipublish.sandbox.wire import ConnectionDropper
 
@@ -31,7 +31,8 @@ def create_app(
     inner Starlette app and as the returned app's ``sandbox`` attribute.
     """
     sandbox = state if state is not None else SandboxState(data_dir=data_dir, clock=clock)
-    inner = Starlette(routes=[*control.routes, *upload_post.routes, *youtube.routes])
+    # audience first: it adds statistics to videos.list and the analytics calls (hidden audiences).
+    inner = Starlette(routes=[*control.routes, *audience.routes, *upload_post.routes, *youtube.routes])
     inner.state.sandbox = sandbox
     app = ConnectionDropper(inner)
     app.sandbox = sandbox  # type: ignore[attr-defined]

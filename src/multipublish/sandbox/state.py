@@ -46,6 +46,7 @@ FAULT_TARGETS = (
     "list",
     "channels",
     "token",
+    "analytics",
 )
 
 
@@ -205,6 +206,10 @@ class SandboxState:
         self.playlist_items: list[dict[str, Any]] = []
         self.thumbnails: dict[str, dict[str, Any]] = {}
         self.youtube_quota_used = 0
+        #: Hidden audiences (multipublish.sandbox.audience) by account key, and each video's titles
+        #: over time (the experiment's switch changes how fast views come in).
+        self.audiences: dict[str, Any] = {}
+        self.title_history: dict[str, list[tuple[float, str]]] = {}
 
     def reset(self) -> None:
         """Forget everything (``DELETE /_sandbox/posts``), including received media files."""

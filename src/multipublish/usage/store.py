@@ -336,6 +336,27 @@ class UsageStore:
         reservation = Reservation(account_id=account_id, platform=platform, charges=charges, reserved_at=now)
         return QuotaDecision(allowed=True, wait_until=None, reason="reserved", reservation=reservation)
 
+    def spend(
+        self, account_id: str, bucket: str, amount: int, now: datetime | None = None
+    ) -> QuotaDecision:
+        """Take ``amount`` of ``bucket`` for a call that is not a publish (metrics reads, title
+        updates), or say until when to wait; counted in the same counters as publishes."""
+        now = _utc(now or self.now())
+        charges = (Charge(bucket=bucket, amount=amount),)
+        if not self.settings.quota_enforce or amount <= 0:
+            with self._write() as conn:
+                if amount > 0:
+                    self._apply(conn, account_id, {bucket: amount}, now)
+            return QuotaDecision(allowed=True, wait_until=None, reason="counted")
+        with self._write() as conn:
+            row = self._lock(conn, account_id, bucket, now)
+            decision = self._decide({bucket: row}, None, charges, bucket, now)
+            if not decision.allowed:
+                return decision
+            row.used += amount
+            self._save(conn, row, now)
+        return QuotaDecision(allowed=True, wait_until=None, reason="spent")
+
     def release(self, reservation: Reservation, now: datetime | None = None) -> None:
         """Give back a reservation whose publish never happened."""
         now = _utc(now or self.now())

@@ -1,0 +1,302 @@
+"""The metrics collector: leased rounds of due posts, batched calls, quota counted, retried by itself.
+
+It runs next to the publish workers (started with them by ``serve`` and ``worker``) but keeps its
+work in its own leased table (``insight_posts``) instead of the publish queue, so collection and
+publishing never contend for the same rows. One round: follow newly published posts, claim the due
+ones, group them per account (YouTube: 50 videos per ``videos.list`` call, 1 unit each; upload-post:
+one call per upload, answering for all its platforms), write the samples in one batch.
+
+Failures hand the posts back with a reason: a deleted post is ``deleted`` (final); a refused scope or
+a removed account is ``paused`` (retried every ``PAUSE``); quota waits for the reset; transient
+errors back off. None of them needs a person to restart anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from multipublish.errors import ErrorKind, MultipublishError
+from multipublish.insights.sources import (
+    YOUTUBE_MAX_IDS,
+    MetricsError,
+    UploadPostMetrics,
+    YouTubeMetrics,
+)
+from multipublish.insights.store import InsightStore, Sample, Task
+from multipublish.settings import Settings
+
+log = logging.getLogger("multipublish.insights")
+
+#: How long a paused post (scope revoked, account removed) waits before it is tried again.
+PAUSE = timedelta(hours=6)
+#: Backoff of transient failures: base * 2**attempts, capped.
+BACKOFF_BASE = 60.0
+BACKOFF_CAP = 3600.0
+YOUTUBE_BUCKET = "youtube"
+
+
+@dataclass(slots=True)
+class RoundStats:
+    """What one collection round did (for logs, tests and the benchmark)."""
+
+    discovered: int = 0
+    claimed: int = 0
+    sampled: int = 0
+    deleted: int = 0
+    deferred: int = 0
+    paused: int = 0
+    calls: int = 0
+    quota_units: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: RoundStats) -> None:
+        for name in ("discovered", "claimed", "sampled", "deleted", "deferred", "paused", "calls",
+                     "quota_units"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors += other.errors
+
+
+class MetricsCollector:
+    """Collects the metrics of due posts; ``run_once`` for one round, ``start``/``stop`` for a loop."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        worker_id: str | None = None,
+        accounts: Any = None,
+    ) -> None:
+        from multipublish.accounts import AccountStore
+        from multipublish.usage.store import UsageStore
+
+        self.engine = engine
+        self.settings = settings
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self.store = InsightStore(engine, settings, clock=self._clock)
+        self.usage = UsageStore(engine, settings, clock=self._clock)
+        self.accounts = accounts or AccountStore(engine, settings)
+        self.worker_id = worker_id or f"insights-{socket.gethostname()}-{os.getpid()}"
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+        #: Totals since start (the benchmark reads them).
+        self.totals = RoundStats()
+
+    def now(self) -> datetime:
+        return self._clock().astimezone(UTC)
+
+    async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    # -- one round -------------------------------------------------------------------------------
+    async def run_once(self, *, discover: bool = True, limit: int | None = None) -> RoundStats:
+        """Follow new posts, claim the due ones and sample them."""
+        stats = RoundStats()
+        now = self.now()
+        if discover:
+            stats.discovered = await self._db(self.store.discover, now)
+        tasks: list[Task] = await self._db(
+            self.store.claim, self.worker_id, limit=limit or self.settings.insights_batch, now=now
+        )
+        stats.claimed = len(tasks)
+        groups: dict[tuple[str, str], list[Task]] = defaultdict(list)
+        for t in tasks:
+            key = (t.account_id, "youtube" if t.platform == "youtube" else "upload-post")
+            groups[key].append(t)
+        results = await asyncio.gather(
+            *(self._collect_group(acc, kind, group) for (acc, kind), group in groups.items())
+        )
+        for r in results:
+            stats.add(r)
+        self.totals.add(stats)
+        return stats
+
+    async def run_until_idle(self, max_rounds: int = 1000) -> RoundStats:
+        """Rounds until nothing is due now (tests and the benchmark)."""
+        total = RoundStats()
+        for i in range(max_rounds):
+            r = await self.run_once(discover=i == 0)
+            total.add(r)
+            if r.claimed == 0:
+                break
+        return total
+
+    async def _collect_group(self, account_id: str, kind: str, tasks: list[Task]) -> RoundStats:
+        stats = RoundStats()
+        platform = "youtube" if kind == "youtube" else tasks[0].platform
+        try:
+            record = await self._db(self.accounts.load, account_id, platform)
+        except MultipublishError as exc:
+            await self._hand_back(tasks, stats, "paused", f"account unusable: {exc.message}",
+                                  self.now() + PAUSE, count=False)
+            return stats
+        try:
+            if kind == "youtube":
+                await self._youtube(account_id, record.credentials, tasks, stats)
+            else:
+                await self._upload_post(record.credentials, tasks, stats)
+        except Exception as exc:  # never lose the lease silently: hand the posts back
+            log.exception("metrics collection failed for account %s", account_id)
+            await self._hand_back(tasks, stats, "active", f"unexpected error: {type(exc).__name__}",
+                                  self.now() + timedelta(seconds=BACKOFF_BASE))
+        return stats
+
+    async def _hand_back(
+        self,
+        tasks: list[Task],
+        stats: RoundStats,
+        state: str,
+        reason: str,
+        retry_at: datetime | None,
+        *,
+        count: bool = True,
+    ) -> None:
+        if not tasks:
+            return
+        await self._db(
+            self.store.hand_back, tasks, self.worker_id, state=state, reason=reason,
+            retry_at=retry_at, count_attempt=count, now=self.now(),
+        )
+        if state == "deleted":
+            stats.deleted += len(tasks)
+        elif state == "paused":
+            stats.paused += len(tasks)
+        else:
+            stats.deferred += len(tasks)
+        stats.errors.append(reason)
+
+    async def _failed(
+        self, tasks: list[Task], stats: RoundStats, exc: MetricsError, bucket_owner: str
+    ) -> None:
+        """Hand back after a failed call, with the wait its kind asks for."""
+        now = self.now()
+        if exc.kind == ErrorKind.QUOTA:
+            until = await self._db(self.usage.mark_exhausted, bucket_owner, "youtube", now)
+            await self._hand_back(tasks, stats, "active",
+                                  f"waiting for the quota reset at {until.isoformat()}: {exc}",
+                                  until, count=False)
+        elif exc.kind == ErrorKind.AUTH:
+            await self._hand_back(tasks, stats, "paused", str(exc), now + PAUSE, count=False)
+        else:
+            attempts = max(t.attempts for t in tasks)
+            delay = exc.retry_after or min(BACKOFF_CAP, BACKOFF_BASE * 2**attempts)
+            await self._hand_back(tasks, stats, "active", str(exc), now + timedelta(seconds=delay))
+
+    # -- YouTube ---------------------------------------------------------------------------------
+    async def _youtube(self, account_id: str, credentials: dict[str, Any], tasks: list[Task],
+                       stats: RoundStats) -> None:
+        def save(partial: dict[str, Any]) -> None:
+            self.accounts.update_credentials(account_id, "youtube", partial)
+
+        source = YouTubeMetrics(account_id, credentials, self.settings, save)
+        unit = int(self.settings.youtube_unit_costs.get("videos.list", 1))
+        try:
+            for start in range(0, len(tasks), YOUTUBE_MAX_IDS):
+                chunk = tasks[start:start + YOUTUBE_MAX_IDS]
+                decision = await self._db(self.usage.spend, account_id, YOUTUBE_BUCKET, unit, self.now())
+                if not decision.allowed:
+                    rest = tasks[start:]
+                    await self._hand_back(rest, stats, "active",
+                                          f"waiting for YouTube quota: {decision.reason}",
+                                          decision.wait_until or self.now() + PAUSE, count=False)
+                    return
+                stats.quota_units += unit
+                try:
+                    fetched = await source.statistics([t.video_id for t in chunk])
+                except MetricsError as exc:
+                    if exc.kind == ErrorKind.QUOTA:
+                        await self._failed(tasks[start:], stats, exc, account_id)
+                        return
+                    await self._failed(chunk, stats, exc, account_id)
+                    continue
+                stats.calls += fetched.calls
+                found = [(t, fetched.samples[t.video_id]) for t in chunk if t.video_id in fetched.samples]
+                gone = [t for t in chunk if t.video_id in fetched.missing]
+                if found:
+                    stats.sampled += await self._db(
+                        self.store.save_samples, found, self.worker_id,
+                        units_per_post=unit / len(chunk), now=self.now(),
+                    )
+                await self._hand_back(gone, stats, "deleted",
+                                      "the video is no longer on YouTube (deleted or made private)",
+                                      None, count=False)
+        finally:
+            await source.aclose()
+
+    # -- upload-post -----------------------------------------------------------------------------
+    async def _upload_post(self, credentials: dict[str, Any], tasks: list[Task], stats: RoundStats) -> None:
+        source = UploadPostMetrics(credentials, self.settings)
+        by_request: dict[str, list[Task]] = defaultdict(list)
+        for t in tasks:
+            by_request[t.reference or t.video_id].append(t)
+        try:
+            for request_id, group in by_request.items():
+                try:
+                    answer = await source.post(request_id)
+                except MetricsError as exc:
+                    if exc.kind == ErrorKind.QUOTA:
+                        exc = MetricsError(ErrorKind.RATE_LIMITED, str(exc), 3600.0)
+                    await self._failed(group, stats, exc, group[0].account_id)
+                    continue
+                stats.calls += 1
+                if answer is None:
+                    await self._hand_back(group, stats, "deleted",
+                                          "upload-post no longer has this post (deleted)", None,
+                                          count=False)
+                    continue
+                found: list[tuple[Task, Sample]] = []
+                gone: list[Task] = []
+                for t in group:
+                    sample = answer.get(t.platform)
+                    (found.append((t, sample)) if sample is not None else gone.append(t))
+                if found:
+                    stats.sampled += await self._db(
+                        self.store.save_samples, found, self.worker_id, now=self.now()
+                    )
+                await self._hand_back(gone, stats, "paused",
+                                      "upload-post gave no analytics for this platform", self.now() + PAUSE,
+                                      count=False)
+        finally:
+            await source.aclose()
+
+    # -- the loop ----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Collect in the background until :meth:`stop`."""
+        if self._task is None or self._task.done():
+            self._stop = asyncio.Event()
+            self._task = asyncio.create_task(self._loop(), name="insights-collector")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                stats = await self.run_once()
+                if stats.claimed >= self.settings.insights_batch:
+                    continue  # more is due now
+                due = await self._db(self.store.next_due_at)
+            except Exception:  # a database hiccup must not end collection
+                log.exception("metrics collection round failed")
+                due = None
+            wait = self.settings.insights_poll_interval
+            if due is not None:
+                wait = min(wait, max(0.5, (due - self.now()).total_seconds()))
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=wait)
+            except TimeoutError:
+                pass
