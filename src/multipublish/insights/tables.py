@@ -1,4 +1,4 @@
-"""Insight tables, declared on the project's one ``metadata`` (migration ``0005``).
+"""Insight tables, declared on the project's one ``metadata`` (migration ``0006``).
 
 ``insight_posts`` holds one row per published post we follow (account, platform, the platform's id):
 it is also the collector's work table, with a lease (``locked_by``, ``lease_expires_at``), a due time
