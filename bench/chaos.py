@@ -33,11 +33,11 @@ import httpx
 from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 
-from multipublish.db import ensure_schema, make_engine
-from multipublish.manager import PublishingManager
+from multipublish.bootstrap import build_service
+from multipublish.db import make_engine
 from multipublish.media.sample import make_video
 from multipublish.platforms.base import PublishConfig
-from multipublish.queue import PublishingQueue, QueuedPublishConfig
+from multipublish.queue import QueuedPublishConfig
 from multipublish.sandbox import SandboxServer
 from multipublish.settings import Settings
 
@@ -111,9 +111,8 @@ def run(
         secret_key=secret,
         sandbox_url=sandbox_url,
     )
-    engine = make_engine(db_url)
-    ensure_schema(engine)
-    manager = PublishingManager(settings, engine=engine)
+    service = build_service(settings)
+    engine, manager = service.engine, service.manager
     for a in range(ACCOUNTS):
         for platform in PLATFORMS:
             creds = {"api_key": f"chaos-key-{a}", "user": f"creator{a}"}
@@ -121,7 +120,7 @@ def run(
                 creds["page_id"] = "1122334455"
             manager.add_account(f"acct{a}", platform, creds)
     video = make_video(tmp / "clip.mp4", width=1080, height=1920, duration=3.0, fps=24)
-    queue = PublishingQueue(engine, manager, settings=settings)
+    queue = service.queue
     t0 = time.perf_counter()
     expected: Counter[tuple[str, str]] = Counter()
     for i in range(args.jobs):

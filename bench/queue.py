@@ -34,6 +34,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from multipublish.bootstrap import build_service
 from multipublish.db import make_engine
 from multipublish.platforms.base import PublishConfig, PublishResult, PublishStatus
 from multipublish.queue import PublishingQueue, QueuedPublishConfig
@@ -106,14 +107,14 @@ async def ours(url: str, label: str, n: int) -> dict[str, Any]:
     out: dict[str, Any] = {"backend": label}
     pub = NoopPublisher()
     engine = make_engine(url, **({"pool_size": 40, "max_overflow": 40}))
-    queue = PublishingQueue(engine, pub, settings=settings(url))
+    queue = build_service(settings(url), engine=engine, publisher=pub).queue
     for conc in CONCURRENCY:
         clear(queue)
         t0 = time.perf_counter()
         for i in range(n):
             queue.add_job(f"b{conc}-{i}", job(i))
         out[f"enqueue/s c={conc}"] = n / (time.perf_counter() - t0)
-        q = PublishingQueue(engine, pub, settings=settings(url))
+        q = build_service(settings(url), engine=engine, publisher=pub).queue
         t0 = time.perf_counter()
         await q.start(conc)
         while await completed(q) < n:
@@ -123,7 +124,7 @@ async def ours(url: str, label: str, n: int) -> dict[str, Any]:
     # Lateness: workers running, 1,000 jobs scheduled over the next few seconds.
     clear(queue)
     pub.lateness.clear()
-    q = PublishingQueue(engine, pub, settings=settings(url))
+    q = build_service(settings(url), engine=engine, publisher=pub).queue
     await q.start(8)
     # Every job must be enqueued before its time comes: leave room for the enqueue itself.
     rate = max(1.0, min(v for k, v in out.items() if k.startswith("enqueue")))

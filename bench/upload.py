@@ -132,7 +132,7 @@ def client_upload(url: str, path: Path, workdir: Path) -> dict[str, Any]:
 async def _child(url: str, path: Path, workdir: Path) -> dict[str, Any]:
     from cryptography.fernet import Fernet
 
-    from multipublish.manager import PublishingManager
+    from multipublish.bootstrap import build_service
     from multipublish.platforms.base import PublishConfig
     from multipublish.settings import Settings
 
@@ -142,7 +142,7 @@ async def _child(url: str, path: Path, workdir: Path) -> dict[str, Any]:
         secret_key=Fernet.generate_key().decode(),
         http_timeout=300,
     )
-    manager = PublishingManager(settings)
+    manager = build_service(settings).manager
     manager.add_account("bench", "tiktok", {"api_key": API_KEY, "user": "bench"})
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()

@@ -1,8 +1,8 @@
 """The FastAPI app factory: REST API, dashboard, metrics and (optionally) the queue's workers.
 
-``create_app(settings)`` builds everything from one ``Settings``; tests hand in their own settings
-(and may hand in a manager or a queue they built). Workers start with the app's lifespan unless
-``start_workers=False`` (API-only nodes).
+``create_app(service)`` only builds FastAPI around a service wired by
+:func:`multipublish.bootstrap.build_service` (or, given settings, builds that service first). Workers
+start with the app's lifespan unless ``start_workers=False`` (API-only nodes).
 """
 
 from __future__ import annotations
@@ -10,19 +10,18 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
-from sqlalchemy import Engine
+from fastapi import APIRouter, FastAPI
 
 from multipublish import __version__
 from multipublish.api import errors
 from multipublish.api.deps import ServiceState
-from multipublish.api.idempotency import IdempotencyStore
 from multipublish.api.metrics import Metrics, MetricsMiddleware
-from multipublish.api.tokens import TokenStore
-from multipublish.db import ensure_schema, make_engine
 from multipublish.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from multipublish.bootstrap import Service
 
 log = logging.getLogger("multipublish.api")
 
@@ -38,42 +37,32 @@ Errors answer `{"error", "message", "field", "reason"}`: 422 refused input, 404 
 
 
 def create_app(
-    settings: Settings | None = None,
+    service: Service | Settings | None = None,
     *,
-    manager: Any = None,
-    queue: Any = None,
-    engine: Engine | None = None,
     start_workers: bool = True,
     workers: int = 4,
     dashboard: bool = True,
 ) -> FastAPI:
-    """Build the service; the manager and queue are created from ``settings`` unless given."""
-    settings = settings or get_settings()
-    owned: list[Any] = []
-    if engine is None:
-        engine = getattr(manager, "engine", None) if manager is not None else None
-    if engine is None:
-        engine = make_engine(settings.database_url)
-    ensure_schema(engine)
-    if manager is None:
-        from multipublish.manager import PublishingManager
+    """Build the FastAPI app around ``service`` (from :func:`multipublish.bootstrap.build_service`).
 
-        manager = PublishingManager(settings, engine=engine)
-        owned.append(manager)
-    if queue is None:
-        from multipublish.queue import PublishingQueue
-        from multipublish.usage import quota_gate_for
+    Given settings (or nothing), the app builds its service itself and closes it on shutdown; a
+    service handed in belongs to the caller.
+    """
+    from multipublish.bootstrap import Service, build_service
 
-        gate = quota_gate_for(engine, settings)
-        queue = PublishingQueue(engine, manager, settings=settings, quota_gate=gate)
+    owned = not isinstance(service, Service)
+    if not isinstance(service, Service):
+        service = build_service(service or get_settings())
+    queue = service.queue
     metrics = Metrics()
     state = ServiceState(
-        settings=settings,
-        engine=engine,
-        manager=manager,
+        service=service,
+        settings=service.settings,
+        engine=service.engine,
+        manager=service.manager,
         queue=queue,
-        tokens=TokenStore(engine),
-        idempotency=IdempotencyStore(engine),
+        tokens=service.tokens,
+        idempotency=service.idempotency,
         metrics=metrics,
         start_workers=start_workers,
         workers=workers,
@@ -96,8 +85,8 @@ def create_app(
             if state.workers_running:
                 await queue.stop()
                 state.workers_running = False
-            for part in owned:
-                await part.aclose()
+            if owned:
+                await service.aclose()
 
     app = FastAPI(
         title="multipublish",
@@ -118,6 +107,17 @@ def create_app(
     errors.install(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
+    for router in routers(dashboard=dashboard):
+        app.include_router(router)
+    if dashboard:
+        from multipublish.dashboard import mount
+
+        mount(app)  # static files (the dashboard's pages come with ``routers()``)
+    return app
+
+
+def routers(*, dashboard: bool = True) -> list[APIRouter]:
+    """Every router of the app, in the order they are included: the one list to add a router to."""
     from multipublish.api.routes import (
         accounts,
         health,
@@ -127,14 +127,12 @@ def create_app(
         uploads,
         validate,
     )
-
-    for module in (publishing, jobs, accounts, validate, uploads, stats, health):
-        app.include_router(module.router)
     from multipublish.usage.routes import router as usage_router
 
-    app.include_router(usage_router)  # usage stats, costs, quotas (each route needs a token)
+    out = [m.router for m in (publishing, jobs, accounts, validate, uploads, stats, health)]
+    out.append(usage_router)  # usage stats, costs, quotas (each route needs a token)
     if dashboard:
-        from multipublish.dashboard import mount
+        from multipublish.dashboard.routes import router as dashboard_router
 
-        mount(app)
-    return app
+        out.append(dashboard_router)
+    return out

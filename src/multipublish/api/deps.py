@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
@@ -13,17 +13,24 @@ from multipublish.api.metrics import Metrics
 from multipublish.api.tokens import TokenStore
 from multipublish.settings import Settings
 
+if TYPE_CHECKING:
+    from multipublish.bootstrap import Service
+    from multipublish.manager import PublishingManager
+    from multipublish.queue import PublishingQueue
+
 
 @dataclass(slots=True, kw_only=True)
 class ServiceState:
-    """Everything one app instance shares; tests build apps with their own settings."""
+    """Everything one app instance shares: the service's parts plus the HTTP face's own."""
 
+    #: The wired parts (``multipublish.bootstrap.build_service``); the fields below are its parts.
+    service: Service
     settings: Settings
     engine: Engine
-    #: ``PublishingManager`` (accounts, validation, immediate publishing).
-    manager: Any
-    #: ``PublishingQueue`` (jobs, stats, workers).
-    queue: Any
+    #: Accounts, validation, immediate publishing.
+    manager: PublishingManager
+    #: Jobs, stats, workers.
+    queue: PublishingQueue
     tokens: TokenStore
     idempotency: IdempotencyStore
     metrics: Metrics

@@ -41,9 +41,9 @@ def cli_errors() -> Iterator[None]:
 
 
 def _manager() -> Any:
-    from multipublish.manager import PublishingManager
+    from multipublish.bootstrap import build_service
 
-    return PublishingManager()
+    return build_service().manager
 
 
 def _parse_credentials(pairs: list[str], file: Path | None) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from multipublish.bootstrap import Service
     from multipublish.manager import PublishingManager
     from multipublish.platforms.base import PublishConfig
     from multipublish.settings import Settings
@@ -70,7 +71,7 @@ def run_demo(workdir: Path, *, serve: bool = False, host: str = "127.0.0.1", por
     With ``serve`` the product then keeps running on the same database and sandbox: REST API,
     queue workers and dashboard, with a fresh login token printed once.
     """
-    from multipublish.manager import PublishingManager
+    from multipublish.bootstrap import build_service
     from multipublish.media.sample import make_video
     from multipublish.platforms.base import PLATFORMS
     from multipublish.sandbox import SandboxServer
@@ -94,11 +95,13 @@ def run_demo(workdir: Path, *, serve: bool = False, host: str = "127.0.0.1", por
             retry_base_delay=1.0,
         )
         console.print(f"[bold]2.[/] Sandbox platforms listening on {sandbox.url}")
-        manager = PublishingManager(settings)
+        service = build_service(settings)
+        manager = service.manager
         _print_validation(manager.validate_video_for_platforms(video, list(PLATFORMS)), video)
         ensure_demo_accounts(manager)
         console.print(f"[bold]3.[/] Account {DEMO_ACCOUNT!r} holds {len(DEMO_CREDENTIALS)} platforms")
-        ok = asyncio.run(_publish_and_queue(settings, manager, video))
+        ok = asyncio.run(_publish_and_queue(service, video))
+        service.engine.dispose()
         posts = httpx.get(f"{sandbox.url}/_sandbox/posts", timeout=10).json()
         count = len(posts.get("posts", posts) if isinstance(posts, dict) else posts)
         console.print(f"[bold]6.[/] The sandbox received {count} posts; database: {settings.database_url}")
@@ -112,10 +115,11 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from multipublish.api import create_app
-    from multipublish.api.tokens import TokenStore
+    from multipublish.bootstrap import build_service
 
-    app = create_app(settings, start_workers=True, workers=4)
-    token, _info = TokenStore(app.state.service.engine).create("demo")
+    service = build_service(settings)
+    app = create_app(service, start_workers=True, workers=4)
+    token, _info = service.tokens.create("demo")
     console.print(
         f"[bold]7.[/] Serving the REST API, workers and dashboard on http://{host}:{port}/ "
         f"(docs at /docs); media root {settings.media_roots}\n"
@@ -135,7 +139,7 @@ def _print_validation(report: dict[str, dict[str, Any]], video: Path) -> None:
     console.print(table)
 
 
-async def _publish_and_queue(settings: Settings, manager: PublishingManager, video: Path) -> bool:
+async def _publish_and_queue(service: Service, video: Path) -> bool:
     """Publish now to all five platforms, then schedule a job and let in-process workers run it."""
     from multipublish.platforms.base import PLATFORMS, PublishConfig
 
@@ -145,6 +149,7 @@ async def _publish_and_queue(settings: Settings, manager: PublishingManager, vid
         tags=["demo", "multipublish"],
         platform_specific={"tiktok": {"privacy": "public"}, "youtube": {"privacy_status": "private"}},
     )
+    manager = service.manager
     try:
         results = await manager.publish_multi_platform(DEMO_ACCOUNT, list(PLATFORMS), str(video), config)
         table = Table(title="Published now")
@@ -155,17 +160,15 @@ async def _publish_and_queue(settings: Settings, manager: PublishingManager, vid
             table.add_row(platform, str(result.status), result.video_id or "", detail)
         console.print(table)
         ok = all(r.success for r in results.values())
-        return await _queue_one(settings, manager, video, config) and ok
+        return await _queue_one(service, video, config) and ok
     finally:
         await manager.aclose()
 
 
-async def _queue_one(
-    settings: Settings, manager: PublishingManager, video: Path, config: PublishConfig
-) -> bool:
-    from multipublish.queue import PublishingQueue, QueuedPublishConfig, QueueStatus
+async def _queue_one(service: Service, video: Path, config: PublishConfig) -> bool:
+    from multipublish.queue import QueuedPublishConfig, QueueStatus
 
-    queue = PublishingQueue(manager.engine, manager, settings=settings)
+    queue = service.queue
     job = queue.add_job(
         None,
         QueuedPublishConfig(

@@ -13,12 +13,15 @@ import json
 import logging
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from multipublish.errors import InputError, MultipublishError
 from multipublish.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from multipublish.queue import PublishingQueue
 
 jobs_app = typer.Typer(help="Inspect and control queued jobs.", no_args_is_help=True)
 
@@ -28,19 +31,13 @@ def _fail(exc: MultipublishError) -> None:
     raise typer.Exit(2 if isinstance(exc, InputError) else 1)
 
 
-def _queue(settings: Settings, publisher: Any = None) -> Any:
-    from multipublish.db import make_engine
-    from multipublish.queue import PublishingQueue
+def _queue(settings: Settings, publisher: Any = None) -> PublishingQueue:
+    from multipublish.bootstrap import build_service
 
-    engine = make_engine(settings.database_url, pool_size=20, max_overflow=50)
-    if publisher is None:
-        from multipublish.manager import PublishingManager
-        from multipublish.usage import quota_gate_for
-
-        publisher = PublishingManager(settings, engine=engine)
-        gate = quota_gate_for(engine, settings)
-        return PublishingQueue(engine, publisher, settings=settings, quota_gate=gate)
-    return PublishingQueue(engine, publisher, settings=settings)
+    service = build_service(
+        settings, publisher=publisher, engine_options={"pool_size": 20, "max_overflow": 50}
+    )
+    return service.queue
 
 
 def load_publisher(spec: str, settings: Settings) -> Any:

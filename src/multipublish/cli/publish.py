@@ -101,9 +101,9 @@ def publish(
 async def _run(
     file: Path, account: str, names: list[str], config: Any, *, quiet: bool, validate: bool
 ) -> dict[str, Any]:
-    from multipublish.manager import PublishingManager
+    from multipublish.bootstrap import build_service
 
-    manager = PublishingManager()
+    manager = build_service().manager
     progress = Progress(
         TextColumn("{task.description:<18}"),
         BarColumn(),

@@ -29,13 +29,10 @@ PlatformOpt = Annotated[str | None, typer.Option("--platform", help="Only this p
 
 
 def _engine_settings() -> tuple[Any, Any]:
-    from multipublish.db import ensure_schema, make_engine
-    from multipublish.settings import get_settings
+    from multipublish.bootstrap import build_service
 
-    settings = get_settings()
-    engine = make_engine(settings.database_url)
-    ensure_schema(engine)
-    return engine, settings
+    service = build_service()
+    return service.engine, service.settings
 
 
 def _fmt(value: Any, pct: bool = False) -> str:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from multipublish.errors import MultipublishError
 from multipublish.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from multipublish.bootstrap import Service
 
 tokens_app = typer.Typer(help="API tokens for the REST API and the dashboard.", no_args_is_help=True)
 db_app = typer.Typer(help="The project database.", no_args_is_help=True)
@@ -20,12 +23,10 @@ def _fail(exc: MultipublishError, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _engine(settings: Settings) -> Any:
-    from multipublish.db import ensure_schema, make_engine
+def _service(settings: Settings) -> Service:
+    from multipublish.bootstrap import build_service
 
-    engine = make_engine(settings.database_url)
-    ensure_schema(engine)
-    return engine
+    return build_service(settings)
 
 
 def serve(
@@ -43,7 +44,7 @@ def serve(
     import uvicorn
 
     from multipublish.api import create_app
-    from multipublish.api.tokens import TokenStore
+    from multipublish.bootstrap import build_service
     from multipublish.logging import configure_logging
 
     settings = get_settings()
@@ -57,10 +58,11 @@ def serve(
         typer.echo(f"sandbox platforms: {server.url}", err=True)
     try:
         try:
-            app = create_app(settings, start_workers=not no_workers, workers=workers)
+            service = build_service(settings)
         except MultipublishError as exc:
             raise _fail(exc) from None
-        if not TokenStore(app.state.service.engine).has_active():
+        app = create_app(service, start_workers=not no_workers, workers=workers)
+        if not service.tokens.has_active():
             typer.echo(
                 "no API token yet: create one with `multipublish tokens create --name admin`",
                 err=True,
@@ -81,10 +83,8 @@ def tokens_create(
     name: Annotated[str, typer.Option("--name", help="Who or what uses this token.")],
 ) -> None:
     """Create a token and print it (only the token, on standard output). It is shown once."""
-    from multipublish.api.tokens import TokenStore
-
     try:
-        token, _info = TokenStore(_engine(get_settings())).create(name)
+        token, _info = _service(get_settings()).tokens.create(name)
     except MultipublishError as exc:
         raise _fail(exc, 2) from None
     typer.echo(token)
@@ -95,9 +95,7 @@ def tokens_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List tokens (names and prefixes; the tokens themselves are not stored)."""
-    from multipublish.api.tokens import TokenStore
-
-    tokens = TokenStore(_engine(get_settings())).list()
+    tokens = _service(get_settings()).tokens.list()
     if as_json:
         typer.echo(json.dumps([t.to_dict() for t in tokens], indent=2))
         return
@@ -116,10 +114,8 @@ def tokens_revoke(
     token: Annotated[str, typer.Argument(help="Token id or name (every active token of it).")],
 ) -> None:
     """Revoke tokens by id or name; requests with them are refused from now on."""
-    from multipublish.api.tokens import TokenStore
-
     try:
-        count = TokenStore(_engine(get_settings())).revoke(token)
+        count = _service(get_settings()).tokens.revoke(token)
     except MultipublishError as exc:
         raise _fail(exc) from None
     typer.echo(f"revoked {count} token(s)")
@@ -135,10 +131,8 @@ def schedule(
     ] = True,
 ) -> None:
     """Schedule every job of a plan file: all of them are added, or none (errors name the row)."""
-    from multipublish.api.scheduling import prepare, read_plan, schedule_batch
     from multipublish.errors import InputError
-    from multipublish.manager import PublishingManager
-    from multipublish.queue import PublishingQueue
+    from multipublish.scheduling import prepare, read_plan, schedule_batch
 
     settings = get_settings()
     try:
@@ -148,8 +142,8 @@ def schedule(
         for item in items:  # relative video paths are relative to the plan file
             if not Path(item.video_path).is_absolute():
                 item.video_path = str((plan.parent / item.video_path).resolve())
-        engine = _engine(settings)
-        manager = PublishingManager(settings, engine=engine)
+        service = _service(settings)
+        manager = service.manager
         if dry_run:
             for i, item in enumerate(items):
                 try:
@@ -158,9 +152,13 @@ def schedule(
                     raise InputError(f"row {i + 1}: {exc.field}", exc.reason) from None
             typer.echo(f"plan OK: {len(items)} job(s)")
             return
-        queue = PublishingQueue(engine, manager, settings=settings)
         jobs = schedule_batch(
-            items, roots=None, manager=manager, queue=queue, field_prefix="row", validate=validate
+            items,
+            roots=None,
+            manager=manager,
+            queue=service.queue,
+            field_prefix="row",
+            validate=validate,
         )
     except InputError as exc:
         raise _fail(exc, 2) from None

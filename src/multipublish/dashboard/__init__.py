@@ -15,8 +15,5 @@ STATIC_DIR = Path(__file__).with_name("static")
 
 
 def mount(app: FastAPI) -> None:
-    """Add the dashboard's pages and static files to ``app``."""
-    from multipublish.dashboard.routes import router
-
-    app.include_router(router)
+    """Add the dashboard's static files to ``app`` (its pages are in the API's router list)."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

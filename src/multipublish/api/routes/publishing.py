@@ -11,7 +11,6 @@ from starlette.concurrency import run_in_threadpool
 from multipublish.api.auth import TokenDep
 from multipublish.api.deps import ServiceState, StateDep
 from multipublish.api.routes.common import errors, idempotent, to_json
-from multipublish.api.scheduling import check_video, publish_config, schedule_batch
 from multipublish.api.schemas import (
     BatchScheduleCreate,
     BatchSchedulePublic,
@@ -20,6 +19,7 @@ from multipublish.api.schemas import (
     JobPublic,
     ScheduledPublishCreate,
 )
+from multipublish.scheduling import check_video, publish_config, schedule_batch
 
 router = APIRouter(prefix="/api/publishing/publish", tags=["publishing"])
 

@@ -1,4 +1,4 @@
-"""Turning requests into publishes and queued jobs; shared by the API routes and the CLI.
+"""Turning requests into publishes and queued jobs; shared by the API routes, the CLI and MCP.
 
 Every item of a batch is checked (paths under the media roots, platforms, the video against each
 platform's rules, job ids free) before the first job is added, so a refused batch adds nothing.
@@ -10,7 +10,7 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -18,6 +18,10 @@ from multipublish.api.paths import resolve_media_path
 from multipublish.api.schemas import PublishFields, ScheduledPublishCreate
 from multipublish.errors import ConflictError, InputError, NotFoundError, ValidationFailed
 from multipublish.platforms.base import PublishConfig
+
+if TYPE_CHECKING:
+    from multipublish.manager import PublishingManager
+    from multipublish.queue import Job, PublishingQueue, QueuedPublishConfig
 
 
 def publish_config(body: PublishFields, roots: list[Path] | None) -> tuple[Path, PublishConfig]:
@@ -38,14 +42,14 @@ def publish_config(body: PublishFields, roots: list[Path] | None) -> tuple[Path,
     return video, config
 
 
-def check_video(manager: Any, video: Path, platforms: list[str], config: PublishConfig) -> None:
+def check_video(manager: PublishingManager, video: Path, platforms: list[str], config: PublishConfig) -> None:
     """Refuse (422 with the per-platform report) a video or text a platform would reject."""
     report = manager.validate_video_for_platforms(video, platforms, config)
     if not all(entry.get("valid", False) for entry in report.values()):
         raise ValidationFailed(report)
 
 
-def check_accounts(manager: Any, account_id: str, platforms: list[str]) -> None:
+def check_accounts(manager: PublishingManager, account_id: str, platforms: list[str]) -> None:
     """``NotFoundError`` (404) unless ``account_id`` has every platform (no decryption)."""
     have = set(manager.accounts.platforms_of(account_id.strip()))
     for platform in platforms:
@@ -54,7 +58,9 @@ def check_accounts(manager: Any, account_id: str, platforms: list[str]) -> None:
             raise NotFoundError("account", f"{account_id}/{base}")
 
 
-def queued_config(body: ScheduledPublishCreate, video: Path, config: PublishConfig) -> Any:
+def queued_config(
+    body: ScheduledPublishCreate, video: Path, config: PublishConfig
+) -> QueuedPublishConfig:
     from multipublish.queue import QueuedPublishConfig
 
     return QueuedPublishConfig(
@@ -72,8 +78,12 @@ def queued_config(body: ScheduledPublishCreate, video: Path, config: PublishConf
 
 
 def prepare(
-    body: ScheduledPublishCreate, roots: list[Path] | None, manager: Any, *, validate: bool = True
-) -> Any:
+    body: ScheduledPublishCreate,
+    roots: list[Path] | None,
+    manager: PublishingManager,
+    *,
+    validate: bool = True,
+) -> QueuedPublishConfig:
     """A ``QueuedPublishConfig`` for one scheduled request, after every check."""
     video, config = publish_config(body, roots)
     check_accounts(manager, body.account_id, list(body.platforms))
@@ -86,13 +96,13 @@ def schedule_batch(
     items: list[ScheduledPublishCreate],
     *,
     roots: list[Path] | None,
-    manager: Any,
-    queue: Any,
+    manager: PublishingManager,
+    queue: PublishingQueue,
     field_prefix: str | None = "jobs",
     validate: bool = True,
-) -> list[Any]:
+) -> list[Job]:
     """Check every item, then add them all; returns the jobs in request order."""
-    prepared: list[tuple[str | None, Any]] = []
+    prepared: list[tuple[str | None, QueuedPublishConfig]] = []
     seen: set[str] = set()
     for i, item in enumerate(items):
         where = f"{field_prefix}[{i}]." if field_prefix else ""
@@ -112,7 +122,7 @@ def schedule_batch(
             seen.add(item.job_id)
             if _job_exists(queue, item.job_id):
                 raise ConflictError(f"job {item.job_id!r} already exists")
-    jobs: list[Any] = []
+    jobs: list[Job] = []
     try:
         for job_id, qc in prepared:
             jobs.append(queue.add_job(job_id, qc))
@@ -126,7 +136,7 @@ def schedule_batch(
     return jobs
 
 
-def _job_exists(queue: Any, job_id: str) -> bool:
+def _job_exists(queue: PublishingQueue, job_id: str) -> bool:
     try:
         return queue.get_job(job_id) is not None
     except NotFoundError:
