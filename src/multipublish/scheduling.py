@@ -105,7 +105,10 @@ def schedule_batch(
     prepared: list[tuple[str | None, QueuedPublishConfig]] = []
     seen: set[str] = set()
     for i, item in enumerate(items):
-        where = f"{field_prefix}[{i}]." if field_prefix else ""
+        if field_prefix == "row":  # plan files: rows numbered from 1, like every other message
+            where = f"row {i + 1}: "
+        else:
+            where = f"{field_prefix}[{i}]." if field_prefix else ""
         try:
             prepared.append((item.job_id, prepare(item, roots, manager, validate=validate)))
         except ValidationFailed as exc:
@@ -144,9 +147,20 @@ def _job_exists(queue: PublishingQueue, job_id: str) -> bool:
 
 
 # -- plan files (``multipublish schedule --from``) ---------------------------------------------
+#: The columns of a plan (``multipublish schedule --help`` and the README describe them).
+PLAN_COLUMNS: tuple[str, ...] = tuple(ScheduledPublishCreate.model_fields)
+
+
 def read_plan(path: Path) -> list[ScheduledPublishCreate]:
-    """Rows of a ``.csv`` or ``.json`` plan as validated requests (errors name row and field)."""
-    text = path.read_text(encoding="utf-8")
+    """Rows of a ``.csv`` or ``.json`` plan as validated requests (errors name row and field).
+
+    Rows are numbered from 1 (the first job; a CSV's header row is not counted). A CSV may start
+    with a UTF-8 byte-order mark (Excel writes one) and may be separated by ``;`` instead of ``,``.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("plan", "the plan is not UTF-8 text (save it as UTF-8 CSV)") from None
     rows: list[dict[str, Any]]
     if path.suffix.lower() == ".json":
         try:
@@ -159,7 +173,15 @@ def read_plan(path: Path) -> list[ScheduledPublishCreate]:
             raise InputError("plan", "a JSON plan is a list of objects (or {\"jobs\": [...]})")
         rows = data
     elif path.suffix.lower() == ".csv":
-        rows = [_csv_row(r) for r in csv.DictReader(io.StringIO(text))]
+        header = text.split("\n", 1)[0]
+        delimiter = ";" if header.count(";") > header.count(",") else ","
+        reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+        unknown = [c for c in (reader.fieldnames or []) if c and c.strip() not in PLAN_COLUMNS]
+        if unknown:
+            raise InputError(
+                "plan", f"unknown column {unknown[0].strip()!r} (columns: {', '.join(PLAN_COLUMNS)})"
+            )
+        rows = [_csv_row(r, delimiter) for r in reader]
     else:
         raise InputError("plan", "the plan must be a .csv or .json file")
     if not rows:
@@ -171,28 +193,75 @@ def read_plan(path: Path) -> list[ScheduledPublishCreate]:
         except ValidationError as exc:
             err = exc.errors()[0]
             field = ".".join(str(p) for p in err["loc"]) or "row"
-            raise InputError(f"row {i + 1}: {field}", err["msg"]) from None
+            raise InputError(f"row {i + 1}: {field}", _worded(err)) from None
     return out
+
+
+def _worded(err: Any) -> str:
+    """Our own wording of a pydantic error (its messages speak of Python types)."""
+    kind = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    got = err.get("input")
+    shown = f" (got {got!r})" if isinstance(got, str | int | float) and str(got) else ""
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not a known field"
+    if kind.startswith("int_"):
+        return f"must be a whole number{shown}"
+    if kind.startswith("float_"):
+        return f"must be a number{shown}"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx.get('ge')}{shown}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx.get('le')}{shown}"
+    if kind.startswith("datetime_"):
+        return f"must be an ISO-8601 time such as 2026-11-07T10:00:00Z{shown}"
+    if kind == "string_too_long":
+        return f"is longer than {ctx.get('max_length')} characters"
+    if kind in ("string_too_short", "too_short"):
+        return "must not be empty"
+    if kind == "string_pattern_mismatch":
+        return f"has characters that are not allowed{shown}"
+    if kind in ("dict_type", "model_type"):
+        return "must be a JSON object"
+    msg = str(err.get("msg", "is not valid"))
+    return msg.removeprefix("Value error, ")
 
 
 _LIST_COLUMNS = ("platforms", "tags")
 _JSON_COLUMNS = ("platform_specific", "callback_data")
+_INT_COLUMNS = ("priority", "max_retries")
+_FLOAT_COLUMNS = ("retry_delay",)
 
 
-def _csv_row(row: dict[str | None, Any]) -> dict[str, Any]:
+def _csv_row(row: dict[str | None, Any], delimiter: str = ",") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in row.items():
         if key is None or value is None or value == "":
             continue
         key = key.strip()
         if key in _LIST_COLUMNS:
-            sep = ";" if ";" in value else ","
+            sep = "," if delimiter == ";" else (";" if ";" in value else ",")
             out[key] = [v.strip() for v in value.split(sep) if v.strip()]
         elif key in _JSON_COLUMNS:
             try:
                 out[key] = json.loads(value)
             except json.JSONDecodeError:
                 out[key] = value  # model validation names the field
+        elif key in _INT_COLUMNS:
+            out[key] = _number(value, int)
+        elif key in _FLOAT_COLUMNS:
+            out[key] = _number(value, float)
         else:
             out[key] = value.strip()
     return out
+
+
+def _number(value: str, kind: type[int] | type[float]) -> Any:
+    """CSV cells are text: a number in text becomes one; anything else is left for the model
+    to refuse with the field named."""
+    try:
+        return kind(value.strip())
+    except ValueError:
+        return value.strip()

@@ -16,6 +16,7 @@ from multipublish.db import make_engine
 from multipublish.logging import JsonFormatter, RedactFilter, configure_logging
 from multipublish.manager import PublishingManager
 from multipublish.queue import PublishingQueue
+from multipublish.scheduling import PLAN_COLUMNS
 from multipublish.settings import Settings
 
 
@@ -63,13 +64,48 @@ def test_schedule_from_csv_and_json(cli_env: Settings, tmp_path: Path, vertical_
     json_plan.write_text(json.dumps(rows))
     refused = runner.invoke(cli, ["schedule", "--from", str(json_plan)])
     assert refused.exit_code == 2
-    assert "row[1].video_path" in refused.output and "no such file" in refused.output
+    assert "row 2: video_path" in refused.output and "no such file" in refused.output
     assert len(_jobs(cli_env)) == 2  # nothing of the refused plan was added
 
     json_plan.write_text(json.dumps({"jobs": rows[:1]}))
     dry = runner.invoke(cli, ["schedule", "--from", str(json_plan), "--dry-run"])
     assert dry.exit_code == 0 and "plan OK: 1 job(s)" in dry.stdout
     assert len(_jobs(cli_env)) == 2
+
+
+def test_schedule_csv_variants(cli_env: Settings, tmp_path: Path, vertical_video: Path) -> None:
+    """Excel's byte-order mark, ';' separators (lists then use ','), rows numbered from 1."""
+    (tmp_path / "clip.mp4").write_bytes(vertical_video.read_bytes())
+    plan = tmp_path / "plan.csv"
+    plan.write_bytes(
+        "account_id;platforms;video_path;title;priority;scheduled_time\n"
+        "acme;tiktok,linkedin;clip.mp4;Café;7;2099-01-05T09:00:00Z\n".encode("utf-8-sig")
+    )
+    runner = CliRunner()
+    result = runner.invoke(cli, ["schedule", "--from", str(plan)])
+    assert result.exit_code == 0, result.output
+    (job,) = _jobs(cli_env)
+    assert job.platforms == ["tiktok", "linkedin"] and job.priority == 7  # type: ignore[attr-defined]
+    assert job.title == "Café"  # type: ignore[attr-defined]
+
+    cases = {
+        "acme,tiktok,clip.mp4,x,11\n": "row 2: priority: must be at most 10 (got 11)",
+        "acme,tiktok,clip.mp4,x,soon\n": "row 2: priority: must be a whole number (got 'soon')",
+        ",tiktok,clip.mp4,x,5\n": "row 2: account_id: is required",
+    }
+    for bad, expected in cases.items():
+        plan.write_text(
+            "account_id,platforms,video_path,title,priority\nacme,tiktok,clip.mp4,ok,5\n" + bad
+        )
+        refused = runner.invoke(cli, ["schedule", "--from", str(plan)])
+        assert refused.exit_code == 2 and expected in refused.output, (bad, refused.output)
+        assert "Input should" not in refused.output
+    plan.write_text("account,platforms,video_path\nacme,tiktok,clip.mp4\n")
+    refused = runner.invoke(cli, ["schedule", "--from", str(plan)])
+    assert refused.exit_code == 2 and "unknown column 'account'" in refused.output
+    assert len(_jobs(cli_env)) == 1
+    help_text = runner.invoke(cli, ["schedule", "--help"], terminal_width=200).output
+    assert all(column in help_text for column in PLAN_COLUMNS), help_text
 
 
 def test_db_upgrade_and_tokens_hashed(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -130,7 +130,17 @@ def schedule(
         bool, typer.Option("--validate/--no-validate", help="Check videos against platform rules.")
     ] = True,
 ) -> None:
-    """Schedule every job of a plan file: all of them are added, or none (errors name the row)."""
+    """Schedule every job of a plan file: all of them are added, or none (errors name the row).
+
+    A CSV plan has a header row and one job per row, rows numbered from 1. Separated by ',' or
+    ';' (a UTF-8 byte-order mark, as Excel writes, is fine). Columns: account_id, platforms and
+    video_path (required); title, description, tags, scheduled_time (ISO-8601, e.g.
+    2026-11-07T10:00:00Z; empty: as soon as possible), priority (1-10, default 5), max_retries
+    (0-20), retry_delay (seconds), webhook_url, thumbnail_path, platform_specific and
+    callback_data (JSON objects), job_id. Lists (platforms, tags) are separated by ';' in a
+    ','-separated file and by ',' in a ';'-separated one. A relative video_path is relative to the
+    plan file. A JSON plan is a list of objects with the same fields.
+    """
     from multipublish.errors import InputError
     from multipublish.scheduling import prepare, read_plan, schedule_batch
 
