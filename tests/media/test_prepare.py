@@ -287,5 +287,5 @@ def test_no_space_left_leaves_no_half_file(wide: Path, tmp_path: Path) -> None:
 
 def test_planner_ignores_soft_rules(video_factory: VideoFactory) -> None:
     # TikTok's 3 s minimum is uncertain (soft): a 1 s clip warns in validation, so nothing to fix.
-    info = probe(video_factory("mp4", width=180, height=320, duration=1.0, fps=30))
+    info = probe(video_factory("mp4", width=360, height=640, duration=1.0, fps=30))
     assert plan_for(info, RULES.for_platform("tiktok")).nothing_to_do
