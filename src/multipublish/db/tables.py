@@ -85,7 +85,7 @@ jobs = Table(
     #: Insertion order: FIFO within a priority.
     Column("seq", BigIntPK, primary_key=True, autoincrement=True),
     Column("id", String(128), nullable=False, unique=True),
-    Column("account_id", String(200), nullable=False, index=True),
+    Column("account_id", String(200), nullable=False),
     Column("platforms", JSON, nullable=False),
     Column("video_path", Text, nullable=False),
     #: ``PublishConfig.to_dict()``.
@@ -112,8 +112,9 @@ jobs = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("started_at", UTCDateTime, nullable=True),
     Column("completed_at", UTCDateTime, nullable=True),
-    Index("ix_jobs_claim", "status", "priority", "seq"),
-    Index("ix_jobs_run_at", "run_at"),
+    #: Listings by status or account, newest first (the claim's index is in ``queue.schema``).
+    Index("ix_jobs_status_seq", "status", "seq"),
+    Index("ix_jobs_account_seq", "account_id", "seq"),
 )
 
 job_results = Table(

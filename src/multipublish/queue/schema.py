@@ -84,11 +84,13 @@ jobs_archive = Table(
 
 _WAITING_SQL = "status IN ('pending', 'scheduled', 'retrying')"
 
-#: The claim scans only waiting jobs, in claim order, however many finished rows the table holds.
+#: The claim scans only waiting jobs, in claim order, however many finished rows the table holds;
+#: ``run_at`` rides along so jobs not yet due are skipped inside the index.
 Index(
-    "ix_jobs_waiting",
+    "ix_jobs_claim_order",
     jobs.c.priority.desc(),
     jobs.c.seq,
+    jobs.c.run_at,
     postgresql_where=text(_WAITING_SQL),
     sqlite_where=text(_WAITING_SQL),
 )

@@ -252,12 +252,42 @@ _S_RESULTS = select(job_results).where(job_results.c.job_id.in_(_b("b_ids", expa
 _CANDIDATES: dict[tuple[bool, bool, bool], Any] = {}
 
 
+#: The waiting test written as the partial indexes' own WHERE clause: SQLite (and PostgreSQL's
+#: planner without values at hand) use a partial index only for a query that states its predicate.
+_WAITING_LIT = "jobs.status IN ('pending', 'scheduled', 'retrying')"
+#: SQLite's planner, without statistics, prefers the status index's three lookups and a sort of
+#: every waiting job; ``INDEXED BY`` pins the claim order index (and fails loudly if it is gone).
+_SQLITE_CANDIDATES = (
+    "SELECT jobs.seq, jobs.id, jobs.account_id, jobs.platforms FROM jobs"
+    " INDEXED BY ix_jobs_claim_order WHERE " + _WAITING_LIT + " AND jobs.run_at <= :b_now{extra}"
+    " ORDER BY jobs.priority DESC, jobs.seq LIMIT :b_lim"
+)
+_SQLITE_BY_ACCOUNT = " AND jobs.account_id NOT IN :b_accts"
+_SQLITE_BY_PLATFORM = (
+    " AND NOT EXISTS (SELECT 1 FROM job_results WHERE job_results.job_id = jobs.id"
+    " AND job_results.platform_name IN :b_plats AND job_results.status != 'published')"
+)
+
+
 def _candidates(by_account: bool, by_platform: bool, pg: bool) -> Any:
-    """The claim's candidate query (cached per shape)."""
+    """The claim's candidate query (cached per shape), read in the order of ``ix_jobs_claim_order``."""
     key = (by_account, by_platform, pg)
     if key not in _CANDIDATES:
+        if not pg:
+            extra = (_SQLITE_BY_ACCOUNT if by_account else "") + (_SQLITE_BY_PLATFORM if by_platform else "")
+            binds = [_b("b_now", UTCDateTime()), _b("b_lim", Integer())]
+            if by_account:
+                binds.append(_b("b_accts", expanding=True))
+            if by_platform:
+                binds.append(_b("b_plats", expanding=True))
+            _CANDIDATES[key] = (
+                text(_SQLITE_CANDIDATES.format(extra=extra))
+                .bindparams(*binds)
+                .columns(jobs.c.seq, jobs.c.id, jobs.c.account_id, jobs.c.platforms)
+            )
+            return _CANDIDATES[key]
         stmt = select(jobs.c.seq, jobs.c.id, jobs.c.account_id, jobs.c.platforms).where(
-            jobs.c.status.in_(WAITING), jobs.c.run_at <= _NOW
+            text(_WAITING_LIT), jobs.c.run_at <= _NOW
         )
         if by_account:
             stmt = stmt.where(jobs.c.account_id.not_in(_b("b_accts", expanding=True)))
@@ -272,10 +302,16 @@ def _candidates(by_account: bool, by_platform: bool, pg: bool) -> Any:
                 )
             )
         stmt = stmt.order_by(jobs.c.priority.desc(), jobs.c.seq).limit(_b("b_lim", Integer()))
-        if pg:
-            stmt = stmt.with_for_update(skip_locked=True, of=jobs)
+        stmt = stmt.with_for_update(skip_locked=True, of=jobs)
         _CANDIDATES[key] = stmt
     return _CANDIDATES[key]
+
+
+#: Earliest due time of a waiting job: the first entry of the partial ``run_at`` index.
+_S_NEXT_RUN_PG = select(func.min(jobs.c.run_at)).where(text(_WAITING_LIT))
+_S_NEXT_RUN_SQLITE = text(
+    "SELECT min(jobs.run_at) AS run_at FROM jobs INDEXED BY ix_jobs_waiting_run_at WHERE " + _WAITING_LIT
+).columns(jobs.c.run_at)
 
 
 _U_CLAIM = (
@@ -809,7 +845,7 @@ class JobStore:
         """Earliest ``run_at`` of a waiting job (the worker's timer)."""
         with self._read() as conn:
             value: datetime | None = conn.execute(
-                select(func.min(jobs.c.run_at)).where(jobs.c.status.in_(WAITING))
+                _S_NEXT_RUN_PG if self.is_pg else _S_NEXT_RUN_SQLITE
             ).scalar()
         return value
 

@@ -1,0 +1,148 @@
+"""The claim and the listings read an index in their own order at depth, on both databases.
+
+100,000 jobs (most finished, 10,000 waiting, a few running and a few scheduled for later) are
+enough for a sort of every waiting job to show in the plan. The statements checked are the ones the
+store really sends (captured from the engine), explained with their real parameters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, text
+
+from multipublish.queue.store import JobStore
+from tests.queue.conftest import T0, queue_settings
+
+N_JOBS = 100_000
+
+
+def _fill(engine: Engine) -> None:
+    """Generate the rows inside the database (fast on both): 1 in 10 waiting, the rest done.
+
+    The running jobs all belong to ``acct2`` and all post to tiktok, so with caps of one the claim
+    takes its capped shapes (accounts and platforms excluded) and still has jobs to choose from.
+    """
+    pg = engine.dialect.name == "postgresql"
+    ts = "TIMESTAMPTZ '2030-01-01 11:00:00+00'" if pg else "'2030-01-01 11:00:00.000000'"
+    later = "TIMESTAMPTZ '2030-01-02 11:00:00+00'" if pg else "'2030-01-02 11:00:00.000000'"
+    series = (
+        f"SELECT g AS n FROM generate_series(1, {N_JOBS}) AS g"
+        if pg
+        else "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s"
+        f" WHERE n < {N_JOBS}) SELECT n FROM s"
+    )
+    status = (
+        "CASE WHEN n % 10 = 0 THEN 'pending' WHEN n % 997 = 1 THEN 'scheduled'"
+        " WHEN n % 7049 = 2 THEN 'processing' ELSE 'completed' END"
+    )
+    run_at = f"CASE WHEN n % 997 = 1 THEN {later} ELSE {ts} END"
+    false = "false" if pg else "0"
+    json = "::json" if pg else ""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO jobs (id, account_id, platforms, video_path, config, title, status,"
+                " priority, run_at, attempts, max_retries, retry_delay, cancel_requested,"
+                " locked_by, lease_expires_at, created_at, updated_at) "
+                f"SELECT 'job' || n, 'acct' || (n % 7),"
+                f" CASE WHEN n % 2 = 0 THEN '[\"tiktok\", \"youtube\"]' ELSE '[\"youtube\"]' END{json},"
+                " '/v.mp4', '{}', '',"
+                f" {status}, 1 + n % 10, {run_at}, 0, 3, 300, {false},"
+                f" CASE WHEN n % 7049 = 2 THEN 'w-other' END, CASE WHEN n % 7049 = 2 THEN {later} END,"
+                f" {ts}, {ts} FROM ({series}) AS src"
+            )
+        )
+        for plat in ("tiktok", "youtube"):
+            conn.execute(
+                text(
+                    "INSERT INTO job_results (job_id, platform, platform_name, status, success,"
+                    " attempts, bytes_sent, updated_at) SELECT id, :p, :p,"
+                    " CASE WHEN status = 'completed' THEN 'published' ELSE 'pending' END,"
+                    f" status = 'completed', 0, 0, {ts} FROM jobs"
+                    + (" WHERE seq % 2 = 0" if plat == "tiktok" else "")
+                ),
+                {"p": plat},
+            )
+        if pg:
+            conn.execute(text("ANALYZE jobs"))
+            conn.execute(text("ANALYZE job_results"))
+
+
+@contextmanager
+def _captured(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
+    seen: list[tuple[str, Any]] = []
+
+    def grab(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        if not many:
+            seen.append((statement, params))
+
+    event.listen(engine, "before_cursor_execute", grab)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", grab)
+
+
+def _plan(engine: Engine, statement: str, params: Any) -> list[str]:
+    pg = engine.dialect.name == "postgresql"
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute(("EXPLAIN " if pg else "EXPLAIN QUERY PLAN ") + statement, params)
+        rows = cur.fetchall()
+        raw.rollback()
+    finally:
+        raw.close()
+    return [str(r[0]) if pg else str(r[3]) for r in rows]
+
+
+def _bad(engine: Engine, plan: list[str]) -> list[str]:
+    if engine.dialect.name == "postgresql":
+        return [line for line in plan if re.search(r"\bSort\b|Seq Scan on jobs", line)]
+    return [line for line in plan if "TEMP B-TREE" in line or re.fullmatch(r"SCAN jobs", line.strip())]
+
+
+@pytest.fixture
+def deep_store(engine: Engine) -> JobStore:
+    _fill(engine)
+    settings = queue_settings(account_concurrency=1, platform_concurrency={"tiktok": 1, "youtube": 50})
+    return JobStore(engine, settings=settings, clock=lambda: T0)
+
+
+MARKERS = {
+    "claim candidates": "ORDER BY jobs.priority DESC, jobs.seq",
+    "listing": "ORDER BY jobs.seq DESC",
+    "next due time": "min(jobs.run_at)",
+}
+
+
+def test_claim_and_listing_plans_read_an_index_in_order(engine: Engine, deep_store: JobStore) -> None:
+    store = deep_store
+    with _captured(engine) as seen:
+        # Running jobs fill the caps of every account and of tiktok: the claim's capped shapes.
+        store.claim("w-plan", 3)
+        store._next_recovery = None
+        store.settings = queue_settings()
+        store.claim("w-plan-2", 3)
+        store.list_jobs(status="pending", limit=50)
+        store.list_jobs(status="failed", limit=50)
+        store.list_jobs(account_id="acct3", limit=50)
+        store.list_jobs(status="scheduled", account_id="acct3", limit=50)
+        store.next_run_at()
+    checked: dict[str, int] = dict.fromkeys(MARKERS, 0)
+    failures = []
+    for statement, params in seen:
+        kind = next((k for k, m in MARKERS.items() if m in statement), None)
+        if kind is None or not statement.lstrip().upper().startswith("SELECT"):
+            continue
+        checked[kind] += 1
+        plan = _plan(engine, statement, params)
+        if _bad(engine, plan):
+            failures.append((kind, statement, plan))
+    assert failures == []
+    assert checked["claim candidates"] >= 2 and checked["listing"] == 4 and checked["next due time"] == 1
