@@ -16,6 +16,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Engine, delete, insert, select, update
 
+from multipublish.catalogue import PLATFORMS, UPLOAD_POST_PLATFORMS, parse_platform
 from multipublish.db import accounts, utcnow
 from multipublish.db.retry import retry_write, write_transaction
 from multipublish.errors import (
@@ -25,12 +26,9 @@ from multipublish.errors import (
     InputError,
     NotFoundError,
 )
-from multipublish.platforms.base import PLATFORMS, parse_platform
 from multipublish.settings import Settings
 
 log = logging.getLogger(__name__)
-
-UPLOAD_POST_PLATFORMS = ("tiktok", "instagram", "facebook", "linkedin")
 
 #: Credential fields per platform: (required, optional). YouTube's ``client_secrets_file`` or
 #: ``client_id`` + ``client_secret`` is checked separately.

@@ -1,6 +1,7 @@
 """What a video file is (``probe``) and what each platform accepts (``rules``, ``validate``).
 
-This package depends on nothing else of multipublish but ``errors`` and ``platforms.base``.
+This package depends on nothing else of multipublish but ``errors``, ``catalogue`` and
+``captions``: never on the publishing code.
 """
 
 from __future__ import annotations

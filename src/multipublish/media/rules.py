@@ -29,8 +29,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from multipublish.catalogue import POST_TYPES, parse_platform
 from multipublish.errors import ConfigurationError
-from multipublish.platforms.base import POST_TYPES, parse_platform
 
 #: How text is counted: Python characters (code points), UTF-16 code units, or UTF-8 bytes.
 TEXT_UNITS = ("chars", "utf16", "utf8")

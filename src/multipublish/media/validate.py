@@ -16,15 +16,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from multipublish.captions import PostText, compose_caption
+from multipublish.captions import text_length as text_length
+from multipublish.catalogue import parse_platform
 from multipublish.errors import InputError, MediaError, UnknownPlatformError
 from multipublish.media.probe import MediaInfo, probe
 from multipublish.media.rules import PlatformRules, RuleSet, load_rules, ratio_value
-from multipublish.platforms.base import PublishConfig, parse_platform
 
 #: Frame rates that are not "odd" (anything else gets a warning).
 COMMON_FRAME_RATES = (23.976, 24, 25, 29.97, 30, 48, 50, 59.94, 60)
 _FPS_TOLERANCE = 0.01  # relative: PyAV reads 30 fps back as 30.0079
-_HASHTAG = re.compile(r"(?<![\w&])#(\w+)")
 _MENTION = re.compile(r"(?<![\w@])@([\w.]+)")
 _UNIT_NAMES = {"chars": "characters", "utf16": "UTF-16 code units", "utf8": "bytes (UTF-8)"}
 
@@ -51,7 +52,7 @@ def validate_video_for_platforms(
     video_path: str | Path,
     platforms: Iterable[str],
     rules: RuleSet | None = None,
-    config: PublishConfig | None = None,
+    config: PostText | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Per platform ``{"valid", "errors", "warnings", "media"}``; with ``config`` its text too.
 
@@ -86,7 +87,7 @@ def validate_video_for_platforms(
 
 
 def validate_config_for_platforms(
-    config: PublishConfig, platforms: Iterable[str], rules: RuleSet | None = None
+    config: PostText, platforms: Iterable[str], rules: RuleSet | None = None
 ) -> dict[str, dict[str, Any]]:
     """Per platform ``{"valid", "errors", "warnings"}`` for the text fields of ``config``."""
     names = _platform_names(platforms)
@@ -274,15 +275,6 @@ def _check_frame_rate(info: MediaInfo, rule: PlatformRules, found: _Findings) ->
 # -- text --------------------------------------------------------------------------------------
 
 
-def text_length(text: str, unit: str) -> int:
-    """Length of ``text`` in ``unit``: chars (code points), utf16 (code units) or utf8 (bytes)."""
-    if unit == "utf16":
-        return len(text.encode("utf-16-le")) // 2
-    if unit == "utf8":
-        return len(text.encode("utf-8"))
-    return len(text)
-
-
 def youtube_tags_length(tags: list[str]) -> int:
     """Length YouTube counts for tags: each tag, a comma between, quotes around a tag with a space."""
     if not tags:
@@ -290,21 +282,25 @@ def youtube_tags_length(tags: list[str]) -> int:
     return sum(len(t) + (2 if " " in t else 0) for t in tags) + len(tags) - 1
 
 
-def _check_text(config: PublishConfig, rule: PlatformRules, found: _Findings) -> None:
+def _check_text(config: PostText, rule: PlatformRules, found: _Findings) -> None:
     """Add the breaches of ``rule``'s text limits by ``config`` to ``found``.
 
-    The caption is ``description`` (for LinkedIn ``platform_specific["linkedin"]["commentary"]``
-    when given, as that is what the post shows).
+    The caption checked is the one the platform will show: composed from title, description and
+    tags into the platform's caption field (``captions.compose_caption``), or the
+    ``platform_specific`` override, exactly as the client sends it.
     """
-    options = config.options_for(rule.platform)
     title = config.title or ""
     if rule.title_required and not title.strip():
         found.breach("title_required", "title is required")
     _check_field("title", title, rule.title_max_length, rule.title_unit, rule.title_forbidden_chars, found)
-    caption = config.description or ""
-    field = "description"
-    if rule.platform == "linkedin" and isinstance(options.get("commentary"), str):
-        caption, field = options["commentary"], "commentary"
+    composed = compose_caption(config, rule.key)
+    caption = composed.text
+    if composed.source != "composed":
+        field = composed.source
+    elif composed.field in ("description", "snippet.description"):
+        field = "description"
+    else:
+        field = f"caption ({composed.field}: title, description and tags composed)"
     _check_field(
         field,
         caption,
@@ -325,12 +321,11 @@ def _check_text(config: PublishConfig, rule: PlatformRules, found: _Findings) ->
                 f"tags: {total} characters in all, over the limit of {rule.tags_max_total_length}",
             )
     if rule.max_hashtags is not None:
-        hashtags = {h.lower() for h in _HASHTAG.findall(caption)}
-        hashtags |= {t.lstrip("#").lower() for t in tags if t.strip("#")}
+        hashtags = composed.hashtags
         if len(hashtags) > rule.max_hashtags:
             found.breach(
                 "max_hashtags",
-                f"{field}: {len(hashtags)} hashtags (with the tags), over the limit of {rule.max_hashtags}",
+                f"{field}: {len(hashtags)} hashtags, over the limit of {rule.max_hashtags}",
             )
     if rule.max_mentions is not None:
         mentions = len(set(_MENTION.findall(caption)))

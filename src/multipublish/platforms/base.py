@@ -13,38 +13,19 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from multipublish.errors import ErrorKind, UnknownPlatformError
+from multipublish.catalogue import PLATFORMS, POST_TYPES, PlatformKey, parse_platform
+from multipublish.errors import ErrorKind
 
-#: The five platforms of the brief.
-PLATFORMS: tuple[str, ...] = ("tiktok", "instagram", "facebook", "linkedin", "youtube")
-#: Post types per platform; the first is the default (``instagram`` alone means reels).
-POST_TYPES: dict[str, tuple[str, ...]] = {
-    "tiktok": ("video",),
-    "instagram": ("reels", "stories", "feed"),
-    "facebook": ("video", "reels", "stories"),
-    "linkedin": ("video",),
-    "youtube": ("video", "shorts"),
-}
-
-
-def parse_platform(name: str) -> tuple[str, str]:
-    """Split ``"instagram:stories"`` into ``("instagram", "stories")``; refuse unknown names."""
-    raw = name.strip().lower()
-    platform, _, post_type = raw.partition(":")
-    if platform not in POST_TYPES:
-        raise UnknownPlatformError(
-            "platform", f"unknown platform {name!r} (known: {', '.join(PLATFORMS)})"
-        )
-    types = POST_TYPES[platform]
-    if not post_type:
-        return platform, types[0]
-    if post_type not in types:
-        raise UnknownPlatformError(
-            "platform",
-            f"unknown post type {post_type!r} for {platform} (known: {', '.join(types)})",
-        )
-    return platform, post_type
-
+__all__ = [
+    "PLATFORMS",
+    "POST_TYPES",
+    "PlatformClient",
+    "PlatformKey",
+    "PublishConfig",
+    "PublishResult",
+    "PublishStatus",
+    "parse_platform",
+]
 
 class PublishStatus(StrEnum):
     """Outcome of one publish on one platform."""
@@ -108,6 +89,32 @@ class PublishResult:
     reference: str | None = None
     bytes_sent: int = 0
     details: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def failed(
+        cls,
+        platform: str,
+        kind: ErrorKind,
+        error: str,
+        *,
+        status: PublishStatus = PublishStatus.FAILED,
+        reference: str | None = None,
+        retry_after: float | None = None,
+        bytes_sent: int = 0,
+        details: dict[str, Any] | None = None,
+    ) -> PublishResult:
+        """A result that did not publish: a confirmed failure, or (``status``) not confirmed yet."""
+        return cls(
+            platform=platform,
+            success=False,
+            status=status,
+            error=error,
+            error_kind=kind,
+            retry_after=retry_after,
+            reference=reference,
+            bytes_sent=bytes_sent,
+            details=dict(details or {}),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -21,15 +21,16 @@ NO_SCHEDULING = (
 def map_options(
     options: Mapping[str, Any] | None, *, post_type: str, credentials: Mapping[str, Any]
 ) -> FormFields:
-    """Check the LinkedIn options; ``commentary`` becomes the post text (``linkedin_description``)."""
+    """Check the LinkedIn options.
+
+    The post text (commentary) is the composed caption in ``description``; the ``commentary``
+    option overrides it there (``captions.compose_caption``), so it is not read here.
+    """
     opts = OptionReader(PLATFORM, options)
     fields: FormFields = []
     visibility = opts.choice("visibility", VISIBILITY)
     if visibility:
         fields.append(("visibility", visibility))
-    commentary = opts.text("commentary", max_length=3000)
-    if commentary:
-        fields.append(("linkedin_description", commentary))
     page = opts.text("page_id", max_length=100)
     if page:
         fields.append(("target_linkedin_page_id", page))

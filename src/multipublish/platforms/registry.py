@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from multipublish.catalogue import PlatformKey
 from multipublish.errors import ConfigurationError, UnknownPlatformError
-from multipublish.platforms.base import PlatformClient, parse_platform
+from multipublish.platforms.base import PlatformClient
 from multipublish.settings import Settings
 
 SaveCredentials = Callable[[dict[str, Any]], None]
@@ -25,8 +26,9 @@ def build_client(
     The YouTube client is imported lazily so the four upload-post platforms need none of
     Google's libraries.
     """
-    base, _ = parse_platform(platform)
-    if base == "youtube":
+    key = PlatformKey.parse(platform)
+    base = key.platform
+    if key.spec.transport == "native":
         try:
             from multipublish.platforms.youtube import YouTubeClient
         except ImportError as exc:  # pragma: no cover - only while the module is missing

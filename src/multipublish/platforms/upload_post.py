@@ -19,6 +19,7 @@ as such, an unresolved one is ``PublishStatus.UNKNOWN`` with ``reference=request
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -29,8 +30,10 @@ from typing import Any
 
 import httpx
 
+from multipublish.captions import CAPTION_OPTION, compose_caption
+from multipublish.catalogue import CATALOGUE, UPLOAD_POST_PLATFORMS
 from multipublish.errors import ErrorKind, InputError, PlatformError
-from multipublish.platforms import facebook, instagram, linkedin, tiktok
+from multipublish.platforms import linkedin
 from multipublish.platforms.base import (
     ProgressCallback,
     PublishConfig,
@@ -54,12 +57,9 @@ from multipublish.settings import Settings
 
 log = logging.getLogger(__name__)
 
-#: Option mappers of the platforms reached through upload-post.
+#: Option mappers of the platforms reached through upload-post (named by the catalogue).
 MAPPERS: dict[str, ModuleType] = {
-    "tiktok": tiktok,
-    "instagram": instagram,
-    "facebook": facebook,
-    "linkedin": linkedin,
+    name: importlib.import_module(CATALOGUE[name].option_mapper) for name in UPLOAD_POST_PLATFORMS
 }
 PENDING_STATES = frozenset({"pending", "queued", "processing", "in_progress"})
 #: A scheduled time closer than this is published at once (the queue calls us when it is due).
@@ -243,19 +243,26 @@ def build_fields(
 ) -> FormFields:
     """Every form field of one upload except user/platform/title/request id; checks options first.
 
-    Tags become hashtags at the end of the description (these platforms have no tag field).
+    The caption is composed (title, description, tags as hashtags) into the field the platform
+    reads (``catalogue.PlatformSpec.caption_field``): upload-post ignores ``description`` for
+    TikTok and Instagram videos (docs.upload-post.com/api/upload-video), so sending it there
+    would publish a caption without the description and every hashtag.
     Raises ``InputError`` naming ``platform_specific.<platform>.<option>`` before any upload.
     """
     if platform not in MAPPERS:
         raise InputError("platform", f"{platform} is not published through upload-post")
     options = config.platform_specific.get(platform)
+    if isinstance(options, Mapping):
+        caption_options = (CAPTION_OPTION, "commentary") if platform == "linkedin" else (CAPTION_OPTION,)
+        for name in caption_options:
+            value = options.get(name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise InputError(f"platform_specific.{platform}.{name}", "must be a non-empty string")
+        options = {k: v for k, v in options.items() if k not in caption_options}
     fields: FormFields = MAPPERS[platform].map_options(options, post_type=post_type, credentials=credentials)
-    description = config.description or ""
-    hashtags = ["#" + t.lstrip("#") for t in config.tags if t and ("#" + t.lstrip("#")) not in description]
-    if hashtags:
-        description = (description + "\n\n" if description else "") + " ".join(hashtags)
-    if description:
-        fields.insert(0, ("description", description))
+    caption = compose_caption(config, platform)
+    if caption.text:
+        fields.insert(0, (caption.field, caption.text))
     scheduled = scheduled_date(config)
     if scheduled is not None:
         fields += [("scheduled_date", scheduled), ("timezone", "UTC")]
@@ -360,15 +367,8 @@ class UploadPostPlatform:
     # -- publish --------------------------------------------------------------------------------
     def _failed(self, kind: ErrorKind, error: str, *, request_id: str, **extra: Any) -> PublishResult:
         details = {"request_id": request_id, **extra.pop("details", {})}
-        return PublishResult(
-            platform=self.platform,
-            success=False,
-            status=PublishStatus.FAILED,
-            error=error,
-            error_kind=kind,
-            reference=request_id,
-            details=details,
-            **extra,
+        return PublishResult.failed(
+            self.platform, kind, error, reference=request_id, details=details, **extra
         )
 
     async def publish(

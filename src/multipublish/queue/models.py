@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from multipublish.catalogue import PlatformKey
 from multipublish.errors import InputError
-from multipublish.platforms.base import POST_TYPES, PublishConfig, parse_platform
+from multipublish.platforms.base import PublishConfig
 
 
 class QueueStatus(StrEnum):
@@ -53,8 +54,7 @@ def as_utc(value: datetime | None, field_name: str = "scheduled_time") -> dateti
 
 def platform_key(name: str) -> str:
     """Normalised platform spec: ``instagram`` for the default post type, else ``instagram:stories``."""
-    platform, post_type = parse_platform(name)
-    return platform if post_type == POST_TYPES[platform][0] else f"{platform}:{post_type}"
+    return PlatformKey.parse(name).short
 
 
 def platform_base(key: str) -> str:

@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from multipublish import catalogue
 from multipublish.db import ensure_schema
 from multipublish.errors import ErrorKind
 from multipublish.platforms.base import PublishConfig, PublishResult, PublishStatus
@@ -47,20 +48,20 @@ from multipublish.usage.models import (
 from multipublish.usage.resets import next_local_midnight, parse_timestamp, upload_post_reset
 from multipublish.usage.tables import quota_state, usage_records
 
-#: The platforms that go through upload-post and share its monthly plan.
-UPLOAD_POST_PLATFORMS = frozenset({"tiktok", "instagram", "facebook", "linkedin"})
+#: The platforms that go through upload-post and share its monthly plan (from the catalogue).
+UPLOAD_POST_PLATFORMS = frozenset(catalogue.UPLOAD_POST_PLATFORMS)
 #: Longest error text kept per record.
 _MAX_ERROR = 1000
 
 
 def quota_bucket(platform: str) -> str | None:
     """The main quota bucket a platform's publishes are counted in (``None``: not tracked)."""
-    name = platform.partition(":")[0].lower()
-    if name == "youtube":
-        return YOUTUBE_UNITS
-    if name in UPLOAD_POST_PLATFORMS:
-        return UPLOAD_POST
-    return None
+    entry = catalogue.CATALOGUE.get(catalogue.base_platform(platform))
+    if entry is None:
+        return None
+    return {catalogue.PRICING_YOUTUBE: YOUTUBE_UNITS, catalogue.PRICING_UPLOAD_POST: UPLOAD_POST}.get(
+        entry.pricing_key
+    )
 
 
 def _utc(now: datetime) -> datetime:
