@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     #: First wait between status polls (then grows to ``status_poll_max_interval``).
     status_poll_interval: float = 5.0
     status_poll_max_interval: float = 15.0
+    #: After an upload whose answer was lost, how long a 404 from the status endpoint is read as
+    #: the service lagging, not as "never accepted" (docs.upload-post.com/api/upload-status:
+    #: wait about 5 s, then poll every 5-15 s). Polled with backoff; then the outcome is unknown.
+    status_not_found_window: float = 120.0
+    #: Ask upload-post's profiles listing (``/uploadposts/users``) before an upload whether the
+    #: profile exists and the platform is connected, so a wrong profile costs no upload.
+    upload_post_check_profile: bool = True
     #: Send upload-post uploads with ``async_upload=true`` (answered at once, then followed
     #: through the status endpoint) instead of waiting on the upload request itself.
     upload_post_async: bool = False

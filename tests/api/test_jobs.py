@@ -94,8 +94,8 @@ def test_immediate_publish_retry_posts_once(
     assert first.status_code == 200 and first.json()["success"], first.text
     again = api.post("/api/publishing/publish/immediate", json=body, headers=headers)
     assert again.json() == first.json()
-    posts = httpx.get(f"{sandbox_url}/_sandbox/posts", timeout=10).json()
-    assert str(posts).count("Hello") == 1
+    posts = httpx.get(f"{sandbox_url}/_sandbox/posts", timeout=10).json()["posts"]
+    assert [p["title"] for p in posts].count("Hello") == 1
 
 
 def test_errors_map_to_404_409_422(idle: httpx.Client, idle_server: ApiServer) -> None:

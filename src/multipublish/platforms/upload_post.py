@@ -53,6 +53,7 @@ from multipublish.platforms.http import (
     response_json,
 )
 from multipublish.platforms.options import FormFields
+from multipublish.platforms.upload_post_codes import kind_of_code, kind_of_words, rate_limit_wait
 from multipublish.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ PENDING_STATES = frozenset({"pending", "queued", "processing", "in_progress"})
 #: A scheduled time closer than this is published at once (the queue calls us when it is due).
 SCHEDULE_MIN_AHEAD = timedelta(seconds=60)
 SCHEDULE_MAX_AHEAD = timedelta(days=365)
+#: Seconds the profiles listing is trusted before it is asked again.
+PROFILES_TTL = 300.0
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -135,18 +138,21 @@ class UploadPostClient:
             return
         message = error_message(response)
         body = response.text
-        kind = error_kind_for_status(response.status_code, body)
         data = response_json(response)
-        if data.get("error_code") == "quota_exceeded" or (
-            response.status_code == 429 and looks_like_quota(body)
-        ):
-            kind = ErrorKind.QUOTA
+        kind = kind_of_code(data.get("error_code"))
+        if kind is None:
+            kind = error_kind_for_status(response.status_code, body)
+            if response.status_code == 429 and looks_like_quota(body):
+                kind = ErrorKind.QUOTA
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if kind is ErrorKind.RATE_LIMITED:  # not QUOTA: X-RateLimit-Reset is the minute window's
+            retry_after = rate_limit_wait(response.headers, retry_after=retry_after)
         raise UploadPostHTTPError(
             platform,
             kind,
             f"HTTP {response.status_code}: {message}",
             status_code=response.status_code,
-            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            retry_after=retry_after,
             data=data,
             rate_limit=rate_limit_details(response),
         )
@@ -211,6 +217,12 @@ class UploadPostClient:
             data = response_json(response)
             data.setdefault("status", "not_found")
             return data
+        self._raise_for(response)
+        return response_json(response)
+
+    async def list_users(self) -> dict[str, Any]:
+        """``GET /uploadposts/users``: the key's profiles and the accounts connected to each."""
+        response = await self._get("/uploadposts/users")
         self._raise_for(response)
         return response_json(response)
 
@@ -300,18 +312,18 @@ def _platform_entry(results: Any, platform: str) -> dict[str, Any] | None:
 
 
 def _kind_of_platform_error(entry: Mapping[str, Any]) -> ErrorKind:
-    """What a per-platform failure inside a 200 answer means for retrying."""
-    code = str(entry.get("error_code") or "").lower()
-    text = f"{code} {entry.get('error') or entry.get('message') or ''}".lower()
-    if "quota" in text:
-        return ErrorKind.QUOTA
-    if "rate" in code or "rate limit" in text:
-        return ErrorKind.RATE_LIMITED
-    if any(w in text for w in ("token", "unauthori", "reconnect", "auth")):
-        return ErrorKind.AUTH
-    if any(w in text for w in ("timeout", "timed out", "temporar", "unavailable", "try again")):
-        return ErrorKind.TRANSIENT
-    return ErrorKind.PERMANENT
+    """What a per-platform failure inside a 200 answer means for retrying: by its ``error_code``.
+
+    A code we do not know is permanent (the platform refused this post; sending it again spends
+    another of the plan's uploads); the message's words decide only when no code came.
+    """
+    code = entry.get("error_code")
+    kind = kind_of_code(code)
+    if kind is not None:
+        return kind
+    if isinstance(code, str) and code.strip():
+        return ErrorKind.PERMANENT
+    return kind_of_words(str(entry.get("error") or entry.get("message") or ""))
 
 
 class UploadPostPlatform:
@@ -336,6 +348,8 @@ class UploadPostPlatform:
         self._settings = settings
         self._sleep = sleep
         self._clock = clock
+        #: ``(fetched at, GET /uploadposts/users answer)``, kept ``PROFILES_TTL`` seconds.
+        self._profiles: tuple[float, dict[str, Any]] | None = None
         self.api = UploadPostClient(
             str(credentials.get("api_key") or ""),
             base_url=settings.upload_post_base(),
@@ -354,6 +368,60 @@ class UploadPostPlatform:
     def check(self, config: PublishConfig, post_type: str) -> FormFields:
         """Check ``config`` for this platform without uploading (``InputError`` when refused)."""
         return build_fields(self.platform, post_type, config, self._credentials)
+
+    async def _check_profile(self, request_id: str) -> PublishResult | None:
+        """A failed result when the profile cannot post to this platform, learnt before any upload.
+
+        ``GET /uploadposts/users`` lists the key's profiles with their connected accounts
+        (docs.upload-post.com/api/user-profiles). A listing that cannot be had, or that lists no
+        profile at all, decides nothing: the upload's own answer will.
+        """
+        if not self._settings.upload_post_check_profile:
+            return None
+        now = self._clock()
+        if self._profiles is None or now - self._profiles[0] > PROFILES_TTL:
+            try:
+                self._profiles = (now, await self.api.list_users())
+            except PlatformError as exc:
+                if exc.kind is ErrorKind.AUTH:
+                    return self._failed(exc.kind, exc.message, request_id=request_id)
+                log.warning("upload-post: profiles listing unavailable: %s", exc.message)
+                return None
+        data = self._profiles[1]
+        user = str(self._credentials.get("user") or "")
+        profiles = [p for p in data.get("profiles") or [] if isinstance(p, dict)]
+        if not profiles:
+            return None
+        names = [str(p.get("username")) for p in profiles]
+        profile = next((p for p in profiles if p.get("username") == user), None)
+        details = {"check": "profiles"}
+        if profile is None:
+            return self._failed(
+                ErrorKind.PERMANENT,
+                f"upload-post profile {user!r} does not exist (profiles of this API key: "
+                f"{', '.join(names)}); fix the account's credentials.user",
+                request_id=request_id,
+                details=details,
+            )
+        accounts = profile.get("social_accounts")
+        if isinstance(accounts, dict) and not accounts.get(self.platform):
+            return self._failed(
+                ErrorKind.AUTH,
+                f"{self.platform} is not connected to upload-post profile {user!r}: connect it "
+                "under Manage Users at upload-post.com",
+                request_id=request_id,
+                details=details,
+            )
+        if self.platform == "tiktok" and str(data.get("plan") or "").lower() == "free":
+            # docs.upload-post.com/guides/post-to-tiktok-api: "TikTok posting needs a paid plan,
+            # it's not available on Free".
+            return self._failed(
+                ErrorKind.PERMANENT,
+                "TikTok posting needs a paid upload-post plan (this API key is on Free)",
+                request_id=request_id,
+                details=details,
+            )
+        return None
 
     async def authenticate(self) -> None:
         """``GET /uploadposts/me``; raises ``PlatformError(kind=AUTH)`` when the key is refused."""
@@ -384,6 +452,9 @@ class UploadPostPlatform:
         fields = self.check(config, post_type)
         if self.platform == "linkedin" and any(k == "scheduled_date" for k, _ in fields):
             return self._failed(ErrorKind.PERMANENT, linkedin.NO_SCHEDULING, request_id=request_id)
+        refused = await self._check_profile(request_id)
+        if refused is not None:
+            return refused
         if self._settings.upload_post_async:
             fields.append(("async_upload", "true"))
         label = self.platform
@@ -561,8 +632,41 @@ class UploadPostPlatform:
         return self._from_entry({self.platform: entry}, request_id, details)
 
     async def _resolve_lost(self, request_id: str, *, reason: str) -> PublishResult:
-        """After the whole body was sent and no answer came: ask before reporting anything."""
-        return await self._ask(request_id, reason=reason, follow=True)
+        """After the whole body was sent and no answer came: ask before reporting anything.
+
+        The status endpoint lags behind uploads: it may answer 404 for a while for an upload it
+        did accept (docs.upload-post.com/api/upload-status suggests waiting about 5 s, then
+        polling every 5-15 s). So a 404 here is never read as "never accepted": it is polled
+        with backoff for ``status_not_found_window`` seconds, and still unknown after that. The
+        request id (and so the Idempotency-Key) stays the attempt's until the outcome is known,
+        so a later resend is answered with the first upload instead of publishing a second.
+        """
+        settings = self._settings
+        window = settings.status_not_found_window
+        end = self._clock() + window
+        interval = settings.status_poll_interval
+        polls = 0
+        while True:
+            await self._sleep(interval)
+            answer = await self._status_once(request_id)
+            polls += 1
+            if answer is None:
+                return self._unknown(request_id, f"{reason}; status endpoint unavailable")
+            status, data = answer
+            if status != "not_found":
+                if status in PENDING_STATES:
+                    return await self._follow(request_id, deadline=None)
+                return self._settled(request_id, status, data)
+            if self._clock() + interval > end:
+                break
+            interval = min(interval * 2, settings.status_poll_max_interval)
+        if await self._in_history(request_id):
+            return self._unknown(request_id, f"{reason}; listed in history but without status")
+        return self._unknown(
+            request_id,
+            f"{reason}; the status endpoint still does not know the upload after {window:g} s "
+            f"({polls} polls), which it may only be lagging",
+        )
 
     async def _ask(self, request_id: str, *, reason: str, follow: bool) -> PublishResult:
         """What the service says of ``request_id``; ``follow`` waits out a pending upload."""

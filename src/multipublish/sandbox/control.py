@@ -47,7 +47,7 @@ async def reset(request: Request) -> Response:
 
 
 async def arm_fault(request: Request) -> Response:
-    """``POST /_sandbox/faults``: ``{"platform", "fault", "times"=1, "on"?, "seconds"?}``."""
+    """``POST /_sandbox/faults``: ``{"platform", "fault", "times"=1, "on"?, "seconds"?, "code"?}``."""
     body = await _json_body(request)
     if not isinstance(body, dict):
         return _bad("body must be a JSON object")
@@ -66,7 +66,12 @@ async def arm_fault(request: Request) -> Response:
     seconds = body.get("seconds", 2.0 if kind == "slow" else 1.0)
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
         return _bad("seconds must be a non-negative number")
-    fault = Fault(platform=platform, fault=kind, times=times, on=on, seconds=float(seconds))
+    code = body.get("code", "")
+    if not isinstance(code, str):
+        return _bad("code must be a string")
+    fault = Fault(
+        platform=platform, fault=kind, times=times, on=on, seconds=float(seconds), code=code
+    )
     state_of(request).arm(fault)
     return json_response(fault.as_dict(), 201)
 

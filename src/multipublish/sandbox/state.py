@@ -29,6 +29,7 @@ FAULT_KINDS = (
     "quota_exceeded",
     "lose_response",
     "reject",
+    "rate_limit_reset",
 )
 #: Which requests a fault hits (``on``): upload-post ``upload``/``status``; YouTube ``insert``
 #: (session start), ``chunk`` (any PUT with bytes), ``final_chunk`` (the one that completes),
@@ -73,8 +74,11 @@ class Fault:
     fault: str
     times: int = 1
     on: str = "any"
-    #: ``slow``: seconds to wait; ``rate_limit``: the Retry-After value.
+    #: ``slow``: seconds to wait; ``rate_limit``: the Retry-After value; ``rate_limit_reset``:
+    #: seconds until the ``X-RateLimit-Reset`` it sends (and no Retry-After).
     seconds: float = 2.0
+    #: ``reject``: the ``error_code`` of the platform's failed result (``platform_error``).
+    code: str = ""
     id: str = field(default_factory=lambda: secrets.token_hex(6))
     hits: int = 0
 
@@ -104,6 +108,15 @@ class SandboxConfig:
     youtube_quota: int = 1_000_000
     #: Videos a channel may upload before 400 uploadLimitExceeded.
     youtube_upload_limit: int = 1000
+    #: Seconds after an upload during which its status (and history entry) is not found yet:
+    #: the service's status lags behind its uploads (docs: wait about 5 s, then poll).
+    status_lag: float = 0.0
+    #: upload-post profiles: ``{"username": ["tiktok", ...connected platforms]}``. Empty: every
+    #: user exists with every platform connected (lenient); set, uploads are checked against it.
+    profiles: dict[str, list[str]] = field(default_factory=dict)
+    #: The plan ``GET /uploadposts/users`` reports; ``free`` has no TikTok (upload-post's TikTok
+    #: guide: "TikTok posting needs a paid plan, it's not available on Free").
+    plan: str = "sandbox"
 
     def update(self, values: dict[str, Any]) -> None:
         """Set known fields from ``values``, coercing to the field's type; unknown keys raise."""
@@ -112,7 +125,12 @@ class SandboxConfig:
             if key not in known:
                 raise ValueError(f"unknown config field {key!r}")
             current = getattr(self, key)
-            if isinstance(current, bool):
+            if key == "profiles":
+                value = _profiles(value)
+            elif key == "plan":
+                if not isinstance(value, str) or not value:
+                    raise ValueError("plan must be a non-empty string")
+            elif isinstance(current, bool):
                 if not isinstance(value, bool):
                     raise ValueError(f"{key} must be a boolean")
             elif isinstance(current, float):
@@ -123,6 +141,15 @@ class SandboxConfig:
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                     raise ValueError(f"{key} must be a non-negative integer")
             setattr(self, key, value)
+
+
+def _profiles(value: Any) -> dict[str, list[str]]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(p, str) for p in v)
+        for k, v in value.items()
+    ):
+        raise ValueError("profiles must map a username to a list of platform names")
+    return {k: list(v) for k, v in value.items()}
 
 
 class HashingSink:

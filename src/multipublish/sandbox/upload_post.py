@@ -97,6 +97,33 @@ def _api_key(request: Request) -> str | None:
     return key
 
 
+async def _preamble(
+    request: Request, *, limit: bool = True, body: bool = False
+) -> tuple[SandboxState, str, dict[str, str]] | Response:
+    """What every handler does first: the API key, then the key's rate window.
+
+    Returns ``(state, key, rate headers)``, or the 401/429 answer to send instead. ``body``:
+    the request has a body to read away first, so the early answer reaches the client.
+    ``limit=False`` counts the request without refusing it (the read-only listings).
+    """
+    state = state_of(request)
+    key = _api_key(request)
+    if key is None:
+        if body:
+            await drain(request)
+        return json_response(INVALID_TOKEN, 401)
+    headers, over = _rate(state, key)
+    if over and limit:
+        if body:
+            await drain(request)
+        return json_response(
+            {"success": False, "message": "Too many requests, please retry later."},
+            429,
+            {**headers, "Retry-After": headers["X-RateLimit-Reset"]},
+        )
+    return state, key, headers
+
+
 def _rate(state: SandboxState, key: str) -> tuple[dict[str, str], bool]:
     """Count one request in the key's minute window; headers to send and whether it is over."""
     now = state.clock()
@@ -160,6 +187,14 @@ def _fault_response(
             {"success": False, "message": "Too many requests, please retry later."},
             429,
             {**headers, "Retry-After": retry, "X-RateLimit-Remaining": "0"},
+        )
+    if fault.fault == "rate_limit_reset":
+        # Only the reset time, no Retry-After: the client must wait for X-RateLimit-Reset.
+        reset = str(math.ceil(state.clock() + fault.seconds))
+        return json_response(
+            {"success": False, "message": "Too many requests, please retry later."},
+            429,
+            {**headers, "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset},
         )
     if fault.fault == "expired_token":
         return json_response(INVALID_TOKEN, 401)
@@ -252,19 +287,10 @@ def _result(platform: str, user: str, form: ParsedForm, post_id: str) -> dict[st
 
 async def upload(request: Request) -> Response:
     """``POST /api/upload``: multipart upload of one video to several platforms."""
-    state = state_of(request)
-    key = _api_key(request)
-    if key is None:
-        await drain(request)
-        return json_response(INVALID_TOKEN, 401)
-    headers, over = _rate(state, key)
-    if over:
-        await drain(request)
-        return json_response(
-            {"success": False, "message": "Too many requests, please retry later."},
-            429,
-            {**headers, "Retry-After": headers["X-RateLimit-Reset"]},
-        )
+    begun = await _preamble(request, body=True)
+    if isinstance(begun, Response):
+        return begun
+    state, key, headers = begun
 
     request_id = request.headers.get("x-request-id") or ""
     idempotency_key = request.headers.get("idempotency-key") or ""
@@ -316,11 +342,21 @@ async def upload(request: Request) -> Response:
         return _error(str(exc), 400, headers)
     user = form.get("user") or ""
     request_id = form.get("request_id") or request_id or new_id("req_")
+    profiles = state.config.profiles
+    if profiles and user not in profiles:
+        _discard(form)
+        return json_response(
+            {"success": False, "error_code": "profile_not_found",
+             "message": f"Profile {user!r} not found"},
+            404,
+            headers,
+        )
 
     fault = state.take_fault(platforms, "upload")
     delay = 0.0
     lose = False
     rejected: str | None = None
+    rejected_code = "platform_error"
     if fault is not None:
         answer = _fault_response(state, fault, user, headers)
         if answer is not None:
@@ -332,6 +368,7 @@ async def upload(request: Request) -> Response:
             lose = True
         elif fault.fault == "reject":
             rejected = fault.platform
+            rejected_code = fault.code or "platform_error"
         elif fault.fault == "drop_connection":
             raise DropConnection
 
@@ -346,7 +383,10 @@ async def upload(request: Request) -> Response:
         _discard(form)
         return json_response(_quota_body(state, user), 429, headers)
 
-    results = _record(state, form, platforms, user, request_id, scheduled, rejected)
+    refusals = _refusals(state, user, platforms)
+    if rejected is not None:
+        refusals.setdefault(rejected, (f"{rejected} rejected the post (sandbox fault)", rejected_code))
+    results = _record(state, form, platforms, user, request_id, scheduled, refusals)
     async_form = {"success": True, "request_id": request_id, "message": "Upload initiated"}
     code = 200
     if scheduled is not None:
@@ -392,7 +432,7 @@ def _record(
     user: str,
     request_id: str,
     scheduled: float | None,
-    rejected: str | None,
+    refusals: dict[str, tuple[str, str]],
 ) -> dict[str, Any]:
     """Store the request, its per-platform posts and (when scheduled) its job."""
     now = state.clock()
@@ -403,12 +443,9 @@ def _record(
     posts: list[dict[str, Any]] = []
     for platform in platforms:
         post_id = new_id("", 9)
-        if platform == rejected:
-            results[platform] = {
-                "success": False,
-                "error": f"{platform} rejected the post (sandbox fault)",
-                "error_code": "platform_error",
-            }
+        if platform in refusals:
+            message, code = refusals[platform]
+            results[platform] = {"success": False, "error": message, "error_code": code}
             continue
         results[platform] = _result(platform, user, form, post_id)
         posts.append(
@@ -455,6 +492,25 @@ def _record(
     return record
 
 
+def _refusals(state: SandboxState, user: str, platforms: list[str]) -> dict[str, tuple[str, str]]:
+    """Platforms the profile cannot post to: not connected, or not in the plan."""
+    out: dict[str, tuple[str, str]] = {}
+    connected = state.config.profiles.get(user)
+    for platform in platforms:
+        if connected is not None and platform not in connected:
+            out[platform] = (
+                f"{platform} is not connected to profile {user!r}", "platform_not_connected"
+            )
+        elif platform == "tiktok" and state.config.plan == "free":
+            out[platform] = ("TikTok posting needs a paid plan", "platform_not_in_plan")
+    return out
+
+
+def _lagging(state: SandboxState, record: dict[str, Any]) -> bool:
+    """Whether the status endpoint does not know this upload yet (``status_lag``)."""
+    return bool(state.clock() - record["created"] < state.config.status_lag)
+
+
 def _settle_due_jobs(state: SandboxState) -> None:
     """Scheduled jobs whose time came are published (looked at lazily, on every read)."""
     now = state.clock()
@@ -492,13 +548,10 @@ def _status_body(record: dict[str, Any], status: str, now: float) -> dict[str, A
 
 async def status(request: Request) -> Response:
     """``GET /api/uploadposts/status?request_id=|job_id=``."""
-    state = state_of(request)
-    key = _api_key(request)
-    if key is None:
-        return json_response(INVALID_TOKEN, 401)
-    headers, over = _rate(state, key)
-    if over:
-        return json_response({"success": False, "message": "Too many requests"}, 429, headers)
+    begun = await _preamble(request)
+    if isinstance(begun, Response):
+        return begun
+    state, _key, headers = begun
     request_id = request.query_params.get("request_id")
     job_id = request.query_params.get("job_id")
     if not request_id and not job_id:
@@ -516,6 +569,8 @@ async def status(request: Request) -> Response:
     now = state.clock()
     with state.lock:
         record = state.jobs.get(job_id or "") if job_id else state.requests.get(request_id or "")
+        if record is not None and _lagging(state, record):
+            record = None  # accepted, but the status endpoint does not know it yet
         if record is None:
             ident = job_id or request_id
             return json_response(
@@ -539,11 +594,10 @@ async def status(request: Request) -> Response:
 
 async def me(request: Request) -> Response:
     """``GET /api/uploadposts/me``: checks a key."""
-    state = state_of(request)
-    key = _api_key(request)
-    if key is None:
-        return json_response(INVALID_TOKEN, 401)
-    headers, _ = _rate(state, key)
+    begun = await _preamble(request, limit=False)
+    if isinstance(begun, Response):
+        return begun
+    state, _key, headers = begun
     return json_response(
         {"success": True, "email": "sandbox@example.com", "plan": "sandbox",
          "limit": state.config.plan_limit},
@@ -554,11 +608,10 @@ async def me(request: Request) -> Response:
 
 async def history(request: Request) -> Response:
     """``GET /api/uploadposts/history?page=&limit=``: newest first, one entry per platform."""
-    state = state_of(request)
-    key = _api_key(request)
-    if key is None:
-        return json_response(INVALID_TOKEN, 401)
-    headers, _ = _rate(state, key)
+    begun = await _preamble(request, limit=False)
+    if isinstance(begun, Response):
+        return begun
+    state, _key, headers = begun
     page_raw = request.query_params.get("page", "1")
     limit_raw = request.query_params.get("limit", "20")
     if not page_raw.isdigit() or int(page_raw) < 1:
@@ -570,7 +623,7 @@ async def history(request: Request) -> Response:
     entries: list[dict[str, Any]] = []
     with state.lock:
         for record in reversed(list(state.requests.values())):
-            if record["scheduled_at"] is not None:
+            if record["scheduled_at"] is not None or _lagging(state, record):
                 continue
             for platform, result in record["results"].items():
                 entries.append(
@@ -599,11 +652,10 @@ async def history(request: Request) -> Response:
 
 async def list_schedule(request: Request) -> Response:
     """``GET /api/uploadposts/schedule``: the jobs still waiting."""
-    state = state_of(request)
-    key = _api_key(request)
-    if key is None:
-        return json_response(INVALID_TOKEN, 401)
-    headers, _ = _rate(state, key)
+    begun = await _preamble(request, limit=False)
+    if isinstance(begun, Response):
+        return begun
+    state, _key, headers = begun
     _settle_due_jobs(state)
     with state.lock:
         jobs = [
@@ -624,11 +676,10 @@ async def list_schedule(request: Request) -> Response:
 
 async def cancel_schedule(request: Request) -> Response:
     """``DELETE /api/uploadposts/schedule/{job_id}``."""
-    state = state_of(request)
-    key = _api_key(request)
-    if key is None:
-        return json_response(INVALID_TOKEN, 401)
-    headers, _ = _rate(state, key)
+    begun = await _preamble(request, limit=False)
+    if isinstance(begun, Response):
+        return begun
+    state, _key, headers = begun
     job_id = request.path_params["job_id"]
     _settle_due_jobs(state)
     with state.lock:
@@ -644,9 +695,45 @@ async def cancel_schedule(request: Request) -> Response:
     return json_response({"success": True, "message": f"Job {job_id} cancelled"}, 200, headers)
 
 
+async def users(request: Request) -> Response:
+    """``GET /api/uploadposts/users``: the profiles of the key and the accounts connected to each.
+
+    Shape of docs.upload-post.com/api/user-profiles: ``{"success", "plan", "limit",
+    "profiles": [{"username", "created_at", "social_accounts": {platform: {...} or ""}}]}``.
+    """
+    begun = await _preamble(request, limit=False)
+    if isinstance(begun, Response):
+        return begun
+    state, _key, headers = begun
+    with state.lock:
+        profiles = [
+            {
+                "username": name,
+                "created_at": iso(0),
+                "social_accounts": {
+                    platform: (
+                        {"display_name": name, "username": name}
+                        if platform in connected
+                        else ""
+                    )
+                    for platform in ("tiktok", "instagram", "facebook", "linkedin", "youtube")
+                },
+            }
+            for name, connected in state.config.profiles.items()
+        ]
+        body = {
+            "success": True,
+            "plan": state.config.plan,
+            "limit": state.config.plan_limit,
+            "profiles": profiles,
+        }
+    return json_response(body, 200, headers)
+
+
 routes = [
     Route("/api/upload", upload, methods=["POST"]),
     Route("/api/uploadposts/me", me, methods=["GET"]),
+    Route("/api/uploadposts/users", users, methods=["GET"]),
     Route("/api/uploadposts/status", status, methods=["GET"]),
     Route("/api/uploadposts/history", history, methods=["GET"]),
     Route("/api/uploadposts/schedule", list_schedule, methods=["GET"]),
