@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     #: Directories that ``video_path`` may name, separated by ``os.pathsep``.
     media_roots: str = ""
 
+    #: Largest JSON (or form) request body the API reads, bytes; larger ones get a 413 unread.
+    max_json_body_bytes: int = 4 * 1024 * 1024
+    #: Largest upload (``POST /api/publishing/uploads``), bytes; unset: the largest file any
+    #: platform in the rules takes (YouTube's 256 GB). An upload must also fit on the disk.
+    max_upload_bytes: int | None = None
+
     #: Emit logs as JSON lines.
     log_json: bool = False
     log_level: str = "INFO"
@@ -177,6 +183,19 @@ class Settings(BaseSettings):
         if self.sandbox_url:
             return self.sandbox_url.rstrip("/") + "/token"
         return None
+
+    def upload_limit(self) -> int:
+        """The upload cap in effect: the setting, else the largest ``max_size`` of the rules."""
+        if self.max_upload_bytes is not None:
+            return self.max_upload_bytes
+        from multipublish.errors import MultipublishError
+        from multipublish.media.rules import builtin_rules, load_rules
+
+        try:
+            rules = load_rules(self.rules_file)
+        except MultipublishError:  # a broken rules file is reported where the rules are used
+            rules = builtin_rules()
+        return max(rule.max_size or 0 for rule in rules.values()) or 256 * 1024**3
 
     def media_root_paths(self) -> list[Path]:
         """Configured media roots, resolved."""

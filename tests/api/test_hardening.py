@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import socket
 import threading
+import time
+
+from sqlalchemy import text
 
 from multipublish.db import make_engine
 from multipublish.queue.models import QueuedPublishConfig
 from multipublish.queue.store import JobStore
 from tests.api.helpers import UPLOAD_POST_CREDENTIALS
-from tests.fixtures.api import StartServer
+from tests.fixtures.api import ApiServer, StartServer
 
 
 def _load(database_url: str, settings: object, stop: threading.Event, errors: list[str]) -> None:
@@ -82,3 +88,236 @@ def test_priority_true_is_refused_naming_the_field(start_api: StartServer, sqlit
         assert resp.status_code == 422 and resp.json()["field"] == "priority"
         # Nothing half-written: no job was created by the refused requests.
         assert client.get("/api/publishing/jobs").json()["count"] == 0
+
+
+# -- the HTTP face: 500s, size caps, bodies that stop halfway -----------------------------------
+def _raw(url: str) -> socket.socket:
+    host, port = url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=20)
+
+
+def _read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 response with a Content-Length body (what this service sends)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"connection closed after {len(data)} bytes")
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    length = int(headers.get("content-length", "0"))
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed mid-body")
+        rest += chunk
+    return status, headers, rest[:length]
+
+
+def _request(path: str, token: str, *, method: str = "GET", headers: dict[str, str] | None = None) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", f"Authorization: Bearer {token}"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def test_a_keep_alive_client_gets_its_next_answer_after_a_500(
+    start_api: StartServer, sqlite_url: str
+) -> None:
+    server = start_api(sqlite_url, start_workers=False)
+    engine = make_engine(sqlite_url)
+    with engine.begin() as conn:  # a real fault: the table the route reads is gone
+        conn.execute(text("DROP TABLE accounts"))
+    engine.dispose()
+    with _raw(server.url) as sock:
+        for _ in range(3):
+            sock.sendall(_request("/api/publishing/accounts", server.token))
+            status, headers, body = _read_response(sock)
+            assert status == 500
+            answer = json.loads(body)
+            assert answer["error"] == "internal" and answer["details"]["error_id"] in answer["message"]
+            assert "accounts" not in answer["message"]  # no SQL, no traceback
+            if headers.get("connection") == "close":
+                break  # allowed: the server said so
+            # same connection, next request: it must be answered
+            sock.sendall(_request("/healthz", server.token))
+            status, _, _ = _read_response(sock)
+            assert status == 200
+
+
+def test_a_200_mb_json_body_is_refused_before_it_is_read(start_api: StartServer, sqlite_url: str) -> None:
+    server = start_api(sqlite_url, start_workers=False)
+    with _raw(server.url) as sock:
+        # Headers only: the answer must come without the server waiting for 200 MB.
+        sock.sendall(
+            _request(
+                "/api/publishing/publish/scheduled",
+                server.token,
+                method="POST",
+                headers={"Content-Type": "application/json", "Content-Length": str(200 * 1024**2)},
+            )
+        )
+        status, headers, body = _read_response(sock)
+    assert status == 413
+    assert headers["connection"] == "close"
+    answer = json.loads(body)
+    assert answer["error"] == "payload_too_large" and "MULTIPUBLISH_MAX_JSON_BODY_BYTES" in answer["message"]
+
+
+def test_a_chunked_json_body_is_counted_and_refused_past_the_cap(
+    start_api: StartServer, sqlite_url: str
+) -> None:
+    server = start_api(sqlite_url, start_workers=False, max_json_body_bytes=64 * 1024)
+    chunk = b'{"pad": "' + b"x" * 16384
+    sent = 0
+    with _raw(server.url) as sock:
+        sock.sendall(
+            _request(
+                "/api/publishing/publish/scheduled",
+                server.token,
+                method="POST",
+                headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+            )
+        )
+        try:
+            while sent < 4 * 1024**2:
+                sock.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                sent += len(chunk)
+        except OSError:
+            pass  # the server answered and closed: stop sending
+        status, _headers, body = _read_response(sock)
+    assert status == 413, body
+    assert json.loads(body)["error"] == "payload_too_large"
+    assert sent < 4 * 1024**2  # refused long before the client was done
+    with server.client() as client:
+        assert client.get("/api/publishing/jobs").json()["count"] == 0
+
+
+def _multipart_head(boundary: str, filename: str = "clip.mp4") -> bytes:
+    return (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
+        "Content-Type: video/mp4\r\n\r\n"
+    ).encode()
+
+
+def _leftovers(server: ApiServer) -> list[str]:
+    directory = server.media_root / "uploads"
+    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+
+
+def test_a_10_gb_upload_is_refused_before_it_is_read(start_api: StartServer, sqlite_url: str) -> None:
+    server = start_api(sqlite_url, start_workers=False, max_upload_bytes=1024**3)
+    with _raw(server.url) as sock:
+        sock.sendall(
+            _request(
+                "/api/publishing/uploads",
+                server.token,
+                method="POST",
+                headers={
+                    "Content-Type": "multipart/form-data; boundary=b0undary",
+                    "Content-Length": str(10 * 1024**3),
+                },
+            )
+            + _multipart_head("b0undary")
+        )
+        status, headers, body = _read_response(sock)
+    assert status == 413 and headers["connection"] == "close"
+    assert "MULTIPUBLISH_MAX_UPLOAD_BYTES" in json.loads(body)["message"]
+    assert _leftovers(server) == []
+
+
+def test_an_upload_larger_than_the_free_disk_is_refused(start_api: StartServer, sqlite_url: str) -> None:
+    server = start_api(sqlite_url, start_workers=False, max_upload_bytes=2**60)
+    free = shutil.disk_usage(server.media_root).free
+    with _raw(server.url) as sock:
+        sock.sendall(
+            _request(
+                "/api/publishing/uploads",
+                server.token,
+                method="POST",
+                headers={
+                    "Content-Type": "multipart/form-data; boundary=b0undary",
+                    "Content-Length": str(free + 1024**3),
+                },
+            )
+        )
+        status, _, body = _read_response(sock)
+    assert status == 413 and "free on the server's disk" in json.loads(body)["message"]
+
+
+def test_a_chunked_upload_past_the_cap_is_refused_and_removed(
+    start_api: StartServer, sqlite_url: str
+) -> None:
+    server = start_api(sqlite_url, start_workers=False, max_upload_bytes=1024**2)
+    with _raw(server.url) as sock:
+        sock.sendall(
+            _request(
+                "/api/publishing/uploads",
+                server.token,
+                method="POST",
+                headers={
+                    "Content-Type": "multipart/form-data; boundary=b0undary",
+                    "Transfer-Encoding": "chunked",
+                },
+            )
+        )
+        head = _multipart_head("b0undary")
+        try:
+            sock.sendall(f"{len(head):x}\r\n".encode() + head + b"\r\n")
+            block = b"\0" * 65536
+            for _ in range(64):
+                sock.sendall(f"{len(block):x}\r\n".encode() + block + b"\r\n")
+        except OSError:
+            pass
+        status, _, body = _read_response(sock)
+    assert status == 413, body
+    assert _wait_empty(server) == []
+
+
+def _wait_empty(server: ApiServer) -> list[str]:
+    deadline = time.monotonic() + 10
+    while _leftovers(server) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _leftovers(server)
+
+
+def test_an_upload_that_stops_halfway_leaves_nothing(start_api: StartServer, sqlite_url: str) -> None:
+    server = start_api(sqlite_url, start_workers=False)
+    with _raw(server.url) as sock:
+        sock.sendall(
+            _request(
+                "/api/publishing/uploads",
+                server.token,
+                method="POST",
+                headers={
+                    "Content-Type": "multipart/form-data; boundary=b0undary",
+                    "Content-Length": str(8 * 1024**2),
+                },
+            )
+            + _multipart_head("b0undary")
+            + b"\0" * (2 * 1024**2)
+        )
+        time.sleep(0.2)  # the server has started writing the part
+    # the client is gone halfway through
+    assert _wait_empty(server) == []
+    with server.client() as client:  # and the service still answers
+        assert client.get("/api/publishing/jobs").status_code == 200
+
+
+def test_an_upload_that_is_not_a_video_is_refused_and_removed(
+    start_api: StartServer, sqlite_url: str
+) -> None:
+    server = start_api(sqlite_url, start_workers=False)
+    with server.client() as client:
+        resp = client.post(
+            "/api/publishing/uploads", files={"file": ("movie.mp4", b"\0" * 300_000, "video/mp4")}
+        )
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["field"] == "file" and "not a readable video" in resp.json()["reason"]
+        assert _leftovers(server) == []
+        real = (server.media_root / "video.mp4").read_bytes()
+        ok = client.post("/api/publishing/uploads", files={"file": ("v.mp4", real, "video/mp4")})
+        assert ok.status_code == 201, ok.text
+        assert len(_leftovers(server)) == 1

@@ -2,7 +2,8 @@
 
 ``InputError`` 422 (field and reason), ``NotFoundError`` 404, ``ConflictError`` 409, missing or
 revoked token 401, CSRF failure 403, a remote platform failure 502, server misconfiguration 503.
-Anything else is a bug: 500 with a generic message (details only in the server log).
+Anything else is a bug: 500 with a generic message and an error id (details only in the server log,
+under that id); a body above its cap 413.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from multipublish.api.guard import RequestGuard, error_id, internal_error_body
 from multipublish.errors import (
     ConfigurationError,
     ConflictError,
@@ -118,7 +120,9 @@ def install(app: FastAPI) -> None:
                 error_body("invalid_input", f"body: {reason}", field="body", reason=reason),
                 status_code=422,
             )
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+            exc.status_code, "http_error"
+        )
         return JSONResponse(
             error_body(code, str(exc.detail)),
             status_code=exc.status_code,
@@ -126,13 +130,23 @@ def install(app: FastAPI) -> None:
         )
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body("internal", "internal server error"), status_code=500)
+        # Only reached for errors outside the guard (it answers the routes' own, see guard.py).
+        ident = error_id()
+        log.exception("unhandled error %s on %s %s", ident, request.method, request.url.path)
+        return JSONResponse(internal_error_body(ident), status_code=500)
 
     app.add_exception_handler(MultipublishError, domain)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, http)
     app.add_exception_handler(Exception, unexpected)
+    # The guard that caps bodies and answers bugs without dropping the connection.
+    settings = app.state.service.settings
+    app.add_middleware(
+        RequestGuard,
+        json_limit=settings.max_json_body_bytes,
+        upload_limit=settings.upload_limit(),
+        upload_dir=lambda: next(iter(settings.media_root_paths()), None),
+    )
 
 
 def _field_error(err: Any) -> dict[str, str]:

@@ -1,8 +1,10 @@
 """Upload a video (multipart, streamed to disk) for clients that do not share the server's files.
 
 The body is parsed as it arrives and written straight into ``<first media root>/uploads``: nothing
-is held in memory or spooled to a temporary directory first. The answer's ``video_path`` is what to
-send in a publish request.
+is held in memory or spooled to a temporary directory first. The size cap is the request guard's
+(``api/guard.py``: 413 before reading, or as soon as a chunked body passes it); a file that does not
+probe as a video is removed and refused. The answer's ``video_path`` is what to send in a publish
+request.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
@@ -22,7 +25,8 @@ from multipublish.api.deps import StateDep
 from multipublish.api.paths import upload_root
 from multipublish.api.routes.common import errors
 from multipublish.api.schemas import UploadPublic
-from multipublish.errors import InputError
+from multipublish.errors import InputError, MediaError
+from multipublish.media.probe import probe
 
 router = APIRouter(prefix="/api/publishing", tags=["uploads"])
 
@@ -144,6 +148,15 @@ async def upload(request: Request, state: StateDep, _token: TokenDep) -> Any:
     if not part.done or part.temp is None or part.filename is None:
         part.discard()
         raise InputError("file", "no complete form field named 'file' in the body")
+    try:
+        # 300 MB of zeros named .mp4 is not a video: refuse it now, not at publish time.
+        await run_in_threadpool(probe, part.temp)
+    except MediaError as exc:
+        part.discard()
+        raise InputError("file", f"not a readable video ({exc.reason})") from None
+    except BaseException:
+        part.discard()
+        raise
     final = directory / f"{uuid.uuid4().hex[:12]}_{part.filename}"
     os.replace(part.temp, final)
     return {"video_path": str(final), "size": part.size, "filename": part.filename}
