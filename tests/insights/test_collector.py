@@ -41,7 +41,8 @@ async def test_youtube_metrics_follow_the_schedule(
     assert r.sampled == 3
     row = store.post(ids[0])
     assert row["next_sample_at"] == datetime.fromtimestamp(clock.now - 3600 + 7200, UTC)
-    expected = counters(Audience(**aud), posts[0]["video_id"], clock.now - 3600, [], clock.now)
+    pub = clock.now - 3600
+    expected = counters(Audience(**aud), f"{yt_channel}:{pub}", pub, [], clock.now)
     assert row["views"] == expected["views"] and row["likes"] == expected["likes"]
     assert row["comments"] == expected["comments"]
     assert row["views_1h"] == expected["views"]  # sampled exactly at 1 h

@@ -79,9 +79,18 @@ def create_app(
             await queue.start(workers)
             state.workers_running = True
             log.info("queue workers started (%d)", workers)
+            if settings.insights_enabled:
+                from multipublish.insights.collector import MetricsCollector
+
+                collector = MetricsCollector(engine, settings)
+                state.extra["insights_collector"] = collector
+                await collector.start()  # metrics of published posts, next to the publish workers
         try:
             yield
         finally:
+            collector = state.extra.pop("insights_collector", None)
+            if collector is not None:
+                await collector.stop()
             if state.workers_running:
                 await queue.stop()
                 state.workers_running = False
@@ -100,6 +109,7 @@ def create_app(
             {"name": "validation", "description": "Check a video against platform rules"},
             {"name": "uploads", "description": "Send a video file to the server"},
             {"name": "stats", "description": "Queue statistics"},
+            {"name": "insights", "description": "How published posts did; best times to post"},
             {"name": "health", "description": "Liveness, readiness, metrics"},
         ],
     )
@@ -131,6 +141,9 @@ def routers(*, dashboard: bool = True) -> list[APIRouter]:
 
     out = [m.router for m in (publishing, jobs, accounts, validate, uploads, stats, health)]
     out.append(usage_router)  # usage stats, costs, quotas (each route needs a token)
+    from multipublish.insights.routes import router as insights_router
+
+    out.append(insights_router)  # insights and best times (each route needs a token)
     if dashboard:
         from multipublish.dashboard.routes import router as dashboard_router
 

@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "jobs",  # multipublish jobs list|show ; worker
     "serve",  # multipublish serve ; tokens ; schedule ; db
     "report",  # multipublish report
+    "insights",  # multipublish insights [collect] ; best-times
 )
 
 for _name in _COMMAND_MODULES:

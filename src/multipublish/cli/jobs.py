@@ -90,8 +90,16 @@ def worker(
             loop.add_signal_handler(sig, stop.set)
         await queue.start(concurrency)
         typer.echo(f"worker {queue.worker_id} running ({queue.concurrency} slots)", err=True)
+        collector = None
+        if settings.insights_enabled:  # metrics of published posts, collected by the workers too
+            from multipublish.insights.collector import MetricsCollector
+
+            collector = MetricsCollector(queue.engine, settings)
+            await collector.start()
         await stop.wait()
         typer.echo("stopping: finishing uploads in flight", err=True)
+        if collector is not None:
+            await collector.stop()
         await queue.stop(graceful=True)
 
     try:

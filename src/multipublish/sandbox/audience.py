@@ -171,7 +171,8 @@ def _video_counters(state: SandboxState, video: dict[str, Any], now: float) -> d
     published = _parse_ts(video.get("snippet", {}).get("publishedAt") or now)
     with state.lock:
         titles = list(state.title_history.get(vid) or [(published, video["snippet"].get("title", ""))])
-    return counters(audience_of(state, channel), vid, published, titles, now)
+    # The post's luck is keyed by channel and publish time, so a seeded history is reproducible.
+    return counters(audience_of(state, channel), f"{channel}:{published}", published, titles, now)
 
 
 async def list_videos(request: Request) -> Response:
@@ -293,7 +294,7 @@ async def post_analytics(request: Request) -> Response:
     out: dict[str, Any] = {}
     for post in posts:
         published = _parse_ts(post["created"])
-        c = counters(audience_of(state, str(post["user"])), str(post["post_id"]), published,
+        c = counters(audience_of(state, str(post["user"])), f"{post['user']}:{published}", published,
                      [(published, str(post.get("title") or ""))], now)
         out[post["platform"]] = {
             "success": True,

@@ -1,0 +1,115 @@
+"""REST face of the insights: ``GET /api/publishing/insights`` (JSON or CSV) and
+``GET /api/publishing/best-times``. Every route needs an API token; figures come from
+:mod:`multipublish.insights.report` and :mod:`multipublish.insights.besttimes`, as the CLI's do.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+
+from multipublish.api.auth import TokenDep
+from multipublish.api.deps import StateDep
+from multipublish.api.routes.common import errors, to_json
+from multipublish.errors import InputError
+from multipublish.insights.besttimes import fit_account, next_slot
+from multipublish.insights.report import build_insights, insights_csv
+from multipublish.platforms.base import parse_platform
+from multipublish.usage.analytics import parse_since
+
+router = APIRouter(prefix="/api/publishing", tags=["insights"])
+
+
+class CSVResponse(PlainTextResponse):
+    media_type = "text/csv"
+
+
+class Format(StrEnum):
+    json = "json"
+    csv = "csv"
+
+
+class Metric(StrEnum):
+    views_1h = "views_1h"
+    views_24h = "views_24h"
+    views_7d = "views_7d"
+
+
+def _platform(value: str | None) -> str | None:
+    return parse_platform(value)[0] if value else None
+
+
+@router.get(
+    "/insights",
+    response_model=None,
+    responses={
+        200: {
+            "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
+            "description": "Insights per account and platform (CSV: one row per post)",
+        },
+        **errors(),
+    },
+)
+def insights(
+    state: StateDep,
+    _token: TokenDep,
+    since: Annotated[str, Query(description="Window start: 30d, 12h, 2w or an ISO date")] = "30d",
+    account_id: Annotated[str | None, Query(description="Only this account")] = None,
+    platform: Annotated[str | None, Query(description="Only this platform")] = None,
+    format: Annotated[Format, Query(description="json or csv")] = Format.json,
+    limit: Annotated[int, Query(ge=0, le=10000, description="Posts listed (newest first)")] = 100,
+) -> Any:
+    """Views at 1 h, 24 h and 7 d per post, best and worst posts, engagement rate, weekly trend."""
+    now = datetime.now(UTC)
+    data = build_insights(
+        state.engine,
+        parse_since(since, now),
+        now,
+        account_id=account_id,
+        platform=_platform(platform),
+        posts_limit=limit,
+    )
+    if format is Format.csv:
+        return CSVResponse(insights_csv(data))
+    return to_json(data)
+
+
+@router.get("/best-times", responses=errors())
+def best_times(
+    state: StateDep,
+    _token: TokenDep,
+    account_id: Annotated[str, Query(description="The account")],
+    platform: Annotated[str, Query(description="The platform")],
+    metric: Annotated[Metric, Query(description="Which early views the model learns")] = Metric.views_24h,
+    top: Annotated[int, Query(ge=1, le=20)] = 5,
+) -> Any:
+    """Expected early views by hour of week from the account's own posts (shrunk toward a flat
+    prior when it has few), with a 90 % band, the best hours, and the next free best slot."""
+    if not account_id.strip():
+        raise InputError("account_id", "required")
+    base = _platform(platform)
+    assert base is not None
+    model = fit_account(state.engine, account_id, base, metric=str(metric))
+    data = model.to_dict(top=top)
+    slot = next_slot(model, datetime.now(UTC), _busy(state, account_id))
+    data["next_free_slot"] = slot.isoformat() if slot else None
+    return to_json(data)
+
+
+def _busy(state: Any, account_id: str) -> list[datetime]:
+    """Scheduled times of the account's jobs still waiting (the slots already taken)."""
+    from sqlalchemy import select
+
+    from multipublish.db.tables import jobs
+
+    query = select(jobs.c.scheduled_time).where(
+        jobs.c.account_id == account_id,
+        jobs.c.status.in_(("pending", "scheduled", "retrying")),
+        jobs.c.scheduled_time.is_not(None),
+    )
+    with state.engine.connect() as conn:
+        return [r[0] for r in conn.execute(query)]
