@@ -79,10 +79,10 @@ def create_app(
             await queue.start(workers)
             state.workers_running = True
             log.info("queue workers started (%d)", workers)
-            if settings.insights_enabled:
+            if state.settings.insights_enabled:
                 from multipublish.insights.collector import MetricsCollector
 
-                collector = MetricsCollector(engine, settings)
+                collector = MetricsCollector(state.engine, state.settings)
                 state.extra["insights_collector"] = collector
                 await collector.start()  # metrics of published posts, next to the publish workers
         try:
