@@ -45,6 +45,7 @@ def _sync_clip(
     acodec: str = "aac",
     rotation: int = 0,
     faststart: bool = True,
+    rate: int = 48000,
 ) -> Path:
     """A dark clip with one bright frame at ``at`` and a tone burst at the same instant."""
     fmt = container or path.suffix.lstrip(".")
@@ -58,27 +59,30 @@ def _sync_clip(
             vs.options = {"deadline": "realtime", "cpu-used": "8", "b": "200k"}
         if rotation:
             vs.set_display_rotation(rotation)  # type: ignore[union-attr]
-        aus = out.add_stream(acodec, rate=48000)
+        aus = out.add_stream(acodec, rate=rate)
         aus.layout = "stereo"  # type: ignore[union-attr]
-        dark = np.full((height, width, 3), 30, np.uint8)
-        dark[: height // 4, : width // 4] = 200  # a marker block at the top left (coded picture)
-        bright = np.full((height, width, 3), 235, np.uint8)
+        dark_rgb = np.full((height, width, 3), 30, np.uint8)
+        dark_rgb[: height // 4, : width // 4] = 200  # a marker block at the top left (coded picture)
+        dark, bright = (
+            av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            for rgb in (dark_rgb, np.full((height, width, 3), 235, np.uint8))
+        )
         flash = round(at * fps)
         for i in range(round(duration * fps)):
-            frame = av.VideoFrame.from_ndarray(bright if i == flash else dark, format="rgb24")
+            frame = bright if i == flash else dark
             frame.pts, frame.time_base = i, Fraction(1, fps)
             for packet in vs.encode(frame):  # type: ignore[union-attr,arg-type]
                 out.mux(packet)
         for packet in vs.encode():  # type: ignore[union-attr]
             out.mux(packet)
-        total, size, t0 = int(duration * 48000), 960 if acodec == "libopus" else 1024, 0
+        total, size, t0 = int(duration * rate), 960 if acodec == "libopus" else 1024, 0
         while t0 < total:
             n = min(size, total - t0)
-            t = np.arange(t0, t0 + n) / 48000
+            t = np.arange(t0, t0 + n) / rate
             tone = np.where((t >= at) & (t < at + 0.05), 0.5 * np.sin(2 * np.pi * 1000 * t), 0.0)
             data = np.vstack([tone, tone]).astype(np.float32)
             af = av.AudioFrame.from_ndarray(data, format="fltp", layout="stereo")
-            af.sample_rate, af.pts = 48000, t0
+            af.sample_rate, af.pts = rate, t0
             for packet in aus.encode(af):  # type: ignore[union-attr,arg-type]
                 out.mux(packet)
             t0 += n
@@ -92,6 +96,8 @@ def _flash_and_beep(path: str | Path) -> tuple[float, float]:
     with av.open(str(path)) as c:
         best, when = -1.0, 0.0
         for frame in c.decode(video=0):
+            if frame.time is not None and frame.time > 4:
+                break
             luma = float(frame.to_ndarray(format="gray").mean())
             if luma > best:
                 best, when = luma, float(frame.time)
@@ -106,12 +112,12 @@ def _flash_and_beep(path: str | Path) -> tuple[float, float]:
     return when, beep
 
 
-def _assert_faithful(src: Path, out: str, duration: float | None = None) -> None:
-    """Duration kept (±0.1 s) and audio in sync (flash and beep within a frame and a half)."""
+def _assert_faithful(src: Path, out: str, duration: float | None = None, at: float = 1.5) -> None:
+    """Duration kept (±0.1 s) and audio in sync (flash and beep within 50 ms)."""
     info = probe(out)
     assert abs(info.duration - (duration if duration is not None else probe(src).duration)) <= 0.1
     flash, beep = _flash_and_beep(out)
-    assert abs(flash - 1.5) <= 0.05, flash
+    assert abs(flash - at) <= 0.05, flash
     assert abs(beep - flash) <= 0.05, (flash, beep)
 
 
@@ -239,14 +245,84 @@ def test_prune_by_age_and_size(tmp_path: Path) -> None:
     assert (tmp_path / "mine.mp4").exists()  # not a rendition: never touched
 
 
+def _rules_file(tmp_path: Path, text: str) -> RuleSet:
+    path = tmp_path / "rules.toml"
+    path.write_text(text)
+    return load_rules(path)
+
+
+def test_4k60_is_brought_to_the_limits(tmp_path: Path) -> None:
+    # Short clip: a rules file lowers the minimum duration (and caps the rate) to keep it cheap.
+    rules = _rules_file(tmp_path, '["instagram:feed"]\nmin_duration = 0.3\nmax_fps = 30\n')
+    src = _sync_clip(tmp_path / "uhd.mp4", width=3840, height=2160, duration=0.5, fps=60, at=0.3)
+    result = _prepare(src, ["instagram:feed", "tiktok"], tmp_path / "out", rules, fit="crop")
+    assert result["tiktok"]["path"] == str(src)  # TikTok takes 4K60 as it is
+    entry = result["instagram:feed"]
+    assert entry["actions"] == ["reframe_crop", "scale", "reduce_fps"]
+    _assert_valid(entry, "instagram:feed", rules)
+    info = probe(entry["path"])
+    assert (info.width, info.height, info.frame_rate) == (1920, 1920, 30.0)
+    _assert_faithful(src, entry["path"], at=0.3)
+
+
+def test_over_the_size_limit_is_brought_under_it(tmp_path: Path) -> None:
+    src = tmp_path / "noise.mp4"
+    rng = np.random.default_rng(7)
+    with av.open(str(src), "w", options={"movflags": "+faststart"}) as out:
+        vs = out.add_stream("libx264", rate=30)
+        vs.width, vs.height, vs.pix_fmt = 180, 320, "yuv420p"  # type: ignore[union-attr]
+        vs.options = {"preset": "ultrafast", "crf": "0"}
+        for i in range(105):
+            img = rng.integers(0, 255, (320, 180, 3), dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 30)
+            for packet in vs.encode(frame):  # type: ignore[union-attr,arg-type]
+                out.mux(packet)
+        for packet in vs.encode():  # type: ignore[union-attr]
+            out.mux(packet)
+    limit = 200 * 1024
+    assert src.stat().st_size > 5 * limit
+    rules = _rules_file(tmp_path, '["instagram:reels"]\nmax_size = "200KB"\n')
+    entry = _prepare(src, ["instagram:reels"], tmp_path / "out", rules)["instagram:reels"]
+    assert entry["actions"] == ["fit_size"]
+    _assert_valid(entry, "instagram:reels", rules)
+    assert Path(entry["path"]).stat().st_size <= limit
+    assert abs(probe(entry["path"]).duration - 3.5) <= 0.1
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """700 s, 256x144 at 5 fps (LinkedIn's 10-minute limit is firm, its picture and rate limits soft)."""
+    folder = tmp_path_factory.mktemp("long")
+    return _sync_clip(folder / "long.mp4", width=256, height=144, duration=700.0, fps=5, at=2.0, rate=16000)
+
+
+def test_700_s_without_trim_is_an_error(long_clip: Path, tmp_path: Path) -> None:
+    entry = _prepare(long_clip, ["linkedin"], tmp_path)["linkedin"]
+    assert not entry["valid"] and "600 s limit" in entry["error"] and str(long_clip) in entry["error"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_700_s_with_trim_is_cut_without_reencoding(long_clip: Path, tmp_path: Path) -> None:
+    entry = _prepare(long_clip, ["linkedin", "youtube"], tmp_path, trim=True)
+    assert entry["youtube"]["path"] == str(long_clip)  # within YouTube's limits: never cut
+    linkedin = entry["linkedin"]
+    assert linkedin["actions"] == ["trim"]
+    _assert_valid(linkedin, "linkedin")
+    _assert_faithful(long_clip, linkedin["path"], duration=600.0, at=2.0)
+    with av.open(str(long_clip)) as a, av.open(linkedin["path"]) as b:
+        first = [bytes(p) for p, _ in zip(a.demux(video=0), range(50), strict=False)]
+        again = [bytes(p) for p, _ in zip(b.demux(video=0), range(50), strict=False)]
+    assert first == again  # stream copy
+
+
 # -- bad inputs -------------------------------------------------------------------------------
 
 
-def test_too_long_without_trim_names_the_limit(video_factory: VideoFactory, tmp_path: Path) -> None:
-    src = video_factory("mp4", width=64, height=114, duration=95.0, fps=4)
-    entry = _prepare(src, ["instagram:reels"], tmp_path)["instagram:reels"]
+def test_too_long_without_trim_names_the_limit(long_clip: Path, tmp_path: Path) -> None:
+    entry = _prepare(long_clip, ["instagram:reels"], tmp_path)["instagram:reels"]
     assert not entry["valid"] and entry["path"] is None
-    assert str(src) in entry["error"] and "90 s limit" in entry["error"] and "trim" in entry["error"]
+    assert str(long_clip) in entry["error"] and "90 s limit" in entry["error"] and "trim" in entry["error"]
 
 
 def test_unreachable_target_under_the_minimum(small_video: Path, tmp_path: Path) -> None:
