@@ -48,6 +48,10 @@ class ConfigurationError(MultipublishError):
     """A setting is missing or invalid."""
 
 
+class DatabaseUnavailable(MultipublishError):
+    """The project database cannot be reached (down, wrong host, wrong credentials)."""
+
+
 class InputError(MultipublishError):
     """The input was refused."""
 

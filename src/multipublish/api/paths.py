@@ -31,7 +31,8 @@ def resolve_media_path(
         raise InputError(field, "must not contain '..'")
     path = Path(raw).expanduser() if raw.startswith("~") else Path(raw)
     if not path.is_absolute():
-        raise InputError(field, "must be an absolute path under a media root")
+        where = "under a media root" if roots is not None else "(or relative to the plan file)"
+        raise InputError(field, f"must be an absolute path {where}")
     try:
         resolved = path.resolve(strict=False)
     except (OSError, RuntimeError) as exc:  # symlink loops
@@ -39,6 +40,8 @@ def resolve_media_path(
     if roots is not None and not any(resolved.is_relative_to(root) for root in roots):
         raise InputError(field, "is outside the configured media roots")
     if not resolved.is_file():
+        if roots is None:
+            raise InputError(field, f"no such file: {resolved}; check the path")
         raise InputError(field, "no such file under the media roots")
     if not os.access(resolved, os.R_OK):
         raise InputError(field, "the file is not readable by the server")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,11 +73,13 @@ def run_demo(workdir: Path, *, serve: bool = False, host: str = "127.0.0.1", por
     queue workers and dashboard, with a fresh login token printed once.
     """
     from multipublish.bootstrap import build_service
+    from multipublish.cli.listen import bind
     from multipublish.media.sample import make_video
     from multipublish.platforms.base import PLATFORMS
     from multipublish.sandbox import SandboxServer
     from multipublish.settings import Settings
 
+    sock = bind(host, port) if serve else None  # a taken port is said before the demo runs
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     video = workdir / "sample.mp4"
@@ -105,17 +108,16 @@ def run_demo(workdir: Path, *, serve: bool = False, host: str = "127.0.0.1", por
         posts = httpx.get(f"{sandbox.url}/_sandbox/posts", timeout=10).json()
         count = len(posts.get("posts", posts) if isinstance(posts, dict) else posts)
         console.print(f"[bold]6.[/] The sandbox received {count} posts; database: {settings.database_url}")
-        if serve:
-            _serve(settings, host, port)
+        if sock is not None:
+            _serve(settings, sock, host, port)
     return 0 if ok else 1
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(settings: Settings, sock: socket.socket, host: str, port: int) -> None:
     """Serve API, workers and dashboard on the demo's database and sandbox until interrupted."""
-    import uvicorn
-
     from multipublish.api import create_app
     from multipublish.bootstrap import build_service
+    from multipublish.cli.listen import run
 
     service = build_service(settings)
     app = create_app(service, start_workers=True, workers=4)
@@ -124,9 +126,10 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         f"[bold]7.[/] Serving the REST API, workers and dashboard on http://{host}:{port}/ "
         f"(docs at /docs); media root {settings.media_roots}\n"
         f"   Log in to the dashboard, or send `Authorization: Bearer <token>`, with this token "
-        f"(shown once):\n   {token}"
+        f"(shown once):\n   {token}\n   The token belongs to the demo's own database "
+        f"({settings.database_url}), not to `multipublish serve`'s."
     )
-    uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=False)
+    run(app, sock)
 
 
 def _print_validation(report: dict[str, dict[str, Any]], video: Path) -> None:

@@ -12,12 +12,11 @@ import importlib
 import json
 import logging
 import signal
-import sys
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from multipublish.errors import InputError, MultipublishError
+from multipublish.errors import ConfigurationError, InputError, MultipublishError
 from multipublish.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -28,7 +27,7 @@ jobs_app = typer.Typer(help="Inspect and control queued jobs.", no_args_is_help=
 
 def _fail(exc: MultipublishError) -> None:
     typer.echo(f"error: {exc.message}", err=True)
-    raise typer.Exit(2 if isinstance(exc, InputError) else 1)
+    raise typer.Exit(2 if isinstance(exc, InputError | ConfigurationError) else 1)
 
 
 def _queue(settings: Settings, publisher: Any = None) -> PublishingQueue:
@@ -70,12 +69,14 @@ def worker(
     log_level: str = typer.Option(None, "--log-level", help="Logging level (default: settings)."),
 ) -> None:
     """Run queue workers until SIGTERM/SIGINT, then stop gracefully."""
+    from multipublish.logging import configure_logging
+
     settings = get_settings()
-    logging.basicConfig(
-        level=(log_level or settings.log_level).upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    if log_level:
+        if log_level.upper() not in logging.getLevelNamesMapping():
+            _fail(InputError("--log-level", "one of DEBUG, INFO, WARNING, ERROR"))
+        settings.log_level = log_level.upper()
+    configure_logging(settings)  # as `serve` does: JSON when asked, secrets redacted, Alembic quiet
     try:
         pub = load_publisher(publisher, settings) if publisher else None
         queue = _queue(settings, pub)

@@ -18,9 +18,21 @@ tokens_app = typer.Typer(help="API tokens for the REST API and the dashboard.", 
 db_app = typer.Typer(help="The project database.", no_args_is_help=True)
 
 
-def _fail(exc: MultipublishError, code: int = 1) -> typer.Exit:
+def _fail(exc: MultipublishError, code: int | None = None) -> typer.Exit:
+    """Print the one-line error; exit 2 for a usage or configuration error, else 1 (README)."""
+    from multipublish.errors import ConfigurationError, InputError
+
     typer.echo(f"error: {exc.message}", err=True)
+    if code is None:
+        code = 2 if isinstance(exc, InputError | ConfigurationError) else 1
     return typer.Exit(code)
+
+
+def _where(settings: Settings) -> str:
+    """The database the settings name, as a user can compare it (password hidden)."""
+    from multipublish.db.engine import parse_database_url
+
+    return f"database {parse_database_url(settings.database_url).render_as_string(hide_password=True)}"
 
 
 def _service(settings: Settings) -> Service:
@@ -41,14 +53,18 @@ def serve(
     workers: Annotated[int, typer.Option(help="Concurrent queue workers.")] = 4,
 ) -> None:
     """Run the REST API, the queue workers and the dashboard in one process."""
-    import uvicorn
-
     from multipublish.api import create_app
     from multipublish.bootstrap import build_service
+    from multipublish.cli.listen import bind, run
+    from multipublish.errors import InputError
     from multipublish.logging import configure_logging
 
     settings = get_settings()
     configure_logging(settings)
+    try:
+        sock = bind(host, port)
+    except InputError as exc:
+        raise _fail(exc, 2) from None
     server = None
     if sandbox:
         from multipublish.sandbox import SandboxServer
@@ -67,13 +83,13 @@ def serve(
                 "no API token yet: create one with `multipublish tokens create --name admin`",
                 err=True,
             )
+        typer.echo(f"{_where(settings)} (tokens from `multipublish tokens create` on it)", err=True)
         typer.echo(f"multipublish: http://{host}:{port}/ (API docs at /docs)", err=True)
         # A keep-alive longer than the default 5 s: under load the loop may read a pending request
         # only after that timer fired, and the client would see its connection dropped.
-        uvicorn.run(
-            app, host=host, port=port, log_config=None, proxy_headers=False, timeout_keep_alive=30
-        )
+        run(app, sock, timeout_keep_alive=30)
     finally:
+        sock.close()
         if server is not None:
             server.stop()
 
@@ -83,11 +99,14 @@ def tokens_create(
     name: Annotated[str, typer.Option("--name", help="Who or what uses this token.")],
 ) -> None:
     """Create a token and print it (only the token, on standard output). It is shown once."""
+    settings = get_settings()
     try:
-        token, _info = _service(get_settings()).tokens.create(name)
+        token, _info = _service(settings).tokens.create(name)
     except MultipublishError as exc:
-        raise _fail(exc, 2) from None
+        raise _fail(exc) from None
     typer.echo(token)
+    # A token is valid for the server that reads this database only (the demo keeps its own).
+    typer.echo(f"token stored in {_where(settings)}; a server on another database refuses it", err=True)
 
 
 @tokens_app.command("list")
@@ -149,9 +168,11 @@ def schedule(
         if not plan.is_file():
             raise InputError("--from", f"no such file: {plan}")
         items = read_plan(plan)
-        for item in items:  # relative video paths are relative to the plan file
+        for item in items:  # relative paths are relative to the plan file
             if not Path(item.video_path).is_absolute():
                 item.video_path = str((plan.parent / item.video_path).resolve())
+            if item.thumbnail_path and not Path(item.thumbnail_path).is_absolute():
+                item.thumbnail_path = str((plan.parent / item.thumbnail_path).resolve())
         service = _service(settings)
         manager = service.manager
         if dry_run:

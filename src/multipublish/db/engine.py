@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, create_engine, event, exc, inspect
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from multipublish.errors import ConfigurationError, DatabaseUnavailable
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _schema_lock = threading.Lock()
@@ -27,7 +29,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     SQLite gets WAL (readers never block the writer), a busy timeout and foreign keys; transactions
     that write start with ``BEGIN IMMEDIATE`` so two workers never both think they won a claim.
     """
-    parsed = make_url(url)
+    parsed = parse_database_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -57,6 +59,43 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(parsed, **kwargs)
+
+
+_KINDS = ("sqlite", "postgresql")
+_EXAMPLES = "sqlite:///multipublish.db or postgresql://user:password@host:5432/dbname"
+
+
+def parse_database_url(url: str) -> URL:
+    """``url`` as a SQLAlchemy URL of a kind we support, or a ``ConfigurationError`` in words."""
+    import difflib
+
+    try:
+        parsed = make_url(url)
+    except (exc.ArgumentError, ValueError):
+        raise ConfigurationError(
+            f"MULTIPUBLISH_DATABASE_URL is not a database URL; use {_EXAMPLES}"
+        ) from None
+    kind = parsed.get_backend_name()
+    if kind not in _KINDS:
+        close = difflib.get_close_matches(kind, _KINDS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigurationError(
+            f"MULTIPUBLISH_DATABASE_URL: {kind!r} databases are not supported{hint}; use {_EXAMPLES}"
+        )
+    return parsed
+
+
+def unreachable(engine: Engine, error: BaseException) -> DatabaseUnavailable:
+    """The one-line error for a database that does not answer (password hidden)."""
+    where = engine.url.render_as_string(hide_password=True)
+    orig = getattr(error, "orig", None) or error
+    lines = [ln.strip() for ln in str(orig).splitlines() if ln.strip()]
+    reason = lines[0] if lines else type(orig).__name__
+    reason = reason.removeprefix("connection failed: ")
+    return DatabaseUnavailable(
+        f"cannot open the database {where}: {reason}. Start the database server or fix "
+        "MULTIPUBLISH_DATABASE_URL"
+    )
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -89,8 +128,11 @@ def ensure_schema(engine: Engine) -> None:
     with _schema_lock:
         if key in _schema_ready:
             return
-        if not _at_head(engine):
-            upgrade(engine)
+        try:
+            if not _at_head(engine):
+                upgrade(engine)
+        except (exc.OperationalError, exc.InterfaceError) as error:
+            raise unreachable(engine, error) from None
         _schema_ready.add(key)
 
 
