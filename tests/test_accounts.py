@@ -95,7 +95,7 @@ def test_update_credentials_merges(engine: Engine, secret_key: str) -> None:
         ("tiktok", {"api_key": "k"}, "credentials.user"),
         ("tiktok", {"api_key": "k", "user": "u", "pasword": "x"}, "credentials.pasword"),
         ("instagram", {"api_key": "", "user": "u"}, "credentials.api_key"),
-        ("facebook", {"api_key": "k", "user": "u"}, "credentials.page_id"),
+        ("facebook", {"api_key": "k", "user": "u", "page_id": 5}, "credentials.page_id"),
         ("linkedin", {"api_key": 5, "user": "u"}, "credentials.api_key"),
         ("youtube", {"channel_name": "c"}, "credentials.client_secrets_file"),
         ("youtube", {"client_id": "c"}, "credentials.client_secrets_file"),

@@ -40,7 +40,8 @@ CREDENTIAL_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "tiktok": _UPLOAD_POST_FIELDS,
     "instagram": _UPLOAD_POST_FIELDS,
     "linkedin": _UPLOAD_POST_FIELDS,
-    "facebook": (frozenset({"api_key", "user", "page_id"}), frozenset()),
+    # Without a page id upload-post posts to the profile's only page, or lists the pages.
+    "facebook": (frozenset({"api_key", "user"}), frozenset({"page_id"})),
     "youtube": (
         frozenset(),
         frozenset(

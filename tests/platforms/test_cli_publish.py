@@ -65,9 +65,21 @@ def test_accounts_add_list_remove(run: Any, tmp_path: Path) -> None:
 
 
 def test_accounts_add_refuses_bad_input_clearly(run: Any) -> None:
-    bad = run("accounts", "add", "a", "--platform", "facebook", "-c", f"api_key={API_KEY}", "-c", "user=u")
+    bad = run(
+        "accounts",
+        "add",
+        "a",
+        "--platform",
+        "facebook",
+        "-c",
+        f"api_key={API_KEY}",
+        "-c",
+        "user=u",
+        "-c",
+        "pageid=7",
+    )
     assert bad.returncode == 2
-    assert "credentials.page_id" in bad.stderr and "Traceback" not in bad.stderr
+    assert "credentials.pageid" in bad.stderr and "Traceback" not in bad.stderr
     assert API_KEY not in bad.stderr
     nokey = run(
         "accounts",

@@ -135,13 +135,12 @@ OPTION_CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ),
     (
         "facebook",
-        {"privacy": "only_me", "place": "123456789", "backdated_time": "2024-11-06T12:00:00Z"},
+        {"privacy": "only_me", "place": "123456789"},
         {
             "facebook_page_id": "1122334455",
             "facebook_media_type": "VIDEO",
             "video_state": "DRAFT",
             "facebook_place_id": "123456789",
-            "facebook_backdated_time": "2024-11-06T12:00:00Z",
         },
     ),
     (
@@ -212,6 +211,14 @@ async def test_post_type_from_platform_name(
         ("instagram", {"tag_users": ["not a handle!"]}, "platform_specific.instagram.tag_users"),
         ("facebook", {"privacy": "friends"}, "platform_specific.facebook.privacy"),
         ("facebook", {"backdated_time": "yesterday"}, "platform_specific.facebook.backdated_time"),
+        # upload-post has no field for a backdated Facebook post: refused, not silently dropped.
+        (
+            "facebook",
+            {"backdated_time": "2024-11-06T12:00:00Z"},
+            "platform_specific.facebook.backdated_time",
+        ),
+        # Instagram's location_id is a place id, not a place's name.
+        ("instagram", {"location": "Paris, France"}, "platform_specific.instagram.location"),
         ("linkedin", {"visibility": "everyone"}, "platform_specific.linkedin.visibility"),
         ("linkedin", {"commentary": ""}, "platform_specific.linkedin.commentary"),
     ],
@@ -425,7 +432,7 @@ async def test_batch_refuses_malformed_spec_before_anything(
     assert posts(sandbox_url) == []
 
 
-async def test_scheduled_native_and_linkedin_refusal(
+async def test_scheduled_natively_on_tiktok_and_linkedin(
     make_manager: MakeManager, sandbox_url: str, small_video: Path
 ) -> None:
     manager = make_manager()
@@ -437,11 +444,12 @@ async def test_scheduled_native_and_linkedin_refusal(
     tiktok = results["tiktok"]
     assert tiktok.success and tiktok.details["job_id"] == tiktok.reference
     assert tiktok.details["scheduled_date"]
+    # LinkedIn is scheduled through upload-post's scheduled_date like the others.
     linkedin = results["linkedin"]
-    assert linkedin.error_kind is ErrorKind.PERMANENT
-    assert "queue" in (linkedin.error or "")
-    [post] = posts(sandbox_url)
-    assert post["platform"] == "tiktok" and post["status"] == "scheduled"
+    assert linkedin.success and linkedin.details["job_id"] == linkedin.reference
+    scheduled = posts(sandbox_url)
+    assert sorted(p["platform"] for p in scheduled) == ["linkedin", "tiktok"]
+    assert {p["status"] for p in scheduled} == {"scheduled"}
     # The queue calls again when the time has come: it then publishes at once.
     due = PublishConfig(title="due", scheduled_time=datetime.now(UTC))
     now = await manager.publish_to_platform("acct", "linkedin", small_video, due, validate=False)

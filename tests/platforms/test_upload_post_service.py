@@ -222,3 +222,42 @@ async def test_emulator_refuses_unknown_profile_itself(
     assert result.error_kind is ErrorKind.PERMANENT
     assert result.details["error_code"] == "profile_not_found"
     assert posts(sandbox_url) == []
+
+
+# -- Facebook pages -------------------------------------------------------------------------------
+
+
+async def test_facebook_without_page_id_goes_to_the_only_page(
+    make_manager: MakeManager, sandbox_url: str, small_video: Path, sqlite_url: str, secret_key: str
+) -> None:
+    manager = PublishingManager(sandbox_settings(sandbox_url, sqlite_url, secret_key))
+    try:
+        manager.add_account("fb", "facebook", {"api_key": "k-0123456789", "user": "creator"})
+        result = await manager.publish_to_platform(
+            "fb", "facebook", small_video, PublishConfig(title="x"), validate=False
+        )
+        assert result.success, result.error
+        [post] = posts(sandbox_url)
+        assert "facebook_page_id" not in post["options"]
+        assert "/1122334455/videos/" in post["post_url"]
+    finally:
+        await manager.aclose()
+
+
+async def test_facebook_without_page_id_and_several_pages_lists_them(
+    sandbox_url: str, small_video: Path, sqlite_url: str, secret_key: str
+) -> None:
+    pages = [{"page_id": "111", "page_name": "Shop"}, {"page_id": "222", "page_name": "Blog"}]
+    configure(sandbox_url, facebook_pages=pages)
+    manager = PublishingManager(sandbox_settings(sandbox_url, sqlite_url, secret_key))
+    try:
+        manager.add_account("fb", "facebook", {"api_key": "k-0123456789", "user": "creator"})
+        result = await manager.publish_to_platform(
+            "fb", "facebook", small_video, PublishConfig(title="x"), validate=False
+        )
+        assert not result.success and result.error_kind is ErrorKind.PERMANENT
+        assert "platform_specific.facebook.page_id: 111 (Shop), 222 (Blog)" in (result.error or "")
+        assert result.details["available_pages"] == pages
+        assert posts(sandbox_url) == []
+    finally:
+        await manager.aclose()

@@ -1,9 +1,12 @@
-"""Facebook pages through upload-post: page id from the credentials, post type, privacy, place."""
+"""Facebook pages through upload-post: page id from the credentials, post type, privacy, place.
+
+Only fields upload-post knows are sent. Without a page id the service picks the profile's only
+connected page, or answers with ``available_pages`` (surfaced to the user by the client).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from multipublish.platforms.options import FormFields, OptionReader
@@ -34,13 +37,13 @@ def map_options(
     if place:
         if not place.isdigit():
             raise opts.error("place", f"must be a numeric place id, got {place!r}")
+        # Not on upload-video's page, but sent by the official SDK (upload-post 2.13).
         fields.append(("facebook_place_id", place))
-    backdated = opts.timestamp("backdated_time")
-    if backdated is not None:
-        if backdated > datetime.now(UTC):
-            raise opts.error("backdated_time", "must be in the past (use scheduled_time for later)")
-        # Not among the spec's documented fields [unverified]: sent under the page-video name.
-        fields.append(("facebook_backdated_time", backdated.isoformat().replace("+00:00", "Z")))
+    if opts.options.get("backdated_time") is not None:
+        opts.timestamp("backdated_time")  # marks it read
+        # Graph API pages can backdate, but upload-post has no field that carries it: refused
+        # rather than sent under a name the service ignores.
+        raise opts.error("backdated_time", "upload-post cannot carry a backdated time for Facebook")
     thumb = opts.text("thumbnail_url", max_length=2000)
     if thumb:
         if not thumb.startswith(("http://", "https://")):

@@ -39,7 +39,12 @@ def map_options(
         fields.append(("share_to_feed", flag(share)))
     location = opts.text("location", max_length=200)
     if location:
-        fields.append(("location_id", location))
+        # ``location_id`` is a Facebook place id (a number), not a place's name.
+        if not location.strip().isdigit():
+            raise opts.error(
+                "location", f"must be a location id (digits, a Facebook place id), not text: {location!r}"
+            )
+        fields.append(("location_id", location.strip()))
     tags = opts.names("tag_users", pattern=HANDLE)
     if tags:
         fields.append(("user_tags", ",".join(tags)))

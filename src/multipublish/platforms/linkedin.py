@@ -1,4 +1,7 @@
-"""LinkedIn through upload-post: visibility, commentary, company page. No native scheduling."""
+"""LinkedIn through upload-post: visibility, commentary, company page.
+
+Scheduled like every upload-post platform: ``scheduled_date`` on the upload.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +13,6 @@ from multipublish.platforms.options import FormFields, OptionReader
 PLATFORM = "linkedin"
 
 VISIBILITY = {"public": "PUBLIC", "connections": "CONNECTIONS", "logged_in": "LOGGED_IN"}
-
-#: What the client answers to a future ``scheduled_time``: the API cannot schedule LinkedIn posts.
-NO_SCHEDULING = (
-    "LinkedIn has no scheduling through the API: scheduled LinkedIn posts go through the queue "
-    "(PublishingQueue / POST /api/publishing/publish/scheduled), which publishes them when due"
-)
-
 
 def map_options(
     options: Mapping[str, Any] | None, *, post_type: str, credentials: Mapping[str, Any]

@@ -33,7 +33,6 @@ import httpx
 from multipublish.captions import CAPTION_OPTION, compose_caption
 from multipublish.catalogue import CATALOGUE, UPLOAD_POST_PLATFORMS
 from multipublish.errors import ErrorKind, InputError, PlatformError
-from multipublish.platforms import linkedin
 from multipublish.platforms.base import (
     ProgressCallback,
     PublishConfig,
@@ -101,6 +100,8 @@ class UploadPostHTTPError(PlatformError):
             self.details["usage"] = data["usage"]
         if data.get("error_code"):
             self.details["error_code"] = data["error_code"]
+        if isinstance(data.get("available_pages"), list):
+            self.details["available_pages"] = data["available_pages"]
         if rate_limit:
             self.details["rate_limit"] = rate_limit
 
@@ -144,6 +145,11 @@ class UploadPostClient:
             kind = error_kind_for_status(response.status_code, body)
             if response.status_code == 429 and looks_like_quota(body):
                 kind = ErrorKind.QUOTA
+        pages = data.get("available_pages")
+        if isinstance(pages, list) and pages:
+            # Facebook without a page id and more than one page connected: say which to choose.
+            listed = ", ".join(_page_label(p) for p in pages)
+            message = f"{message}; choose one as platform_specific.facebook.page_id: {listed}"
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if kind is ErrorKind.RATE_LIMITED:  # not QUOTA: X-RateLimit-Reset is the minute window's
             retry_after = rate_limit_wait(response.headers, retry_after=retry_after)
@@ -311,6 +317,14 @@ def _platform_entry(results: Any, platform: str) -> dict[str, Any] | None:
     return None
 
 
+def _page_label(page: Any) -> str:
+    if not isinstance(page, dict):
+        return str(page)
+    ident = page.get("page_id") or page.get("id") or "?"
+    name = page.get("page_name") or page.get("name")
+    return f"{ident} ({name})" if name else str(ident)
+
+
 def _kind_of_platform_error(entry: Mapping[str, Any]) -> ErrorKind:
     """What a per-platform failure inside a 200 answer means for retrying: by its ``error_code``.
 
@@ -450,8 +464,6 @@ class UploadPostPlatform:
     ) -> PublishResult:
         """Upload once and report what became of it; never re-uploads on its own."""
         fields = self.check(config, post_type)
-        if self.platform == "linkedin" and any(k == "scheduled_date" for k, _ in fields):
-            return self._failed(ErrorKind.PERMANENT, linkedin.NO_SCHEDULING, request_id=request_id)
         refused = await self._check_profile(request_id)
         if refused is not None:
             return refused

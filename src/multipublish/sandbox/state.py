@@ -117,6 +117,11 @@ class SandboxConfig:
     #: The plan ``GET /uploadposts/users`` reports; ``free`` has no TikTok (upload-post's TikTok
     #: guide: "TikTok posting needs a paid plan, it's not available on Free").
     plan: str = "sandbox"
+    #: Facebook pages connected to every profile (``GET /uploadposts/facebook/pages``). An upload
+    #: without ``facebook_page_id`` goes to the only one, or is refused with ``available_pages``.
+    facebook_pages: list[dict[str, str]] = field(
+        default_factory=lambda: [{"page_id": "1122334455", "page_name": "Sandbox Page"}]
+    )
 
     def update(self, values: dict[str, Any]) -> None:
         """Set known fields from ``values``, coercing to the field's type; unknown keys raise."""
@@ -127,6 +132,11 @@ class SandboxConfig:
             current = getattr(self, key)
             if key == "profiles":
                 value = _profiles(value)
+            elif key == "facebook_pages":
+                if not isinstance(value, list) or not all(
+                    isinstance(p, dict) and isinstance(p.get("page_id"), str) for p in value
+                ):
+                    raise ValueError("facebook_pages must be a list of {page_id, page_name}")
             elif key == "plan":
                 if not isinstance(value, str) or not value:
                     raise ValueError("plan must be a non-empty string")

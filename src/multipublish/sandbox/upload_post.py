@@ -259,8 +259,6 @@ def _validate(form: ParsedForm, now: float) -> tuple[list[str], float | None]:
         value = form.get(name)
         if value is not None and not (value.isdigit()):
             raise BadRequest(f"{name} must be a non-negative integer, got {value!r}")
-    if "facebook" in platforms and not form.get("facebook_page_id"):
-        raise BadRequest("facebook_page_id is required for facebook")
     return platforms, _parse_schedule(form, now)
 
 
@@ -273,8 +271,11 @@ def _options(form: ParsedForm) -> dict[str, Any]:
     return options
 
 
-def _result(platform: str, user: str, form: ParsedForm, post_id: str) -> dict[str, Any]:
-    url = POST_URLS[platform].format(user=user, id=post_id, page=form.get("facebook_page_id") or "")
+def _result(
+    platform: str, user: str, form: ParsedForm, post_id: str, default_page: str = ""
+) -> dict[str, Any]:
+    page = form.get("facebook_page_id") or default_page
+    url = POST_URLS[platform].format(user=user, id=post_id, page=page)
     result: dict[str, Any] = {"success": True, "post_url": url}
     if platform == "tiktok":
         result["publish_id"] = post_id
@@ -342,6 +343,17 @@ async def upload(request: Request) -> Response:
         return _error(str(exc), 400, headers)
     user = form.get("user") or ""
     request_id = form.get("request_id") or request_id or new_id("req_")
+    pages = state.config.facebook_pages
+    if "facebook" in platforms and not form.get("facebook_page_id") and len(pages) != 1:
+        # The service picks the only connected page; with several it lists them.
+        _discard(form)
+        return json_response(
+            {"success": False, "error_code": "facebook_page_required",
+             "message": "Several Facebook pages are connected: send facebook_page_id",
+             "available_pages": pages},
+            400,
+            headers,
+        )
     profiles = state.config.profiles
     if profiles and user not in profiles:
         _discard(form)
@@ -447,7 +459,9 @@ def _record(
             message, code = refusals[platform]
             results[platform] = {"success": False, "error": message, "error_code": code}
             continue
-        results[platform] = _result(platform, user, form, post_id)
+        pages = state.config.facebook_pages
+        only_page = pages[0]["page_id"] if len(pages) == 1 else ""
+        results[platform] = _result(platform, user, form, post_id, only_page)
         posts.append(
             {
                 "service": "upload-post",
@@ -730,10 +744,22 @@ async def users(request: Request) -> Response:
     return json_response(body, 200, headers)
 
 
+async def facebook_pages(request: Request) -> Response:
+    """``GET /api/uploadposts/facebook/pages[?profile=]``: the pages an upload may go to."""
+    begun = await _preamble(request, limit=False)
+    if isinstance(begun, Response):
+        return begun
+    state, _key, headers = begun
+    with state.lock:
+        pages = [dict(p) for p in state.config.facebook_pages]
+    return json_response({"success": True, "pages": pages}, 200, headers)
+
+
 routes = [
     Route("/api/upload", upload, methods=["POST"]),
     Route("/api/uploadposts/me", me, methods=["GET"]),
     Route("/api/uploadposts/users", users, methods=["GET"]),
+    Route("/api/uploadposts/facebook/pages", facebook_pages, methods=["GET"]),
     Route("/api/uploadposts/status", status, methods=["GET"]),
     Route("/api/uploadposts/history", history, methods=["GET"]),
     Route("/api/uploadposts/schedule", list_schedule, methods=["GET"]),
