@@ -46,6 +46,7 @@ CREDENTIAL_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset(),
         frozenset(
             {
+                "client_secrets",
                 "client_secrets_file",
                 "client_id",
                 "client_secret",
@@ -109,6 +110,11 @@ def check_credentials(platform: str, credentials: Mapping[str, Any], *, partial:
         if key == "scopes":
             if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
                 raise InputError("credentials.scopes", "must be a list of strings")
+        elif key == "client_secrets":
+            if not isinstance(value, dict | str):
+                raise InputError(
+                    "credentials.client_secrets", "must be the client secrets JSON (object or text)"
+                )
         elif value is not None and not isinstance(value, str):
             raise InputError(f"credentials.{key}", "must be a string")
     if partial:
@@ -117,12 +123,68 @@ def check_credentials(platform: str, credentials: Mapping[str, Any], *, partial:
         if not str(credentials.get(key) or "").strip():
             raise InputError(f"credentials.{key}", f"required for {platform}")
     if platform == "youtube":
-        has_file = bool(credentials.get("client_secrets_file"))
+        has_file = bool(credentials.get("client_secrets_file") or credentials.get("client_secrets"))
         has_pair = bool(credentials.get("client_id")) and bool(credentials.get("client_secret"))
         if not (has_file or has_pair):
             raise InputError(
                 "credentials.client_secrets_file",
-                "youtube needs client_secrets_file, or client_id and client_secret",
+                "youtube needs client_secrets (the file's content), client_secrets_file, "
+                "or client_id and client_secret",
+            )
+
+
+def check_remote_credentials(
+    platform: str, credentials: Mapping[str, Any], settings: Settings
+) -> None:
+    """Refuse what a remote client may not make the server reach: endpoints and server paths.
+
+    For credentials that arrive over the network (REST API, dashboard). ``token_uri`` is a server
+    setting (a client's could aim the refresh, with the secrets, at an internal address);
+    ``client_secrets_file`` must lie in ``MULTIPUBLISH_GOOGLE_SECRETS_DIR`` and
+    ``oauth_storage_dir`` in ``MULTIPUBLISH_GOOGLE_TOKEN_DIR``. Nothing is fetched and the answer
+    for a bad path is the same whether or not the file exists.
+    """
+    from multipublish.platforms.google_oauth import (
+        BAD_SECRETS_PATH,
+        contained,
+        load_client_config,
+        resolve_token_uri,
+    )
+
+    if platform != "youtube":
+        return
+    token_uri = credentials.get("token_uri")
+    if token_uri and token_uri != resolve_token_uri(settings):
+        raise InputError(
+            "credentials.token_uri",
+            "the token endpoint is a server setting (MULTIPUBLISH_GOOGLE_TOKEN_URL); leave it out",
+        )
+    path = credentials.get("client_secrets_file")
+    if path and not credentials.get("client_secrets"):
+        if settings.google_secrets_dir is None:
+            raise InputError(
+                "credentials.client_secrets_file",
+                "this server takes no secrets paths (MULTIPUBLISH_GOOGLE_SECRETS_DIR is unset); "
+                "send the file's content as credentials.client_secrets",
+            )
+        try:
+            load_client_config(
+                {"client_secrets_file": path}, secrets_dir=settings.google_secrets_dir
+            )
+        except ValueError:
+            raise InputError("credentials.client_secrets_file", BAD_SECRETS_PATH) from None
+    elif credentials.get("client_secrets"):
+        try:
+            load_client_config(credentials)
+        except ValueError as exc:
+            raise InputError("credentials.client_secrets", str(exc)) from None
+    storage = credentials.get("oauth_storage_dir")
+    if storage:
+        root = settings.google_token_dir
+        if root is None or contained(str(storage), root) is None:
+            raise InputError(
+                "credentials.oauth_storage_dir",
+                "must be a folder under the server's token folder (MULTIPUBLISH_GOOGLE_TOKEN_DIR)",
             )
 
 
@@ -380,5 +442,6 @@ __all__ = [
     "AccountRecord",
     "AccountStore",
     "check_credentials",
+    "check_remote_credentials",
     "mask_credentials",
 ]

@@ -33,8 +33,17 @@ class Settings(BaseSettings):
     youtube_api_url: str = "https://www.googleapis.com/"
     #: Root of the YouTube upload host (``{root}upload/youtube/v3/...``).
     youtube_upload_url: str = "https://www.googleapis.com/"
-    #: Google OAuth2 token endpoint, used when a stored token names none.
+    #: Google OAuth2 token endpoint. The only one used: a ``token_uri`` sent with credentials is
+    #: ignored (it could point inside the network).
     google_token_url: str = "https://oauth2.googleapis.com/token"
+    #: Google's consent page (``multipublish accounts auth``), whatever the client secrets say.
+    google_auth_url: str = "https://accounts.google.com/o/oauth2/auth"
+    #: Folder whose files ``client_secrets_file`` may name (relative names are taken from it).
+    #: Unset: the REST API takes no secrets paths (send ``client_secrets`` content instead).
+    google_secrets_dir: Path | None = None
+    #: Folder under which an account's ``oauth_storage_dir`` must lie (relative ones are taken from
+    #: it). Unset: the REST API takes no ``oauth_storage_dir``.
+    google_token_dir: Path | None = None
 
     #: YAML/JSON/TOML file that overrides or extends the platform rules table.
     rules_file: Path | None = None

@@ -2,9 +2,11 @@
 
 The token is kept in google-auth's own format (``Credentials.to_json()``: token, refresh_token,
 token_uri, client_id, client_secret, scopes, expiry), inline in the account's credentials and, when
-the account names an ``oauth_storage_dir``, in a token file there too. Refreshing goes through
-google-auth (synchronous, so it runs in a worker thread) against a token endpoint that is a setting:
-the sandbox's when ``MULTIPUBLISH_SANDBOX_URL`` is set, else the token's own ``token_uri``.
+the account names an ``oauth_storage_dir``, in a token file there too (under
+``MULTIPUBLISH_GOOGLE_TOKEN_DIR`` when set). Refreshing goes through google-auth (synchronous, so it
+runs in a worker thread) against a token endpoint that is a setting: the sandbox's when
+``MULTIPUBLISH_SANDBOX_URL`` is set, else ``MULTIPUBLISH_GOOGLE_TOKEN_URL``, never a ``token_uri``
+that came with the credentials.
 
 A re-authorisation may come back without a refresh token (Google sends one only on first consent):
 :func:`merge_token` never lets an empty value replace a stored refresh token, so an account is never
@@ -62,31 +64,84 @@ def reauth_hint(account_id: str) -> str:
 
 
 # -- client secrets ----------------------------------------------------------------------------------
-def load_client_config(credentials: Mapping[str, Any]) -> dict[str, Any]:
+#: One answer for every refused secrets path: outside the folder, missing, unreadable or not JSON
+#: read the same, so a caller cannot learn which files exist on the server.
+BAD_SECRETS_PATH = (
+    "must name a Google client secrets JSON file under the server's secrets folder "
+    "(MULTIPUBLISH_GOOGLE_SECRETS_DIR); or send the file's content as credentials.client_secrets"
+)
+
+
+def contained(raw: str, root: Path) -> Path | None:
+    """``raw`` resolved (relative to ``root`` when relative) if it stays inside ``root``, else None."""
+    if not raw or "\x00" in raw:
+        return None
+    try:
+        base = root.expanduser().resolve()
+        path = Path(raw).expanduser()
+        resolved = (path if path.is_absolute() else base / path).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+    return resolved if resolved.is_relative_to(base) else None
+
+
+def _secrets_object(data: Any, where: str) -> dict[str, Any]:
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            raise ValueError(f"{where} is not JSON") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{where} is not a client secrets object")
+    return data
+
+
+def load_client_config(
+    credentials: Mapping[str, Any], *, secrets_dir: Path | None = None
+) -> dict[str, Any]:
     """The client configuration in Google's client-secrets shape (``{"installed": {...}}``).
 
-    From ``credentials["client_secrets_file"]`` (an ``installed`` or ``web`` JSON file) or from
-    ``client_id``/``client_secret`` given directly. Raises ``ValueError`` naming what is wrong.
+    From ``credentials["client_secrets"]`` (the file's content, as uploaded), from
+    ``credentials["client_secrets_file"]`` (an ``installed`` or ``web`` JSON file) or from
+    ``client_id``/``client_secret`` given directly. With ``secrets_dir`` (the server's secrets folder)
+    a file must lie inside it, and every bad path is refused with the same words. Raises
+    ``ValueError`` naming what is wrong. Endpoints named in the secrets are not used: they come
+    from settings (see :func:`resolve_token_uri`).
     """
+    inline = credentials.get("client_secrets")
     path = credentials.get("client_secrets_file")
-    if path:
-        try:
-            data = json.loads(Path(str(path)).expanduser().read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ValueError(f"client_secrets_file {path!s} does not exist") from None
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"client_secrets_file {path!s} is not readable JSON ({exc})") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"client_secrets_file {path!s} is not a client secrets object")
-        kind = "installed" if "installed" in data else "web" if "web" in data else None
-        if kind is None or not isinstance(data[kind], dict):
-            raise ValueError(f"client_secrets_file {path!s} has neither an 'installed' nor a 'web' section")
-        section = dict(data[kind])
+    if inline:
+        data = _secrets_object(inline, "client_secrets")
+        where = "client_secrets"
+    elif path:
+        where = f"client_secrets_file {path!s}"
+        if secrets_dir is not None:
+            found = contained(str(path), secrets_dir)
+            try:
+                if found is None:
+                    raise ValueError
+                data = _secrets_object(found.read_text(encoding="utf-8"), where)
+            except (OSError, ValueError):
+                raise ValueError(f"client_secrets_file {BAD_SECRETS_PATH}") from None
+        else:  # the local user's own file (Python API, CLI): say exactly what is wrong
+            try:
+                text = Path(str(path)).expanduser().read_text(encoding="utf-8")
+            except FileNotFoundError:
+                raise ValueError(f"client_secrets_file {path!s} does not exist") from None
+            except OSError as exc:
+                raise ValueError(f"client_secrets_file {path!s} is not readable ({exc})") from None
+            data = _secrets_object(text, where)
     elif credentials.get("client_id") and credentials.get("client_secret"):
-        kind = "installed"
-        section = {}
+        data = {"installed": {}}
+        where = "credentials"
     else:
-        raise ValueError("neither client_secrets_file nor client_id and client_secret are given")
+        raise ValueError(
+            "neither client_secrets, client_secrets_file nor client_id and client_secret are given"
+        )
+    kind = "installed" if "installed" in data else "web" if "web" in data else None
+    if kind is None or not isinstance(data[kind], dict):
+        raise ValueError(f"{where} has neither an 'installed' nor a 'web' section")
+    section = dict(data[kind])
     # Values given directly win over the file's (e.g. a rotated secret).
     for key in ("client_id", "client_secret"):
         if credentials.get(key):
@@ -94,18 +149,29 @@ def load_client_config(credentials: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("client_id", "client_secret"):
         if not section.get(key):
             raise ValueError(f"the client secrets have no {key}")
-    section.setdefault("auth_uri", GOOGLE_AUTH_URI)
     section.setdefault("redirect_uris", ["http://localhost"])
     return {kind: section}
 
 
 # -- the stored token --------------------------------------------------------------------------------
-def token_file_path(credentials: Mapping[str, Any], account_id: str) -> Path | None:
-    """Where this account's token file lives, when it has an ``oauth_storage_dir``."""
+def token_file_path(
+    credentials: Mapping[str, Any], account_id: str, *, token_dir: Path | None = None
+) -> Path | None:
+    """Where this account's token file lives, when it has an ``oauth_storage_dir``.
+
+    With ``token_dir`` (the server's token folder) the directory must lie inside it (a relative one
+    is taken from there); one outside gets no token file (the token stays in the encrypted account).
+    """
     directory = credentials.get("oauth_storage_dir")
     if not directory:
         return None
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", account_id) or "account"
+    if token_dir is not None:
+        inside = contained(str(directory), token_dir)
+        if inside is None:
+            log.warning("ignoring the oauth_storage_dir of account %s: outside the token folder", account_id)
+            return None
+        return inside / f"youtube-{safe}.json"
     return Path(str(directory)).expanduser() / f"youtube-{safe}.json"
 
 
@@ -173,15 +239,20 @@ def format_expiry(when: datetime | None) -> str | None:
     return None if when is None else when.replace(tzinfo=None).isoformat() + "Z"
 
 
-def resolve_token_uri(settings: Settings, *candidates: Any) -> str:
-    """The token endpoint in effect: the sandbox's, else the first named one, else the setting."""
-    override = settings.token_url()
-    if override:
-        return override
-    for value in candidates:
-        if isinstance(value, str) and value:
-            return value
-    return settings.google_token_url
+def resolve_token_uri(settings: Settings) -> str:
+    """The token endpoint in effect: a setting (the sandbox's when set), never a credential's.
+
+    A ``token_uri`` in a stored token or in client secrets is whatever a client sent: honouring it
+    would POST the refresh token and client secret to any address, internal ones included (SSRF).
+    """
+    return settings.token_url() or settings.google_token_url
+
+
+def resolve_auth_uri(settings: Settings) -> str:
+    """Google's consent page in effect: a setting (the sandbox's when set), never the secrets'."""
+    if settings.sandbox_url:
+        return settings.sandbox_url.rstrip("/") + "/o/oauth2/auth"
+    return settings.google_auth_url
 
 
 @contextlib.contextmanager
@@ -245,7 +316,9 @@ class GoogleOAuth:
         self._settings = settings
         self._save = save_credentials
         self._inline = dict(credentials)
-        self._token_file = token_file_path(credentials, account_id)
+        self._token_file = token_file_path(
+            credentials, account_id, token_dir=settings.google_token_dir
+        )
         self._creds: Credentials | None = None
         self._lock = asyncio.Lock()
         self._session: requests.Session | None = None
@@ -264,7 +337,7 @@ class GoogleOAuth:
         if self._creds is not None:
             return self._creds
         try:
-            config = load_client_config(self._inline)
+            config = load_client_config(self._inline, secrets_dir=self._settings.google_secrets_dir)
         except ValueError as exc:
             raise self._auth_error(f"YouTube client secrets unusable: {exc}") from None
         section = next(iter(config.values()))
@@ -278,7 +351,7 @@ class GoogleOAuth:
         self._creds = Credentials(  # type: ignore[no-untyped-call]
             token=stored.get("token") or None,
             refresh_token=stored.get("refresh_token") or None,
-            token_uri=resolve_token_uri(self._settings, stored.get("token_uri"), section.get("token_uri")),
+            token_uri=resolve_token_uri(self._settings),
             client_id=section["client_id"],
             client_secret=section["client_secret"],
             scopes=list(scopes),
@@ -411,9 +484,10 @@ def run_consent_flow(
             kwargs.setdefault("include_client_id", True)
             return super().fetch_token(**kwargs)
 
-    config = load_client_config(credentials)
+    config = load_client_config(credentials, secrets_dir=settings.google_secrets_dir)
     section = next(iter(config.values()))
-    section["token_uri"] = resolve_token_uri(settings, section.get("token_uri"))
+    section["token_uri"] = resolve_token_uri(settings)
+    section["auth_uri"] = resolve_auth_uri(settings)
     flow = _Flow.from_client_config(config, scopes=list(YOUTUBE_SCOPES))
     with allow_local_http(section["token_uri"]):
         creds = flow.run_local_server(

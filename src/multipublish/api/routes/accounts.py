@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import JSONResponse
 
+from multipublish.accounts import check_remote_credentials
 from multipublish.api.auth import TokenDep
 from multipublish.api.deps import StateDep
 from multipublish.api.routes.common import errors, to_json
@@ -32,7 +33,13 @@ PlatformName = Annotated[str, Path(pattern="^(" + "|".join(PLATFORMS) + ")$")]
     responses=errors(409),
 )
 def add_account(body: AccountCreate, state: StateDep, _token: TokenDep) -> Any:
-    """Add (or replace) the credentials of an account on one platform."""
+    """Add (or replace) the credentials of an account on one platform.
+
+    YouTube: send the client secrets file's content as ``credentials.client_secrets`` (a path is
+    taken only under the server's ``MULTIPUBLISH_GOOGLE_SECRETS_DIR``); the token endpoint is a
+    server setting, never a ``token_uri`` sent here.
+    """
+    check_remote_credentials(body.platform, body.credentials, state.settings)
     account = state.manager.add_account(body.account_id, body.platform, body.credentials)
     return JSONResponse(to_json(account), status_code=201)
 
