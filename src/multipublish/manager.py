@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -116,6 +116,49 @@ class PublishingManager:
         from multipublish.media.validate import validate_config_for_platforms
 
         return validate_config_for_platforms(config, platforms, self.rules)
+
+    # -- preparation (issue 13) ------------------------------------------------------------------
+    @property
+    def renditions_dir(self) -> Path:
+        """The renditions cache folder in effect (settings, else beside the database)."""
+        from multipublish.media.prepare import default_dir
+
+        return self.settings.renditions_dir or default_dir(self.settings.database_url)
+
+    def prepare_video_for_platforms(
+        self,
+        video_path: str | Path,
+        platforms: list[str],
+        out_dir: str | Path | None = None,
+        trim: bool = False,
+        fit: str = "pad",
+        progress: Callable[[str, float], None] | None = None,
+    ) -> dict[str, dict[str, Any]]:
+        """Per platform ``{"path", "actions", "valid"}`` (and ``"error"``): a file each will take.
+
+        Blocks while encoding in worker processes; from async code call it through
+        ``asyncio.to_thread``. Without ``out_dir`` renditions go to the cache folder, pruned by the
+        ``renditions_max_*`` settings.
+        """
+        from multipublish.media.prepare import PruneLimits, prepare_video_for_platforms
+
+        limits = None
+        if out_dir is None:
+            age = self.settings.renditions_max_age_days
+            limits = PruneLimits(
+                max_age=age * 86400.0 if age is not None else None,
+                max_bytes=self.settings.renditions_max_bytes,
+            )
+        return prepare_video_for_platforms(
+            video_path,
+            platforms,
+            self.rules,
+            Path(out_dir) if out_dir is not None else self.renditions_dir,
+            trim=trim,
+            fit=fit,
+            progress=progress,
+            prune_limits=limits,
+        )
 
     # -- accounts -------------------------------------------------------------------------------
     @cached_property

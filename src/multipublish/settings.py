@@ -108,6 +108,15 @@ class Settings(BaseSettings):
     #: Directories that ``video_path`` may name, separated by ``os.pathsep``.
     media_roots: str = ""
 
+    # -- media preparation (multipublish.media.prepare) ----------------------------------------
+    #: Folder of prepared renditions; default: ``multipublish-renditions`` beside an SQLite
+    #: database, else ``$XDG_CACHE_HOME/multipublish/renditions``.
+    renditions_dir: Path | None = None
+    #: Renditions not used for this many days are removed (``None``: kept).
+    renditions_max_age_days: float | None = 30.0
+    #: The oldest renditions are removed while the folder holds more than this (``None``: no cap).
+    renditions_max_bytes: int | None = 20 * 1024**3
+
     #: Largest JSON (or form) request body the API reads, bytes; larger ones get a 413 unread.
     max_json_body_bytes: int = 4 * 1024 * 1024
     #: Largest upload (``POST /api/publishing/uploads``), bytes; unset: the largest file any

@@ -31,6 +31,7 @@ _COMMAND_MODULES = (
     "serve",  # multipublish serve ; tokens ; schedule ; db
     "report",  # multipublish report
     "insights",  # multipublish insights [collect] ; best-times
+    "prepare",  # multipublish prepare FILE --platforms ... ; thumbnail FILE --out FILE.jpg
 )
 
 
