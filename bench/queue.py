@@ -57,7 +57,7 @@ class NoopPublisher:
             self.lateness.append(time.time() - float(config.description))
         return PublishResult(platform, True, PublishStatus.PUBLISHED, video_id=kw.get("request_id"))
 
-    async def reconcile(self, account_id: str, platform: str, reference: str) -> PublishResult:
+    async def reconcile(self, account_id: str, platform: str, reference: str, **kw: Any) -> PublishResult:
         return PublishResult(platform, True, PublishStatus.PUBLISHED, video_id=reference)
 
 

@@ -21,6 +21,7 @@ from multipublish.accounts import AccountStore
 from multipublish.db import ensure_schema, make_engine
 from multipublish.errors import ErrorKind, InputError, MultipublishError, PlatformError
 from multipublish.platforms.base import (
+    Checkpoint,
     PlatformClient,
     ProgressCallback,
     PublishConfig,
@@ -273,6 +274,8 @@ class PublishingManager:
         progress: ProgressCallback | None,
         validate: bool,
         record_usage: bool = True,
+        checkpoint: Checkpoint | None = None,
+        resume: str | None = None,
     ) -> PublishResult:
         if validate:
             refusal = await self._validation_refusal(target, path, config)
@@ -289,7 +292,13 @@ class PublishingManager:
         started = time.monotonic()
         try:
             result = await target.client.publish(
-                path, config, post_type=target.post_type, request_id=rid, progress=report
+                path,
+                config,
+                post_type=target.post_type,
+                request_id=rid,
+                progress=report,
+                checkpoint=checkpoint,
+                resume=resume,
             )
         except PlatformError as exc:
             result = PublishResult(
@@ -335,12 +344,16 @@ class PublishingManager:
         progress: ProgressCallback | None = None,
         validate: bool = True,
         record_usage: bool = True,
+        checkpoint: Checkpoint | None = None,
+        resume: str | None = None,
     ) -> PublishResult:
         """Publish one video to one platform (``instagram:stories`` etc.) of one account.
 
         ``request_id`` identifies this upload at the service (the queue passes a stable one so an
         unknown outcome can be reconciled); one is generated when omitted. ``record_usage=False``:
         the caller counts the attempt itself (the queue does, after the result is stored).
+        ``checkpoint`` receives each protocol step before the next starts (the queue stores them);
+        ``resume`` is the reference of an unfinished earlier attempt to continue.
         """
         target = self._target(account_id, platform, config)
         path = self._check_file(video_path)
@@ -352,6 +365,8 @@ class PublishingManager:
             progress=progress,
             validate=validate,
             record_usage=record_usage,
+            checkpoint=checkpoint,
+            resume=resume,
         )
 
     async def publish_multi_platform(
@@ -420,10 +435,13 @@ class PublishingManager:
 
         return list(await asyncio.gather(*(one(job) for job in jobs)))
 
-    async def reconcile(self, account_id: str, platform: str, reference: str) -> PublishResult:
-        """Ask the platform what became of an upload reported ``unknown`` (never re-uploads)."""
+    async def reconcile(
+        self, account_id: str, platform: str, reference: str, *, checkpoint: Checkpoint | None = None
+    ) -> PublishResult:
+        """Ask the platform what became of an upload reported ``unknown`` (never re-uploads); the
+        steps left after a confirmed post (thumbnail, playlist) are finished and checkpointed."""
         base, _ = parse_platform(platform)
-        result = await self._client(account_id, base).reconcile(reference)
+        result = await self._client(account_id, base).reconcile(reference, checkpoint=checkpoint)
         result.platform = platform.strip().lower()
         return result
 

@@ -43,6 +43,8 @@ class RecordingPublisher:
         progress: Any = None,
         validate: bool = True,
         record_usage: bool = True,
+        checkpoint: Any = None,
+        resume: str | None = None,
     ) -> PublishResult:
         self.calls.append((account_id, platform, request_id))
         if self.delay:
@@ -74,7 +76,9 @@ class RecordingPublisher:
             reference=request_id,
         )
 
-    async def reconcile(self, account_id: str, platform: str, reference: str) -> PublishResult:
+    async def reconcile(
+        self, account_id: str, platform: str, reference: str, *, checkpoint: Any = None
+    ) -> PublishResult:
         self.reconciles.append((platform, reference))
         if reference in self.published:
             return self.published[reference]

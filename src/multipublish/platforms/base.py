@@ -144,6 +144,24 @@ class PublishResult:
 ProgressCallback = Callable[[str, int, int], None]
 
 
+@dataclass(frozen=True, slots=True)
+class ProtocolStep:
+    """One step of a platform's protocol that a crash must not forget (session created, bytes
+    confirmed, video id known, thumbnail set...). ``reference`` is everything needed to take the
+    upload up again from this step (what :meth:`PlatformClient.reconcile` and ``resume`` read)."""
+
+    name: str
+    reference: str
+    video_id: str | None = None
+    url: str | None = None
+    bytes_sent: int | None = None
+
+
+#: ``await checkpoint(step)`` stores ``step`` durably; the client goes on to the next step only
+#: once it returns (it raises when the step could not be stored: the client must stop there).
+Checkpoint = Callable[[ProtocolStep], Awaitable[None]]
+
+
 @runtime_checkable
 class PlatformClient(Protocol):
     """One wire protocol for one platform, bound to one account's credentials."""
@@ -158,12 +176,19 @@ class PlatformClient(Protocol):
         post_type: str,
         request_id: str,
         progress: ProgressCallback | None = None,
+        checkpoint: Checkpoint | None = None,
+        resume: str | None = None,
     ) -> PublishResult:
-        """Upload and publish; never raises for platform failures (they become the result)."""
+        """Upload and publish; never raises for platform failures (they become the result).
+
+        ``resume``: the reference of an earlier attempt of this same publish that reconcile found
+        unfinished; a client that can continue it (YouTube's resumable session) does so.
+        """
         ...
 
-    async def reconcile(self, reference: str) -> PublishResult:
-        """Ask the platform what became of an upload whose outcome was ``unknown``."""
+    async def reconcile(self, reference: str, *, checkpoint: Checkpoint | None = None) -> PublishResult:
+        """Ask the platform what became of an upload whose outcome was ``unknown``; finish the steps
+        left when the platform has the post (thumbnail, playlist)."""
         ...
 
     async def authenticate(self) -> None:
@@ -187,9 +212,13 @@ class Publisher(Protocol):
         progress: ProgressCallback | None = None,
         validate: bool = True,
         record_usage: bool = True,
+        checkpoint: Checkpoint | None = None,
+        resume: str | None = None,
     ) -> PublishResult: ...
 
-    async def reconcile(self, account_id: str, platform: str, reference: str) -> PublishResult: ...
+    async def reconcile(
+        self, account_id: str, platform: str, reference: str, *, checkpoint: Checkpoint | None = None
+    ) -> PublishResult: ...
 
 
 ReconcileFn = Callable[[str], Awaitable[PublishResult]]

@@ -34,7 +34,9 @@ from multipublish.captions import CAPTION_OPTION, compose_caption
 from multipublish.catalogue import CATALOGUE, UPLOAD_POST_PLATFORMS
 from multipublish.errors import ErrorKind, InputError, PlatformError
 from multipublish.platforms.base import (
+    Checkpoint,
     ProgressCallback,
+    ProtocolStep,
     PublishConfig,
     PublishResult,
     PublishStatus,
@@ -461,8 +463,14 @@ class UploadPostPlatform:
         post_type: str,
         request_id: str,
         progress: ProgressCallback | None = None,
+        checkpoint: Checkpoint | None = None,
+        resume: str | None = None,
     ) -> PublishResult:
-        """Upload once and report what became of it; never re-uploads on its own."""
+        """Upload once and report what became of it; never re-uploads on its own.
+
+        The request id (also the Idempotency-Key) is the whole of the resumable state: ``resume``
+        adds nothing, and an accepted asynchronous upload is checkpointed before it is followed.
+        """
         fields = self.check(config, post_type)
         refused = await self._check_profile(request_id)
         if refused is not None:
@@ -520,11 +528,13 @@ class UploadPostPlatform:
                 bytes_sent=size,
                 details=getattr(exc, "details", {"status_code": exc.status_code}),
             )
-        result = await self._from_response(response, request_id)
+        result = await self._from_response(response, request_id, checkpoint)
         result.bytes_sent = size
         return result
 
-    async def _from_response(self, response: httpx.Response, request_id: str) -> PublishResult:
+    async def _from_response(
+        self, response: httpx.Response, request_id: str, checkpoint: Checkpoint | None = None
+    ) -> PublishResult:
         data = response_json(response)
         details: dict[str, Any] = {"request_id": request_id}
         if isinstance(data.get("usage"), dict):
@@ -545,6 +555,8 @@ class UploadPostPlatform:
             return self._from_entry(data["results"], request_id, details)
         if data.get("request_id"):  # asynchronous upload: follow it
             details["async"] = True
+            if checkpoint is not None:
+                await checkpoint(ProtocolStep("accepted", request_id, bytes_sent=None))
             result = await self._follow(str(data["request_id"]), deadline=None)
             result.details = {**details, **result.details}
             return result
@@ -729,6 +741,6 @@ class UploadPostPlatform:
             details={"request_id": request_id},
         )
 
-    async def reconcile(self, reference: str) -> PublishResult:
+    async def reconcile(self, reference: str, *, checkpoint: Checkpoint | None = None) -> PublishResult:
         """Ask the service again about an upload whose outcome was unknown (or still processing)."""
         return await self._ask(reference, reason="reconcile", follow=False)

@@ -36,7 +36,14 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from multipublish.errors import ConfigurationError, ErrorKind, InputError, MediaError, PlatformError
-from multipublish.platforms.base import ProgressCallback, PublishConfig, PublishResult, PublishStatus
+from multipublish.platforms.base import (
+    Checkpoint,
+    ProgressCallback,
+    ProtocolStep,
+    PublishConfig,
+    PublishResult,
+    PublishStatus,
+)
 from multipublish.platforms.google_oauth import GoogleOAuth, SaveCredentials, reauth_hint
 from multipublish.platforms.http import (
     describe_exception,
@@ -285,6 +292,21 @@ def make_reference(session_uri: str, total: int, plan: UploadPlan | None = None)
     return f"{session_uri}#{urlencode(fields)}"
 
 
+def with_fields(reference: str, **fields: str) -> str:
+    """``reference`` with more fragment fields (``video``, ``done``): the steps a crash keeps."""
+    merged = {**_fragment(reference), **fields}
+    return f"{reference.partition('#')[0]}#{urlencode(merged)}"
+
+
+def _done(reference: str) -> set[str]:
+    """The steps after the upload already finished (``thumbnail``, ``playlist``)."""
+    return {d for d in _fragment(reference).get("done", "").split(",") if d}
+
+
+def _mark_done(reference: str, step: str) -> str:
+    return with_fields(reference, done=",".join(sorted(_done(reference) | {step})))
+
+
 def parse_reference(reference: str) -> tuple[str, int | None]:
     """``(session URI, total bytes or None)`` from :func:`make_reference`'s output."""
     uri = reference.partition("#")[0]
@@ -426,20 +448,23 @@ class YouTubeClient:
         post_type: str,
         request_id: str,
         progress: ProgressCallback | None = None,
+        checkpoint: Checkpoint | None = None,
+        resume: str | None = None,
     ) -> PublishResult:
         """Upload and publish; bad input raises ``InputError`` before anything is sent.
 
-        Platform failures never raise: they come back as a failed (or ``unknown``) result.
+        Platform failures never raise: they come back as a failed (or ``unknown``) result. Each
+        step is handed to ``checkpoint`` before the next starts: the session (its URI is the
+        reference), the bytes the session confirmed, the video id, the thumbnail, the playlist
+        item. ``resume`` (an earlier attempt's reference) continues that attempt: a video already
+        made only gets the steps left; a session asked for its offset continues from there.
         """
         plan = plan_upload(video_path, config, post_type, now=self._clock())
         details: dict[str, Any] = {"request_id": request_id}
-        try:
-            session = await self._start_session(plan)
-        except PlatformError as exc:
-            return self._failed(exc, details=details)
-        except httpx.TransportError as exc:
-            return self._failed(self._transport_error(exc, "starting the upload"), details=details)
-        reference = make_reference(session, plan.total, plan)
+
+        async def step(name: str, reference: str, **values: Any) -> None:
+            if checkpoint is not None:
+                await checkpoint(ProtocolStep(name, reference, **values))
 
         def report(sent: int) -> None:
             if progress is None:
@@ -449,36 +474,90 @@ class YouTubeClient:
             except Exception:  # a broken progress bar must not lose an upload's outcome
                 log.exception("progress callback failed")
 
-        try:
-            video = await self._upload(session, plan, report)
-        except _OutcomeUnknown as exc:
-            return PublishResult(
-                platform=PLATFORM,
-                success=False,
-                status=PublishStatus.UNKNOWN,
-                error=f"outcome unknown: {exc}; reconcile with the session before any repost",
-                error_kind=ErrorKind.UNKNOWN,
-                reference=reference,
-                bytes_sent=plan.total,
-                details=details,
-            )
-        except PlatformError as exc:
-            return self._failed(exc, reference=reference, details=details)
-        except OSError as exc:
-            return self._failed(
-                PlatformError(PLATFORM, ErrorKind.PERMANENT, f"reading the video failed: {exc}"),
-                reference=reference,
-                details=details,
-            )
+        session: str | None = None
+        offset = 0
+        video: dict[str, Any] | None = None
+        reference = ""
+        if resume is not None:
+            prior, total = parse_reference(resume)
+            if _fragment(resume).get("video"):
+                return await self._confirmed({"id": _fragment(resume)["video"]}, resume, checkpoint)
+            if urlsplit(prior).scheme in ("http", "https") and total == plan.total:
+                try:
+                    response = await self._query(prior, plan.total)
+                except httpx.TransportError as exc:
+                    return self._unknown(
+                        resume, f"the upload session did not answer: {describe_exception(exc)}"
+                    )
+                if response.status_code in (200, 201):
+                    video, reference = self._completed(response), resume
+                elif response.status_code == 308:
+                    session, offset, reference = prior, _confirmed_bytes(response), resume
+                    log.info("YouTube upload resumed at byte %d of %d", offset, plan.total)
+                elif response.status_code not in (404, 410):  # gone: start a new session
+                    return self._unknown(resume, f"the upload session answered HTTP {response.status_code}")
+        if video is None and session is None:
+            try:
+                session = await self._start_session(plan)
+            except PlatformError as exc:
+                return self._failed(exc, details=details)
+            except httpx.TransportError as exc:
+                return self._failed(self._transport_error(exc, "starting the upload"), details=details)
+            reference = make_reference(session, plan.total, plan)
+            await step("session", reference, bytes_sent=0)
+        if video is None:
+            assert session is not None
+
+            async def confirmed(sent: int) -> None:
+                await step("bytes", reference, bytes_sent=sent)
+
+            try:
+                video = await self._upload(session, plan, report, offset=offset, confirmed=confirmed)
+            except _OutcomeUnknown as exc:
+                return PublishResult(
+                    platform=PLATFORM,
+                    success=False,
+                    status=PublishStatus.UNKNOWN,
+                    error=f"outcome unknown: {exc}; reconcile with the session before any repost",
+                    error_kind=ErrorKind.UNKNOWN,
+                    reference=reference,
+                    bytes_sent=plan.total,
+                    details=details,
+                )
+            except PlatformError as exc:
+                return self._failed(exc, reference=reference, details=details)
+            except OSError as exc:
+                return self._failed(
+                    PlatformError(PLATFORM, ErrorKind.PERMANENT, f"reading the video failed: {exc}"),
+                    reference=reference,
+                    details=details,
+                )
         report(plan.total)
         result = self._video_result(video, shorts=plan.shorts, reference=reference)
         result.details.update(details)
-        warnings = await self._after_upload(
-            result.video_id or "", plan.thumbnail_path, plan.thumbnail_type, plan.playlist_id
+        result.reference = reference = with_fields(reference, video=result.video_id or "")
+        await step("video", reference, video_id=result.video_id, url=result.url, bytes_sent=plan.total)
+        warnings, result.reference = await self._after_upload(
+            result.video_id or "",
+            plan.thumbnail_path,
+            plan.thumbnail_type,
+            plan.playlist_id,
+            reference=reference,
+            checkpoint=checkpoint,
         )
         if warnings:
             result.details["warnings"] = warnings
         return result
+
+    def _unknown(self, reference: str, error: str) -> PublishResult:
+        return PublishResult(
+            platform=PLATFORM,
+            success=False,
+            status=PublishStatus.UNKNOWN,
+            error=error,
+            error_kind=ErrorKind.UNKNOWN,
+            reference=reference,
+        )
 
     def _failed(
         self,
@@ -565,12 +644,20 @@ class YouTubeClient:
             },
         )
 
-    async def _upload(self, session: str, plan: UploadPlan, report: Callable[[int], None]) -> dict[str, Any]:
-        """Send the file from byte 0, resuming from the session's confirmed byte after a failure."""
+    async def _upload(
+        self,
+        session: str,
+        plan: UploadPlan,
+        report: Callable[[int], None],
+        *,
+        offset: int = 0,
+        confirmed: Callable[[int], Awaitable[None]] | None = None,
+    ) -> dict[str, Any]:
+        """Send the file from ``offset``, resuming from the session's confirmed byte after a failure;
+        ``confirmed(bytes)`` is awaited each time the session confirms more bytes."""
         total = plan.total
-        offset = 0
         stalls = 0
-        report(0)
+        report(offset)
         while True:
             end = min(offset + self._chunk, total)
             final = end == total
@@ -584,29 +671,31 @@ class YouTubeClient:
                 if response.status_code in (200, 201):
                     return self._completed(response)
                 if response.status_code == 308:
-                    confirmed = _confirmed_bytes(response)
-                    stalls = 0 if confirmed > offset else stalls + 1
+                    held = _confirmed_bytes(response)
+                    stalls = 0 if held > offset else stalls + 1
                     if stalls > self._max_attempts:
                         raise PlatformError(
                             PLATFORM, ErrorKind.TRANSIENT, "the upload session accepts no bytes"
                         )
-                    offset = confirmed
+                    offset = held
                     report(offset)
+                    if confirmed is not None and stalls == 0:
+                        await confirmed(offset)
                     continue
                 self._raise_unless_retryable(response)
                 reason = f"HTTP {response.status_code}"
             log.info("YouTube upload interrupted at byte %d of %d (%s)", offset, total, reason)
-            confirmed, video = await self._recover(session, total, final=final, reason=reason)
+            held, video = await self._recover(session, total, final=final, reason=reason)
             if video is not None:
                 return video
-            stalls = 0 if confirmed > offset else stalls + 1
+            stalls = 0 if held > offset else stalls + 1
             if stalls > self._max_attempts:
                 raise PlatformError(
                     PLATFORM,
                     ErrorKind.TRANSIENT,
-                    f"upload interrupted {stalls} times at byte {confirmed} ({reason})",
+                    f"upload interrupted {stalls} times at byte {held} ({reason})",
                 )
-            offset = confirmed
+            offset = held
             report(offset)
 
     def _raise_unless_retryable(self, response: httpx.Response) -> None:
@@ -666,10 +755,22 @@ class YouTubeClient:
         thumb_path: Path | None,
         thumb_type: str | None,
         playlist_id: str | None,
-    ) -> list[str]:
-        """Thumbnail and playlist: the video is live already, so failures are warnings."""
+        *,
+        reference: str,
+        checkpoint: Checkpoint | None = None,
+        maybe_sent: bool = False,
+    ) -> tuple[list[str], str]:
+        """Thumbnail and playlist, each skipped when the reference says it is done already and
+        checkpointed once over: the video is live already, so failures are warnings.
+
+        ``maybe_sent`` (taking up an attempt that stopped): the playlist item may have been added
+        before the stop, so ``playlistItems.list`` with ``videoId`` is asked first (one unit) and a
+        second item is never inserted. A thumbnail set twice is the same thumbnail.
+        Returns the warnings and the reference with the finished steps marked.
+        """
         warnings: list[str] = []
-        if thumb_path is not None and thumb_type is not None:
+        done = _done(reference)
+        if thumb_path is not None and thumb_type is not None and "thumbnail" not in done:
             try:
                 data = await asyncio.to_thread(thumb_path.read_bytes)
                 response = await self._send(
@@ -683,7 +784,17 @@ class YouTubeClient:
                     warnings.append(self._error(response, "setting the thumbnail").message)
             except (PlatformError, httpx.TransportError, OSError) as exc:
                 warnings.append(f"setting the thumbnail failed: {_describe(exc)}")
-        if playlist_id:
+            reference = _mark_done(reference, "thumbnail")
+            if checkpoint is not None:
+                await checkpoint(ProtocolStep("thumbnail", reference, video_id=video_id))
+        if playlist_id and "playlist" not in done:
+            try:
+                if maybe_sent and await self._in_playlist(video_id, playlist_id):
+                    playlist_id = None  # added before the attempt stopped
+            except (PlatformError, httpx.TransportError) as exc:
+                warnings.append(f"adding to the playlist failed: {_describe(exc)}")
+                return warnings, reference  # not marked done: asked again on the next attempt
+        if playlist_id and "playlist" not in done:
             try:
                 response = await self._send(
                     "POST",
@@ -700,34 +811,54 @@ class YouTubeClient:
                     warnings.append(self._error(response, "adding to the playlist").message)
             except (PlatformError, httpx.TransportError) as exc:
                 warnings.append(f"adding to the playlist failed: {_describe(exc)}")
-        return warnings
+            reference = _mark_done(reference, "playlist")
+            if checkpoint is not None:
+                await checkpoint(ProtocolStep("playlist", reference, video_id=video_id))
+        return warnings, reference
+
+    async def _in_playlist(self, video_id: str, playlist_id: str) -> bool:
+        """Whether ``playlist_id`` holds ``video_id`` already (``playlistItems.list``, 1 unit).
+
+        See developers.google.com/youtube/v3/docs/playlistItems/list (``videoId`` filter).
+        """
+        response = await self._send(
+            "GET",
+            f"{self._settings.youtube_api_root()}youtube/v3/playlistItems",
+            params={"part": "id", "playlistId": playlist_id, "videoId": video_id},
+        )
+        if response.status_code != 200:
+            raise self._error(response, "checking the playlist")
+        return bool(response_json(response).get("items"))
 
     # -- reconcile -----------------------------------------------------------------------------------
-    async def reconcile(self, reference: str) -> PublishResult:
-        """Ask the upload session what became of an upload whose outcome was ``unknown``."""
+    async def reconcile(self, reference: str, *, checkpoint: Checkpoint | None = None) -> PublishResult:
+        """What became of an upload whose outcome was ``unknown``, read from the steps its reference
+        recorded: a video id finishes the steps left; a session is asked how far it got; no session
+        means nothing was sent (a confirmed failure: the upload starts over)."""
+        if _fragment(reference).get("video"):
+            return await self._confirmed({"id": _fragment(reference)["video"]}, reference, checkpoint)
         session, total = parse_reference(reference)
-        unknown = PublishResult(
-            platform=PLATFORM,
-            success=False,
-            status=PublishStatus.UNKNOWN,
-            error_kind=ErrorKind.UNKNOWN,
-            reference=reference,
-        )
         if urlsplit(session).scheme not in ("http", "https"):
-            unknown.error = "the reference is not a YouTube upload session URI"
-            return unknown
+            # Killed before the session URI was stored: a session without bytes makes no video.
+            return self._failed(
+                PlatformError(
+                    PLATFORM,
+                    ErrorKind.TRANSIENT,
+                    "no upload session was recorded before the attempt stopped; nothing was "
+                    "uploaded, so the upload starts over",
+                ),
+                reference=reference,
+            )
         try:
             response = await self._query(session, total)
         except httpx.TransportError as exc:
-            unknown.error = f"the upload session did not answer: {describe_exception(exc)}"
-            return unknown
+            return self._unknown(reference, f"the upload session did not answer: {describe_exception(exc)}")
         except PlatformError as exc:
-            unknown.error = exc.message
-            return unknown
+            return self._unknown(reference, exc.message)
         if response.status_code in (200, 201):
             video = response_json(response)
             if video.get("id"):
-                return await self._confirmed(video, reference)
+                return await self._confirmed(video, reference, checkpoint)
         if response.status_code == 308:
             held = _confirmed_bytes(response)
             return self._failed(
@@ -738,24 +869,41 @@ class YouTubeClient:
                     f"{total if total is not None else '?'} bytes); nothing was published",
                 ),
                 reference=reference,
+                details={"resumable": True, "bytes_confirmed": held},
             )
-        unknown.error = f"the upload session answered HTTP {response.status_code}"
-        return unknown
+        return self._unknown(
+            reference,
+            f"the upload session answered HTTP {response.status_code}; whether the video was made "
+            "cannot be told yet (asked again on the next attempt, never re-uploaded blindly)",
+        )
 
-    async def _confirmed(self, video: dict[str, Any], reference: str) -> PublishResult:
+    async def _confirmed(
+        self, video: dict[str, Any], reference: str, checkpoint: Checkpoint | None = None
+    ) -> PublishResult:
         """A video found by reconcile gets what the lost answer kept it from: thumbnail, playlist."""
         follow = _fragment(reference)
+        video_id = str(video["id"])
+        reference = with_fields(reference, video=video_id)
         result = self._video_result(video, shorts=follow.get("shorts") == "1", reference=reference)
+        if checkpoint is not None and not follow.get("video"):
+            await checkpoint(ProtocolStep("video", reference, video_id=video_id, url=result.url))
         thumb: tuple[Path, str] | tuple[None, None] = (None, None)
         warnings: list[str] = []
-        if follow.get("thumbnail"):
+        if follow.get("thumbnail") and "thumbnail" not in _done(reference):
             try:
                 thumb = _check_thumbnail(follow["thumbnail"])
             except InputError as exc:
                 warnings.append(f"setting the thumbnail failed: {exc.reason}")
-        warnings += await self._after_upload(
-            result.video_id or "", thumb[0], thumb[1], follow.get("playlist")
+        more, result.reference = await self._after_upload(
+            video_id,
+            thumb[0],
+            thumb[1],
+            follow.get("playlist"),
+            reference=reference,
+            checkpoint=checkpoint,
+            maybe_sent=True,
         )
+        warnings += more
         if warnings:
             result.details["warnings"] = warnings
         return result

@@ -50,7 +50,7 @@ from sqlalchemy.exc import IntegrityError
 
 from multipublish.db import UTCDateTime, job_results, jobs, utcnow
 from multipublish.errors import ConflictError, ErrorKind, InputError, NotFoundError
-from multipublish.platforms.base import PublishConfig, PublishResult, PublishStatus
+from multipublish.platforms.base import ProtocolStep, PublishConfig, PublishResult, PublishStatus
 from multipublish.queue.backoff import backoff_delay, webhook_delay
 from multipublish.queue.models import (
     FINISHED,
@@ -391,6 +391,17 @@ _U_RESULT = (
         request_id=func.coalesce(_b("b_rid", String()), job_results.c.request_id),
         published_at=func.coalesce(_b("b_pub", UTCDateTime()), job_results.c.published_at),
         attempts=job_results.c.attempts + 1,
+    )
+)
+_U_STEP = (
+    update(job_results)
+    .where(job_results.c.job_id == _b("b_j"), job_results.c.platform == _b("b_p"))
+    .values(
+        reference=_b("b_ref", Text()),
+        video_id=func.coalesce(_b("b_vid", String()), job_results.c.video_id),
+        url=func.coalesce(_b("b_url", Text()), job_results.c.url),
+        bytes_sent=func.coalesce(_b("b_bytes", BigInteger()), job_results.c.bytes_sent),
+        updated_at=_NOW,
     )
 )
 _IN_FLIGHT_VALUES = {
@@ -1028,6 +1039,27 @@ class JobStore:
             )
         return True
 
+    def checkpoint(self, claim: Claim, key: str, step: ProtocolStep) -> bool:
+        """Store one protocol step of a platform in flight (its reference, video id, bytes), fenced
+        like a result; ``False`` when the lease was lost. Reconcile reads what this wrote."""
+        now = self.now()
+        with self._tx() as conn:
+            if self._fence(conn, claim, now) is None:
+                return False
+            conn.execute(
+                _U_STEP,
+                {
+                    "b_j": claim.job.id,
+                    "b_p": key,
+                    "b_ref": step.reference,
+                    "b_vid": step.video_id,
+                    "b_url": step.url,
+                    "b_bytes": step.bytes_sent,
+                    "b_now": now,
+                },
+            )
+        return True
+
     def _view(self, claim: Claim, changed: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         view = {k: dict(v) for k, v in claim.job.results.items()}
         tasks = {t.key for t in claim.tasks}
@@ -1244,11 +1276,20 @@ class JobStore:
                 )
                 event = "job.retry_scheduled"
             elif job.attempts >= job.max_retries + 1:
+                unknown = [k for k in pending if res[k].get("status") == "unknown"]
+                hint = (
+                    f"; the outcome on {', '.join(unknown)} is unknown, not failed: "
+                    f"`multipublish jobs retry {job.id}` asks the platform again before any repost"
+                    if unknown
+                    else ""
+                )
                 values.update(
                     status=str(QueueStatus.FAILED),
                     completed_at=now,
                     error_message=(
-                        f"gave up after {job.attempts} attempts: " + _summary(res, pending + final_failed)
+                        f"gave up after {job.attempts} attempts: "
+                        + _summary(res, pending + final_failed)[:1500]
+                        + hint
                     ),
                     wait_reason=None,
                 )

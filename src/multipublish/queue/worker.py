@@ -35,7 +35,7 @@ from multipublish.errors import (
     InputError,
     PlatformError,
 )
-from multipublish.platforms.base import Publisher, PublishResult, PublishStatus
+from multipublish.platforms.base import Checkpoint, ProtocolStep, Publisher, PublishResult, PublishStatus
 from multipublish.queue.models import Job, QueuedPublishConfig, QueueStatus
 from multipublish.queue.notify import Waker, listen
 from multipublish.queue.store import CHANNEL, Claim, ClaimBatch, JobStore, Outcome, PlatformTask
@@ -76,6 +76,15 @@ def _resolve_engine(db: Any) -> Engine:
 
 class _LeaseLost(Exception):
     """The job's lease went to another worker; stop without writing anything."""
+
+
+class _StepNotStored(Exception):
+    """A protocol step could not be written down: the attempt stops, its outcome is ``unknown``."""
+
+    def __init__(self, step: ProtocolStep, reason: str) -> None:
+        super().__init__(reason)
+        self.step = step
+        self.reason = reason
 
 
 @dataclass(slots=True)
@@ -524,13 +533,16 @@ class PublishingQueue:
         reservation: Reservation | None = None
         started = time.monotonic()
         try:
+            checkpoint = self._checkpoint(claim, t)
+            resume: str | None = None
             if t.previous_status == "unknown":
                 ref = t.reference or t.request_id
-                found = await self.manager.reconcile(job.account_id, t.key, ref)
+                found = await self.manager.reconcile(job.account_id, t.key, ref, checkpoint=checkpoint)
                 if found.success or found.status == PublishStatus.PROCESSING:
                     return found, None
                 if found.status == PublishStatus.UNKNOWN or found.error_kind == ErrorKind.UNKNOWN:
                     return found, None  # still not known: never repost blindly; try again later
+                resume = found.reference or ref  # not there: continue (or start) the upload
             if self.quota_gate is not None:  # over quota: a `quota` result that waits for the reset
                 decision = await self._db(
                     self.quota_gate.reserve, job.account_id, t.key, self.clock(), job.config
@@ -546,13 +558,28 @@ class PublishingQueue:
                     job.config,
                     request_id=t.request_id,
                     record_usage=False,
+                    checkpoint=checkpoint,
+                    resume=resume,
                 )
             except BaseException:
                 if reservation is not None:
                     await asyncio.shield(self._release(reservation))
                 raise
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, _LeaseLost):
             raise
+        except _StepNotStored as exc:
+            # The platform may hold more than we could write down: reconcile, never repost.
+            result = PublishResult(
+                platform=t.key,
+                success=False,
+                status=PublishStatus.UNKNOWN,
+                error=f"the {exc.step.name} step could not be stored ({exc.reason}); "
+                "outcome to be reconciled",
+                error_kind=ErrorKind.UNKNOWN,
+                reference=exc.step.reference,
+                video_id=exc.step.video_id,
+                url=exc.step.url,
+            )
         except PlatformError as exc:
             result = _failure(t.key, exc.message, exc.kind, exc.retry_after)
         except InputError as exc:
@@ -565,6 +592,19 @@ class PublishingQueue:
             await count()
             return result, None
         return result, count
+
+    def _checkpoint(self, claim: Claim, t: PlatformTask) -> Checkpoint:
+        """Each protocol step goes to the job's result row (fenced) before the client goes on."""
+
+        async def store(step: ProtocolStep) -> None:
+            try:
+                stored = await self._durably(self.store.checkpoint, claim, t.key, step)
+            except Exception as exc:
+                raise _StepNotStored(step, type(exc).__name__) from exc
+            if not stored:
+                raise _LeaseLost
+
+        return store
 
     async def _release(self, reservation: Reservation) -> None:
         assert self.quota_gate is not None

@@ -556,6 +556,37 @@ async def insert_playlist_item(request: Request) -> Response:
     return json_response(item)
 
 
+async def list_playlist_items(request: Request) -> Response:
+    """``GET /youtube/v3/playlistItems?part=id&playlistId=&videoId=`` (1 unit): the items of a
+    playlist, only those holding ``videoId`` when given."""
+    state = state_of(request)
+    channel = await _admit(request, "list")
+    if isinstance(channel, Response):
+        return channel
+    if not request.query_params.get("part"):
+        return yt_error(400, "required", "Required parameter: part", domain="global")
+    playlist_id = request.query_params.get("playlistId", "")
+    if not playlist_id:
+        return yt_error(400, "required", "Required parameter: playlistId", domain="global")
+    video_id = request.query_params.get("videoId")
+    _spend(state, COST_READ)
+    with state.lock:
+        items = [
+            i
+            for i in state.playlist_items
+            if i["snippet"]["playlistId"] == playlist_id
+            and (video_id is None or i["snippet"]["resourceId"]["videoId"] == video_id)
+        ]
+    return json_response(
+        {
+            "kind": "youtube#playlistItemListResponse",
+            "etag": new_id("", 12),
+            "items": json.loads(json.dumps(items)),
+            "pageInfo": {"totalResults": len(items), "resultsPerPage": len(items)},
+        }
+    )
+
+
 async def list_videos(request: Request) -> Response:
     """``GET /youtube/v3/videos?id=a,b&part=...``."""
     state = state_of(request)
@@ -709,6 +740,7 @@ routes = [
     Route("/upload/youtube/v3/videos", put_chunk, methods=["PUT"]),
     Route("/upload/youtube/v3/thumbnails/set", set_thumbnail, methods=["POST"]),
     Route("/youtube/v3/playlistItems", insert_playlist_item, methods=["POST"]),
+    Route("/youtube/v3/playlistItems", list_playlist_items, methods=["GET"]),
     Route("/youtube/v3/videos", list_videos, methods=["GET"]),
     Route("/youtube/v3/channels", list_channels, methods=["GET"]),
     Route("/token", token, methods=["POST"]),
