@@ -49,6 +49,9 @@ class PublishConfig:
     thumbnail_path: str | None = None
     #: Native scheduling time on platforms that support it (YouTube ``publishAt``, upload-post).
     scheduled_time: datetime | None = None
+    #: Title and description per language (BCP 47 tag -> ``{"title", "description"}``); YouTube
+    #: gets them as ``localizations`` with ``snippet.defaultLanguage``.
+    localizations: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def options_for(self, platform: str) -> dict[str, Any]:
         """The ``platform_specific`` options of one platform (empty when none)."""
@@ -69,6 +72,7 @@ class PublishConfig:
             platform_specific=dict(data.get("platform_specific") or {}),
             thumbnail_path=data.get("thumbnail_path"),
             scheduled_time=datetime.fromisoformat(st) if isinstance(st, str) else st,
+            localizations=dict(data.get("localizations") or {}),
         )
 
 

@@ -169,6 +169,7 @@ def check_config(
     playlist_id = opts.text("playlist_id", max_length=100)
     option_publish_at = opts.timestamp("publish_at")
     named_type = opts.choice("post_type", {"video": "video", "shorts": "shorts"})
+    default_language = opts.text("default_language", max_length=35)
     opts.finish()
     if named_type is not None and named_type != post_type:
         raise InputError(
@@ -231,14 +232,56 @@ def check_config(
     }
     if tags:
         snippet["tags"] = tags
+    metadata: dict[str, Any] = {"snippet": snippet, "status": status}
+    localized = _localizations(config, default_language)
+    if localized is not None:
+        snippet["defaultLanguage"], metadata["localizations"] = localized
     thumb, thumb_type = _check_thumbnail(config.thumbnail_path) if config.thumbnail_path else (None, None)
     return VideoRequest(
-        metadata={"snippet": snippet, "status": status},
+        metadata=metadata,
         shorts=post_type == "shorts",
         playlist_id=playlist_id.strip() if playlist_id else None,
         thumbnail_path=thumb,
         thumbnail_type=thumb_type,
     )
+
+
+#: The parts a ``videos.insert`` body may carry (the request's ``part`` names those sent).
+PARTS = ("snippet", "status", "localizations")
+
+
+def _localizations(
+    config: PublishConfig, default_language: str | None
+) -> tuple[str, dict[str, dict[str, str]]] | None:
+    """``snippet.defaultLanguage`` and the ``localizations`` part of ``videos.insert``.
+
+    YouTube refuses localizations without a default language (``defaultLanguageNotSet``); the default
+    is the ``default_language`` option, else the first language given. Each localized title and
+    description obeys the default snippet's limits.
+    """
+    from multipublish.localization.languages import check_language_tag, check_localizations
+
+    langs = check_localizations(config.localizations)
+    if not langs and not default_language:
+        return None
+    default = (
+        check_language_tag(default_language, _field("default_language"))
+        if default_language
+        else next(iter(langs))
+    )
+    out: dict[str, dict[str, str]] = {}
+    for lang, entry in langs.items():
+        where = f"localizations.{lang}"
+        title = entry["title"] or (config.title or "").strip()
+        if not title or len(title) > MAX_TITLE_CHARS or "<" in title or ">" in title:
+            raise InputError(
+                f"{where}.title", f"YouTube needs a title of at most {MAX_TITLE_CHARS} characters, no < or >"
+            )
+        description = entry["description"]
+        if len(description.encode("utf-8")) > MAX_DESCRIPTION_BYTES or re.search("[<>]", description):
+            raise InputError(f"{where}.description", f"at most {MAX_DESCRIPTION_BYTES} bytes, no < or >")
+        out[lang] = {"title": title, "description": description}
+    return default, out
 
 
 def plan_upload(
@@ -599,7 +642,7 @@ class YouTubeClient:
         response = await self._send(
             "POST",
             url,
-            params={"part": "snippet,status", "uploadType": "resumable"},
+            params={"part": ",".join(k for k in plan.metadata if k in PARTS), "uploadType": "resumable"},
             headers={
                 "Content-Type": "application/json; charset=UTF-8",
                 "X-Upload-Content-Type": plan.content_type,

@@ -217,6 +217,26 @@ def _validate_metadata(body: Any) -> Response | None:
     return None
 
 
+def _validate_localizations(metadata: dict[str, Any]) -> Response | None:
+    """``localizations`` need ``snippet.defaultLanguage`` (``defaultLanguageNotSet``); each entry
+    is a title/description pair within the snippet's limits."""
+    localized = metadata.get("localizations")
+    if localized is None:
+        return None
+    snippet = metadata.get("snippet") or {}
+    if not isinstance(localized, dict) or not all(isinstance(v, dict) for v in localized.values()):
+        return yt_error(400, "parseError", "Parse Error", domain="global")
+    if not snippet.get("defaultLanguage"):
+        return yt_error(400, "defaultLanguageNotSet", "The request is trying to add localized video "
+                        "details without specifying the default language of the video details.")
+    for lang, entry in localized.items():
+        title = entry.get("title", "")
+        if not re.fullmatch(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*", lang) or not isinstance(title, str) \
+                or len(title) > 100 or re.search("[<>]", title):
+            return yt_error(400, "invalidVideoMetadata", "The request metadata is invalid.")
+    return None
+
+
 async def start_upload(request: Request) -> Response:
     """``POST /upload/youtube/v3/videos?uploadType=resumable&part=...``: open a session."""
     state = state_of(request)
@@ -239,6 +259,11 @@ async def start_upload(request: Request) -> Response:
     except ValueError:
         return yt_error(400, "parseError", "Parse Error", domain="global")
     invalid = _validate_metadata(metadata)
+    if invalid is not None:
+        return invalid
+    if "localizations" not in {p.strip() for p in part.split(",")}:
+        metadata.pop("localizations", None)  # properties of parts not named are ignored
+    invalid = _validate_localizations(metadata)
     if invalid is not None:
         return invalid
     publish_ts = metadata.pop("_publish_ts", None)
@@ -333,6 +358,9 @@ def _finish(state: SandboxState, session: YouTubeSession) -> str:
                 **({"publishAt": publish_at} if publish_at else {}),
             },
         }
+        if session.metadata.get("localizations"):
+            resource["snippet"]["defaultLanguage"] = snippet.get("defaultLanguage")
+            resource["localizations"] = dict(session.metadata["localizations"])
         state.videos[video_id] = resource
         session.video_id = video_id
         state.posts.append(
