@@ -109,3 +109,18 @@ def test_cli_and_best_times_read_the_same_figures(start_api: StartServer, tmp_pa
     bt = runner.invoke(cli, ["best-times", "--account", "acme", "--platform", "youtube"], env=env)
     assert bt.exit_code == 0 and "Tue 19:00 UTC" in bt.stdout
     engine.dispose()
+
+
+def test_experiment_routes_refuse_what_cannot_run(start_api: StartServer, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'exp.db'}"
+    server = start_api(url, start_workers=False)
+    engine = make_engine(url)
+    pid = InsightStore(engine).register("acme", "tiktok", "tk1", datetime.now(UTC))
+    with server.client() as api:
+        r = api.post("/api/publishing/experiments", json={"post_id": pid, "title_b": "B"})
+        assert r.status_code == 422 and r.json()["field"] == "platform"
+        assert "cannot edit a caption" in r.json()["reason"]
+        missing = api.post("/api/publishing/experiments", json={"post_id": 999, "title_b": "B"})
+        assert missing.status_code == 404
+        assert api.get("/api/publishing/experiments/5").status_code == 404
+    engine.dispose()

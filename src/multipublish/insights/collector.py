@@ -284,8 +284,12 @@ class MetricsCollector:
             self._task = None
 
     async def _loop(self) -> None:
+        from multipublish.insights.experiments import ExperimentRunner
+
+        experiments = ExperimentRunner(self.engine, self.settings, clock=self._clock, accounts=self.accounts)
         while not self._stop.is_set():
             try:
+                await experiments.advance(self.worker_id)  # title switches and verdicts that are due
                 stats = await self.run_once()
                 if stats.claimed >= self.settings.insights_batch:
                     continue  # more is due now

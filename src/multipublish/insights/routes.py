@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
 
 from multipublish.api.auth import TokenDep
 from multipublish.api.deps import StateDep
@@ -113,3 +114,30 @@ def _busy(state: Any, account_id: str) -> list[datetime]:
     )
     with state.engine.connect() as conn:
         return [r[0] for r in conn.execute(query)]
+
+
+class ExperimentRequest(BaseModel):
+    """A title experiment on a followed YouTube post (``post_id`` from ``/insights``)."""
+
+    post_id: int = Field(description="The followed post (ids are listed by /api/publishing/insights)")
+    title_b: str = Field(description="The title to try against the current one")
+    window_minutes: float = Field(60.0, ge=5, le=7 * 24 * 60, description="How long each title runs")
+
+
+@router.post("/experiments", status_code=201, responses=errors())
+async def start_experiment(state: StateDep, _token: TokenDep, body: ExperimentRequest) -> Any:
+    """Title A now, title B after the window (``videos.update``), the winner kept; YouTube only."""
+    from datetime import timedelta
+
+    from multipublish.insights.experiments import ExperimentRunner
+
+    runner = ExperimentRunner(state.engine, state.settings)
+    return to_json(await runner.start(body.post_id, body.title_b, timedelta(minutes=body.window_minutes)))
+
+
+@router.get("/experiments/{experiment_id}", responses=errors())
+def get_experiment(state: StateDep, _token: TokenDep, experiment_id: int) -> Any:
+    """An experiment's state, its counts, the test's p-value and the winner."""
+    from multipublish.insights.experiments import ExperimentRunner
+
+    return to_json(ExperimentRunner(state.engine, state.settings).get(experiment_id))

@@ -1,0 +1,301 @@
+"""Title experiments on YouTube: title A for a window, then title B through ``videos.update``, keep
+the winner.
+
+The test. Views gained while A ran (``n_a``) and while B ran (``n_b``) are treated as Poisson counts.
+Growth slows as a post ages, so B's window would get fewer views even with an equal title: the
+expected ratio ``r0 = E[n_b] / E[n_a]`` under "the titles are equal" is estimated from the account's
+other posts on the platform (median over posts followed past the end of the experiment, of views
+gained in B's age window over views gained in A's, interpolated from their samples); with fewer
+than 3 such posts ``r0 = 1`` (which favours A: conservative). Conditional on ``n = n_a + n_b``,
+``n_b ~ Binomial(n, p0)`` with ``p0 = r0 / (1 + r0)``; the two-sided p-value comes from the normal
+approximation with continuity correction. B wins when ``p < alpha`` and ``n_b`` is above
+expectation, A wins when ``p < alpha`` and below; otherwise no difference is shown and A (the
+original) is kept. Overdispersion (view bursts) is not modelled: ``alpha`` defaults to 0.01.
+
+Quota: ``videos.list`` 1 unit at the start, at the switch and at the end; ``videos.update`` 50 units
+for the switch and 50 more when A is put back. Counted in the account's YouTube counters and in
+the experiment's ``quota_units``. Other platforms cannot edit a caption after posting (upload-post
+offers no edit call for TikTok, Instagram, Facebook or LinkedIn posts), so experiments are refused
+for them with that reason.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, insert, or_, select, update
+
+from multipublish.errors import ConflictError, ErrorKind, InputError, NotFoundError
+from multipublish.insights.sources import MetricsError, YouTubeMetrics
+from multipublish.insights.tables import insight_experiments, insight_posts, insight_samples
+from multipublish.settings import Settings
+
+COST_LIST = 1
+COST_UPDATE = 50
+RUNNING = ("running_a", "running_b")
+
+
+def compare(n_a: int, n_b: int, r0: float = 1.0, alpha: float = 0.01) -> dict[str, Any]:
+    """The conditional binomial test of the module docstring: winner ``a``, ``b`` or ``none``."""
+    n = n_a + n_b
+    p0 = r0 / (1.0 + r0)
+    if n == 0:
+        return {"winner": "none", "p_value": 1.0, "z": 0.0, "expected_b": 0.0, "n": 0, "r0": r0}
+    mean = n * p0
+    sd = math.sqrt(n * p0 * (1.0 - p0))
+    diff = abs(n_b - mean) - 0.5
+    z = max(0.0, diff) / sd if sd > 0 else 0.0
+    p = math.erfc(z / math.sqrt(2.0))
+    winner = "none"
+    if p < alpha:
+        winner = "b" if n_b > mean else "a"
+    return {"winner": winner, "p_value": p, "z": z, "expected_b": mean, "n": n, "r0": r0}
+
+
+class ExperimentRunner:
+    """Starts experiments and moves them on when their switch or end time comes."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        accounts: Any = None,
+        alpha: float = 0.01,
+    ) -> None:
+        from multipublish.accounts import AccountStore
+        from multipublish.usage.store import UsageStore
+
+        self.engine = engine
+        self.settings = settings
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self.accounts = accounts or AccountStore(engine, settings)
+        self.usage = UsageStore(engine, settings, clock=self._clock)
+        self.alpha = alpha
+
+    def now(self) -> datetime:
+        return self._clock().astimezone(UTC)
+
+    # -- starting -------------------------------------------------------------------------------
+    async def start(self, post_id: int, title_b: str, window: timedelta) -> dict[str, Any]:
+        """Begin with the post's current title as A; B goes up after ``window``."""
+        with self.engine.connect() as conn:
+            post = conn.execute(select(insight_posts).where(insight_posts.c.id == post_id)).first()
+        if post is None:
+            raise NotFoundError("post", str(post_id))
+        if post.platform != "youtube":
+            raise InputError(
+                "platform",
+                f"{post.platform} cannot edit a caption after posting (upload-post has no edit call), "
+                "so a title experiment cannot switch titles there; only YouTube posts can run one",
+            )
+        title_b = (title_b or "").strip()
+        if not title_b or len(title_b) > 100 or "<" in title_b or ">" in title_b:
+            raise InputError("title_b", "YouTube titles are 1 to 100 characters, without < or >")
+        if window < timedelta(minutes=5):
+            raise InputError("window_minutes", "at least 5 minutes per variant")
+        with self.engine.connect() as conn:
+            busy = conn.execute(
+                select(insight_experiments.c.id).where(
+                    insight_experiments.c.post_id == post_id, insight_experiments.c.state.in_(RUNNING)
+                )
+            ).first()
+        if busy is not None:
+            raise ConflictError(f"post {post_id} already runs experiment {busy.id}")
+        source = await self._source(post.account_id)
+        units = 0
+        try:
+            units += await self._spend(post.account_id, COST_LIST)
+            video = await source.video(post.video_id)
+            if not video:
+                raise ConflictError(f"video {post.video_id} is no longer on YouTube")
+            title_a = str(video["snippet"]["title"])
+            units += await self._spend(post.account_id, COST_LIST)
+            stats = await source.statistics([post.video_id])
+        finally:
+            await source.aclose()
+        if title_a == title_b:
+            raise InputError("title_b", "is the title the video already has")
+        now = self.now()
+        views = stats.samples.get(post.video_id)
+        result = {
+            "views_start": views.views if views and views.views is not None else 0,
+            "age_start_s": (now - post.published_at).total_seconds(),
+        }
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                insert(insight_experiments).values(
+                    post_id=post_id, kind="title", variant_a=title_a, variant_b=title_b,
+                    window_s=window.total_seconds(), state="running_a", started_at=now,
+                    switch_at=now + window, end_at=now + 2 * window, quota_units=units,
+                    result=result, updated_at=now,
+                )
+            )
+            key = done.inserted_primary_key
+            assert key is not None
+        return self.get(int(key[0]))
+
+    def get(self, experiment_id: int) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(insight_experiments).where(insight_experiments.c.id == experiment_id)
+            ).first()
+        if row is None:
+            raise NotFoundError("experiment", str(experiment_id))
+        data = dict(row._mapping)
+        data.pop("locked_by", None)
+        data.pop("lease_expires_at", None)
+        return data
+
+    # -- moving on --------------------------------------------------------------------------------
+    async def advance(self, worker: str = "experiments") -> int:
+        """Switch the experiments whose window ended, and judge the finished ones; how many moved."""
+        now = self.now()
+        e = insight_experiments.c
+        with self.engine.connect() as conn:
+            due = conn.execute(
+                select(e.id).where(
+                    or_(
+                        (e.state == "running_a") & (e.switch_at <= now),
+                        (e.state == "running_b") & (e.end_at <= now),
+                    ),
+                    or_(e.lease_expires_at.is_(None), e.lease_expires_at < now),
+                )
+            ).scalars().all()
+        moved = 0
+        for exp_id in due:
+            with self.engine.begin() as conn:  # lease it (one worker per experiment step)
+                got = conn.execute(
+                    update(insight_experiments)
+                    .where(e.id == exp_id, or_(e.lease_expires_at.is_(None), e.lease_expires_at < now))
+                    .values(locked_by=worker, lease_expires_at=now + timedelta(minutes=5))
+                ).rowcount
+            if not got:
+                continue
+            try:
+                await self._step(int(exp_id))
+                moved += 1
+            except MetricsError as exc:
+                retry = now + timedelta(minutes=30 if exc.kind != ErrorKind.QUOTA else 24 * 60)
+                self._save(int(exp_id), error=str(exc), lease_expires_at=retry)
+        return moved
+
+    async def _step(self, exp_id: int) -> None:
+        with self.engine.connect() as conn:
+            exp = conn.execute(select(insight_experiments).where(insight_experiments.c.id == exp_id)).one()
+            post = conn.execute(select(insight_posts).where(insight_posts.c.id == exp.post_id)).one()
+        source = await self._source(post.account_id)
+        result = dict(exp.result or {})
+        units = exp.quota_units
+        try:
+            units += await self._spend(post.account_id, COST_LIST)
+            fetched = await source.statistics([post.video_id])
+            if post.video_id in fetched.missing:
+                self._save(exp_id, state="failed", error="the video was deleted during the experiment",
+                           quota_units=units)
+                return
+            views = fetched.samples[post.video_id].views or 0
+            now = self.now()
+            if exp.state == "running_a":
+                video = await source.video(post.video_id)
+                units += await self._spend(post.account_id, COST_LIST)
+                units += await self._spend(post.account_id, COST_UPDATE)
+                await source.update_title(video, exp.variant_b)
+                result.update(views_switch=views, switched_at=now.isoformat(),
+                              age_switch_s=(now - post.published_at).total_seconds())
+                self._save(exp_id, state="running_b", result=result, quota_units=units, error=None)
+                self._retitle(post.id, exp.variant_b)
+                return
+            result.update(views_end=views, age_end_s=(now - post.published_at).total_seconds())
+            n_a = int(result.get("views_switch", 0)) - int(result.get("views_start", 0))
+            n_b = views - int(result.get("views_switch", 0))
+            r0, basis = self._expected_ratio(post, result)
+            verdict = compare(n_a, n_b, r0, self.alpha)
+            result.update(n_a=n_a, n_b=n_b, r0_basis=basis, test=(
+                "conditional binomial test of n_b given n_a + n_b, p0 = r0/(1+r0), normal "
+                f"approximation with continuity correction, two-sided, alpha {self.alpha}"
+            ), **{k: verdict[k] for k in ("z", "expected_b", "r0")})
+            keep_b = verdict["winner"] == "b"
+            if not keep_b:  # A won or no difference shown: the original title goes back
+                video = await source.video(post.video_id)
+                units += await self._spend(post.account_id, COST_LIST)
+                units += await self._spend(post.account_id, COST_UPDATE)
+                await source.update_title(video, exp.variant_a)
+                self._retitle(post.id, exp.variant_a)
+            result["kept"] = "b" if keep_b else "a"
+            self._save(exp_id, state="finished", winner=verdict["winner"], p_value=verdict["p_value"],
+                       result=result, quota_units=units, error=None)
+        finally:
+            await source.aclose()
+
+    def _expected_ratio(self, post: Any, result: dict[str, Any]) -> tuple[float, str]:
+        """``r0`` from the account's other posts (see the module docstring)."""
+        a0, a1, a2 = (float(result.get(k, 0.0)) for k in ("age_start_s", "age_switch_s", "age_end_s"))
+        p, s = insight_posts.c, insight_samples.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(s.post_id, s.age_s, s.views)
+                .join(insight_posts, p.id == s.post_id)
+                .where(p.account_id == post.account_id, p.platform == post.platform, p.id != post.id,
+                       s.views.is_not(None))
+                .order_by(s.post_id, s.age_s)
+            ).all()
+        series: dict[int, list[tuple[float, float]]] = {}
+        for r in rows:
+            series.setdefault(int(r.post_id), [(0.0, 0.0)]).append((float(r.age_s), float(r.views)))
+        ratios = []
+        for points in series.values():
+            if points[-1][0] < a2:
+                continue
+            va, vs, ve = (_interp(points, a) for a in (a0, a1, a2))
+            if vs - va > 0:
+                ratios.append((ve - vs) / (vs - va))
+        if len(ratios) < 3:
+            return 1.0, "fewer than 3 other posts followed this long: flat growth assumed"
+        return float(statistics.median(ratios)), f"median over {len(ratios)} other posts of the account"
+
+    # -- plumbing --------------------------------------------------------------------------------
+    async def _source(self, account_id: str) -> YouTubeMetrics:
+        record = self.accounts.load(account_id, "youtube")
+
+        def save(partial: dict[str, Any]) -> None:
+            self.accounts.update_credentials(account_id, "youtube", partial)
+
+        return YouTubeMetrics(account_id, record.credentials, self.settings, save)
+
+    async def _spend(self, account_id: str, units: int) -> int:
+        decision = self.usage.spend(account_id, "youtube", units, self.now())
+        if not decision.allowed:
+            raise MetricsError(ErrorKind.QUOTA, f"YouTube quota: {decision.reason}")
+        return units
+
+    def _save(self, exp_id: int, **values: Any) -> None:
+        values.setdefault("locked_by", None)
+        values.setdefault("lease_expires_at", None)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(insight_experiments)
+                .where(insight_experiments.c.id == exp_id)
+                .values(updated_at=self.now(), **values)
+            )
+
+    def _retitle(self, post_id: int, title: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(insight_posts).where(insight_posts.c.id == post_id).values(title=title[:500]))
+
+
+def _interp(points: list[tuple[float, float]], age: float) -> float:
+    """Cumulative views at ``age`` by linear interpolation between samples."""
+    prev = points[0]
+    for point in points[1:]:
+        if point[0] >= age:
+            span = point[0] - prev[0]
+            frac = (age - prev[0]) / span if span > 0 else 1.0
+            return prev[1] + frac * (point[1] - prev[1])
+        prev = point
+    return prev[1]
