@@ -25,7 +25,9 @@ def _units(db: Engine) -> int:
         ).scalar_one())
 
 
-async def _history(sb: str, store: InsightStore, collector: MetricsCollector, clock: FakeClock, n: int) -> None:
+async def _history(
+    sb: str, store: InsightStore, collector: MetricsCollector, clock: FakeClock, n: int
+) -> None:
     """``n`` earlier posts of the account, followed through their first hours (growth reference)."""
     start = clock.now
     posts = seed(sb, "youtube", [clock.dt()] * n, refresh_token=REFRESH_TOKEN, title="Daily clip")
