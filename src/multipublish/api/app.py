@@ -7,9 +7,10 @@ start with the app's lifespan unless ``start_workers=False`` (API-only nodes).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI
@@ -42,6 +43,7 @@ def create_app(
     start_workers: bool = True,
     workers: int = 4,
     dashboard: bool = True,
+    mcp: bool = True,
 ) -> FastAPI:
     """Build the FastAPI app around ``service`` (from :func:`multipublish.bootstrap.build_service`).
 
@@ -68,6 +70,7 @@ def create_app(
         workers=workers,
     )
     metrics.watch_queue(queue.get_queue_stats)
+    mcp_sessions: AbstractAsyncContextManager[None] | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -86,7 +89,10 @@ def create_app(
                 state.extra["insights_collector"] = collector
                 await collector.start()  # metrics of published posts, next to the publish workers
         try:
-            yield
+            async with contextlib.AsyncExitStack() as stack:
+                if mcp_sessions is not None:
+                    await stack.enter_async_context(mcp_sessions)
+                yield
         finally:
             collector = state.extra.pop("insights_collector", None)
             if collector is not None:
@@ -119,6 +125,10 @@ def create_app(
 
     for router in routers(dashboard=dashboard):
         app.include_router(router)
+    if mcp:  # the MCP tools over streamable HTTP, behind the same tokens
+        from multipublish.api.mcp import mount_mcp
+
+        mcp_sessions = mount_mcp(app, state)
     if dashboard:
         from multipublish.dashboard import mount
 

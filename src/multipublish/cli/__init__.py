@@ -30,6 +30,7 @@ _COMMAND_MODULES = (
     "jobs",  # multipublish jobs list|show ; worker
     "serve",  # multipublish serve ; tokens ; schedule ; db
     "report",  # multipublish report
+    "mcp_server",  # multipublish mcp: the MCP tools over stdio
     "insights",  # multipublish insights [collect] ; best-times
     "prepare",  # multipublish prepare FILE --platforms ... ; thumbnail FILE --out FILE.jpg
 )
