@@ -13,7 +13,7 @@ import io
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Integer, and_, case, cast, func, select
+from sqlalchemy import Engine, Integer, and_, case, cast, func, literal_column, select
 from sqlalchemy.sql import ColumnElement
 
 from multipublish.insights.tables import insight_posts
@@ -131,7 +131,7 @@ def build_insights(
             func.avg(c.views_24h).label("views_24h"),
         )
         .where(where)
-        .group_by(c.account_id, c.platform, func.floor((_epoch(engine, c.published_at) - MONDAY0) / WEEK_S))
+        .group_by(c.account_id, c.platform, literal_column("week"))
     )
     posts_q = (
         select(insight_posts).where(where).order_by(c.published_at.desc()).limit(max(0, posts_limit))
