@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     http_timeout: float = 60.0
     #: YouTube resumable chunk size in bytes (a multiple of 256 KiB).
     youtube_chunk_size: int = 8 * 1024 * 1024
+    #: How long to follow YouTube's processing of an uploaded video (``videos.list``
+    #: ``processingDetails``) before reporting it; 0: not followed. Rejected or failed
+    #: processing is a failed publish.
+    youtube_processing_timeout: float = 120.0
     #: How long to follow an asynchronous upload-post upload through its status endpoint.
     status_poll_timeout: float = 600.0
     #: First wait between status polls (then grows to ``status_poll_max_interval``).

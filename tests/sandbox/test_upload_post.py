@@ -170,6 +170,18 @@ def test_bearer_header_is_refused(sandbox_url: str, small_video: Path) -> None:
     assert response.json() == {"success": False, "message": "Invalid or expired token"}
 
 
+def test_facebook_without_page_id_and_several_pages_lists_them(
+    sandbox_url: str, small_video: Path
+) -> None:
+    pages = [{"page_id": "1", "page_name": "A"}, {"page_id": "2", "page_name": "B"}]
+    httpx.post(f"{sandbox_url}/_sandbox/config", json={"facebook_pages": pages}, timeout=10)
+    response = upload(sandbox_url, small_video, [("user", "u"), ("platform[]", "facebook")])
+    assert response.status_code == 400
+    assert "facebook_page_id" in response.json()["message"]
+    assert response.json()["available_pages"] == pages
+    assert posts(sandbox_url) == []
+
+
 @pytest.mark.parametrize(
     ("fields", "named"),
     [
@@ -179,7 +191,6 @@ def test_bearer_header_is_refused(sandbox_url: str, small_video: Path) -> None:
         ([("user", "u"), ("platform[]", "tiktok"), ("privacy_level", "PUBLIC")], "privacy_level"),
         ([("user", "u"), ("platform[]", "tiktok"), ("post_mode", "X")], "post_mode"),
         ([("user", "u"), ("platform[]", "instagram"), ("media_type", "FEED")], "media_type"),
-        ([("user", "u"), ("platform[]", "facebook")], "facebook_page_id"),
         ([("user", "u"), ("platform[]", "facebook"), ("facebook_page_id", "1"),
           ("facebook_media_type", "PHOTO")], "facebook_media_type"),
         ([("user", "u"), ("platform[]", "facebook"), ("facebook_page_id", "1"),

@@ -105,6 +105,8 @@ class UploadPlan:
     playlist_id: str | None
     thumbnail_path: Path | None
     thumbnail_type: str | None
+    #: What will not go out as asked (a thumbnail that cannot be set), said in the result.
+    warnings: tuple[str, ...] = ()
 
 
 def _field(key: str) -> str:
@@ -150,6 +152,7 @@ class VideoRequest:
     playlist_id: str | None
     thumbnail_path: Path | None
     thumbnail_type: str | None
+    warnings: tuple[str, ...] = ()
 
 
 def check_config(
@@ -236,13 +239,14 @@ def check_config(
     localized = _localizations(config, default_language)
     if localized is not None:
         snippet["defaultLanguage"], metadata["localizations"] = localized
-    thumb, thumb_type = _check_thumbnail(config.thumbnail_path) if config.thumbnail_path else (None, None)
+    thumb, thumb_type, warnings = _thumbnail_plan(config.thumbnail_path, post_type)
     return VideoRequest(
         metadata=metadata,
         shorts=post_type == "shorts",
         playlist_id=playlist_id.strip() if playlist_id else None,
         thumbnail_path=thumb,
         thumbnail_type=thumb_type,
+        warnings=warnings,
     )
 
 
@@ -284,6 +288,26 @@ def _localizations(
     return default, out
 
 
+def _thumbnail_plan(
+    path_value: str | None, post_type: str
+) -> tuple[Path | None, str | None, tuple[str, ...]]:
+    """The thumbnail to set after the upload, or why there will be none.
+
+    A thumbnail problem never refuses the publish: the video goes out and the result says why it
+    has no thumbnail. thumbnails.set takes JPEG or PNG up to 2 MB
+    (developers.google.com/youtube/v3/docs/thumbnails/set); Shorts take no custom thumbnail.
+    """
+    if not path_value:
+        return None, None, ()
+    if post_type == "shorts":
+        return None, None, ("no custom thumbnail: YouTube Shorts take none (a frame is used)",)
+    try:
+        thumb, thumb_type = _check_thumbnail(path_value)
+    except InputError as exc:
+        return None, None, (f"no thumbnail set: {exc.reason}",)
+    return thumb, thumb_type, ()
+
+
 def plan_upload(
     video_path: str | Path, config: PublishConfig, post_type: str, *, now: datetime
 ) -> UploadPlan:
@@ -304,6 +328,7 @@ def plan_upload(
         playlist_id=request.playlist_id,
         thumbnail_path=request.thumbnail_path,
         thumbnail_type=request.thumbnail_type,
+        warnings=request.warnings,
     )
 
 
@@ -369,6 +394,75 @@ def _confirmed_bytes(response: httpx.Response) -> int:
 
 class _OutcomeUnknown(Exception):
     """The whole file may have reached YouTube but the answer never came."""
+
+
+# -- after the upload: processing and privacy, as YouTube reports them ------------------------------
+#: Upper bound on processing polls, whatever the clock says.
+MAX_PROCESSING_POLLS = 60
+#: ``status.uploadStatus`` values after which nothing changes any more (videos resource).
+UPLOAD_FINAL = frozenset({"processed", "failed", "rejected", "deleted"})
+PROCESSING_FINAL = frozenset({"succeeded", "failed", "terminated"})
+
+
+def _processing_done(status: Mapping[str, Any], details: Mapping[str, Any]) -> bool:
+    return (
+        status.get("uploadStatus") in UPLOAD_FINAL
+        or details.get("processingStatus") in PROCESSING_FINAL
+    )
+
+
+def _processing_refusal(status: Mapping[str, Any], details: Mapping[str, Any]) -> str | None:
+    """Google's reason when the upload was rejected or its processing failed, else ``None``."""
+    upload = status.get("uploadStatus")
+    if upload == "rejected":
+        return f"YouTube rejected the video ({status.get('rejectionReason') or 'no reason given'})"
+    if upload == "failed" or details.get("processingStatus") in ("failed", "terminated"):
+        reason = (
+            status.get("failureReason")
+            or details.get("processingFailureReason")
+            or details.get("processingStatus")
+        )
+        return f"YouTube could not process the video ({reason or 'no reason given'})"
+    if upload == "deleted":
+        return "the video was deleted before YouTube finished processing it"
+    return None
+
+
+def _processing_details(status: Mapping[str, Any], details: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        k: status[k]
+        for k in ("uploadStatus", "privacyStatus", "failureReason", "rejectionReason")
+        if k in status
+    }
+    if details.get("processingStatus"):
+        out["processingStatus"] = details["processingStatus"]
+    return out
+
+
+def _privacy_warnings(
+    metadata: Mapping[str, Any], status: Mapping[str, Any], details: dict[str, Any]
+) -> list[str]:
+    """Say plainly when YouTube made the video private although something else was asked.
+
+    Videos uploaded through a Google Cloud project that has not passed YouTube's API audit are
+    locked private whatever ``privacyStatus`` was sent (developers.google.com/youtube/v3/docs/
+    videos/insert: "All videos uploaded via the videos.insert endpoint from unverified API projects
+    created after 28 July 2020 will be restricted to private viewing mode").
+    """
+    asked = str((metadata.get("status") or {}).get("privacyStatus") or "public")
+    actual = status.get("privacyStatus")
+    if not isinstance(actual, str):
+        return []
+    details["privacyStatus"] = actual
+    if actual == asked or actual != "private":
+        return []
+    details["privacy_requested"] = asked
+    details["privacy_locked"] = True
+    return [
+        f"YouTube made this video private although {asked} was asked: uploads from a Google Cloud "
+        "project that has not passed YouTube's API audit are locked private; have the project "
+        "audited, then change the video's privacy in YouTube Studio"
+    ]
 
 
 # -- the client --------------------------------------------------------------------------------------
@@ -580,7 +674,27 @@ class YouTubeClient:
         result.details.update(details)
         result.reference = reference = with_fields(reference, video=result.video_id or "")
         await step("video", reference, video_id=result.video_id, url=result.url, bytes_sent=plan.total)
-        warnings, result.reference = await self._after_upload(
+        warnings = list(plan.warnings)
+        processed = await self._follow_processing(result.video_id or "")
+        status = dict(video.get("status") or {}) if isinstance(video.get("status"), dict) else {}
+        if processed is not None:
+            status.update(processed[0])
+            refusal = _processing_refusal(processed[0], processed[1])
+            if refusal is not None:
+                refused = PlatformError(PLATFORM, ErrorKind.PERMANENT, refusal)
+                failed = self._failed(refused, reference=reference, details=details)
+                failed.video_id = result.video_id
+                failed.bytes_sent = plan.total
+                failed.details.update(_processing_details(processed[0], processed[1]))
+                return failed
+            result.details.update(_processing_details(processed[0], processed[1]))
+            if not _processing_done(processed[0], processed[1]):
+                warnings.append(
+                    "YouTube is still processing the video "
+                    f"(waited {self._settings.youtube_processing_timeout:g} s); it may still fail there"
+                )
+        warnings += _privacy_warnings(plan.metadata, status, result.details)
+        after, result.reference = await self._after_upload(
             result.video_id or "",
             plan.thumbnail_path,
             plan.thumbnail_type,
@@ -588,6 +702,7 @@ class YouTubeClient:
             reference=reference,
             checkpoint=checkpoint,
         )
+        warnings += after
         if warnings:
             result.details["warnings"] = warnings
         return result
@@ -601,6 +716,45 @@ class YouTubeClient:
             error_kind=ErrorKind.UNKNOWN,
             reference=reference,
         )
+
+    async def _follow_processing(self, video_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """``(status, processingDetails)`` once YouTube has processed the video, or the last seen.
+
+        A bounded poll of ``videos.list?part=status,processingDetails`` (1 quota unit a call):
+        an upload YouTube then rejects or fails to process is not a published video.
+        ``None`` when not asked (``youtube_processing_timeout`` 0) or never answered.
+        """
+        timeout = self._settings.youtube_processing_timeout
+        if timeout <= 0 or not video_id:
+            return None
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        interval = max(0.01, self._settings.status_poll_interval)
+        last: tuple[dict[str, Any], dict[str, Any]] | None = None
+        for _ in range(MAX_PROCESSING_POLLS):
+            try:
+                response = await self._send(
+                    "GET",
+                    f"{self._settings.youtube_api_root()}youtube/v3/videos",
+                    params={"part": "status,processingDetails", "id": video_id},
+                )
+            except (httpx.TransportError, PlatformError) as exc:
+                log.warning("youtube: processing of %s not readable: %s", video_id, _describe(exc))
+                response = None
+            if response is not None and response.status_code == 200:
+                items = response_json(response).get("items") or []
+                if items and isinstance(items[0], dict):
+                    item = items[0]
+                    status = item.get("status") if isinstance(item.get("status"), dict) else {}
+                    details = item.get("processingDetails")
+                    last = (dict(status or {}), dict(details) if isinstance(details, dict) else {})
+                    if _processing_done(*last):
+                        return last
+            if loop.time() + interval > end:
+                break
+            await self._sleep(interval)
+            interval = min(interval * 2, self._settings.status_poll_max_interval)
+        return last
 
     def _failed(
         self,

@@ -108,6 +108,13 @@ class SandboxConfig:
     youtube_quota: int = 1_000_000
     #: Videos a channel may upload before 400 uploadLimitExceeded.
     youtube_upload_limit: int = 1000
+    #: The Google Cloud project has not passed YouTube's API audit: every upload is private,
+    #: whatever privacy was asked (developers.google.com/youtube/v3/docs/videos/insert).
+    youtube_unaudited: bool = False
+    #: ``videos.list`` calls that still see a new video ``processing`` before it settles.
+    youtube_processing_polls: int = 0
+    #: How processing ends: ``succeeded`` (processed), ``failed`` (transcode) or ``rejected``.
+    youtube_processing_outcome: str = "succeeded"
     #: Seconds after an upload during which its status (and history entry) is not found yet:
     #: the service's status lags behind its uploads (docs: wait about 5 s, then poll).
     status_lag: float = 0.0
@@ -137,6 +144,9 @@ class SandboxConfig:
                     isinstance(p, dict) and isinstance(p.get("page_id"), str) for p in value
                 ):
                     raise ValueError("facebook_pages must be a list of {page_id, page_name}")
+            elif key == "youtube_processing_outcome":
+                if value not in ("succeeded", "failed", "rejected"):
+                    raise ValueError("youtube_processing_outcome must be succeeded, failed or rejected")
             elif key == "plan":
                 if not isinstance(value, str) or not value:
                     raise ValueError("plan must be a non-empty string")
@@ -243,6 +253,8 @@ class SandboxState:
         self.playlist_items: list[dict[str, Any]] = []
         self.thumbnails: dict[str, dict[str, Any]] = {}
         self.youtube_quota_used = 0
+        #: Video id -> ``videos.list`` calls left before its processing settles.
+        self.youtube_processing: dict[str, int] = {}
         #: Hidden audiences (multipublish.sandbox.audience) by account key, and each video's titles
         #: over time (the experiment's switch changes how fast views come in).
         self.audiences: dict[str, Any] = {}

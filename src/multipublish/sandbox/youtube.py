@@ -329,6 +329,8 @@ def _finish(state: SandboxState, session: YouTubeSession) -> str:
         status = dict(session.metadata.get("status") or {})
         now = state.clock()
         publish_at = status.get("publishAt")
+        asked_privacy = status.get("privacyStatus", "public")
+        privacy = "private" if state.config.youtube_unaudited else asked_privacy
         resource: dict[str, Any] = {
             "kind": "youtube#video",
             "etag": new_id("", 12),
@@ -350,18 +352,20 @@ def _finish(state: SandboxState, session: YouTubeSession) -> str:
             },
             "status": {
                 "uploadStatus": "uploaded",
-                "privacyStatus": status.get("privacyStatus", "public"),
+                "privacyStatus": privacy,
                 "license": status.get("license", "youtube"),
                 "embeddable": status.get("embeddable", True),
                 "publicStatsViewable": status.get("publicStatsViewable", True),
                 "selfDeclaredMadeForKids": status.get("selfDeclaredMadeForKids", False),
                 **({"publishAt": publish_at} if publish_at else {}),
             },
+            "processingDetails": {"processingStatus": "processing"},
         }
         if session.metadata.get("localizations"):
             resource["snippet"]["defaultLanguage"] = snippet.get("defaultLanguage")
             resource["localizations"] = dict(session.metadata["localizations"])
         state.videos[video_id] = resource
+        state.youtube_processing[video_id] = state.config.youtube_processing_polls
         session.video_id = video_id
         state.posts.append(
             {
@@ -375,6 +379,7 @@ def _finish(state: SandboxState, session: YouTubeSession) -> str:
                     "categoryId": resource["snippet"]["categoryId"],
                     "tags": resource["snippet"]["tags"],
                     "privacyStatus": resource["status"]["privacyStatus"],
+                    "requestedPrivacyStatus": asked_privacy,
                     "publishAt": publish_at,
                     "selfDeclaredMadeForKids": resource["status"]["selfDeclaredMadeForKids"],
                     "part": session.parts,
@@ -632,6 +637,8 @@ async def list_videos(request: Request) -> Response:
     ids = [i for i in request.query_params.get("id", "").split(",") if i]
     _spend(state, COST_READ)
     with state.lock:
+        for i in ids:
+            _advance_processing(state, i)
         items = [
             {k: v for k, v in state.videos[i].items() if k in ("kind", "etag", "id") or k in parts}
             for i in ids
@@ -645,6 +652,39 @@ async def list_videos(request: Request) -> Response:
             "pageInfo": {"totalResults": len(items), "resultsPerPage": len(items)},
         }
     )
+
+
+def _advance_processing(state: SandboxState, video_id: str) -> None:
+    """One look at a video's processing: still ``processing``, or settled as configured.
+
+    Settled as the videos resource documents it: ``uploadStatus`` processed / failed (with
+    ``failureReason``) / rejected (with ``rejectionReason``); ``processingDetails``.
+    """
+    left = state.youtube_processing.get(video_id)
+    video = state.videos.get(video_id)
+    if left is None or video is None:
+        return
+    if left > 0:
+        state.youtube_processing[video_id] = left - 1
+        return
+    del state.youtube_processing[video_id]
+    outcome = state.config.youtube_processing_outcome
+    status = video["status"]
+    if outcome == "failed":
+        status.update(uploadStatus="failed", failureReason="conversion")
+        video["processingDetails"] = {
+            "processingStatus": "failed",
+            "processingFailureReason": "transcodeFailed",
+        }
+    elif outcome == "rejected":
+        status.update(uploadStatus="rejected", rejectionReason="duplicate")
+        video["processingDetails"] = {"processingStatus": "succeeded"}
+    else:
+        status["uploadStatus"] = "processed"
+        video["processingDetails"] = {"processingStatus": "succeeded"}
+    for post in state.posts:
+        if post.get("video_id") == video_id and outcome != "succeeded":
+            post["status"] = outcome
 
 
 async def list_channels(request: Request) -> Response:
