@@ -268,6 +268,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--skip-collect", action="store_true")
+    parser.add_argument("--skip-queries", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -275,6 +276,8 @@ def main() -> None:
             print(f"Collection against the sandbox (own process): {args.collect} YouTube + "
                   f"{args.collect} TikTok posts")
             bench_collect(args.collect, tmp)
+        if args.skip_queries:
+            return
         print("SQLite (WAL)")
         bench_queries(f"sqlite:///{tmp / 'queries.db'}", args.posts, args.samples)
     admin = create_engine(args.pg_url, isolation_level="AUTOCOMMIT")

@@ -43,6 +43,8 @@ PAUSE = timedelta(hours=6)
 BACKOFF_BASE = 60.0
 BACKOFF_CAP = 3600.0
 YOUTUBE_BUCKET = "youtube"
+#: upload-post analytics calls in flight at once per account (its rate limit is per API key).
+UPLOAD_POST_PARALLEL = 8
 
 
 @dataclass(slots=True)
@@ -236,39 +238,51 @@ class MetricsCollector:
 
     # -- upload-post -----------------------------------------------------------------------------
     async def _upload_post(self, credentials: dict[str, Any], tasks: list[Task], stats: RoundStats) -> None:
+        """One post-analytics call per upload (it answers for all its platforms), ``UPLOAD_POST_PARALLEL``
+        at a time; the samples of the whole group are written in one batch."""
         source = UploadPostMetrics(credentials, self.settings)
         by_request: dict[str, list[Task]] = defaultdict(list)
         for t in tasks:
             by_request[t.reference or t.video_id].append(t)
-        try:
-            for request_id, group in by_request.items():
+        gate = asyncio.Semaphore(UPLOAD_POST_PARALLEL)
+
+        async def ask(request_id: str) -> dict[str, Sample] | MetricsError | None:
+            async with gate:
                 try:
-                    answer = await source.post(request_id)
+                    return await source.post(request_id)
                 except MetricsError as exc:
-                    if exc.kind == ErrorKind.QUOTA:
-                        exc = MetricsError(ErrorKind.RATE_LIMITED, str(exc), 3600.0)
-                    await self._failed(group, stats, exc, group[0].account_id)
-                    continue
-                stats.calls += 1
-                if answer is None:
-                    await self._hand_back(group, stats, "deleted",
-                                          "upload-post no longer has this post (deleted)", None,
-                                          count=False)
-                    continue
-                found: list[tuple[Task, Sample]] = []
-                gone: list[Task] = []
-                for t in group:
-                    sample = answer.get(t.platform)
-                    (found.append((t, sample)) if sample is not None else gone.append(t))
-                if found:
-                    stats.sampled += await self._db(
-                        self.store.save_samples, found, self.worker_id, now=self.now()
-                    )
-                await self._hand_back(gone, stats, "paused",
-                                      "upload-post gave no analytics for this platform", self.now() + PAUSE,
-                                      count=False)
+                    return exc
+
+        try:
+            answers = await asyncio.gather(*(ask(rid) for rid in by_request))
         finally:
             await source.aclose()
+        found: list[tuple[Task, Sample]] = []
+        missing: list[Task] = []
+        deleted: list[Task] = []
+        for (_rid, group), answer in zip(by_request.items(), answers, strict=True):
+            if isinstance(answer, MetricsError):
+                exc = answer
+                if exc.kind == ErrorKind.QUOTA:
+                    exc = MetricsError(ErrorKind.RATE_LIMITED, str(exc), 3600.0)
+                await self._failed(group, stats, exc, group[0].account_id)
+                continue
+            stats.calls += 1
+            if answer is None:
+                deleted += group
+                continue
+            for t in group:
+                sample = answer.get(t.platform)
+                if sample is not None:
+                    found.append((t, sample))
+                else:
+                    missing.append(t)
+        if found:
+            stats.sampled += await self._db(self.store.save_samples, found, self.worker_id, now=self.now())
+        await self._hand_back(deleted, stats, "deleted", "upload-post no longer has this post (deleted)",
+                              None, count=False)
+        await self._hand_back(missing, stats, "paused", "upload-post gave no analytics for this platform",
+                              self.now() + PAUSE, count=False)
 
     # -- the loop ----------------------------------------------------------------------------------
     async def start(self) -> None:
