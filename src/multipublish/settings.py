@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -120,6 +121,10 @@ class Settings(BaseSettings):
     renditions_max_age_days: float | None = 30.0
     #: The oldest renditions are removed while the folder holds more than this (``None``: no cap).
     renditions_max_bytes: int | None = 20 * 1024**3
+
+    #: Who may read ``/docs``, ``/redoc`` and ``/openapi.json``: ``token`` (an API token or a
+    #: dashboard session), ``open`` (anyone who reaches the server) or ``off``.
+    api_docs: Literal["open", "token", "off"] = "token"
 
     #: Largest JSON (or form) request body the API reads, bytes; larger ones get a 413 unread.
     max_json_body_bytes: int = 4 * 1024 * 1024

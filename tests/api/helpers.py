@@ -43,3 +43,20 @@ def wait_for_job(
             return job
         assert time.monotonic() < deadline, f"job stuck in {job['status']}: {job}"
         time.sleep(0.05)
+
+
+def dashboard_login(browser: httpx.Client, token: str) -> str:
+    """Log in like the form does (its CSRF value and cookie); returns the session ``Cookie`` header.
+
+    The cookies are ``Secure`` (browsers count loopback as secure, httpx does not), so they are
+    passed back by hand.
+    """
+    form = browser.get("/login")
+    nonce = form.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    login_cookie = form.headers["set-cookie"].split(";", 1)[0]
+    login = browser.post(
+        "/login", data={"token": token, "csrf": nonce}, headers={"Cookie": login_cookie}
+    )
+    assert login.status_code == 303, login.text
+    cookies = [c.split(";", 1)[0] for c in login.headers.get_list("set-cookie")]
+    return next(c for c in cookies if c.startswith("multipublish_session="))

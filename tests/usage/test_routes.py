@@ -8,7 +8,7 @@ import io
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.api.helpers import add_account, wait_for_job
+from tests.api.helpers import add_account, dashboard_login, wait_for_job
 from tests.fixtures.api import ApiServer, StartServer
 
 PRICE = 0.3
@@ -105,10 +105,7 @@ def test_dashboard_stats_page_shows_daily_success_and_costs(start_api: StartServ
         )
         store.record_attempt("corp", result, job_id=f"j{n}", duration_s=1.0)
     with server.client(token=None, follow_redirects=False) as browser:
-        login = browser.post("/login", data={"token": server.token})
-        assert login.status_code == 303
-        # the session cookie is ``Secure`` (loopback counts as secure for browsers, not for httpx)
-        cookie = login.headers["set-cookie"].split(";", 1)[0]
+        cookie = dashboard_login(browser, server.token)
         page = browser.get("/stats", headers={"Cookie": cookie})
     assert page.status_code == 200
     html = page.text

@@ -17,6 +17,7 @@ from fastapi import APIRouter, FastAPI
 
 from multipublish import __version__
 from multipublish.api import errors
+from multipublish.api.auth import DocsGate
 from multipublish.api.deps import ServiceState
 from multipublish.api.metrics import Metrics, MetricsMiddleware
 from multipublish.settings import Settings, get_settings
@@ -121,6 +122,7 @@ def create_app(
     )
     app.state.service = state
     errors.install(app)
+    app.add_middleware(DocsGate, state=state)  # /docs, /redoc, /openapi.json per MULTIPUBLISH_API_DOCS
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     for router in routers(dashboard=dashboard):

@@ -111,6 +111,15 @@ class TokenStore:
         info = _info(row)
         return info if info.active else None
 
+    def active_by_id(self, token_id: int) -> tuple[TokenInfo, str] | None:
+        """The active token with this id and its stored hash (dashboard sessions are bound to it)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(api_tokens).where(api_tokens.c.id == token_id)).mappings().first()
+        if row is None:
+            return None
+        info = _info(row)
+        return (info, str(row["token_hash"])) if info.active else None
+
     def touch(self, token_id: int) -> None:
         """Record a use (best effort: called at most once a minute per token by the API)."""
         with self.engine.begin() as conn:

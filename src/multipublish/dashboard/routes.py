@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import calendar
+import hmac
+import secrets
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -13,7 +15,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from multipublish.api.auth import COOKIE_NAME, csrf_token
+from multipublish.api.auth import (
+    COOKIE_NAME,
+    SESSION_SECONDS,
+    csrf_token,
+    new_session,
+    verify_session,
+)
 from multipublish.api.deps import ServiceState, get_state
 from multipublish.api.routes.common import to_json
 from multipublish.platforms.base import PLATFORMS
@@ -35,10 +43,10 @@ STATUSES = ("pending", "scheduled", "processing", "completed", "failed", "cancel
 
 
 def _session(request: Request) -> str | None:
-    """The dashboard's token when the cookie holds an active one."""
-    token = request.cookies.get(COOKIE_NAME)
+    """The dashboard's session cookie when it holds a valid session (of an active token)."""
+    session = request.cookies.get(COOKIE_NAME)
     state: ServiceState = get_state(request)
-    return token if token and state.tokens.verify(token) is not None else None
+    return session if session and verify_session(state, session) is not None else None
 
 
 def _page(request: Request, name: str, token: str, **context: Any) -> Response:
@@ -54,30 +62,57 @@ def _secure_cookie(request: Request) -> bool:
     return request.url.scheme == "https" or host in ("localhost", "127.0.0.1", "::1")
 
 
+#: Cookie of the login form's CSRF check (double submit: the form carries the same value).
+LOGIN_COOKIE = "multipublish_login"
+
+
+def _login_page(request: Request, error: str | None = None, status_code: int = 200) -> Response:
+    nonce = secrets.token_urlsafe(24)
+    response = templates.TemplateResponse(
+        request, "login.html", {"error": error, "page": "login", "login_csrf": nonce},
+        status_code=status_code,
+    )
+    response.headers.update(_SECURITY_HEADERS)
+    response.set_cookie(
+        LOGIN_COOKIE, nonce, httponly=True, samesite="strict", secure=_secure_cookie(request),
+        path="/login", max_age=3600,
+    )
+    return response
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request) -> Response:
-    response = templates.TemplateResponse(request, "login.html", {"error": None, "page": "login"})
-    response.headers.update(_SECURITY_HEADERS)
-    return response
+    return _login_page(request)
+
+
+def _same_origin(request: Request) -> bool:
+    """A browser's ``Origin`` (when sent) names this server."""
+    origin = request.headers.get("origin")
+    if not origin:
+        return True
+    return origin.rstrip("/") == f"{request.url.scheme}://{request.url.netloc}"
 
 
 @router.post("/login")
 async def login(request: Request) -> Response:
     form = await request.form()
+    sent = str(form.get("csrf") or "")
+    expected = request.cookies.get(LOGIN_COOKIE) or ""
+    # Login CSRF: another site cannot read the form's value nor send the SameSite=Strict cookie.
+    if not expected or not hmac.compare_digest(sent, expected) or not _same_origin(request):
+        return _login_page(request, "The login form expired or came from another site; try again.", 403)
     token = str(form.get("token") or "").strip()
     state: ServiceState = get_state(request)
-    if await run_in_threadpool(state.tokens.verify, token) is None:
-        refused = templates.TemplateResponse(
-            request, "login.html", {"error": "Unknown or revoked token.", "page": "login"},
-            status_code=401,
-        )
-        refused.headers.update(_SECURITY_HEADERS)
-        return refused
+    info = await run_in_threadpool(state.tokens.verify, token)
+    if info is None:
+        return _login_page(request, "Unknown or revoked token.", 401)
+    session = await run_in_threadpool(new_session, state, info)
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
-        COOKIE_NAME, token, httponly=True, samesite="strict", secure=_secure_cookie(request),
-        path="/", max_age=7 * 86400,
+        COOKIE_NAME, session, httponly=True, samesite="strict", secure=_secure_cookie(request),
+        path="/", max_age=SESSION_SECONDS,
     )
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,8 +32,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """
     parsed = parse_database_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            _create_private(Path(parsed.database).expanduser())
         connect_args = kwargs.pop("connect_args", {})
         connect_args.setdefault("timeout", 30)
         connect_args.setdefault("check_same_thread", False)
@@ -96,6 +97,20 @@ def unreachable(engine: Engine, error: BaseException) -> DatabaseUnavailable:
         f"cannot open the database {where}: {reason}. Start the database server or fix "
         "MULTIPUBLISH_DATABASE_URL"
     )
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only (it holds tokens and credentials).
+
+    SQLite gives its ``-wal`` and ``-shm`` files the database file's permissions, so they are 0600
+    too. An existing file keeps the mode its owner chose.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
