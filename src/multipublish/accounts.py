@@ -95,6 +95,18 @@ def mask_credentials(credentials: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def google_secrets_file_as_credentials(platform: str, credentials: dict[str, Any]) -> dict[str, Any]:
+    """Google's downloaded ``client_secret_*.json`` as it is (``{"installed": {...}}`` for a
+    desktop client, ``{"web": {...}}`` for a web one) becomes ``{"client_secrets": <file>}``."""
+    if platform != "youtube":
+        return credentials
+    kinds = [k for k in ("installed", "web") if isinstance(credentials.get(k), dict)]
+    if len(kinds) != 1:
+        return credentials
+    rest = {k: v for k, v in credentials.items() if k not in ("installed", "web")}
+    return {"client_secrets": {kinds[0]: credentials[kinds[0]]}, **rest}
+
+
 def check_credentials(platform: str, credentials: Mapping[str, Any], *, partial: bool = False) -> None:
     """Refuse unknown or missing fields with ``InputError(field, reason)``, before anything is stored."""
     if not isinstance(credentials, Mapping):
@@ -274,7 +286,7 @@ class AccountStore:
         """Store (or replace) one platform's credentials under ``account_id``; returns the masked view."""
         account_id = self._check_id(account_id)
         platform = self._platform(platform)
-        creds = {k: v for k, v in dict(credentials).items()}
+        creds = google_secrets_file_as_credentials(platform, dict(credentials))
         check_credentials(platform, creds)
         for key in ("api_key", "user", "page_id"):
             if isinstance(creds.get(key), str):

@@ -112,6 +112,26 @@ class AccountPublic(BaseModel):
     platform: str
 
 
+class AccountCheckItemPublic(BaseModel):
+    name: str = Field(description="api_key, profile, connected, plan, page_id, token, channel, quota")
+    ok: bool
+    detail: str
+
+
+class AccountPlatformCheckPublic(BaseModel):
+    platform: str
+    ok: bool
+    checks: list[AccountCheckItemPublic]
+
+
+class AccountCheckPublic(BaseModel):
+    """``POST /accounts/{id}/check``: each platform verified against its service."""
+
+    account_id: str
+    ok: bool = Field(description="true when every check of every platform passed")
+    platforms: list[AccountPlatformCheckPublic]
+
+
 class AccountsRemovedPublic(BaseModel):
     account_id: str
     removed: int

@@ -20,7 +20,7 @@ from rich.table import Table
 from multipublish.cli.accounts_auth import add_auth_command
 
 accounts_app = typer.Typer(
-    name="accounts", help="Add, list and remove platform accounts.", no_args_is_help=True
+    name="accounts", help="Add, list, check and remove platform accounts.", no_args_is_help=True
 )
 _err = Console(stderr=True)
 
@@ -123,6 +123,43 @@ def remove(
     with cli_errors():
         count = _manager().remove_account(account_id, platform)
     typer.echo(f"removed {count} platform account(s) of {account_id}")
+
+
+@accounts_app.command("check")
+def check(
+    account_id: Annotated[str, typer.Argument(help="Account id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Verify ACCOUNT_ID against its services without uploading (exit 1 when a check fails).
+
+    upload-post: key valid, profile exists, platform connected, plan; YouTube: the token still
+    refreshes and opens a channel; both: the quota left.
+    """
+    import asyncio
+
+    from multipublish.account_check import check_account
+    from multipublish.bootstrap import build_service
+    from multipublish.usage import UsageStore
+
+    async def run() -> dict[str, Any]:
+        service = build_service()
+        try:
+            usage = UsageStore(service.engine, service.settings)
+            return await check_account(service.manager, account_id, usage)
+        finally:
+            await service.aclose()
+
+    with cli_errors():
+        report = asyncio.run(run())
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        for entry in report["platforms"]:
+            typer.echo(f"{account_id}/{entry['platform']}: {'ok' if entry['ok'] else 'FAILED'}")
+            for item in entry["checks"]:
+                typer.echo(f"  {'ok  ' if item['ok'] else 'FAIL'} {item['name']}: {item['detail']}")
+    if not report["ok"]:
+        raise typer.Exit(1)
 
 
 def keygen() -> None:

@@ -13,6 +13,7 @@ from multipublish.api.deps import StateDep
 from multipublish.api.routes.common import errors, to_json
 from multipublish.api.schemas import (
     ACCOUNT_ID_PATTERN,
+    AccountCheckPublic,
     AccountCreate,
     AccountPublic,
     AccountsRemovedPublic,
@@ -62,6 +63,16 @@ def get_account(
 ) -> Any:
     """One account on one platform, credentials masked."""
     return to_json(state.manager.get_account(account_id, platform))
+
+
+@router.post("/{account_id}/check", response_model=AccountCheckPublic, responses=errors(404))
+async def check_account(account_id: AccountId, state: StateDep, _token: TokenDep) -> Any:
+    """Verify an account against its services without uploading (key, profile, connections,
+    plan, token, quota left); ``ok`` is false when any check failed."""
+    from multipublish.account_check import check_account as run_checks
+    from multipublish.usage import UsageStore
+
+    return await run_checks(state.manager, account_id, UsageStore(state.engine, state.settings))
 
 
 @router.delete("/{account_id}", response_model=AccountsRemovedPublic, responses=errors(404))

@@ -1,0 +1,153 @@
+"""``multipublish accounts check ID`` and ``POST /api/publishing/accounts/{id}/check`` against the sandbox.
+
+The sandbox's upload-post answers ``GET /uploadposts/users`` with the profiles it is configured
+with (docs.upload-post.com/api/user-profiles); its token endpoint refuses refresh tokens starting
+with ``revoked`` the way Google does (``invalid_grant``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from multipublish.cli import app as cli
+from multipublish.manager import PublishingManager
+from multipublish.settings import Settings
+from tests.api.helpers import YOUTUBE_CREDENTIALS
+from tests.fixtures.api import ApiServer
+
+KEY = "sk_live_checkcheckcheck1234"
+
+
+def configure(sandbox_url: str, **config: Any) -> None:
+    resp = httpx.post(f"{sandbox_url}/_sandbox/config", json=config, timeout=10)
+    assert resp.status_code == 200, resp.text
+
+
+def add(manager: PublishingManager, account: str, platform: str, **creds: str) -> None:
+    youtube = {k: v for k, v in YOUTUBE_CREDENTIALS.items() if k != "channel_id"}
+    base = youtube if platform == "youtube" else {"api_key": KEY, "user": "creator"}
+    manager.add_account(account, platform, {**base, **creds})
+
+
+@pytest.fixture
+def cli_settings(
+    sqlite_url: str, secret_key: str, sandbox_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    env = {"DATABASE_URL": sqlite_url, "SECRET_KEY": secret_key, "SANDBOX_URL": sandbox_url}
+    for name, value in env.items():
+        monkeypatch.setenv(f"MULTIPUBLISH_{name}", value)
+    return Settings()
+
+
+def run_check(account: str) -> tuple[int, dict[str, Any], str]:
+    result = CliRunner().invoke(cli, ["accounts", "check", account, "--json"])
+    report = json.loads(result.stdout) if result.stdout.strip().startswith("{") else {}
+    return result.exit_code, report, result.output
+
+
+def verdicts(report: dict[str, Any]) -> dict[str, dict[str, bool]]:
+    return {p["platform"]: {c["name"]: c["ok"] for c in p["checks"]} for p in report["platforms"]}
+
+
+def test_a_good_account_passes_every_check(cli_settings: Settings, sandbox_url: str) -> None:
+    configure(sandbox_url, profiles={"creator": ["tiktok", "instagram", "facebook"]}, plan="basic")
+    manager = PublishingManager(cli_settings)
+    add(manager, "good", "tiktok")
+    add(manager, "good", "facebook", page_id="1234567")
+    add(manager, "good", "youtube")
+    code, report, output = run_check("good")
+    assert code == 0, output
+    assert report["ok"] is True
+    assert verdicts(report) == {
+        "facebook": {"api_key": True, "profile": True, "connected": True, "plan": True, "quota": True},
+        "tiktok": {"api_key": True, "profile": True, "connected": True, "plan": True, "quota": True},
+        "youtube": {"token": True, "channel": True, "quota": True},
+    }
+    assert KEY not in output and YOUTUBE_CREDENTIALS["client_secret"] not in output
+    # The check uploads nothing.
+    assert httpx.get(f"{sandbox_url}/_sandbox/posts", timeout=10).json()["count"] == 0
+
+    text = CliRunner().invoke(cli, ["accounts", "check", "good"]).output
+    assert "good/tiktok: ok" in text and "ok   connected: tiktok is connected" in text
+
+
+def test_each_failure_is_named_with_its_fix(cli_settings: Settings, sandbox_url: str) -> None:
+    configure(sandbox_url, profiles={"creator": ["tiktok"]}, plan="free")
+    manager = PublishingManager(cli_settings)
+    add(manager, "bad", "tiktok")  # free plan: no TikTok
+    add(manager, "bad", "linkedin")  # not connected to the profile
+    add(manager, "bad", "facebook")  # no page_id
+    add(manager, "ghost", "instagram", user="nobody")  # no such profile
+    add(manager, "badkey", "tiktok", api_key="invalid-key-0000")
+    add(manager, "stale", "youtube", refresh_token="revoked-1//abc")
+    code, report, _ = run_check("bad")
+    assert code == 1 and report["ok"] is False
+    checks = {(p["platform"], c["name"]): c for p in report["platforms"] for c in p["checks"]}
+    plan = checks[("tiktok", "plan")]
+    assert not plan["ok"] and "paid upload-post plan" in plan["detail"]
+    assert not checks[("linkedin", "connected")]["ok"]
+    assert "Manage Users" in checks[("linkedin", "connected")]["detail"]
+    assert not checks[("facebook", "page_id")]["ok"]
+
+    code, report, _ = run_check("ghost")
+    assert code == 1
+    profile = next(c for c in report["platforms"][0]["checks"] if c["name"] == "profile")
+    assert not profile["ok"] and "'nobody' does not exist" in profile["detail"]
+    assert "creator" in profile["detail"]  # the profiles the key does have
+
+    code, report, output = run_check("badkey")
+    assert code == 1 and verdicts(report)["tiktok"]["api_key"] is False
+    assert "invalid-key-0000" not in output
+
+    code, report, output = run_check("stale")
+    token = report["platforms"][0]["checks"][0]
+    assert code == 1 and token["name"] == "token" and not token["ok"]
+    assert "multipublish accounts auth stale" in token["detail"] and "Testing mode" in token["detail"]
+    assert token["detail"].count("accounts auth") == 1
+    assert "revoked-1//abc" not in output
+
+    missing = CliRunner().invoke(cli, ["accounts", "check", "nobody-at-all"])
+    assert missing.exit_code == 1 and "nobody-at-all" in missing.output and "Traceback" not in missing.output
+
+
+def test_rest_route(api_server: ApiServer, sandbox_url: str) -> None:
+    configure(sandbox_url, profiles={"creator": ["instagram"]})
+    manager = PublishingManager(api_server.settings)
+    add(manager, "acme", "instagram")
+    with api_server.client() as client:
+        resp = client.post("/api/publishing/accounts/acme/check")
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        assert body["ok"] is True and body["platforms"][0]["platform"] == "instagram"
+        assert KEY not in resp.text
+        assert client.post("/api/publishing/accounts/nobody/check").status_code == 404
+    with api_server.client(token=None) as anonymous:
+        assert anonymous.post("/api/publishing/accounts/acme/check").status_code == 401
+
+
+@pytest.mark.parametrize("kind", ["installed", "web"])
+def test_googles_secrets_file_is_taken_as_it_is(
+    cli_settings: Settings, tmp_path: Path, kind: str
+) -> None:
+    """The file Google's console downloads (desktop client: ``installed``; web client: ``web``)."""
+    secrets = {kind: {
+        "client_id": "123-abc.apps.googleusercontent.com", "project_id": "my-project",
+        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+        "token_uri": "https://oauth2.googleapis.com/token", "client_secret": "GOCSPX-topsecret",
+        "redirect_uris": ["http://localhost"],
+    }}
+    path = tmp_path / "client_secret_123-abc.apps.googleusercontent.com.json"
+    path.write_text(json.dumps(secrets))
+    added = CliRunner().invoke(
+        cli, ["accounts", "add", "tube", "-p", "youtube", "--credentials-file", str(path), "--json"]
+    )
+    assert added.exit_code == 0, added.output
+    assert "GOCSPX-topsecret" not in added.output
+    stored = PublishingManager(cli_settings).accounts.load("tube", "youtube").credentials
+    assert stored["client_secrets"] == secrets
