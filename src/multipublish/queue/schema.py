@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -105,4 +106,19 @@ Index(
     jobs.c.lease_expires_at,
     postgresql_where=text("status = 'processing'"),
     sqlite_where=text("status = 'processing'"),
+)
+
+#: Job and result counts by status, kept by triggers in the transactions that move the rows
+#: (migration ``0008_queue_counts``); a statistic is the sum over a key's shards.
+queue_counts = Table(
+    "queue_counts",
+    metadata,
+    #: job (``jobs`` plus ``jobs_archive``) | result (``job_results``)
+    Column("kind", String(16), primary_key=True),
+    #: ``platform_name`` of a result; empty for jobs.
+    Column("platform", String(32), primary_key=True),
+    Column("status", String(16), primary_key=True),
+    #: PostgreSQL: the backend pid that wrote the row (0: folded); SQLite: always 0.
+    Column("shard", Integer, primary_key=True, autoincrement=False),
+    Column("n", BigInteger, nullable=False),
 )

@@ -62,7 +62,13 @@ from multipublish.queue.models import (
     platform_base,
     platform_key,
 )
-from multipublish.queue.schema import jobs_archive, queue_state, webhook_attempts, webhook_messages
+from multipublish.queue.schema import (
+    jobs_archive,
+    queue_counts,
+    queue_state,
+    webhook_attempts,
+    webhook_messages,
+)
 from multipublish.settings import Settings
 from multipublish.webhooks import build_payload
 
@@ -305,6 +311,43 @@ def _candidates(by_account: bool, by_platform: bool, pg: bool) -> Any:
         stmt = stmt.with_for_update(skip_locked=True, of=jobs)
         _CANDIDATES[key] = stmt
     return _CANDIDATES[key]
+
+
+_S_COUNTS = (
+    select(queue_counts.c.kind, queue_counts.c.platform, queue_counts.c.status, func.sum(queue_counts.c.n))
+    .group_by(queue_counts.c.kind, queue_counts.c.platform, queue_counts.c.status)
+)
+_S_COUNT_ROWS = select(func.count()).select_from(queue_counts)
+#: Counter rows (PostgreSQL) past which ``stats`` folds shards: about 40 keys per connection.
+_FOLD_AT = 2000
+#: Rows of other connections not in use right now move into shard 0 (SKIP LOCKED: nobody waits).
+_FOLD_PG = text(
+    "WITH moved AS (DELETE FROM queue_counts WHERE (kind, platform, status, shard) IN ("
+    " SELECT kind, platform, status, shard FROM queue_counts"
+    " WHERE shard <> 0 AND shard <> pg_backend_pid() FOR UPDATE SKIP LOCKED)"
+    " RETURNING kind, platform, status, n) "
+    "INSERT INTO queue_counts AS c (kind, platform, status, shard, n)"
+    " SELECT kind, platform, status, 0, sum(n) FROM moved GROUP BY kind, platform, status"
+    " ORDER BY kind, platform, status"
+    " ON CONFLICT (kind, platform, status, shard) DO UPDATE SET n = c.n + excluded.n"
+)
+#: How many index entries ``stats`` reads at most on each side of now for ``scheduled_future``.
+_FUTURE_BOUND = 5000
+
+
+def _bounded_count(pg: bool, cond: str) -> Any:
+    """``count(*)`` of waiting jobs matching ``cond``, reading at most ``:b_lim`` index entries."""
+    index = "" if pg else " INDEXED BY ix_jobs_waiting_run_at"
+    limit = " LIMIT :b_lim" if not pg else " LIMIT CASE WHEN :b_lim < 0 THEN NULL ELSE :b_lim END"
+    return text(
+        f"SELECT count(*) FROM (SELECT 1 FROM jobs{index} WHERE {_WAITING_LIT} AND {cond}{limit}) AS w"
+    ).bindparams(_b("b_now", UTCDateTime()), _b("b_lim", Integer()))
+
+
+_S_FUTURE_PG = _bounded_count(True, "jobs.run_at > :b_now")
+_S_FUTURE_SQLITE = _bounded_count(False, "jobs.run_at > :b_now")
+_S_DUE_PG = _bounded_count(True, "jobs.run_at <= :b_now")
+_S_DUE_SQLITE = _bounded_count(False, "jobs.run_at <= :b_now")
 
 
 #: Earliest due time of a waiting job: the first entry of the partial ``run_at`` index.
@@ -820,9 +863,69 @@ class JobStore:
         raise NotFoundError("job", job_id)
 
     def stats(self) -> dict[str, Any]:
+        """Counts by status and success rates, read from ``queue_counts`` (cost flat in the jobs).
+
+        The counters move with the rows (triggers); only ``scheduled_future`` depends on the clock,
+        and it is counted on the partial ``run_at`` index, bounded by ``_FUTURE_BOUND`` entries on
+        each side of now (both sides past the bound: a full count, the one case that grows).
+        """
+        now = self.now()
+        if self.is_pg:
+            self._fold_counts()
+        counts = {str(s): 0 for s in QueueStatus}
+        rates: dict[str, dict[str, Any]] = {}
+        with self._snapshot() as conn:
+            for kind, platform, status, n in conn.execute(_S_COUNTS):
+                if kind == "job":
+                    counts[status] = counts.get(status, 0) + int(n)
+                elif status in ("published", "failed") and n:
+                    entry = rates.setdefault(platform, {"success": 0, "total": 0, "rate": 0.0})
+                    entry["total"] += int(n)
+                    if status == "published":
+                        entry["success"] += int(n)
+            waiting = sum(counts[str(s)] for s in WAITING)
+            future = self._future(conn, now, waiting)
+        for entry in rates.values():
+            entry["rate"] = round(entry["success"] / entry["total"] * 100, 2) if entry["total"] else 0.0
+        return {
+            **counts,
+            "scheduled_future": int(future),
+            "total": sum(counts.values()),
+            "success_rate": dict(sorted(rates.items())),
+        }
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[Connection]:
+        """A read transaction whose statements all see one snapshot (SQLite's always do)."""
+        with self.engine.connect() as conn:
+            if self.is_pg:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
+    def _future(self, conn: Connection, now: datetime, waiting: int) -> int:
+        """Waiting jobs not due yet, from whichever side of ``now`` is small."""
+        bound = {"b_now": now, "b_lim": _FUTURE_BOUND}
+        later = int(conn.execute(_S_FUTURE_PG if self.is_pg else _S_FUTURE_SQLITE, bound).scalar_one())
+        if later < _FUTURE_BOUND:
+            return later
+        due = int(conn.execute(_S_DUE_PG if self.is_pg else _S_DUE_SQLITE, bound).scalar_one())
+        if due < _FUTURE_BOUND:
+            return waiting - due
+        everything = {**bound, "b_lim": -1}
+        return int(conn.execute(_S_FUTURE_PG if self.is_pg else _S_FUTURE_SQLITE, everything).scalar_one())
+
+    def _fold_counts(self) -> None:
+        """PostgreSQL: merge counter rows of other connections into shard 0 once they pile up."""
+        with self.engine.begin() as conn:
+            if int(conn.execute(_S_COUNT_ROWS).scalar_one()) > _FOLD_AT:
+                conn.execute(_FOLD_PG)
+
+    def recount_stats(self) -> dict[str, Any]:
+        """``stats()`` counted from the rows themselves (full scans): checks the counters."""
         now = self.now()
         counts = {str(s): 0 for s in QueueStatus}
-        with self._read() as conn:
+        with self._snapshot() as conn:
             for status, n in conn.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status)):
                 counts[status] = counts.get(status, 0) + int(n)
             for status, n in conn.execute(
@@ -849,7 +952,7 @@ class JobStore:
             **counts,
             "scheduled_future": int(future),
             "total": sum(counts.values()),
-            "success_rate": rates,
+            "success_rate": dict(sorted(rates.items())),
         }
 
     def next_run_at(self) -> datetime | None:
