@@ -12,7 +12,9 @@ import math
 import os
 import stat
 import struct
-from dataclasses import asdict, dataclass
+import threading
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -91,11 +93,53 @@ class _BoxFacts:
     matrix: tuple[float, float, float, float] | None = None
 
 
+#: Probes of unchanged files are answered from memory: scheduling a known file does not reopen it.
+_CACHE_SIZE = 1024
+_cache: OrderedDict[tuple[int, int, int, int], MediaInfo] = OrderedDict()
+_cache_lock = threading.Lock()
+_cache_counts = {"hits": 0, "misses": 0}
+
+
+def cache_info() -> dict[str, int]:
+    """Hits and misses of the probe cache since start (or ``cache_clear``), and its size."""
+    with _cache_lock:
+        return {**_cache_counts, "size": len(_cache)}
+
+
+def cache_clear() -> None:
+    with _cache_lock:
+        _cache.clear()
+        _cache_counts.update(hits=0, misses=0)
+
+
 def probe(path: str | Path) -> MediaInfo:
-    """Probe ``path``; raise ``MediaError(path, reason)`` when it is not a readable video."""
+    """Probe ``path``; raise ``MediaError(path, reason)`` when it is not a readable video.
+
+    Results are cached by the file's identity (device, inode, size, modification time in ns): a
+    file rewritten, replaced or touched is probed again; only successful probes are kept.
+    """
     p = Path(path)
     name = str(path)
-    size = _check_file(p, name)
+    st = _check_file(p, name)
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            _cache_counts["hits"] += 1
+        else:
+            _cache_counts["misses"] += 1
+    if hit is not None:
+        return hit if hit.path == name else replace(hit, path=name)
+    info = _probe_file(p, name, st.st_size)
+    with _cache_lock:
+        _cache[key] = info
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return info
+
+
+def _probe_file(p: Path, name: str, size: int) -> MediaInfo:
     boxes = _walk_mp4(p, size)
     try:
         container = av.open(str(p), mode="r")
@@ -109,7 +153,7 @@ def probe(path: str | Path) -> MediaInfo:
         container.close()
 
 
-def _check_file(p: Path, name: str) -> int:
+def _check_file(p: Path, name: str) -> os.stat_result:
     try:
         st = p.stat()
     except FileNotFoundError:
@@ -126,7 +170,7 @@ def _check_file(p: Path, name: str) -> int:
         raise MediaError(name, "empty file (0 bytes)")
     if not os.access(p, os.R_OK):
         raise MediaError(name, "permission denied")
-    return st.st_size
+    return st
 
 
 def _read(container: Any, name: str, size: int, boxes: _BoxFacts | None) -> MediaInfo:
