@@ -1,11 +1,12 @@
 """Service tables: API tokens (stored as SHA-256 hashes) and idempotency keys.
 
-Declared on the project's one ``metadata``; migration ``0003_service`` holds their DDL.
+Declared on the project's one ``metadata``; migration ``0003_service`` holds their DDL
+(``api_token_state``: ``0009_token_version``).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Integer, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Column, Integer, String, Table, Text
 
 from multipublish.db.tables import BigIntPK, UTCDateTime, metadata
 
@@ -38,4 +39,12 @@ idempotency_keys = Table(
     Column("response", JSON, nullable=True),
     Column("created_at", UTCDateTime, nullable=False, index=True),
     Column("completed_at", UTCDateTime, nullable=True),
+)
+
+#: One row (id 1): a counter every revocation bumps, so cached verifications end at once.
+api_token_state = Table(
+    "api_token_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
 )

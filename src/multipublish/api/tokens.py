@@ -2,6 +2,12 @@
 
 A token is 32 random bytes in URL-safe base64 behind an ``mpt_`` prefix; only its hash and its
 first characters (to tell tokens apart) reach the database.
+
+Verified tokens are cached for a few seconds, keyed by their hash, together with the value the
+revocation counter (``api_token_state.version``) had when they were read. Every revocation bumps
+that counter in its own transaction, and every request reads it (one tiny primary-key read on a
+bare DBAPI cursor, no statement compilation), so a revocation from any process refuses the very
+next request while the token row itself is read at most once per ``cache_seconds``.
 """
 
 from __future__ import annotations
@@ -9,16 +15,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, RowMapping, insert, or_, select, update
 
-from multipublish.api.tables import api_tokens
+from multipublish.api.tables import api_token_state, api_tokens
 from multipublish.db import utcnow
 from multipublish.errors import InputError, NotFoundError
 
 TOKEN_PREFIX = "mpt_"
+#: Verified tokens kept at most this many (the cache is cleared when it would grow past it).
+_CACHE_MAX = 10_000
+_S_VERSION = "SELECT version FROM api_token_state WHERE id = 1"
 
 
 def hash_token(token: str) -> str:
@@ -56,8 +67,24 @@ class TokenInfo:
 class TokenStore:
     """Create, list, verify and revoke API tokens in the project database."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, cache_seconds: float = 5.0) -> None:
         self.engine = engine
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[TokenInfo, float, int]] = {}
+        self._lock = threading.Lock()
+
+    def _version(self) -> int:
+        """The revocation counter, read on a bare DBAPI cursor (the cost of a cache hit)."""
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute(_S_VERSION)
+            row = cur.fetchone()
+            cur.close()
+            raw.rollback()
+        finally:
+            raw.close()
+        return int(row[0]) if row else 0
 
     def create(self, name: str) -> tuple[str, TokenInfo]:
         """Make a new token; returns the secret (shown once) and its record."""
@@ -102,6 +129,12 @@ class TokenStore:
         if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             return None
         digest = hash_token(token)
+        version = self._version() if self.cache_seconds > 0 else 0
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(digest)
+        if hit is not None and hit[2] == version and now < hit[1]:
+            return hit[0]
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(api_tokens).where(api_tokens.c.token_hash == digest)
@@ -109,7 +142,14 @@ class TokenStore:
         if row is None or not hmac.compare_digest(row["token_hash"], digest):
             return None
         info = _info(row)
-        return info if info.active else None
+        if not info.active:
+            return None
+        if self.cache_seconds > 0:
+            with self._lock:
+                if len(self._cache) >= _CACHE_MAX:
+                    self._cache.clear()
+                self._cache[digest] = (info, now + self.cache_seconds, version)
+        return info
 
     def active_by_id(self, token_id: int) -> tuple[TokenInfo, str] | None:
         """The active token with this id and its stored hash (dashboard sessions are bound to it)."""
@@ -138,6 +178,15 @@ class TokenStore:
                 .where(cond, api_tokens.c.revoked_at.is_(None))
                 .values(revoked_at=utcnow())
             ).rowcount
+            if count:
+                # Every process's cached verifications end with this commit.
+                conn.execute(
+                    update(api_token_state)
+                    .where(api_token_state.c.id == 1)
+                    .values(version=api_token_state.c.version + 1)
+                )
+        with self._lock:
+            self._cache.clear()
         if not count:
             raise NotFoundError("active token", ident)
         return int(count)

@@ -1,0 +1,58 @@
+"""Verified tokens are cached, and a revocation from anywhere still refuses the next request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+from multipublish.api.tokens import TokenStore
+from multipublish.db import make_engine
+
+
+def _token_reads(engine: Engine) -> list[str]:
+    seen: list[str] = []
+
+    def grab(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        if "FROM api_tokens" in statement:
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", grab)
+    return seen
+
+
+def test_a_cached_token_is_read_once_and_revocation_ends_it_at_once(engine: Engine) -> None:
+    api = TokenStore(engine, cache_seconds=60)
+    token, info = api.create("cached")
+    reads = _token_reads(engine)
+    for _ in range(5):
+        verified = api.verify(token)
+        assert verified is not None and verified.id == info.id
+    assert len(reads) == 1
+    # Another process (its own engine, as the CLI has) revokes the token.
+    other_engine = make_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        TokenStore(other_engine).revoke("cached")
+    finally:
+        other_engine.dispose()
+    assert api.verify(token) is None
+    assert api.verify(token) is None
+
+
+def test_revocation_of_one_token_leaves_the_others_working(engine: Engine) -> None:
+    api = TokenStore(engine, cache_seconds=60)
+    keep, _ = api.create("keep")
+    drop, _ = api.create("drop")
+    assert api.verify(keep) is not None and api.verify(drop) is not None
+    api.revoke("drop")
+    assert api.verify(drop) is None
+    assert api.verify(keep) is not None
+
+
+def test_without_cache_every_request_reads_the_token(engine: Engine) -> None:
+    api = TokenStore(engine, cache_seconds=0)
+    token, _ = api.create("uncached")
+    reads = _token_reads(engine)
+    for _ in range(3):
+        assert api.verify(token) is not None
+    assert len(reads) == 3
