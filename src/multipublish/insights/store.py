@@ -222,7 +222,8 @@ class InsightStore:
                     "post_type": post_type or None,
                     "video_id": r.video_id,
                     # upload-post's per-post analytics are keyed by the upload's request id.
-                    "reference": r.request_id if r.platform_name != "youtube" else r.video_id,
+                    # (the request id we sent; a natively scheduled post's reference is a job id).
+                    "reference": (r.request_id or r.reference) if r.platform_name != "youtube" else None,
                     "url": r.url,
                     "job_id": r.job_id,
                     "title": r.title or "",
