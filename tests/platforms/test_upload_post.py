@@ -442,11 +442,13 @@ async def test_scheduled_natively_on_tiktok_and_linkedin(
         "acct", ["tiktok", "linkedin"], small_video, config, validate=False
     )
     tiktok = results["tiktok"]
-    assert tiktok.success and tiktok.details["job_id"] == tiktok.reference
+    assert tiktok.success and tiktok.status is PublishStatus.SCHEDULED
+    assert tiktok.reference == "job:" + tiktok.details["job_id"]
     assert tiktok.details["scheduled_date"]
     # LinkedIn is scheduled through upload-post's scheduled_date like the others.
     linkedin = results["linkedin"]
-    assert linkedin.success and linkedin.details["job_id"] == linkedin.reference
+    assert linkedin.success and linkedin.status is PublishStatus.SCHEDULED
+    assert linkedin.reference == "job:" + linkedin.details["job_id"]
     scheduled = posts(sandbox_url)
     assert sorted(p["platform"] for p in scheduled) == ["linkedin", "tiktok"]
     assert {p["status"] for p in scheduled} == {"scheduled"}

@@ -34,6 +34,8 @@ class PublishStatus(StrEnum):
     PROCESSING = "processing"  #: accepted; the platform is still processing it
     FAILED = "failed"  #: confirmed failure
     UNKNOWN = "unknown"  #: outcome not confirmed; must be reconciled before any repost
+    #: accepted by the service to be published later (an upload-post job); followed up by its id
+    SCHEDULED = "scheduled"
 
 
 @dataclass(slots=True)

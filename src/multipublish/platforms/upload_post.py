@@ -67,6 +67,10 @@ PENDING_STATES = frozenset({"pending", "queued", "processing", "in_progress"})
 #: A scheduled time closer than this is published at once (the queue calls us when it is due).
 SCHEDULE_MIN_AHEAD = timedelta(seconds=60)
 SCHEDULE_MAX_AHEAD = timedelta(days=365)
+#: Reference prefix of a post accepted for later (its upload-post job id follows).
+JOB_PREFIX = "job:"
+#: Seconds after a scheduled time before its job is asked about.
+SCHEDULE_GRACE = 60.0
 #: Seconds the profiles listing is trusted before it is asked again.
 PROFILES_TTL = 300.0
 
@@ -319,6 +323,16 @@ def _platform_entry(results: Any, platform: str) -> dict[str, Any] | None:
     return None
 
 
+def _parse_when(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 def _page_label(page: Any) -> str:
     if not isinstance(page, dict):
         return str(page)
@@ -544,13 +558,7 @@ class UploadPostPlatform:
             details["rate_limit"] = limits
         if data.get("job_id") and "results" not in data:  # natively scheduled (202)
             details.update(job_id=data["job_id"], scheduled_date=data.get("scheduled_date"))
-            return PublishResult(
-                platform=self.platform,
-                success=True,
-                status=PublishStatus.PUBLISHED,
-                reference=str(data["job_id"]),
-                details=details,
-            )
+            return self._scheduled(str(data["job_id"]), data.get("scheduled_date"), details)
         if "results" in data:
             return self._from_entry(data["results"], request_id, details)
         if data.get("request_id"):  # asynchronous upload: follow it
@@ -582,19 +590,34 @@ class UploadPostPlatform:
         if entry.get("warnings"):
             details["warnings"] = entry["warnings"]
         if entry.get("success"):
-            video_id = (
-                entry.get("publish_id")
-                or entry.get("platform_post_id")
-                or entry.get("post_id")
-                or entry.get("video_id")
-                or entry.get("id")
+            # The ids each platform's answer may carry (docs.upload-post.com/guides/error-handling:
+            # publish_id, container_id, post_id; LinkedIn video_urn, Facebook video_reel_id).
+            video_id = next(
+                (
+                    entry[k]
+                    for k in (
+                        "publish_id",
+                        "platform_post_id",
+                        "post_id",
+                        "video_id",
+                        "container_id",
+                        "video_urn",
+                        "video_reel_id",
+                        "id",
+                    )
+                    if entry.get(k)
+                ),
+                None,
             )
+            url = entry.get("post_url") or entry.get("url")
+            if not url:
+                details["url"] = "upload-post gave no URL for this post (asynchronous results carry none)"
             return PublishResult(
                 platform=self.platform,
                 success=True,
                 status=PublishStatus.PUBLISHED,
                 video_id=str(video_id) if video_id else None,
-                url=entry.get("post_url") or entry.get("url"),
+                url=url,
                 reference=request_id,
                 details=details,
             )
@@ -742,5 +765,57 @@ class UploadPostPlatform:
         )
 
     async def reconcile(self, reference: str, *, checkpoint: Checkpoint | None = None) -> PublishResult:
-        """Ask the service again about an upload whose outcome was unknown (or still processing)."""
+        """Ask the service again about an upload whose outcome was unknown (or still processing).
+
+        A ``job:<id>`` reference is a post the service accepted for later: asked by job id.
+        """
+        if reference.startswith(JOB_PREFIX):
+            return await self._follow_job(reference[len(JOB_PREFIX) :])
         return await self._ask(reference, reason="reconcile", follow=False)
+
+    def _scheduled(self, job_id: str, when: Any, details: dict[str, Any]) -> PublishResult:
+        """Accepted for later (202 with ``job_id``): ``scheduled`` here, followed up by job id.
+
+        ``retry_after`` says when to ask again: a little after the scheduled time.
+        """
+        due = _parse_when(when)
+        now = datetime.now(UTC)
+        wait = max(SCHEDULE_GRACE, (due - now).total_seconds() + SCHEDULE_GRACE) if due else SCHEDULE_GRACE
+        return PublishResult(
+            platform=self.platform,
+            success=True,
+            status=PublishStatus.SCHEDULED,
+            reference=JOB_PREFIX + job_id,
+            retry_after=wait,
+            details={**details, "job_id": job_id},
+        )
+
+    async def _follow_job(self, job_id: str) -> PublishResult:
+        """What became of a scheduled post: still waiting, published, or failed at its time."""
+        details: dict[str, Any] = {"job_id": job_id, "resolved_by": "status"}
+        try:
+            data = await self.api.get_job_status(job_id)
+        except PlatformError as exc:
+            return PublishResult.failed(
+                self.platform,
+                ErrorKind.UNKNOWN,
+                f"status of scheduled job {job_id} unavailable: {exc.message}",
+                status=PublishStatus.UNKNOWN,
+                reference=JOB_PREFIX + job_id,
+                details=details,
+            )
+        status = str(data.get("status") or "").lower()
+        if status == "not_found":
+            return PublishResult.failed(
+                self.platform,
+                ErrorKind.PERMANENT,
+                f"the service has no scheduled job {job_id} (cancelled?)",
+                reference=JOB_PREFIX + job_id,
+                details=details,
+            )
+        if status in PENDING_STATES or not status:
+            return self._scheduled(job_id, data.get("scheduled_date"), details)
+        result = self._settled(str(data.get("request_id") or job_id), status, data)
+        result.reference = JOB_PREFIX + job_id
+        result.details.update(details)
+        return result

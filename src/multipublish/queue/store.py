@@ -548,7 +548,9 @@ def _result_params(
 
 def _preview(r: PublishResult) -> dict[str, Any]:
     """The row status a result will be stored as (decisions are made before the write)."""
-    if r.success:
+    if r.status == PublishStatus.SCHEDULED:
+        status = "scheduled"  # accepted by the service for later; followed up at its time
+    elif r.success:
         status = "published"
     elif r.status == PublishStatus.UNKNOWN or r.error_kind == ErrorKind.UNKNOWN:
         status = "unknown"
@@ -1366,7 +1368,23 @@ class JobStore:
             event = "job.failed"
         else:
             quota = [k for k in pending if res[k].get("error_kind") == ErrorKind.QUOTA]
-            if quota and not lost_lease:
+            waiting = [k for k in pending if res[k]["status"] == "scheduled"]
+            if waiting and len(waiting) == len(pending) and not lost_lease:
+                # Accepted by the service for later: asked about (by job id) once it is due. Not
+                # a failed attempt, and a failure there later reaches the job like any other.
+                wait = max(float(_retry_after(res[k]) or 60.0) for k in waiting)
+                next_at = now + timedelta(seconds=wait)
+                values.update(
+                    status=str(QueueStatus.SCHEDULED),
+                    run_at=next_at,
+                    attempts=max(0, job.attempts - 1),
+                    error_message=None,
+                    wait_reason=(
+                        f"{', '.join(waiting)} scheduled at the service; followed up at "
+                        f"{next_at.isoformat()}"
+                    ),
+                )
+            elif quota and not lost_lease:
                 wait = max(float(_retry_after(res[k]) or QUOTA_DEFAULT_WAIT) for k in quota)
                 next_at = now + timedelta(seconds=wait)
                 values.update(

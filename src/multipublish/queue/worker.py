@@ -535,9 +535,11 @@ class PublishingQueue:
         try:
             checkpoint = self._checkpoint(claim, t)
             resume: str | None = None
-            if t.previous_status == "unknown":
+            if t.previous_status in ("unknown", "scheduled"):
                 ref = t.reference or t.request_id
                 found = await self.manager.reconcile(job.account_id, t.key, ref, checkpoint=checkpoint)
+                if t.previous_status == "scheduled":
+                    return found, None  # the service holds the post: never upload it again
                 if found.success or found.status == PublishStatus.PROCESSING:
                     return found, None
                 if found.status == PublishStatus.UNKNOWN or found.error_kind == ErrorKind.UNKNOWN:
