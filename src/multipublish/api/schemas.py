@@ -258,6 +258,26 @@ class ImmediatePublishPublic(BaseModel):
     results: dict[str, PublishResultPublic]
 
 
+class JobPlatformResultPublic(BaseModel):
+    """One platform's part of a job: its own status, and the post's id and URL once published."""
+
+    model_config = ConfigDict(extra="allow")
+    platform: str
+    status: str = Field(
+        description="pending, processing, published, failed, deferred (quota), unknown or cancelled"
+    )
+    success: bool = False
+    video_id: str | None = None
+    url: str | None = None
+    error: str | None = None
+    error_kind: str | None = Field(
+        default=None, description="auth, rate_limited, transient, permanent, quota or unknown"
+    )
+    attempts: int = 0
+    published_at: str | None = None
+    updated_at: str | None = None
+
+
 class JobPublic(BaseModel):
     """A queued job with its per-platform results."""
 
@@ -265,7 +285,22 @@ class JobPublic(BaseModel):
     id: str
     account_id: str
     platforms: list[str]
-    status: str
+    status: str = Field(
+        description="pending, scheduled, processing, completed, failed, cancelled or retrying"
+    )
+    priority: int = Field(default=5, description="1-10, higher is more urgent")
+    title: str | None = None
+    scheduled_time: str | None = None
+    attempts: int = 0
+    max_retries: int = 3
+    error_message: str | None = None
+    wait_reason: str | None = None
+    created_at: str | None = None
+    started_at: str | None = None
+    completed_at: str | None = None
+    results: dict[str, JobPlatformResultPublic] = Field(
+        default_factory=dict, description="per platform key (e.g. instagram:stories)"
+    )
 
 
 class JobsPublic(BaseModel):

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from multipublish.api.auth import TokenDep
 from multipublish.api.deps import StateDep
@@ -21,6 +22,58 @@ from multipublish.usage.resets import month_of, zone
 from multipublish.usage.store import UsageStore
 
 router = APIRouter(prefix="/api/publishing", tags=["stats"])
+
+
+# -- answers (so a generated client has typed fields) ---------------------------------------------
+class QuotaStatePublic(BaseModel):
+    """One quota counter (``platform`` is the bucket: ``youtube`` units, ``upload-post`` uploads)."""
+
+    model_config = ConfigDict(extra="allow")
+    account_id: str
+    platform: str
+    limit: int
+    used: int
+    remaining: int
+    reset_at: datetime
+    exhausted_until: datetime | None = None
+    limit_source: str = Field(description="config, or service when the platform reported it")
+
+
+class QuotasPublic(BaseModel):
+    quotas: list[QuotaStatePublic]
+
+
+class CostsPublic(BaseModel):
+    """A month's costs: ``rows`` per account and platform, plan fees, totals."""
+
+    model_config = ConfigDict(extra="allow")
+    month: str
+    timezone: str
+    currency: str
+    rows: list[dict[str, Any]]
+    plan_fees: list[dict[str, Any]]
+    by_account: dict[str, float]
+    total: float
+
+
+class PlatformStatsPublic(BaseModel):
+    """Success rates, failure reasons, retries and timings in a window, by platform and account."""
+
+    model_config = ConfigDict(extra="allow")
+    since: str
+    until: str
+    timezone: str
+    totals: dict[str, Any]
+    by_platform: list[dict[str, Any]] | dict[str, Any]
+    by_account: list[dict[str, Any]] | dict[str, Any]
+
+
+class SuccessChartPublic(BaseModel):
+    """Success rate per platform per day: ``days`` labels and one ``series`` per platform."""
+
+    model_config = ConfigDict(extra="allow")
+    days: list[str]
+    series: list[dict[str, Any]] | dict[str, Any]
 
 
 class CSVResponse(PlainTextResponse):
@@ -59,7 +112,7 @@ def _month(state: Any, month: str | None) -> str:
     return month or month_of(datetime.now(UTC), tz)
 
 
-@router.get("/stats/platforms", responses=errors())
+@router.get("/stats/platforms", response_model=PlatformStatsPublic, responses=errors())
 def platform_stats(
     state: StateDep,
     _token: TokenDep,
@@ -84,7 +137,7 @@ def platform_stats_csv(
     return CSVResponse(body)
 
 
-@router.get("/stats/chart", responses=errors())
+@router.get("/stats/chart", response_model=SuccessChartPublic, responses=errors())
 def success_chart(
     state: StateDep, _token: TokenDep, since: SinceQ = "30d", account_id: AccountQ = None
 ) -> Any:
@@ -94,7 +147,7 @@ def success_chart(
     return analytics.success_rate_chart(state.engine, state.settings, start, now, account_id=account_id)
 
 
-@router.get("/costs", responses=errors())
+@router.get("/costs", response_model=CostsPublic, responses=errors())
 def costs(
     state: StateDep,
     _token: TokenDep,
@@ -123,7 +176,7 @@ def costs_export(
     return CSVResponse(costs_csv([data]))
 
 
-@router.get("/quotas", responses=errors())
+@router.get("/quotas", response_model=QuotasPublic, responses=errors())
 def quotas(state: StateDep, _token: TokenDep, account_id: AccountQ = None) -> Any:
     """Quota counters per account and bucket: limit, used, remaining, reset time."""
     return to_json({"quotas": UsageStore(state.engine, state.settings).quota_states(account_id)})
