@@ -49,5 +49,10 @@ def map_options(
         if not thumb.startswith(("http://", "https://")):
             raise opts.error("thumbnail_url", "must be an http(s) URL")
         fields.append(("thumbnail_url", thumb))
+    first_comment = opts.text("first_comment", max_length=8000)
+    # upload-post comments it under the post once live: ``<platform>_first_comment`` in the official SDK
+    # (Upload-Post/upload-post-pip, upload_post/api_client.py, _add_common_params).
+    if first_comment and first_comment.strip():
+        fields.append(("facebook_first_comment", first_comment.strip()))
     opts.finish()
     return fields

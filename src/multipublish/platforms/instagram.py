@@ -62,5 +62,10 @@ def map_options(
     offset = opts.integer("thumb_offset", minimum=0)
     if offset is not None:
         fields.append(("thumb_offset", str(offset)))
+    first_comment = opts.text("first_comment", max_length=2200)
+    # upload-post comments it under the post once live: ``<platform>_first_comment`` in the official SDK
+    # (Upload-Post/upload-post-pip, upload_post/api_client.py, _add_common_params).
+    if first_comment and first_comment.strip():
+        fields.append(("instagram_first_comment", first_comment.strip()))
     opts.finish()
     return fields

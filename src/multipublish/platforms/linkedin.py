@@ -30,5 +30,10 @@ def map_options(
     page = opts.text("page_id", max_length=100)
     if page:
         fields.append(("target_linkedin_page_id", page))
+    first_comment = opts.text("first_comment", max_length=1250)
+    # upload-post comments it under the post once live: ``<platform>_first_comment`` in the official SDK
+    # (Upload-Post/upload-post-pip, upload_post/api_client.py, _add_common_params).
+    if first_comment and first_comment.strip():
+        fields.append(("linkedin_first_comment", first_comment.strip()))
     opts.finish()
     return fields

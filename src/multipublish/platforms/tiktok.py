@@ -53,5 +53,8 @@ def map_options(
     cover = opts.integer("cover_timestamp", minimum=0)
     if cover is not None:
         fields.append(("cover_timestamp", str(cover)))
+    if opts.text("first_comment", max_length=2200):
+        raise opts.error("first_comment", "upload-post cannot post a first comment on TikTok (it offers "
+                         "first comments for Instagram, Facebook, LinkedIn, YouTube and others, not TikTok)")
     opts.finish()
     return fields
