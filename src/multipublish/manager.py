@@ -277,10 +277,15 @@ class PublishingManager:
         checkpoint: Checkpoint | None = None,
         resume: str | None = None,
     ) -> PublishResult:
+        preparation: dict[str, Any] | None = None
         if validate:
             refusal = await self._validation_refusal(target, path, config)
+            if refusal is not None and config.auto_fix:
+                path, preparation, refusal = await self._auto_fix(target, path, config, refusal)
             if refusal is not None:
                 return refusal
+        if config.thumbnail_path == "auto":
+            config = await asyncio.to_thread(self._auto_thumbnail, target, path, config)
         rid = request_id or new_request_id()
         report: ProgressCallback | None = None
         if progress is not None:
@@ -311,6 +316,8 @@ class PublishingManager:
                 reference=rid,
             )
         result.platform = target.name
+        if preparation is not None:
+            result.details = {**(result.details or {}), "preparation": preparation}
         if result.error_kind is ErrorKind.AUTH and "authentication" not in (result.error or "").lower():
             # The brief's recipe checks `"authentication" in result.error.lower()` to re-authenticate.
             result.error = f"authentication failed: {result.error or 'credentials refused'}"
@@ -332,6 +339,55 @@ class PublishingManager:
                 request_id=rid,
             )
         return result
+
+    async def _auto_fix(
+        self, target: _Target, path: Path, config: PublishConfig, refusal: PublishResult
+    ) -> tuple[Path, dict[str, Any] | None, PublishResult | None]:
+        """Prepare the file for this platform; the path to upload, what was done, or a refusal.
+
+        Encoding runs in worker processes (through a thread: the event loop is never blocked). A
+        retried publish finds the finished rendition in the cache and reuses it.
+        """
+        fixed = await asyncio.to_thread(self.prepare_video_for_platforms, path, [target.name])
+        entry = fixed[target.name]
+        details = dict(refusal.details or {})
+        if not entry["valid"]:
+            refusal.error = f"{refusal.error}; auto_fix could not fix it: {entry.get('error')}"
+            refusal.details = {**details, "preparation": entry}
+            return path, None, refusal
+        prepared = Path(entry["path"])
+        again = await self._validation_refusal(target, prepared, config)  # the text may still fail
+        if again is not None:
+            again.details = {**(again.details or {}), "preparation": entry}
+            return path, None, again
+        log.info("auto_fix %s for %s: %s", path.name, target.name, ", ".join(entry["actions"]))
+        return prepared, {"actions": entry["actions"], "path": entry["path"], "source": str(path)}, None
+
+    def _auto_thumbnail(self, target: _Target, path: Path, config: PublishConfig) -> PublishConfig:
+        """``thumbnail_path="auto"``: a picked frame for YouTube (cached), nothing elsewhere."""
+        from dataclasses import replace
+
+        if target.base != "youtube":
+            return replace(config, thumbnail_path=None)
+        from multipublish.media.prepare.renditions import content_hash
+        from multipublish.media.thumbnail import make_thumbnail
+
+        folder = self.renditions_dir
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            out = folder / f"{path.stem[:60]}.{content_hash(path)[:16]}.thumbnail.jpg"
+            if not out.exists():
+                make_thumbnail(path, out, platform="youtube")
+        except (MultipublishError, OSError) as exc:  # a publish without a thumbnail beats none
+            log.warning("no automatic thumbnail for %s: %s", path.name, exc)
+            return replace(config, thumbnail_path=None)
+        return replace(config, thumbnail_path=str(out))
+
+    def plan_fixes(self, video_path: str | Path, platforms: list[str]) -> dict[str, str | None]:
+        """Per platform why preparation could not fix the file, or None (no encoding done)."""
+        from multipublish.media.prepare import plan_errors
+
+        return plan_errors(video_path, platforms, self.rules)
 
     async def publish_to_platform(
         self,

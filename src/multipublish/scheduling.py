@@ -29,8 +29,8 @@ def publish_config(body: PublishFields, roots: list[Path] | None) -> tuple[Path,
     video = resolve_media_path(body.video_path, roots)
     thumb = (
         str(resolve_media_path(body.thumbnail_path, roots, field="thumbnail_path"))
-        if body.thumbnail_path
-        else None
+        if body.thumbnail_path and body.thumbnail_path != "auto"
+        else body.thumbnail_path or None
     )
     config = PublishConfig(
         title=body.title,
@@ -38,6 +38,7 @@ def publish_config(body: PublishFields, roots: list[Path] | None) -> tuple[Path,
         tags=list(body.tags),
         platform_specific={k: dict(v) for k, v in body.platform_specific.items()},
         thumbnail_path=thumb,
+        auto_fix=body.auto_fix,
     )
     return video, config
 
@@ -45,6 +46,18 @@ def publish_config(body: PublishFields, roots: list[Path] | None) -> tuple[Path,
 def check_video(manager: PublishingManager, video: Path, platforms: list[str], config: PublishConfig) -> None:
     """Refuse (422 with the per-platform report) a video or text a platform would reject."""
     report = manager.validate_video_for_platforms(video, platforms, config)
+    if config.auto_fix and not all(entry.get("valid", False) for entry in report.values()):
+        # Accepted when preparation can fix the file (planned now, encoded at publish time) and
+        # the text is valid; refused with the planner's reason otherwise.
+        text = manager.validate_config_for_platforms(config, platforms)
+        reasons = manager.plan_fixes(video, platforms)
+        for name, entry in report.items():
+            if entry.get("valid", False):
+                continue
+            if reasons.get(name) is None and text.get(name, {}).get("valid", False):
+                report[name] = {**entry, "valid": True, "auto_fix": "planned"}
+            elif reasons.get(name):
+                report[name] = {**entry, "errors": [*entry.get("errors", []), f"auto_fix: {reasons[name]}"]}
     if not all(entry.get("valid", False) for entry in report.values()):
         raise ValidationFailed(report)
 

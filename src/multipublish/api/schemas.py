@@ -148,7 +148,10 @@ class PublishFields(RequestModel):
     description: str = Field(default="", max_length=10000)
     tags: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=100)
     platform_specific: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    #: ``"auto"``: pick a frame of the video and set it as the YouTube thumbnail.
     thumbnail_path: str | None = Field(default=None, max_length=4096)
+    #: Fix what a platform's rules refuse (reframe, remux, re-encode) before uploading.
+    auto_fix: bool = False
 
     @field_validator("platforms")
     @classmethod

@@ -60,11 +60,17 @@ def publish(
             "--option", "-o", help="platform.option=value (repeatable), e.g. tiktok.privacy=public."
         ),
     ] = None,
-    thumbnail: Annotated[Path | None, typer.Option(help="Custom thumbnail (YouTube).")] = None,
+    thumbnail: Annotated[
+        str | None, typer.Option(help="Custom thumbnail (YouTube): an image, or 'auto' to pick a frame.")
+    ] = None,
     schedule: Annotated[
         str | None, typer.Option(help="Native scheduling time, ISO-8601 (not LinkedIn: use the queue).")
     ] = None,
     no_validate: Annotated[bool, typer.Option("--no-validate", help="Skip validation.")] = False,
+    auto_fix: Annotated[
+        bool,
+        typer.Option("--auto-fix", help="Fix what a platform refuses (reframe, remux, re-encode) first."),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Publish FILE to one or more platforms of one account, now."""
@@ -88,6 +94,7 @@ def publish(
             platform_specific=parse_options(option or []),
             thumbnail_path=str(thumbnail) if thumbnail else None,
             scheduled_time=when,
+            auto_fix=auto_fix,
         )
         results = asyncio.run(_run(file, account, names, config, quiet=as_json, validate=not no_validate))
     if as_json:

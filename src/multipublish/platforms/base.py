@@ -54,6 +54,10 @@ class PublishConfig:
     #: Title and description per language (BCP 47 tag -> ``{"title", "description"}``); YouTube
     #: gets them as ``localizations`` with ``snippet.defaultLanguage``.
     localizations: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Fix what the platform's rules refuse (reframe, remux, re-encode) before uploading, per
+    #: platform, instead of failing validation (``multipublish.media.prepare``). ``thumbnail_path``
+    #: ``"auto"`` picks and sets a YouTube thumbnail from the video.
+    auto_fix: bool = False
 
     def options_for(self, platform: str) -> dict[str, Any]:
         """The ``platform_specific`` options of one platform (empty when none)."""
@@ -75,6 +79,7 @@ class PublishConfig:
             thumbnail_path=data.get("thumbnail_path"),
             scheduled_time=datetime.fromisoformat(st) if isinstance(st, str) else st,
             localizations=dict(data.get("localizations") or {}),
+            auto_fix=bool(data.get("auto_fix", False)),
         )
 
 

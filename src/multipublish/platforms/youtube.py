@@ -239,7 +239,9 @@ def check_config(
     localized = _localizations(config, default_language)
     if localized is not None:
         snippet["defaultLanguage"], metadata["localizations"] = localized
-    thumb, thumb_type, warnings = _thumbnail_plan(config.thumbnail_path, post_type)
+    # "auto" is resolved to a picked frame by the manager before the upload (media.thumbnail).
+    given = config.thumbnail_path if config.thumbnail_path != "auto" else None
+    thumb, thumb_type, warnings = _thumbnail_plan(given, post_type)
     return VideoRequest(
         metadata=metadata,
         shorts=post_type == "shorts",

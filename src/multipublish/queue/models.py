@@ -79,9 +79,14 @@ class QueuedPublishConfig:
     max_retries: int = 3
     #: Base of the exponential backoff, seconds.
     retry_delay: float = 300.0
+    #: Same as ``config.auto_fix`` (either turns it on; it is stored with the config).
+    auto_fix: bool = False
 
     def __post_init__(self) -> None:
         self.validate()
+        if self.auto_fix:
+            self.config.auto_fix = True
+        self.auto_fix = self.config.auto_fix
 
     def validate(self) -> None:
         """Refuse bad input with the field and the reason (nothing is written before this)."""

@@ -9,6 +9,15 @@ from __future__ import annotations
 
 from multipublish.media.prepare.plan import FITS, Plan, Target, plan_for
 from multipublish.media.prepare.renditions import PruneLimits, default_dir
-from multipublish.media.prepare.run import prepare_video_for_platforms
+from multipublish.media.prepare.run import plan_errors, prepare_video_for_platforms
 
-__all__ = ["FITS", "Plan", "PruneLimits", "Target", "default_dir", "plan_for", "prepare_video_for_platforms"]
+__all__ = [
+    "FITS",
+    "Plan",
+    "PruneLimits",
+    "Target",
+    "default_dir",
+    "plan_errors",
+    "plan_for",
+    "prepare_video_for_platforms",
+]

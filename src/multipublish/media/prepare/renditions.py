@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-_NAME = re.compile(r"^.+\.[0-9a-f]{16}\.[0-9a-f]{12}\.(mp4|mov)$")
+_NAME = re.compile(r"^.+\.[0-9a-f]{16}\.([0-9a-f]{12}\.(mp4|mov)|thumbnail\.jpg)$")
 _TEMP = re.compile(r"^\..+\.tmp-\d+$")
 #: A temporary file older than this belongs to a dead process.
 _STALE_TEMP_SECONDS = 6 * 3600.0

@@ -1,7 +1,8 @@
 """Prepare one video for several platforms: plan each, render each distinct target once, check.
 
-Rendering runs in a process pool (``spawn``: no inherited threads or event loop), never in the
-caller's thread, so an ``async`` caller stays responsive; ``progress(platform, fraction)`` is called
+Encoding runs in a process pool (``spawn``: no inherited threads or event loop), never in the
+caller's thread, so an ``async`` caller stays responsive (a stream copy, I/O-bound, runs in the
+calling thread: async callers go through ``asyncio.to_thread``); ``progress(platform, fraction)`` is called
 from a helper thread of the caller while the workers encode. Every output is probed again and
 planned against its platform's rules: ``valid`` means the new plan has nothing left to do.
 """
@@ -103,6 +104,31 @@ def prepare_video_for_platforms(
     return {name: result[name] for name in names}
 
 
+def plan_errors(
+    video_path: str | Path, platforms: Iterable[str], rules: RuleSet, *, trim: bool = False, fit: str = "pad"
+) -> dict[str, str | None]:
+    """Per platform the reason its file could not be fixed, or None (fixable or already valid).
+
+    Cheap (a probe and the plans, no encoding): lets a request with ``auto_fix`` be refused at
+    once when preparation could not help, before anything is queued.
+    """
+    names = list(dict.fromkeys([platforms] if isinstance(platforms, str) else platforms))
+    try:
+        info = probe(video_path)
+    except MediaError as exc:
+        return {name: f"{exc.path}: {exc.reason}" for name in names}
+    out: dict[str, str | None] = {}
+    for name in names:
+        try:
+            rule = rules.for_platform(name)
+        except (UnknownPlatformError, KeyError) as exc:
+            out[name] = getattr(exc, "reason", None) or f"no rules for {name}"
+            continue
+        plan = plan_for(info, rule, trim=trim, fit=fit)
+        out[name] = f"{video_path}: {plan.error}" if plan.error else None
+    return out
+
+
 def _failed(actions: list[str], reason: str) -> dict[str, Any]:
     return {"path": None, "actions": actions, "valid": False, "error": reason}
 
@@ -146,9 +172,25 @@ def _render_all(
             if progress is not None:
                 for name in job.platforms:
                     progress(name, 1.0)
-    if todo:
-        _run_pool(source, todo, progress, max_workers)
+    # Stream copies are I/O, done here (the caller's thread); encodes go to the process pool.
+    for job in [job for job in todo if job.target.remux_only]:
+        job.error = _render_job(str(source), job.target, str(job.final), _reporter(job, progress))
+    encodes = [job for job in todo if not job.target.remux_only]
+    if encodes:
+        _run_pool(source, encodes, progress, max_workers)
     return jobs
+
+
+def _reporter(job: _Job, progress: ProgressCallback | None) -> Callable[[float], None] | None:
+    if progress is None:
+        return None
+    callback = progress
+
+    def report(fraction: float) -> None:
+        for name in job.platforms:
+            callback(name, fraction)
+
+    return report
 
 
 def _prepare_folder(out_dir: Path) -> str | None:
@@ -220,8 +262,13 @@ def _init_worker(updates: Any) -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
-def _render_job(source: str, target: Target, final: str) -> str | None:
-    """Render to a temporary file and rename it; the error message (naming the file) or None."""
+def _render_job(
+    source: str, target: Target, final: str, progress: Callable[[float], None] | None = None
+) -> str | None:
+    """Render to a temporary file and rename it; the error message (naming the file) or None.
+
+    In a pool worker progress goes through the queue set up by ``_init_worker``.
+    """
     import av
 
     from multipublish.media.prepare.encode import RenditionTooLarge, render
@@ -230,7 +277,9 @@ def _render_job(source: str, target: Target, final: str) -> str | None:
     temp = renditions.temp_path(final_path)
 
     def report(fraction: float) -> None:
-        if _updates is not None:
+        if progress is not None:
+            progress(fraction)
+        elif _updates is not None:
             _updates.put((target.key, fraction))
 
     try:
