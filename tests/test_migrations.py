@@ -18,6 +18,7 @@ TABLE_MODULES = (
     "multipublish.api.tables",
     "multipublish.usage.tables",
     "multipublish.insights.tables",
+    "multipublish.workspace.tables",
 )
 
 

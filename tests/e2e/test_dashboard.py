@@ -6,7 +6,6 @@ calendar, stats chart, accounts and validation pages; a screenshot goes to ``tes
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,20 +13,10 @@ from pathlib import Path
 import pytest
 
 from tests.api.helpers import add_account
+from tests.e2e.browser import ARGS, ARTIFACTS, CHROMIUM
 from tests.fixtures.api import ApiServer, StartServer
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture
@@ -109,7 +98,8 @@ def test_dashboard_login_watch_cancel(page: tuple[object, ApiServer]) -> None:
     pg.screenshot(path=str(ARTIFACTS / "dashboard-stats.png"), full_page=True)
 
     pg.goto(server.url + "/calendar?month=2099-01")
-    expect(pg.locator("#calendar .event")).to_have_count(0)  # the watched job was moved to now
+    expect(pg.locator(".fc-daygrid-day").first).to_be_visible()
+    expect(pg.locator("#calendar .fc-event")).to_have_count(0)  # the watched job was moved to now
     pg.goto(server.url + "/accounts")
     expect(pg.locator("#accounts")).to_contain_text("****")
     assert "sk_live" not in pg.content()

@@ -113,14 +113,21 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from local assets by api.docs below
+        redoc_url=None,
         openapi_tags=[
             {"name": "publishing", "description": "Publish now, schedule, batch"},
             {"name": "jobs", "description": "Queued jobs"},
             {"name": "accounts", "description": "Platform accounts (credentials never returned)"},
             {"name": "validation", "description": "Check a video against platform rules"},
-            {"name": "uploads", "description": "Send a video file to the server"},
+            {
+                "name": "uploads",
+                "description": "Send a video file to the server: one multipart POST, or resumable "
+                "with the tus 1.0 protocol at `/api/publishing/uploads/tus` (any tus client)",
+            },
             {"name": "stats", "description": "Queue statistics"},
             {"name": "insights", "description": "How published posts did; best times to post"},
+            {"name": "workspace", "description": "Drafts, queue slots, platform facts (dashboard)"},
             {"name": "health", "description": "Liveness, readiness, metrics"},
         ],
     )
@@ -135,6 +142,9 @@ def create_app(
         from multipublish.api.mcp import mount_mcp
 
         mcp_sessions = mount_mcp(app, state)
+    from multipublish.api import docs
+
+    docs.install(app)  # /docs and /redoc from vendored assets (they work offline)
     if dashboard:
         from multipublish.dashboard import mount
 
@@ -155,12 +165,16 @@ def routers(*, dashboard: bool = True) -> list[APIRouter]:
         jobs,
         publishing,
         stats,
+        tus,
         uploads,
         validate,
+        workspace,
     )
     from multipublish.usage.routes import router as usage_router
 
-    out = [m.router for m in (publishing, jobs, accounts, validate, uploads, stats, health)]
+    modules = (publishing, jobs, accounts, validate, uploads, tus, workspace, stats, health)
+    out = [m.router for m in modules]
+    out.append(tus.tus_router())  # resumable uploads (the tus protocol)
     out.append(usage_router)  # usage stats, costs, quotas (each route needs a token)
     from multipublish.insights.routes import router as insights_router
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import calendar
 import hmac
 import secrets
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +28,13 @@ from multipublish.platforms.base import PLATFORMS
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 
+_CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; font-src 'self' data:; "
+    "style-src 'self'{nonce}; "
+    "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
 _SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
-    ),
+    "Content-Security-Policy": _CSP.format(nonce=""),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
@@ -50,9 +51,14 @@ def _session(request: Request) -> str | None:
 
 
 def _page(request: Request, name: str, token: str, **context: Any) -> Response:
-    context.update(csrf=csrf_token(token), platforms=PLATFORMS, statuses=STATUSES, page=name)
+    # FullCalendar adds its stylesheet as a <style> element: allowed by this page's nonce only.
+    nonce = secrets.token_urlsafe(16)
+    context.update(
+        csrf=csrf_token(token), platforms=PLATFORMS, statuses=STATUSES, page=name, nonce=nonce
+    )
     response = templates.TemplateResponse(request, f"{name}.html", context)
     response.headers.update(_SECURITY_HEADERS)
+    response.headers["Content-Security-Policy"] = _CSP.format(nonce=f" 'nonce-{nonce}'")
     return response
 
 
@@ -144,39 +150,12 @@ def jobs_page(request: Request) -> Response:
 
 @router.get("/calendar", response_class=HTMLResponse)
 def calendar_page(request: Request, month: str | None = None) -> Response:
-    return _render(request, "calendar", lambda state: _month(state, month))
-
-
-def _month(state: ServiceState, month: str | None) -> dict[str, Any]:
-    """Jobs with a scheduled time in ``month`` (``YYYY-MM``, default this one), by day."""
-    today = datetime.now(UTC).date()
+    """FullCalendar (month, week, list) fed by ``/api/publishing/calendar``; ``?month=YYYY-MM``."""
     try:
-        first = datetime.strptime(month, "%Y-%m").date() if month else today.replace(day=1)
+        first = datetime.strptime(month, "%Y-%m").date() if month else None
     except ValueError:
-        first = today.replace(day=1)
-    by_day: dict[int, list[dict[str, Any]]] = {}
-    for job in state.queue.list_jobs(limit=1000, offset=0):
-        data = to_json(job)
-        when = data.get("scheduled_time")
-        if not when or data.get("status") == "cancelled":
-            continue
-        at = datetime.fromisoformat(str(when).replace("Z", "+00:00"))
-        if (at.year, at.month) == (first.year, first.month):
-            data["time"] = at.strftime("%H:%M")
-            by_day.setdefault(at.day, []).append(data)
-    for items in by_day.values():
-        items.sort(key=lambda d: d["time"])
-    return {
-        "weeks": calendar.Calendar(firstweekday=0).monthdayscalendar(first.year, first.month),
-        "by_day": by_day,
-        "title": first.strftime("%B %Y"),
-        "prev_month": (first - timedelta(days=1)).strftime("%Y-%m"),
-        "next_month": date(first.year + first.month // 12, first.month % 12 + 1, 1).strftime(
-            "%Y-%m"
-        ),
-        "today": today,
-        "first": first,
-    }
+        first = None
+    return _render(request, "calendar", lambda state: {"initial": first.isoformat() if first else ""})
 
 
 @router.get("/stats", response_class=HTMLResponse)
@@ -196,3 +175,22 @@ def accounts_page(request: Request) -> Response:
 @router.get("/validate", response_class=HTMLResponse)
 def validate_page(request: Request) -> Response:
     return _render(request, "validate")
+
+
+@router.get("/compose", response_class=HTMLResponse)
+def compose_page(request: Request) -> Response:
+    return _render(request, "compose")
+
+
+@router.get("/jobs/{job_id}", response_class=HTMLResponse)
+def job_page(request: Request, job_id: str) -> Response:
+    return _render(request, "job", lambda state: {"job_id": job_id})
+
+
+@router.get("/slots", response_class=HTMLResponse)
+def slots_page(request: Request) -> Response:
+    return _render(
+        request, "slots", lambda state: {"accounts": sorted(
+            {a["account_id"] for a in to_json(state.manager.list_accounts())}
+        )}
+    )

@@ -3,8 +3,8 @@
 
 const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
 
-async function api(method, path, body) {
-  const headers = { "Accept": "application/json" };
+async function api(method, path, body, extraHeaders) {
+  const headers = Object.assign({ "Accept": "application/json" }, extraHeaders || {});
   if (method !== "GET") headers["X-CSRF-Token"] = csrf();
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const resp = await fetch(path, {
@@ -12,8 +12,12 @@ async function api(method, path, body) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (resp.status === 401) { window.location = "/login"; throw new Error("logged out"); }
-  const data = await resp.json().catch(() => ({}));
-  if (!resp.ok) throw new Error(data.message || ("HTTP " + resp.status));
+  const data = resp.status === 204 ? {} : await resp.json().catch(() => ({}));
+  if (!resp.ok) {
+    const err = new Error(data.message || ("HTTP " + resp.status));
+    err.status = resp.status; err.field = data.field; err.reason = data.reason; err.body = data;
+    throw err;
+  }
   return data;
 }
 
@@ -34,10 +38,97 @@ function showMessage(text) {
   m.hidden = !text;
 }
 
-function when(iso) {
-  if (!iso) return "now";
+// -- the user's time zone and human dates ------------------------------------------------------
+const BROWSER_TZ = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+function userTz() {
+  try { return localStorage.getItem("mp-tz") || BROWSER_TZ; } catch (e) { return BROWSER_TZ; }
+}
+function setUserTz(tz) { try { localStorage.setItem("mp-tz", tz); } catch (e) { /* private mode */ } }
+
+/** "Tue 1 Dec, 14:05" in the user's zone (with the year when it is not this year). */
+function human(iso, opts) {
+  if (!iso) return "";
   const d = new Date(iso);
-  return isNaN(d) ? iso : d.toISOString().replace("T", " ").slice(0, 16) + " UTC";
+  if (isNaN(d)) return String(iso);
+  const sameYear = d.getFullYear() === new Date().getFullYear();
+  return new Intl.DateTimeFormat(undefined, Object.assign({
+    timeZone: userTz(), weekday: "short", day: "numeric", month: "short",
+    year: sameYear ? undefined : "numeric", hour: "2-digit", minute: "2-digit",
+  }, opts || {})).format(d);
+}
+function when(iso) { return iso ? human(iso) : "now"; }
+
+/** The offset (ms) of zone ``tz`` from UTC at instant ``ms``. */
+function tzOffset(ms, tz) {
+  const parts = {};
+  for (const p of new Intl.DateTimeFormat("en-US", { timeZone: tz, hourCycle: "h23", year: "numeric",
+    month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }).formatToParts(new Date(ms)))
+    parts[p.type] = p.value;
+  const asUtc = Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour % 24, +parts.minute, +parts.second);
+  return asUtc - Math.floor(ms / 1000) * 1000;
+}
+/** A wall-clock "YYYY-MM-DDTHH:MM" in ``tz`` as a UTC Date (DST-safe to the minute). */
+function wallToUtc(wall, tz) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(wall || "");
+  if (!m) return null;
+  const guess = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]);
+  let utc = guess - tzOffset(guess, tz);
+  utc = guess - tzOffset(utc, tz);
+  return new Date(utc);
+}
+/** A UTC instant as wall-clock "YYYY-MM-DDTHH:MM:SS" in ``tz`` (what FullCalendar is fed). */
+function utcToWall(iso, tz) {
+  const ms = new Date(iso).getTime();
+  return new Date(ms + tzOffset(ms, tz)).toISOString().slice(0, 19);
+}
+
+function setupPrefs() {
+  const select = document.getElementById("user-tz");
+  if (select) {
+    let zones = [];
+    try { zones = Intl.supportedValuesOf("timeZone"); } catch (e) { zones = [BROWSER_TZ, "UTC"]; }
+    if (!zones.includes("UTC")) zones.unshift("UTC");
+    const current = userTz();
+    if (!zones.includes(current)) zones.unshift(current);
+    select.replaceChildren(...zones.map((z) => el("option", { value: z }, z)));
+    select.value = current;
+    select.addEventListener("change", () => {
+      setUserTz(select.value);
+      document.dispatchEvent(new CustomEvent("mp:tz", { detail: select.value }));
+    });
+  }
+  const toggle = document.getElementById("theme-toggle");
+  if (toggle) {
+    const dark = () => {
+      const t = document.documentElement.dataset.theme;
+      return t ? t === "dark" : window.matchMedia("(prefers-color-scheme: dark)").matches;
+    };
+    const show = () => {
+      toggle.setAttribute("aria-pressed", String(dark()));
+      toggle.textContent = dark() ? "Light mode" : "Dark mode";
+    };
+    toggle.addEventListener("click", () => {
+      const next = dark() ? "light" : "dark";
+      document.documentElement.dataset.theme = next;
+      try { localStorage.setItem("mp-theme", next); } catch (e) { /* ignore */ }
+      show();
+    });
+    show();
+  }
+}
+
+/** Show ``text`` under the field ``name`` of a form (the API's ``field`` tells which). */
+function fieldError(form, name, text) {
+  const input = form.querySelector(`[name="${CSS.escape(name)}"]`);
+  const id = "err-" + name.replace(/[^A-Za-z0-9_-]/g, "-");
+  let box = document.getElementById(id);
+  if (!text) { if (box) box.remove(); if (input) input.removeAttribute("aria-invalid"); return; }
+  if (!box) {
+    box = el("p", { id, class: "field-error", role: "alert" });
+    if (input) (input.closest("label") || input).after(box); else form.prepend(box);
+  }
+  box.textContent = text;
+  if (input) { input.setAttribute("aria-invalid", "true"); input.setAttribute("aria-describedby", id); }
 }
 
 // -- jobs ------------------------------------------------------------------------------------
@@ -58,7 +149,7 @@ function platformCell(job) {
 }
 
 function actions(job) {
-  const cell = el("td", { class: "actions" });
+  const cell = el("td", { class: "actions", "data-label": "Actions" });
   const act = (what) => async () => {
     try { await api("POST", `/api/publishing/jobs/${encodeURIComponent(job.id)}/${what}`); showMessage(""); }
     catch (e) { showMessage(`${what} ${job.id}: ${e.message}`); }
@@ -81,18 +172,21 @@ async function refreshJobs() {
     body.replaceChildren();
     if (!data.jobs.length) body.append(el("tr", {}, el("td", { colspan: "7", class: "muted" }, "No jobs.")));
     for (const job of data.jobs) {
-      body.append(el("tr", { id: "job-" + job.id, "data-status": job.status },
-        el("td", {}, el("code", {}, job.id), el("div", { class: "muted" }, job.title || "")),
-        el("td", {}, job.account_id),
-        el("td", {}, el("span", { class: "badge status-" + job.status }, job.status),
+      const row = el("tr", { id: "job-" + job.id, "data-status": job.status },
+        el("td", { "data-label": "Job" }, el("a", { href: "/jobs/" + encodeURIComponent(job.id) }, el("code", {}, job.id)),
+          el("div", { class: "muted" }, job.title || "")),
+        el("td", { "data-label": "Account" }, job.account_id),
+        el("td", { "data-label": "Status" }, el("span", { class: "badge status-" + job.status }, job.status),
           job.wait_reason ? el("div", { class: "muted" }, job.wait_reason) : null,
           job.error_message ? el("div", { class: "error" }, job.error_message) : null),
-        el("td", {}, when(job.scheduled_time)),
-        el("td", {}, String(job.priority ?? "")),
-        el("td", {}, platformCell(job)),
-        actions(job)));
+        el("td", { "data-label": "Scheduled" }, el("time", { datetime: job.scheduled_time || "" }, when(job.scheduled_time))),
+        el("td", { "data-label": "Priority" }, String(job.priority ?? "")),
+        el("td", { "data-label": "Per platform" }, platformCell(job)),
+        actions(job));
+      body.append(row);
     }
     document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
+    document.getElementById("jobs").dataset.loaded = "true";
   } catch (e) { showMessage(e.message); }
 }
 
@@ -108,7 +202,8 @@ function svg(tag, attrs, text) {
 function chart(platforms) {
   const names = Object.keys(platforms);
   const w = 520, row = 34, left = 100, width = 360;
-  const root = svg("svg", { width: w, height: Math.max(row, names.length * row) + 10, role: "img" });
+  const root = svg("svg", { width: w, height: Math.max(row, names.length * row) + 10, role: "img",
+    "aria-label": "Success rate by platform: " + (names.map((n) => `${n} ${platforms[n].rate === null ? "no data" : platforms[n].rate.toFixed(1) + "%"}`).join(", ") || "no finished publishes yet") });
   if (!names.length) root.append(svg("text", { x: 0, y: 20 }, "No finished publishes yet."));
   names.forEach((name, i) => {
     const p = platforms[name], y = i * row + 5, rate = p.rate ?? 0;
@@ -157,8 +252,13 @@ async function validate(event) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  setupPrefs();
+  const humanize = () => document.querySelectorAll("time.human").forEach((t) => { t.textContent = human(t.getAttribute("datetime")); });
+  humanize();
+  document.addEventListener("mp:tz", humanize);
   const page = document.body.dataset.page;
   if (page === "jobs") {
+    document.addEventListener("mp:tz", refreshJobs);
     refreshJobs();
     setInterval(refreshJobs, 1000);
     document.getElementById("filters").addEventListener("change", refreshJobs);

@@ -1,0 +1,302 @@
+"""The workspace's API: what the composer, the job page and the calendar read and write.
+
+Platform facts for live checks (limits, preferred shapes, option values), saved drafts, per-account
+queue slots with "add to queue" (the next free slot), and a job's attempt timeline. Every route
+takes the same token (or dashboard cookie plus CSRF header) as the rest of the API.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from multipublish.api.auth import TokenDep
+from multipublish.api.deps import ServiceState, StateDep
+from multipublish.api.routes.common import errors, idempotent, job_or_404, to_json
+from multipublish.api.schemas import (
+    ACCOUNT_ID_PATTERN,
+    JOB_ID_PATTERN,
+    BatchScheduleCreate,
+    BatchSchedulePublic,
+)
+from multipublish.errors import InputError
+from multipublish.platforms.base import PLATFORMS, POST_TYPES
+from multipublish.scheduling import schedule_batch
+
+router = APIRouter(prefix="/api/publishing", tags=["workspace"])
+
+AccountId = Annotated[str, Path(pattern=ACCOUNT_ID_PATTERN, max_length=200)]
+DraftId = Annotated[str, Path(pattern=r"^draft_[0-9a-f]{16}$")]
+
+
+def _options() -> dict[str, dict[str, list[str]]]:
+    """Each platform's enumerated ``platform_specific`` options and their allowed values."""
+    from multipublish.platforms import facebook, instagram, linkedin, tiktok, youtube
+
+    return {
+        "tiktok": {"privacy": list(tiktok.PRIVACY)},
+        "instagram": {"post_type": list(instagram.POST_TYPES)},
+        "facebook": {"privacy": list(facebook.PRIVACY)},
+        "linkedin": {"visibility": list(linkedin.VISIBILITY)},
+        "youtube": {"privacy_status": list(youtube.PRIVACY_STATUSES), "post_type": ["video", "shorts"]},
+    }
+
+
+_TEXT_RULES = (
+    "title_max_length", "title_unit", "title_required", "description_max_length",
+    "description_unit", "max_tags", "tags_max_total_length", "max_hashtags", "max_mentions",
+    "aspect_ratios", "preferred_aspect_ratios", "aspect_range", "max_duration", "min_duration",
+    "max_size", "recommended_resolution",
+)
+
+
+@router.get("/platforms", responses=errors())
+def platforms(state: StateDep, _token: TokenDep) -> Any:
+    """Per platform and post type: text limits, picture shapes and option values (live checks)."""
+    rules = state.manager.rules
+    options = _options()
+    out: dict[str, Any] = {}
+    for name in PLATFORMS:
+        types: dict[str, Any] = {}
+        for post_type in POST_TYPES[name]:
+            r = rules.for_platform(f"{name}:{post_type}").to_fields()
+            types[post_type] = {
+                k: (list(r[k]) if isinstance(r[k], tuple) else r[k]) for k in _TEXT_RULES
+            }
+        out[name] = {"post_types": types, "options": options.get(name, {})}
+    return out
+
+
+# -- drafts -----------------------------------------------------------------------------------
+class DraftBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    data: dict[str, Any] = Field(description="the composer's form, as the page saves it")
+
+
+def _drafts(state: ServiceState) -> Any:
+    from multipublish.workspace.drafts import DraftStore
+
+    return DraftStore(state.engine)
+
+
+@router.get("/drafts", responses=errors())
+def list_drafts(state: StateDep, _token: TokenDep) -> Any:
+    """Saved drafts, newest first."""
+    return {"drafts": to_json(_drafts(state).list())}
+
+
+@router.post("/drafts", status_code=201, responses=errors())
+def create_draft(body: DraftBody, state: StateDep, _token: TokenDep) -> Any:
+    return to_json(_drafts(state).save(body.data))
+
+
+@router.get("/drafts/{draft_id}", responses=errors(404))
+def get_draft(draft_id: DraftId, state: StateDep, _token: TokenDep) -> Any:
+    return to_json(_drafts(state).get(draft_id))
+
+
+@router.put("/drafts/{draft_id}", responses=errors(404))
+def update_draft(draft_id: DraftId, body: DraftBody, state: StateDep, _token: TokenDep) -> Any:
+    return to_json(_drafts(state).save(body.data, draft_id))
+
+
+@router.delete("/drafts/{draft_id}", status_code=204, responses=errors(404))
+def delete_draft(draft_id: DraftId, state: StateDep, _token: TokenDep) -> None:
+    _drafts(state).delete(draft_id)
+
+
+# -- queue slots ------------------------------------------------------------------------------
+class SlotBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    weekday: int = Field(ge=0, le=6, description="0 = Monday ... 6 = Sunday")
+    time: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["09:30"])
+
+
+class SlotsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    timezone: str = Field(min_length=1, max_length=64, examples=["Europe/Paris"])
+    slots: list[SlotBody] = Field(max_length=200)
+
+
+def _slots(state: ServiceState) -> Any:
+    from multipublish.workspace.slots import SlotStore
+
+    return SlotStore(state.engine)
+
+
+@router.get("/slots", responses=errors())
+def all_slots(state: StateDep, _token: TokenDep) -> Any:
+    """Every account's weekly posting times."""
+    return {"accounts": _slots(state).all()}
+
+
+@router.get("/slots/{account_id}", responses=errors())
+def account_slots(account_id: AccountId, state: StateDep, _token: TokenDep) -> Any:
+    return _slots(state).get(account_id)
+
+
+@router.put("/slots/{account_id}", responses=errors(404))
+def set_slots(account_id: AccountId, body: SlotsBody, state: StateDep, _token: TokenDep) -> Any:
+    """Replace an account's weekly posting times (wall-clock times in ``timezone``)."""
+    from multipublish.workspace.slots import parse_slots
+
+    if not state.manager.accounts.platforms_of(account_id):
+        from multipublish.errors import NotFoundError
+
+        raise NotFoundError("account", account_id)
+    slots = parse_slots([s.model_dump() for s in body.slots])
+    return _slots(state).replace(account_id, body.timezone, slots)
+
+
+@router.get("/slots/{account_id}/next", responses=errors(409))
+def next_slot(account_id: AccountId, state: StateDep, _token: TokenDep) -> Any:
+    """The next free posting time of the account (what "add to queue" would take)."""
+    return {"account_id": account_id, "scheduled_time": _slots(state).next_free(account_id)}
+
+
+def _window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """``[start, end)`` in UTC (a zone-less time is UTC), at most 62 days (a month view and more)."""
+    from multipublish.api.schemas import _as_utc
+
+    try:
+        begin, finish = _as_utc(start), _as_utc(end)
+    except ValueError as exc:
+        raise InputError("start", str(exc)) from None
+    assert begin is not None and finish is not None
+    if finish - begin > timedelta(days=62) or finish <= begin:
+        raise InputError("end", "must be after start and at most 62 days later")
+    return begin, finish
+
+
+@router.get("/slot-times", responses=errors())
+def slot_times(
+    state: StateDep,
+    _token: TokenDep,
+    start: datetime,
+    end: datetime,
+    account_id: Annotated[str | None, Query(pattern=ACCOUNT_ID_PATTERN, max_length=200)] = None,
+) -> Any:
+    """Every slot occurrence in ``[start, end)`` with whether a job holds it (the calendar)."""
+    begin, finish = _window(start, end)
+    store = _slots(state)
+    accounts = [account_id] if account_id else [a["account_id"] for a in store.all()]
+    return {
+        "slots": [
+            {"account_id": a, "start": at, "taken": taken}
+            for a in accounts
+            for at, taken in store.occurrences(a, begin, finish)
+        ]
+    }
+
+
+@router.post(
+    "/publish/queue", status_code=201, response_model=BatchSchedulePublic,
+    responses=errors(404, 409), tags=["publishing"],
+)
+async def add_to_queue(
+    body: BatchScheduleCreate, request: Request, state: StateDep, token: TokenDep
+) -> Any:
+    """Schedule the jobs (one account, no ``scheduled_time``) into that account's next free slot."""
+    from multipublish.workspace.slots import take_lock
+
+    accounts = {j.account_id for j in body.jobs}
+    if len(accounts) != 1:
+        raise InputError("jobs", "add to queue takes jobs of one account")
+    for i, job in enumerate(body.jobs):
+        if job.scheduled_time is not None:
+            raise InputError(f"jobs[{i}].scheduled_time", "the queue chooses the time: leave it out")
+
+    def add() -> tuple[int, Any]:
+        with take_lock:
+            at = _slots(state).next_free(accounts.pop())
+            items = [j.model_copy(update={"scheduled_time": at}) for j in body.jobs]
+            jobs = schedule_batch(
+                items, roots=state.settings.media_root_paths(), manager=state.manager,
+                queue=state.queue, field_prefix="jobs",
+            )
+        return 201, {"jobs": [to_json(j) for j in jobs], "count": len(jobs)}
+
+    async def produce() -> tuple[int, Any]:
+        return await run_in_threadpool(add)
+
+    return await idempotent(
+        state, request, token, request.headers.get("Idempotency-Key"),
+        body.model_dump(mode="json"), produce,
+    )
+
+
+# -- the job page -----------------------------------------------------------------------------
+@router.get("/jobs/{job_id}/attempts", responses=errors(404), tags=["jobs"])
+def job_attempts(
+    job_id: Annotated[str, Path(pattern=JOB_ID_PATTERN)], state: StateDep, _token: TokenDep
+) -> Any:
+    """Every publish attempt of the job, per platform, oldest first (time, outcome, error)."""
+    from multipublish.usage.tables import usage_records as u
+
+    job_or_404(state.queue.get_job(job_id), job_id)
+    with state.engine.connect() as conn:
+        rows = conn.execute(
+            select(u.c.occurred_at, u.c.platform, u.c.post_type, u.c.attempt, u.c.outcome,
+                   u.c.success, u.c.error_kind, u.c.error, u.c.duration_s, u.c.bytes_sent)
+            .where(u.c.job_id == job_id).order_by(u.c.occurred_at, u.c.id)
+        ).all()
+        hooks = _webhooks(conn, job_id)
+    return {
+        "job_id": job_id,
+        "attempts": [to_json(dict(r._mapping)) for r in rows],
+        "webhooks": hooks,
+    }
+
+
+def _webhooks(conn: Any, job_id: str) -> list[dict[str, Any]]:
+    """The job's webhook messages, each with its delivery attempts (status code, error)."""
+    from multipublish.queue.schema import webhook_attempts as a
+    from multipublish.queue.schema import webhook_messages as m
+
+    messages = conn.execute(
+        select(m.c.id, m.c.event, m.c.url, m.c.status, m.c.attempts, m.c.next_attempt_at,
+               m.c.last_error, m.c.created_at)
+        .where(m.c.job_id == job_id).order_by(m.c.created_at)
+    ).all()
+    out: list[dict[str, Any]] = []
+    for msg in messages:
+        tries = conn.execute(
+            select(a.c.attempt, a.c.status_code, a.c.success, a.c.error, a.c.duration_ms,
+                   a.c.created_at)
+            .where(a.c.message_id == msg.id).order_by(a.c.attempt)
+        ).all()
+        entry = to_json(dict(msg._mapping))
+        entry["deliveries"] = [to_json(dict(t._mapping)) for t in tries]
+        out.append(entry)
+    return out
+
+
+# -- the calendar -----------------------------------------------------------------------------
+@router.get("/calendar", responses=errors(), tags=["jobs"])
+def calendar_jobs(
+    state: StateDep,
+    _token: TokenDep,
+    start: datetime,
+    end: datetime,
+    account_id: Annotated[str | None, Query(pattern=ACCOUNT_ID_PATTERN, max_length=200)] = None,
+) -> Any:
+    """Jobs with a time in ``[start, end)`` (at most 62 days), for the calendar: one indexed read."""
+    from multipublish.db import jobs as j
+
+    begin, finish = _window(start, end)
+    query = (
+        select(j.c.id, j.c.title, j.c.status, j.c.account_id, j.c.platforms, j.c.scheduled_time)
+        .where(j.c.scheduled_time >= begin, j.c.scheduled_time < finish, j.c.status != "cancelled")
+        .order_by(j.c.scheduled_time)
+        .limit(5000)
+    )
+    if account_id:
+        query = query.where(j.c.account_id == account_id)
+    with state.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return {"jobs": [to_json(dict(r._mapping)) for r in rows]}

@@ -1,0 +1,96 @@
+"""The workspace API over real HTTP on SQLite and PostgreSQL: queue slots (time zones, DST), add to
+queue, drafts, the calendar range read and a job's attempts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from multipublish.workspace.slots import SlotStore
+from tests.api.helpers import add_account, wait_for_job
+from tests.fixtures.api import StartServer
+
+
+def test_slots_next_free_and_add_to_queue(start_api: StartServer, db_url: str) -> None:
+    server = start_api(db_url)
+    client = server.client()
+    add_account(client, "acme", "tiktok")
+    video = str(server.media_root / "video.mp4")
+    refused = client.put("/api/publishing/slots/acme", json={"timezone": "Mars/Olympus", "slots": []})
+    assert refused.status_code == 422 and refused.json()["field"] == "timezone"
+    nobody = client.put("/api/publishing/slots/nobody", json={"timezone": "UTC", "slots": []})
+    assert nobody.status_code == 404
+    no_slots = client.post("/api/publishing/publish/queue", json={"jobs": [
+        {"account_id": "acme", "platforms": ["tiktok"], "video_path": video}]})
+    assert no_slots.status_code == 422 and no_slots.json()["field"] == "account_id"
+    assert client.get("/api/publishing/jobs").json()["count"] == 0
+
+    saved = client.put("/api/publishing/slots/acme", json={"timezone": "America/New_York", "slots": [
+        {"weekday": d, "time": "09:00"} for d in range(7)]})
+    assert saved.status_code == 200 and len(saved.json()["slots"]) == 7
+    first = client.get("/api/publishing/slots/acme/next").json()["scheduled_time"]
+    at = datetime.fromisoformat(first.replace("Z", "+00:00"))
+    assert at.astimezone(ZoneInfo("America/New_York")).strftime("%H:%M") == "09:00"
+    assert timedelta(0) < at - datetime.now(UTC) <= timedelta(days=1, minutes=1)
+
+    made = client.post("/api/publishing/publish/queue", json={"jobs": [
+        {"account_id": "acme", "platforms": ["tiktok"], "video_path": video, "title": "q1"}]})
+    assert made.status_code == 201, made.text
+    assert made.json()["jobs"][0]["scheduled_time"].replace("Z", "+00:00") == at.isoformat()
+    second = client.post("/api/publishing/publish/queue", json={"jobs": [
+        {"account_id": "acme", "platforms": ["tiktok"], "video_path": video, "title": "q2"}]}).json()
+    took = datetime.fromisoformat(second["jobs"][0]["scheduled_time"].replace("Z", "+00:00"))
+    assert took - at >= timedelta(hours=23)  # the next day's slot (a DST day is 23 or 25 hours)
+    timed = client.post("/api/publishing/publish/queue", json={"jobs": [
+        {"account_id": "acme", "platforms": ["tiktok"], "video_path": video,
+         "scheduled_time": "2099-01-01T00:00:00Z"}]})
+    assert timed.status_code == 422 and timed.json()["field"] == "jobs[0].scheduled_time"
+
+    # the calendar reads the range; slot times say which are taken
+    start = (at - timedelta(hours=1)).isoformat()
+    end = (took + timedelta(hours=1)).isoformat()
+    cal = client.get("/api/publishing/calendar", params={"start": start, "end": end}).json()["jobs"]
+    assert [j["title"] for j in cal] == ["q1", "q2"]
+    slots = client.get("/api/publishing/slot-times", params={"start": start, "end": end}).json()["slots"]
+    assert [s["taken"] for s in slots] == [True, True]
+    too_long = client.get("/api/publishing/calendar",
+                          params={"start": "2099-01-01T00:00:00Z", "end": "2099-06-01T00:00:00Z"})
+    assert too_long.status_code == 422 and too_long.json()["field"] == "end"
+
+
+def test_slots_keep_wall_clock_across_dst(start_api: StartServer, sqlite_url: str) -> None:
+    server = start_api(sqlite_url, start_workers=False)
+    add_account(server.client(), "acme", "tiktok")
+    store = SlotStore(server.app.state.service.engine)
+    from multipublish.workspace.slots import Slot
+
+    store.replace("acme", "Europe/Paris", [Slot(6, "10:00")])  # Sundays at 10:00 in Paris
+    # 2030-03-31 is the Sunday clocks go forward in Europe: 10:00 is 08:00 UTC, a week before 09:00
+    before = store.next_free("acme", after=datetime(2030, 3, 23, tzinfo=UTC))
+    after = store.next_free("acme", after=datetime(2030, 3, 30, tzinfo=UTC))
+    assert before == datetime(2030, 3, 24, 9, tzinfo=UTC)
+    assert after == datetime(2030, 3, 31, 8, tzinfo=UTC)
+
+
+def test_drafts_and_attempts(start_api: StartServer, sqlite_url: str) -> None:
+    server = start_api(sqlite_url)
+    client = server.client()
+    add_account(client, "acme", "tiktok")
+    made = client.post("/api/publishing/drafts", json={"data": {"title": "T", "description": "d"}})
+    assert made.status_code == 201
+    draft = made.json()
+    assert client.put(f"/api/publishing/drafts/{draft['id']}",
+                      json={"data": {"title": "T2"}}).json()["title"] == "T2"
+    big = client.post("/api/publishing/drafts", json={"data": {"x": "y" * 70_000}})
+    assert big.status_code == 422 and big.json()["field"] == "data"
+    assert client.delete(f"/api/publishing/drafts/{draft['id']}").status_code == 204
+    assert client.get(f"/api/publishing/drafts/{draft['id']}").status_code == 404
+
+    video = str(server.media_root / "video.mp4")
+    job = client.post("/api/publishing/publish/scheduled", json={
+        "account_id": "acme", "platforms": ["tiktok"], "video_path": video}).json()
+    assert wait_for_job(client, job["id"])["status"] == "completed"
+    attempts = client.get(f"/api/publishing/jobs/{job['id']}/attempts").json()
+    assert [(a["platform"], a["success"]) for a in attempts["attempts"]] == [("tiktok", True)]
+    assert attempts["webhooks"] == []  # no webhook_url: nothing sent
+    assert client.get("/api/publishing/jobs/job_nope/attempts").status_code == 404
