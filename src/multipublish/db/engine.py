@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,13 @@ from multipublish.errors import ConfigurationError, DatabaseUnavailable
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _schema_lock = threading.Lock()
 _schema_ready: set[str] = set()
+#: A pooled connection idle longer than this is pinged before use; a hot one is not (a ping per
+#: checkout was a round trip per transaction). One that died while in use fails that transaction,
+#: is dropped from the pool, and the caller's retry gets a fresh one.
+IDLE_PING_SECONDS = 5.0
+#: Connections kept open: as many as the API's thread pool (anyio's default, 40) runs at once, so
+#: a burst of requests does not open and close connections (SQLite: and rerun the PRAGMAs).
+POOL_SIZE = 40
 
 
 def utcnow() -> datetime:
@@ -31,12 +39,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     that write start with ``BEGIN IMMEDIATE`` so two workers never both think they won a claim.
     """
     parsed = parse_database_url(url)
+    pooled = "poolclass" not in kwargs
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
             _create_private(Path(parsed.database).expanduser())
         connect_args = kwargs.pop("connect_args", {})
         connect_args.setdefault("timeout", 30)
         connect_args.setdefault("check_same_thread", False)
+        if pooled and parsed.database and parsed.database != ":memory:":
+            kwargs.setdefault("pool_size", POOL_SIZE)
+            kwargs.setdefault("max_overflow", POOL_SIZE // 2)
         engine = create_engine(url, connect_args=connect_args, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -58,8 +70,35 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(parsed, **kwargs)
+    if pooled:
+        kwargs.setdefault("pool_size", POOL_SIZE // 4)
+        kwargs.setdefault("max_overflow", POOL_SIZE)
+    engine = create_engine(parsed, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's pessimistic disconnect check, only for connections that sat idle a while."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["mp_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("mp_idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            cur = dbapi_conn.cursor()
+            cur.execute("SELECT 1")
+            cur.close()
+            dbapi_conn.rollback()
+        except Exception as err:
+            # The pool discards this connection and checks out (or opens) another.
+            raise exc.DisconnectionError(str(err)) from err
 
 
 _KINDS = ("sqlite", "postgresql")

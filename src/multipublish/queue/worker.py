@@ -120,6 +120,8 @@ class PublishingQueue:
         self.manager = manager
         self.clock = clock or utcnow
         self.store = JobStore(self.engine, settings=self.settings, clock=self.clock)
+        #: The due time the last idle wait saw (a due job seen twice is locked elsewhere).
+        self._due_seen: datetime | None = None
         self.worker_id = worker_id or default_worker_id()
         #: Optional ``multipublish.usage.QuotaGate``: reserves quota and records usage per publish.
         self.quota_gate = quota_gate
@@ -395,7 +397,13 @@ class PublishingQueue:
                 timeout = min(timeout, (when - now).total_seconds())
         floor = 0.25 if capped else 0.002
         if nxt is not None and nxt <= now:
-            floor = max(floor, 0.05)  # due but not ours (locked elsewhere): look again soon
+            # Due now: it may have come due just after the claim read the clock, so claim again at
+            # once; only when the same job is still there (locked elsewhere) wait a little.
+            if nxt == self._due_seen:
+                floor = max(floor, 0.05)
+            else:
+                floor = 0.0
+            self._due_seen = nxt
         return max(timeout, floor)
 
     def _launch(self, claim: Claim) -> None:
