@@ -21,7 +21,7 @@ from tests.api.helpers import UPLOAD_POST_CREDENTIALS, add_account, wait_for_job
 from tests.fixtures.api import ApiServer
 
 TOOLS = {
-    "validate", "publish_now", "schedule", "list_jobs", "get_job", "cancel_job", "retry_job",
+    "validate", "prepare", "publish_now", "schedule", "list_jobs", "get_job", "cancel_job", "retry_job",
     "queue_stats", "list_accounts",
 }
 FUTURE = "2099-01-01T10:00:00Z"
@@ -39,6 +39,16 @@ async def exercise(client: Client, video: Path) -> None:
     assert not report.is_error, report.content
     assert report.structured_content is not None
     assert report.structured_content["platforms"]["tiktok"]["valid"] is True
+
+    prepared = await client.call_tool("prepare", {"video_path": str(video), "platforms": ["tiktok"]})
+    assert not prepared.is_error, prepared.content
+    assert prepared.structured_content is not None
+    tiktok = prepared.structured_content["platforms"]["tiktok"]
+    assert tiktok["valid"] is True and tiktok["path"] == str(video)  # nothing to fix: the file itself
+    bad_fit = await client.call_tool(
+        "prepare", {"video_path": str(video), "platforms": ["tiktok"], "fit": "stretch"}
+    )
+    assert bad_fit.is_error and "fit" in _text(bad_fit)
 
     job = await client.call_tool(
         "schedule",

@@ -27,10 +27,11 @@ if TYPE_CHECKING:
 
 INSTRUCTIONS = """\
 Publish one video to TikTok, Instagram, Facebook, LinkedIn and YouTube from stored accounts.
-Validate first (validate), then publish now (publish_now) or queue it (schedule); follow queued jobs
-with list_jobs/get_job, and cancel_job/retry_job. Platforms: tiktok, instagram, facebook, linkedin,
-youtube, with a post type after a colon (instagram:stories, youtube:shorts, facebook:reels).
-video_path is a path on the server's machine (under its media roots over HTTP)."""
+Validate first (validate; prepare makes a refused file fit), then publish now (publish_now) or
+queue it (schedule); follow queued jobs with list_jobs/get_job, and cancel_job/retry_job.
+Platforms: tiktok, instagram, facebook, linkedin, youtube, with a post type after a colon
+(instagram:stories, youtube:shorts, facebook:reels). video_path is a path on the server's
+machine (under its media roots over HTTP)."""
 
 Platforms = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=40)]],
@@ -75,6 +76,22 @@ def _fields(exc: ValidationError) -> Exception:
     err = exc.errors()[0]
     field = ".".join(str(p) for p in err["loc"]) or "arguments"
     return ToolError(f"{field}: {_worded(err)}")
+
+
+def _publish_fields(
+    account_id: str,
+    platforms: list[str],
+    video_path: str,
+    title: str,
+    description: str,
+    tags: list[str] | None,
+    platform_specific: dict[str, dict[str, Any]] | None,
+) -> dict[str, Any]:
+    """The request body the REST API would get for these tool arguments (same model, same checks)."""
+    return {
+        "account_id": account_id, "platforms": platforms, "video_path": video_path, "title": title,
+        "description": description, "tags": tags or [], "platform_specific": platform_specific or {},
+    }
 
 
 def build_mcp(service: Service, *, roots: list[Path] | None) -> MCPServer:
@@ -135,6 +152,31 @@ def build_mcp(service: Service, *, roots: list[Path] | None) -> MCPServer:
         result: dict[str, Any] = await call(run)
         return result
 
+    @server.tool(title="Prepare a video")
+    async def prepare(
+        video_path: VideoPath,
+        platforms: Platforms,
+        trim: Annotated[bool, Field(description="Cut a video longer than a platform allows")] = False,
+        fit: Annotated[
+            Literal["pad", "crop", "letterbox"],
+            Field(description="How a frame of the wrong shape is made to fit"),
+        ] = "pad",
+    ) -> dict[str, Any]:
+        """Make a file each platform will take (re-encoding only what its rules refuse).
+
+        Answers per platform {path, actions, valid} and error when it cannot be fixed."""
+
+        def run() -> dict[str, Any]:
+            from multipublish.api.paths import resolve_media_path
+
+            body = ValidateCreate.model_validate({"video_path": video_path, "platforms": platforms})
+            video = resolve_media_path(body.video_path, roots)
+            report = manager.prepare_video_for_platforms(video, list(body.platforms), trim=trim, fit=fit)
+            return {"valid": all(r.get("valid") for r in report.values()), "platforms": report}
+
+        result: dict[str, Any] = await call(run)
+        return result
+
     @server.tool(title="Publish now")
     async def publish_now(
         account_id: AccountId,
@@ -150,9 +192,9 @@ def build_mcp(service: Service, *, roots: list[Path] | None) -> MCPServer:
 
         def prepare() -> Any:
             body = ImmediatePublishCreate.model_validate(
-                {"account_id": account_id, "platforms": platforms, "video_path": video_path,
-                 "title": title, "description": description, "tags": tags or [],
-                 "platform_specific": platform_specific or {}}
+                _publish_fields(
+                    account_id, platforms, video_path, title, description, tags, platform_specific
+                )
             )
             video, config = publish_config(body, roots)
             check_video(manager, video, list(body.platforms), config)
@@ -195,11 +237,12 @@ def build_mcp(service: Service, *, roots: list[Path] | None) -> MCPServer:
         """Queue a publish for scheduled_time (or now), checked first: a refused one adds nothing."""
 
         def run() -> dict[str, Any]:
+            fields = _publish_fields(
+                account_id, platforms, video_path, title, description, tags, platform_specific
+            )
             body = ScheduledPublishCreate.model_validate(
-                {"account_id": account_id, "platforms": platforms, "video_path": video_path,
-                 "title": title, "description": description, "tags": tags or [],
-                 "platform_specific": platform_specific or {}, "scheduled_time": scheduled_time,
-                 "priority": priority, "max_retries": max_retries, "webhook_url": webhook_url}
+                {**fields, "scheduled_time": scheduled_time, "priority": priority,
+                 "max_retries": max_retries, "webhook_url": webhook_url}
             )
             (job,) = schedule_batch([body], roots=roots, manager=manager, queue=queue, field_prefix=None)
             return job.to_dict()
