@@ -246,6 +246,8 @@ _LIST_COLUMNS = ("platforms", "tags")
 _JSON_COLUMNS = ("platform_specific", "callback_data")
 _INT_COLUMNS = ("priority", "max_retries")
 _FLOAT_COLUMNS = ("retry_delay",)
+_BOOL_COLUMNS = ("auto_fix",)
+_BOOL_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 
 def _csv_row(row: dict[str | None, Any], delimiter: str = ",") -> dict[str, Any]:
@@ -266,6 +268,8 @@ def _csv_row(row: dict[str | None, Any], delimiter: str = ",") -> dict[str, Any]
             out[key] = _number(value, int)
         elif key in _FLOAT_COLUMNS:
             out[key] = _number(value, float)
+        elif key in _BOOL_COLUMNS:
+            out[key] = _BOOL_WORDS.get(value.strip().lower(), value)  # else refused, field named
         else:
             out[key] = value.strip()
     return out

@@ -105,3 +105,17 @@ def test_queued_config_carries_auto_fix(wide: Path) -> None:
     )
     assert job.config.auto_fix and job.auto_fix
     assert PublishConfig.from_dict(job.config.to_dict()).auto_fix
+
+
+def test_plan_csv_takes_auto_fix_and_auto_thumbnail(tmp_path: Path) -> None:
+    from multipublish.errors import InputError
+    from multipublish.scheduling import read_plan
+
+    plan = tmp_path / "plan.csv"
+    plan.write_text("account_id,platforms,video_path,auto_fix,thumbnail_path\nme,youtube,a.mp4,yes,auto\n")
+    [row] = read_plan(plan)
+    assert row.auto_fix is True and row.thumbnail_path == "auto"
+    plan.write_text("account_id,platforms,video_path,auto_fix\nme,youtube,a.mp4,maybe\n")
+    with pytest.raises(InputError) as caught:
+        read_plan(plan)
+    assert "auto_fix" in str(caught.value)

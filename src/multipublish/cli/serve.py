@@ -155,8 +155,9 @@ def schedule(
     ';' (a UTF-8 byte-order mark, as Excel writes, is fine). Columns: account_id, platforms and
     video_path (required); title, description, tags, scheduled_time (ISO-8601, e.g.
     2026-11-07T10:00:00Z; empty: as soon as possible), priority (1-10, default 5), max_retries
-    (0-20), retry_delay (seconds), webhook_url, thumbnail_path, platform_specific and
-    callback_data (JSON objects), job_id. Lists (platforms, tags) are separated by ';' in a
+    (0-20), retry_delay (seconds), webhook_url, thumbnail_path ('auto': a picked frame), auto_fix
+    (true/false: prepare what a platform refuses), platform_specific and callback_data (JSON
+    objects), job_id. Lists (platforms, tags) are separated by ';' in a
     ','-separated file and by ',' in a ';'-separated one. A relative video_path is relative to the
     plan file. A JSON plan is a list of objects with the same fields.
     """
@@ -171,7 +172,7 @@ def schedule(
         for item in items:  # relative paths are relative to the plan file
             if not Path(item.video_path).is_absolute():
                 item.video_path = str((plan.parent / item.video_path).resolve())
-            if item.thumbnail_path and not Path(item.thumbnail_path).is_absolute():
+            if item.thumbnail_path not in (None, "", "auto") and not Path(item.thumbnail_path).is_absolute():
                 item.thumbnail_path = str((plan.parent / item.thumbnail_path).resolve())
         service = _service(settings)
         manager = service.manager
