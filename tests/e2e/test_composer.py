@@ -216,3 +216,39 @@ def test_drafts_are_saved_and_reopened(start_api: StartServer, sqlite_url: str) 
         expect(pg.locator("#title")).to_have_value("Half done")
         expect(pg.locator("#override-tiktok")).to_have_value("tiktok words")
         expect(pg.locator("#pf-linkedin")).not_to_be_checked()
+
+
+def test_fix_offered_for_a_video_a_platform_refuses(
+    start_api: StartServer, sqlite_url: str, video_factory: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    server = start_api(sqlite_url)
+    client = server.client()
+    add_account(client, "acme", "tiktok")
+    four_three = Path(video_factory("mp4", width=640, height=480, duration=3.0, fps=30))
+    uploads = server.media_root / "uploads"
+    uploads.mkdir(exist_ok=True)
+    target = uploads / "00000000000a_four_three.mp4"
+    target.write_bytes(four_three.read_bytes())
+    with browser_page(server) as pg:
+        pg.goto(server.url + "/compose")
+        pg.select_option("#uploaded", str(target))
+        expect(pg.locator("#card-tiktok")).to_have_attribute("data-valid", "false")
+        expect(pg.locator("#card-tiktok .checks")).to_contain_text("aspect")
+        expect(pg.locator("#fix-text")).to_contain_text("Fix offered")
+        pg.fill("#title", "Fixed")
+        pg.click("#publish")
+        expect(pg.locator("#message")).to_contain_text("tiktok")  # refused until the fix is chosen
+        pg.check("#auto_fix")
+        expect(pg.locator("#card-tiktok")).to_have_attribute("data-valid", "true")
+        expect(pg.locator("#card-tiktok .checks")).to_contain_text("will be fixed before upload")
+        pg.click("#publish")
+        link = pg.locator("#published a.job-link").first
+        expect(link).to_be_visible()
+        job_id = link.inner_text()
+        link.click()
+        expect(pg.locator("#job-status")).to_have_attribute("data-status", "completed", timeout=90_000)
+    job = client.get(f"/api/publishing/jobs/{job_id}").json()
+    assert job["config"]["auto_fix"] is True
+    assert job["results"]["tiktok"]["status"] == "published"

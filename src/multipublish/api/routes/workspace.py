@@ -72,6 +72,27 @@ def platforms(state: StateDep, _token: TokenDep) -> Any:
     return out
 
 
+class FixPlanBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    video_path: str = Field(min_length=1, max_length=4096)
+    platforms: list[str] = Field(min_length=1, max_length=10)
+
+
+@router.post("/fix-plan", responses=errors(), tags=["validation"])
+def fix_plan(body: FixPlanBody, state: StateDep, _token: TokenDep) -> Any:
+    """Per platform whether media preparation (``auto_fix``) can make the file acceptable."""
+    from multipublish.api.paths import resolve_media_path
+    from multipublish.api.schemas import _platform_names
+
+    try:
+        names = _platform_names(body.platforms)
+    except ValueError as exc:
+        raise InputError("platforms", str(exc)) from None
+    video = resolve_media_path(body.video_path, state.settings.media_root_paths())
+    reasons = state.manager.plan_fixes(video, names)
+    return {name: {"fixable": reasons.get(name) is None, "reason": reasons.get(name)} for name in names}
+
+
 # -- drafts -----------------------------------------------------------------------------------
 class DraftBody(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -14,6 +14,7 @@ const C = {
   draftId: null,
   idempotencyKey: null,
   checkTimer: null,
+  fixable: {},        // per platform key: true when media preparation can make the file valid
 };
 
 const $ = (id) => document.getElementById(id);
@@ -193,7 +194,10 @@ function updateCard(p) {
   if (max && size(caption, r.description_unit) > max) local.push(`caption is longer than ${max} ${r.description_unit}; ${p} would cut or refuse it`);
   if (r.max_hashtags && hashtags > r.max_hashtags) local.push(`at most ${r.max_hashtags} hashtags`);
   if (r.title_required && !title.trim() && !rep) local.push("a title is required");
-  const errors = [...new Set([...(rep ? rep.errors : []), ...local])];
+  const fixing = $("auto_fix").checked && C.fixable[c.key];
+  const fileErrors = rep ? rep.errors.filter((e) => !fixing || TEXT_FIELDS.test(e)) : [];
+  const errors = [...new Set([...fileErrors, ...local])];
+  if (fixing && rep && !rep.valid) list.append(el("li", { class: "warn" }, "will be fixed before upload: " + rep.errors.filter((e) => !TEXT_FIELDS.test(e)).join("; ")));
   for (const e of errors) list.append(el("li", { class: "error" }, e));
   for (const w of rep ? rep.warnings : []) list.append(el("li", { class: "warn" }, w));
   if (!errors.length && rep) list.append(el("li", { class: "ok" }, "ready for " + p));
@@ -230,6 +234,7 @@ async function check() {
       $("media-facts").textContent = `${C.videoName || "the file"}: ${any.errors[0] || "cannot be read as a video"}`;
     }
     fieldError(form(), "video_path", "");
+    await offerFix(report);
     updateAll();
   } catch (e) {
     if (e.field === "video_path") fieldError(form(), "video_file", e.reason || e.message);
@@ -237,8 +242,29 @@ async function check() {
   }
 }
 
+const TEXT_FIELDS = /title|description|caption|hashtag|tag|mention/i;
+async function offerFix(report) {
+  // a platform that refuses the file itself (not its text) may take it after media preparation
+  const refused = Object.entries(report).filter(([, r]) => !r.valid && r.errors.some((e) => !TEXT_FIELDS.test(e)));
+  C.fixable = {};
+  const box = $("fix-offer");
+  if (!refused.length) { box.hidden = true; return; }
+  try {
+    const plan = await api("POST", "/api/publishing/fix-plan", { video_path: C.videoPath, platforms: refused.map(([k]) => k) });
+    const can = Object.entries(plan).filter(([, p]) => p.fixable).map(([k]) => k);
+    for (const k of can) C.fixable[k] = true;
+    const cannot = Object.entries(plan).filter(([, p]) => !p.fixable).map(([k, p]) => `${k}: ${p.reason}`);
+    box.hidden = !can.length;
+    $("fix-text").textContent = (can.length ? `Fix offered: media preparation can make this video fit ${can.join(", ")}.` : "") +
+      (cannot.length ? ` Cannot be fixed: ${cannot.join("; ")}.` : "");
+  } catch (e) { box.hidden = true; }
+}
+
 // -- the video: resumable upload, or one already uploaded -------------------------------------
 function setVideo(path, name) {
+  $("fix-offer").hidden = true;
+  $("auto_fix").checked = false;
+  C.fixable = {};
   C.videoPath = path;
   C.videoName = name || path.split("/").pop();
   $("video_path").value = path;
@@ -406,8 +432,10 @@ function jobsToSend() {
   return [...groups.entries()].map(([description, cs]) => {
     const platform_specific = {};
     for (const c of cs) { const o = options(c.platform); if (Object.keys(o).length) platform_specific[c.platform] = o; }
-    return { account_id: $("account").value, platforms: cs.map((c) => c.key), video_path: C.videoPath,
+    const job = { account_id: $("account").value, platforms: cs.map((c) => c.key), video_path: C.videoPath,
       title: $("title").value, description, tags: tags(), platform_specific };
+    if ($("auto_fix").checked && cs.some((c) => C.fixable[c.key])) job.auto_fix = true;
+    return job;
   });
 }
 
@@ -486,6 +514,7 @@ document.addEventListener("DOMContentLoaded", async () => {
     setVideo(e.target.value, e.target.selectedOptions[0].textContent.split(" · ")[0]);
   });
   $("account").addEventListener("change", () => { renderPlatforms(); scheduleCheck(); });
+  $("auto_fix").addEventListener("change", () => { C.idempotencyKey = null; updateAll(); });
   for (const id of ["title", "description", "tags"]) $(id).addEventListener("input", scheduleCheck);
   for (const r of form().querySelectorAll('input[name="when"]')) r.addEventListener("change", whenChanged);
   $("scheduled_time").addEventListener("input", () => { C.idempotencyKey = null; fieldError(form(), "scheduled_time", ""); });
