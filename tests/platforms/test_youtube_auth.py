@@ -310,3 +310,36 @@ def test_cli_accounts_auth_of_an_unknown_account_fails_clearly(yt_settings: Sett
     assert "nobody" in result.output and "multipublish accounts add" in result.output
     wrong = CliRunner().invoke(app, ["accounts", "auth", "nobody", "--platform", "tiktok"], env=env)
     assert wrong.exit_code == 2
+
+
+async def test_user_granting_only_the_upload_scope_still_publishes(
+    sandbox_url: str,
+    yt_settings: Settings,
+    yt_store: AccountStore,
+    yt_client_secrets: Path,
+    yt_client: Any,
+    yt_clip: Path,
+    yt_thumbnail: Path,
+) -> None:
+    """Google's consent screen lets a user untick a scope: oauthlib's "Scope has changed" is not
+    raised, the granted scopes are stored, and what they do not cover is skipped with a warning."""
+    upload_only = "https://www.googleapis.com/auth/youtube.upload"
+    set_config(sandbox_url, youtube_granted_scopes=upload_only)
+    yt_store.add(ACCOUNT, "youtube", {"client_secrets_file": str(yt_client_secrets)})
+    authorize_account(
+        ACCOUNT,
+        yt_settings,
+        open_browser=False,
+        host="127.0.0.1",
+        timeout_seconds=20,
+        echo=_consent_in_background([]),
+    )
+    assert _stored(yt_store)["scopes"] == [upload_only]
+    config = PublishConfig(
+        title="t", thumbnail_path=str(yt_thumbnail), platform_specific={"youtube": {"playlist_id": "PL1"}}
+    )
+    result = await yt_client().publish(yt_clip, config, post_type="video", request_id="r")
+    assert result.success, result.error
+    [warning] = result.details["warnings"]
+    assert "only the upload scope" in warning and "thumbnail and playlist not set" in warning
+    assert youtube_state(sandbox_url)["thumbnails"] == {}

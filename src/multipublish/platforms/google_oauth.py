@@ -37,11 +37,31 @@ from multipublish.settings import Settings
 
 log = logging.getLogger(__name__)
 
-#: Upload, thumbnails and playlists (``youtube``), and uploads alone (``youtube.upload``).
-YOUTUBE_SCOPES: tuple[str, ...] = (
-    "https://www.googleapis.com/auth/youtube.upload",
+#: ``videos.insert`` needs only ``youtube.upload``.
+UPLOAD_SCOPE = "https://www.googleapis.com/auth/youtube.upload"
+#: ``thumbnails.set``, ``playlistItems.insert`` and reading the video back (``videos.list``)
+#: need ``youtube`` or ``youtube.force-ssl`` (developers.google.com/youtube/v3/docs, each method's
+#: Authorization section).
+MANAGE_SCOPES: tuple[str, ...] = (
     "https://www.googleapis.com/auth/youtube",
+    "https://www.googleapis.com/auth/youtube.force-ssl",
 )
+#: Asked for at consent: uploads, and the thumbnail, playlist and processing that follow. A user
+#: may grant fewer (Google's consent screen lets them untick one): that is kept, and the features
+#: it does not cover are skipped with a warning instead of failing the publish.
+YOUTUBE_SCOPES: tuple[str, ...] = (UPLOAD_SCOPE, MANAGE_SCOPES[0])
+
+
+def can_manage(scopes: Any) -> bool:
+    """Whether granted ``scopes`` cover the calls after the upload (thumbnail, playlist, reads).
+
+    Unknown (nothing stored) counts as yes: tokens stored before scopes were recorded.
+    """
+    if isinstance(scopes, str):
+        scopes = scopes.split()
+    if not scopes:
+        return True
+    return any(s in MANAGE_SCOPES for s in scopes)
 #: Google's authorization endpoint, used when the client secrets name none.
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
 #: The fields of a stored token (google-auth's ``to_json()`` names).
@@ -253,6 +273,25 @@ def resolve_auth_uri(settings: Settings) -> str:
     if settings.sandbox_url:
         return settings.sandbox_url.rstrip("/") + "/o/oauth2/auth"
     return settings.google_auth_url
+
+
+def _env(name: str, value: str) -> Any:
+    """A context that sets one environment variable and puts it back."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def setting() -> Iterator[None]:
+        before = os.environ.get(name)
+        os.environ[name] = value
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = before
+
+    return setting()
 
 
 @contextlib.contextmanager
@@ -489,7 +528,9 @@ def run_consent_flow(
     section["token_uri"] = resolve_token_uri(settings)
     section["auth_uri"] = resolve_auth_uri(settings)
     flow = _Flow.from_client_config(config, scopes=list(YOUTUBE_SCOPES))
-    with allow_local_http(section["token_uri"]):
+    # oauthlib raises "Scope has changed" when the user granted fewer scopes than asked; relaxed,
+    # the token keeps the scopes really granted (and the client skips what they do not cover).
+    with allow_local_http(section["token_uri"]), _env("OAUTHLIB_RELAX_TOKEN_SCOPE", "1"):
         creds = flow.run_local_server(
             host=host,
             port=port,
@@ -499,4 +540,10 @@ def run_consent_flow(
             access_type="offline",
             prompt="consent",
         )
-    return credentials_to_token(creds)
+    token = credentials_to_token(creds)
+    granted = getattr(creds, "granted_scopes", None)
+    if isinstance(granted, str):
+        granted = granted.split()
+    if granted:
+        token["scopes"] = list(granted)  # what the user granted, which may be fewer than asked
+    return token

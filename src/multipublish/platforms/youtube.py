@@ -44,7 +44,7 @@ from multipublish.platforms.base import (
     PublishResult,
     PublishStatus,
 )
-from multipublish.platforms.google_oauth import GoogleOAuth, SaveCredentials, reauth_hint
+from multipublish.platforms.google_oauth import GoogleOAuth, SaveCredentials, can_manage, reauth_hint
 from multipublish.platforms.http import (
     describe_exception,
     error_message,
@@ -677,7 +677,22 @@ class YouTubeClient:
         result.reference = reference = with_fields(reference, video=result.video_id or "")
         await step("video", reference, video_id=result.video_id, url=result.url, bytes_sent=plan.total)
         warnings = list(plan.warnings)
-        processed = await self._follow_processing(result.video_id or "")
+        manage = can_manage(self._oauth.credentials().scopes)
+        thumb_path, thumb_type, playlist_id = plan.thumbnail_path, plan.thumbnail_type, plan.playlist_id
+        if not manage:
+            skipped = [
+                what
+                for what, wanted in (("thumbnail", thumb_path), ("playlist", playlist_id))
+                if wanted
+            ]
+            warnings.append(
+                "this account granted only the upload scope: "
+                + (f"{' and '.join(skipped)} not set, " if skipped else "")
+                + "processing not followed; grant the youtube scope "
+                f"({reauth_hint(self.account_id)}) for them"
+            )
+            thumb_path = thumb_type = playlist_id = None
+        processed = await self._follow_processing(result.video_id or "") if manage else None
         status = dict(video.get("status") or {}) if isinstance(video.get("status"), dict) else {}
         if processed is not None:
             status.update(processed[0])
@@ -698,9 +713,9 @@ class YouTubeClient:
         warnings += _privacy_warnings(plan.metadata, status, result.details)
         after, result.reference = await self._after_upload(
             result.video_id or "",
-            plan.thumbnail_path,
-            plan.thumbnail_type,
-            plan.playlist_id,
+            thumb_path,
+            thumb_type,
+            playlist_id,
             reference=reference,
             checkpoint=checkpoint,
         )

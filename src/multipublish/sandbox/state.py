@@ -111,6 +111,9 @@ class SandboxConfig:
     #: The Google Cloud project has not passed YouTube's API audit: every upload is private,
     #: whatever privacy was asked (developers.google.com/youtube/v3/docs/videos/insert).
     youtube_unaudited: bool = False
+    #: Scopes the user grants at consent (space-separated); empty: every scope asked. With only
+    #: ``youtube.upload``, thumbnails.set, playlistItems.insert and videos.list answer 403.
+    youtube_granted_scopes: str = ""
     #: ``videos.list`` calls that still see a new video ``processing`` before it settles.
     youtube_processing_polls: int = 0
     #: How processing ends: ``succeeded`` (processed), ``failed`` (transcode) or ``rejected``.
@@ -253,6 +256,8 @@ class SandboxState:
         self.playlist_items: list[dict[str, Any]] = []
         self.thumbnails: dict[str, dict[str, Any]] = {}
         self.youtube_quota_used = 0
+        #: Issued access tokens -> the scopes granted with them (space-separated).
+        self.token_scopes: dict[str, str] = {}
         #: Video id -> ``videos.list`` calls left before its processing settles.
         self.youtube_processing: dict[str, int] = {}
         #: Hidden audiences (multipublish.sandbox.audience) by account key, and each video's titles

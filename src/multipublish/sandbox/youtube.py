@@ -99,6 +99,32 @@ def _authorize(request: Request) -> str | None:
     return None
 
 
+#: Scopes that cover thumbnails.set, playlistItems.insert and videos.list (each method's
+#: Authorization section in the Data API reference); ``youtube.upload`` covers only videos.insert.
+MANAGE_SCOPES = (
+    "https://www.googleapis.com/auth/youtube",
+    "https://www.googleapis.com/auth/youtube.force-ssl",
+)
+
+
+def _may_manage(request: Request) -> bool:
+    """Whether the Bearer token was granted a scope beyond uploading."""
+    state = state_of(request)
+    token = request.headers.get("authorization", "").partition(" ")[2].strip()
+    with state.lock:
+        scope = state.token_scopes.get(token)
+    return scope is None or any(s in MANAGE_SCOPES for s in scope.split())
+
+
+def _insufficient_scope() -> Response:
+    return yt_error(
+        403,
+        "insufficientPermissions",
+        "Request had insufficient authentication scopes.",
+        domain="global",
+    )
+
+
 def _spend(state: SandboxState, units: int) -> bool:
     """Charge quota units; ``False`` when the day's quota would be exceeded."""
     with state.lock:
@@ -508,6 +534,8 @@ async def set_thumbnail(request: Request) -> Response:
     channel = await _admit(request, "thumbnail")
     if isinstance(channel, Response):
         return channel
+    if not _may_manage(request):
+        return _insufficient_scope()
     video_id = request.query_params.get("videoId", "")
     sink = HashingSink(None)
     head = b""
@@ -552,6 +580,8 @@ async def insert_playlist_item(request: Request) -> Response:
     channel = await _admit(request, "playlist")
     if isinstance(channel, Response):
         return channel
+    if not _may_manage(request):
+        return _insufficient_scope()
     try:
         body = json.loads(await request.body() or b"{}")
     except ValueError:
@@ -625,6 +655,8 @@ async def list_videos(request: Request) -> Response:
     state = state_of(request)
     if _authorize(request) is None:
         return _auth_error()
+    if not _may_manage(request):
+        return _insufficient_scope()
     answer, fault = await _apply_fault(state, "list")
     if answer is not None:
         return answer
@@ -787,7 +819,10 @@ def _issue(state: SandboxState, refresh: str) -> dict[str, Any]:
     with state.lock:
         state.access_tokens[access] = state.clock() + lifetime
         state.token_channels[access] = _channel_for(refresh)
-    return {"access_token": access, "expires_in": lifetime, "scope": SCOPE, "token_type": "Bearer"}
+    scope = state.config.youtube_granted_scopes or SCOPE
+    with state.lock:
+        state.token_scopes[access] = scope
+    return {"access_token": access, "expires_in": lifetime, "scope": scope, "token_type": "Bearer"}
 
 
 async def authorize(request: Request) -> Response:
@@ -796,7 +831,8 @@ async def authorize(request: Request) -> Response:
     if not redirect_uri or not request.query_params.get("client_id"):
         return _oauth_error("invalid_request", "Missing redirect_uri or client_id")
     params = {"code": "sandbox-code-" + new_id("", 12),
-              "scope": request.query_params.get("scope", SCOPE)}
+              "scope": state_of(request).config.youtube_granted_scopes
+              or request.query_params.get("scope", SCOPE)}
     if "state" in request.query_params:
         params["state"] = request.query_params["state"]
     sep = "&" if "?" in redirect_uri else "?"
