@@ -57,6 +57,8 @@ def build_payload(job: Job, event: str, *, next_attempt_at: datetime | None = No
         if res.get("error"):
             entry["error"] = res.get("error")
             entry["error_kind"] = res.get("error_kind")
+        if res.get("preparation"):  # auto_fix: the actions applied to the file for this platform
+            entry["preparation"] = res["preparation"]
         results[key] = entry
     payload: dict[str, Any] = {
         "event": event,

@@ -131,7 +131,7 @@ def request_id_for(job_id: str, key: str, suffix: str = "") -> str:
 
 
 def _result_dict(row: Any) -> dict[str, Any]:
-    return {
+    out = {
         "platform": row.platform,
         "status": row.status,
         "success": bool(row.success),
@@ -147,6 +147,10 @@ def _result_dict(row: Any) -> dict[str, Any]:
         "updated_at": row.updated_at.isoformat() if row.updated_at else None,
         "published_at": row.published_at.isoformat() if row.published_at else None,
     }
+    preparation = row.details.get("preparation") if isinstance(row.details, dict) else None
+    if preparation:  # auto_fix: what was done to the file before the upload
+        out["preparation"] = preparation
+    return out
 
 
 def _job_from_row(row: Any, results: dict[str, dict[str, Any]], *, display: bool = False) -> Job:
