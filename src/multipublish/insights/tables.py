@@ -70,6 +70,8 @@ insight_posts = Table(
     UniqueConstraint("platform", "account_id", "video_id", name="uq_insight_posts_platform"),
     Index("ix_insight_posts_due", "state", "next_sample_at"),
     Index("ix_insight_posts_account", "account_id", "platform", "published_at"),
+    #: Best and worst post per account and platform (migration 0011).
+    Index("ix_insight_posts_rank", "account_id", "platform", "views_24h"),
 )
 
 insight_samples = Table(
