@@ -282,3 +282,59 @@ def test_per_platform_overrides_and_video_url(sandbox_url: str) -> None:
     assert by_platform["linkedin"]["description"] == "LI desc"
     assert by_platform["tiktok"]["video_url"] == "https://example.com/v.mp4"
     assert by_platform["tiktok"]["sha256"] is None
+
+
+# -- the official SDK's calls the project relies on, against the strict emulator -------------------
+
+
+def test_sdk_lists_profiles_and_facebook_pages(sdk: UploadPostClient, sandbox_url: str) -> None:
+    HTTP.post(
+        f"{sandbox_url}/_sandbox/config",
+        json={"profiles": {"alice": ["tiktok", "facebook"]}, "plan": "pro"},
+    ).raise_for_status()
+    listing = sdk.list_users()
+    assert listing["plan"] == "pro"
+    [profile] = listing["profiles"]
+    assert profile["username"] == "alice"
+    assert profile["social_accounts"]["tiktok"] and profile["social_accounts"]["instagram"] == ""
+    pages = sdk.get_facebook_pages("alice")
+    assert pages["pages"][0]["page_id"] == "1122334455"
+
+
+def test_sdk_edits_a_scheduled_post(sdk: UploadPostClient, sandbox_url: str, small_video: Path) -> None:
+    later = (datetime.now(UTC) + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    answer = sdk.upload_video(
+        small_video, title="later", user="alice", platforms=["linkedin"], scheduled_date=later
+    )
+    job_id = answer["job_id"]
+    moved = (datetime.now(UTC) + timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    edited = sdk.edit_scheduled(job_id, scheduled_date=moved)
+    assert edited["success"] and edited["scheduled_date"].startswith(moved[:16])
+    [job] = sdk.list_scheduled()
+    assert job["job_id"] == job_id and job["scheduled_date"].startswith(moved[:16])
+    with pytest.raises(UploadPostError):
+        sdk.edit_scheduled(job_id, scheduled_date="2001-01-01T00:00:00Z")
+
+
+def test_history_pages_by_ten_unless_asked(
+    sdk: UploadPostClient, sandbox_url: str, small_video: Path
+) -> None:
+    for i in range(12):
+        sdk.upload_video(small_video, title=f"h{i}", user="alice", platforms=["tiktok"])
+    default = HTTP.get(f"{sandbox_url}/api/uploadposts/history", headers=KEY).json()
+    assert default["limit"] == 10 and len(default["history"]) == 10 and default["total"] == 12
+    assert default["history"][0]["post_caption"] == "h11"  # what TikTok shows: the title
+    assert len(sdk.get_history(page=1, limit=20)["history"]) == 12
+    bad = HTTP.get(f"{sandbox_url}/api/uploadposts/history", params={"limit": "15"}, headers=KEY)
+    assert bad.status_code == 400 and bad.json() == {"error": "Invalid limit"}
+
+
+def test_sdk_status_lags_behind_the_upload(
+    sdk: UploadPostClient, sandbox_url: str, small_video: Path
+) -> None:
+    HTTP.post(f"{sandbox_url}/_sandbox/config", json={"status_lag": 30}).raise_for_status()
+    answer = sdk.upload_video(small_video, title="lag", user="alice", platforms=["tiktok"])
+    with pytest.raises(UploadPostError):  # 404: the status endpoint does not know it yet
+        sdk.get_status(answer["request_id"])
+    HTTP.post(f"{sandbox_url}/_sandbox/config", json={"status_lag": 0}).raise_for_status()
+    assert sdk.get_status(answer["request_id"])["status"] == "completed"

@@ -80,8 +80,9 @@ def rate_limit_wait(
 ) -> float | None:
     """Seconds to wait after a 429: ``Retry-After`` when sent, else until ``X-RateLimit-Reset``.
 
-    upload-post's rate-limit headers carry the reset as a Unix time (docs.upload-post.com,
-    rate limits); a 429 may come with only that header, which says when to come back.
+    upload-post's rate-limit headers carry the reset as a Unix time, and on a 429 the guide says
+    to "wait until the X-RateLimit-Reset timestamp before retrying"
+    (docs.upload-post.com/guides/rate-limits); a 429 may come with only that header.
     """
     if retry_after is not None:
         return retry_after

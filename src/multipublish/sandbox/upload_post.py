@@ -6,6 +6,7 @@ Uploads stream to disk while hashed; what was published is kept in the sandbox s
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -621,17 +622,20 @@ async def me(request: Request) -> Response:
 
 
 async def history(request: Request) -> Response:
-    """``GET /api/uploadposts/history?page=&limit=``: newest first, one entry per platform."""
+    """``GET /api/uploadposts/history?page=&limit=``: newest first, one entry per platform.
+
+    Page size 10 unless asked (10, 20, 50 or 100): docs.upload-post.com/api/upload-history.
+    """
     begun = await _preamble(request, limit=False)
     if isinstance(begun, Response):
         return begun
     state, _key, headers = begun
     page_raw = request.query_params.get("page", "1")
-    limit_raw = request.query_params.get("limit", "20")
+    limit_raw = request.query_params.get("limit", "10")
     if not page_raw.isdigit() or int(page_raw) < 1:
-        return json_response({"success": False, "error": "page must be a positive integer"}, 400)
+        return json_response({"error": "Invalid page"}, 400)
     if limit_raw not in ("10", "20", "50", "100"):
-        return json_response({"success": False, "error": "limit must be 10, 20, 50 or 100"}, 400)
+        return json_response({"error": "Invalid limit"}, 400)
     page, limit = int(page_raw), int(limit_raw)
     _settle_due_jobs(state)
     entries: list[dict[str, Any]] = []
@@ -653,6 +657,10 @@ async def history(request: Request) -> Response:
                         "job_id": record["job_id"],
                         "profile_username": record["user"],
                         "post_title": record["title"],
+                        "post_caption": next(
+                            (p["caption"] for p in record["posts"] if p["platform"] == platform),
+                            None,
+                        ),
                     }
                 )
     start = (page - 1) * limit
@@ -707,6 +715,45 @@ async def cancel_schedule(request: Request) -> Response:
         for post in record["posts"]:
             post["status"] = "cancelled"
     return json_response({"success": True, "message": f"Job {job_id} cancelled"}, 200, headers)
+
+
+async def edit_schedule(request: Request) -> Response:
+    """``PATCH /api/uploadposts/schedule/{job_id}``: move a scheduled post (``scheduled_date``,
+    ``timezone``; the official SDK's ``edit_scheduled``)."""
+    begun = await _preamble(request, limit=False)
+    if isinstance(begun, Response):
+        return begun
+    state, _key, headers = begun
+    job_id = request.path_params["job_id"]
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return _error("body must be JSON", 400, headers)
+    if not isinstance(body, dict) or not body.get("scheduled_date"):
+        return _error("scheduled_date is required", 400, headers)
+    form = ParsedForm()
+    form.fields["scheduled_date"] = [str(body["scheduled_date"])]
+    if body.get("timezone"):
+        form.fields["timezone"] = [str(body["timezone"])]
+    try:
+        when = _parse_schedule(form, state.clock())
+    except BadRequest as exc:
+        return _error(str(exc), 400, headers)
+    _settle_due_jobs(state)
+    with state.lock:
+        record = state.jobs.get(job_id)
+        if record is None or record["scheduled_at"] is None:
+            return json_response(
+                {"success": False, "message": f"Scheduled job {job_id} not found"}, 404, headers
+            )
+        record["scheduled_at"] = when
+        for post in record["posts"]:
+            post["scheduled_date"] = iso(when) if when is not None else None
+    return json_response(
+        {"success": True, "job_id": job_id, "scheduled_date": iso(when) if when else None},
+        200,
+        headers,
+    )
 
 
 async def users(request: Request) -> Response:
@@ -764,4 +811,5 @@ routes = [
     Route("/api/uploadposts/history", history, methods=["GET"]),
     Route("/api/uploadposts/schedule", list_schedule, methods=["GET"]),
     Route("/api/uploadposts/schedule/{job_id}", cancel_schedule, methods=["DELETE"]),
+    Route("/api/uploadposts/schedule/{job_id}", edit_schedule, methods=["PATCH"]),
 ]
