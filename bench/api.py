@@ -12,7 +12,10 @@ with ``multipublish tokens create``, then drives the API over HTTP from this pro
    while the benchmark runs);
 2. ``GET /api/publishing/jobs/{id}`` over the jobs just created.
 
-Prints requests/s and p50/p90/p99 latency for each. Everything is deleted afterwards.
+Prints requests/s and p50/p90/p99 latency for each. The reference, run in the same script and
+interleaved with ours (two rounds each), is ``bench/bare_api.py``: a minimal FastAPI app on the same
+database under uvicorn doing one indexed SELECT (status) or one INSERT (schedule). Everything is
+deleted afterwards.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ def percentile(values: list[float], q: float) -> float:
 
 async def drive(
     label: str, clients: int, total: int, make: Any, url: str, token: str
-) -> list[Any]:
+) -> tuple[list[Any], float]:
     """Run ``total`` requests from ``clients`` concurrent connections; print the figures."""
     latencies: list[float] = []
     results: list[Any] = [None] * total
@@ -96,7 +99,27 @@ async def drive(
     )
     if transport:
         print(f"  {len(transport)} dropped connections, e.g. {transport[:3]}")
-    return results
+    return results, total / elapsed
+
+
+def start_bare(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """The reference app (``bench/bare_api.py``) on the same database, ready to serve."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("bare_api.py")), "--port", str(port),
+         "--database-url", env["MULTIPUBLISH_DATABASE_URL"]],
+        env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/jobs/none", timeout=2)
+            return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise SystemExit("the bare reference app did not start")
 
 
 def run_wrk(
@@ -208,15 +231,43 @@ def main() -> None:
         print(f"{args.clients} clients, {args.requests} requests each phase, "
               f"{args.workers} queue workers, {env['MULTIPUBLISH_DATABASE_URL'].split(':')[0]}, "
               f"sandbox platforms {where}")
-        jobs = asyncio.run(drive(
-            "schedule (POST)", args.clients, args.requests,
-            lambda i: ("POST", "/api/publishing/publish/scheduled", body), url, token,
-        ))
-        ids = [j["id"] for j in jobs if j]
-        asyncio.run(drive(
-            "job status (GET)", args.clients, args.requests,
-            lambda i: ("GET", f"/api/publishing/jobs/{ids[i % len(ids)]}", None), url, token,
-        ))
+        bare, bare_url = start_bare(env, tmp)
+        figures: dict[str, list[float]] = {"ours GET": [], "bare GET": [], "ours POST": [], "bare POST": []}
+        try:
+            ids: list[str] = []
+            for rnd in (1, 2):
+                jobs, rps = asyncio.run(drive(
+                    f"schedule (POST) #{rnd}", args.clients, args.requests,
+                    lambda i: ("POST", "/api/publishing/publish/scheduled", body), url, token,
+                ))
+                figures["ours POST"].append(rps)
+                ids.extend(j["id"] for j in jobs if j)
+                _, rps = asyncio.run(drive(
+                    f"bare INSERT (POST) #{rnd}", args.clients, args.requests,
+                    lambda i: ("POST", "/jobs", body), bare_url, token,
+                ))
+                figures["bare POST"].append(rps)
+                _, rps = asyncio.run(drive(
+                    f"job status (GET) #{rnd}", args.clients, args.requests,
+                    lambda i: ("GET", f"/api/publishing/jobs/{ids[i % len(ids)]}", None), url, token,
+                ))
+                figures["ours GET"].append(rps)
+                _, rps = asyncio.run(drive(
+                    f"bare SELECT (GET) #{rnd}", args.clients, args.requests,
+                    lambda i: ("GET", f"/jobs/{ids[i % len(ids)]}", None), bare_url, token,
+                ))
+                figures["bare GET"].append(rps)
+        finally:
+            bare.terminate()
+            bare.wait(timeout=30)
+        med = {k: statistics.median(v) for k, v in figures.items()}
+        print("\n| workload | ours | bare app | ratio |")
+        print("|---|---|---|---|")
+        print(f"| REST job status, {args.clients} connections | {med['ours GET']:.0f} rps |"
+              f" {med['bare GET']:.0f} rps | {med['ours GET'] / med['bare GET']:.2f}x |")
+        print(f"| REST schedule, {args.clients} connections | {med['ours POST']:.0f} rps |"
+              f" {med['bare POST']:.0f} rps | {med['ours POST'] / med['bare POST']:.2f}x |")
+        print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         if shutil.which("wrk"):
             # The Python client above needs most of a core itself on a 2-core machine; wrk (C)
             # shows what the server gives when the load generator is not the bottleneck.

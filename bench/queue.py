@@ -8,7 +8,13 @@ Run: ``python bench/queue.py [--jobs 1000] [--pg postgresql://postgres@127.0.0.1
 * scheduling lateness (publish start minus scheduled time) p50/p99 over 1,000 jobs scheduled over
   a few seconds, workers already running;
 * procrastinate with a no-op task on the same PostgreSQL server (its own database, created and
-  dropped here): defer rate, drain rate at the same concurrencies, and lateness.
+  dropped here): defer rate, drain rate at the same concurrencies, and lateness;
+* huey (``SqliteHuey``, thread workers) with a no-op task: enqueue rate and drain rate;
+* bare claim loops, the protocol's floor: a table with a partial index, one transaction to claim
+  (PostgreSQL ``FOR UPDATE SKIP LOCKED``; SQLite ``BEGIN IMMEDIATE``) and one to finish, per job,
+  from ``c`` threads each with its own connection.
+
+The last lines print each row of issue 12's table as ratios against these references.
 
 The concurrency caps are lifted (they measure the platforms' limits, not the queue).
 """
@@ -199,6 +205,134 @@ async def procrastinate_ref(pg_admin: str, n: int) -> dict[str, Any]:
     return out
 
 
+def huey_ref(tmp: str, n: int) -> dict[str, Any]:
+    """huey on SQLite: one-by-one enqueue, then a drain by a consumer of ``c`` threads."""
+    import threading
+
+    from huey import SqliteHuey
+
+    out: dict[str, Any] = {"backend": "huey (SQLite)"}
+    for conc in CONCURRENCY:
+        huey = SqliteHuey(filename=str(Path(tmp) / f"huey{conc}.db"))
+        done = threading.Semaphore(0)
+
+        @huey.task()
+        def noop(sem: threading.Semaphore = done) -> None:
+            sem.release()
+
+        t0 = time.perf_counter()
+        for _ in range(n):
+            noop()
+        out[f"enqueue/s c={conc}"] = n / (time.perf_counter() - t0)
+        consumer = huey.create_consumer(workers=conc, worker_type="thread", periodic=False,
+                                        check_worker_health=False, initial_delay=0.001)
+        t0 = time.perf_counter()
+        consumer.start()
+        for _ in range(n):
+            done.acquire()
+        out[f"drain/s c={conc}"] = n / (time.perf_counter() - t0)
+        consumer.stop(graceful=True)
+    return out
+
+
+def bare_ref(url: str, label: str, n: int) -> dict[str, Any]:
+    """The floor: claim and finish with one statement each, no queue around them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pg = url.startswith("postgresql")
+    engine = make_engine(url)
+    ddl = (
+        "CREATE TABLE bare_jobs (id BIGSERIAL PRIMARY KEY, status TEXT NOT NULL, payload TEXT)"
+        if pg
+        else "CREATE TABLE bare_jobs (id INTEGER PRIMARY KEY, status TEXT NOT NULL, payload TEXT)"
+    )
+    claim = (
+        "UPDATE bare_jobs SET status = 'running' WHERE id = (SELECT id FROM bare_jobs"
+        " WHERE status = 'pending' ORDER BY id LIMIT 1"
+        + (" FOR UPDATE SKIP LOCKED" if pg else "")
+        + ") RETURNING id"
+    )
+    out: dict[str, Any] = {"backend": label}
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS bare_jobs"))
+        conn.execute(text(ddl))
+        conn.execute(text("CREATE INDEX ix_bare_pending ON bare_jobs (id) WHERE status = 'pending'"))
+    for conc in CONCURRENCY:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM bare_jobs"))
+        raw = engine.raw_connection()
+        t0 = time.perf_counter()
+        cur = raw.cursor()
+        for i in range(n):
+            if not pg:
+                cur.execute("BEGIN IMMEDIATE")
+            cur.execute("INSERT INTO bare_jobs (status, payload) VALUES ('pending', ?)" if not pg
+                        else "INSERT INTO bare_jobs (status, payload) VALUES ('pending', %s)", (str(i),))
+            raw.commit() if pg else cur.execute("COMMIT")
+        out[f"enqueue/s c={conc}"] = n / (time.perf_counter() - t0)
+        raw.close()
+
+        def loop(_: int) -> int:
+            conn = engine.raw_connection()
+            c = conn.cursor()
+            got = 0
+            try:
+                while True:
+                    if not pg:
+                        c.execute("BEGIN IMMEDIATE")
+                    c.execute(claim)
+                    row = c.fetchone()
+                    conn.commit() if pg else c.execute("COMMIT")
+                    if row is None:
+                        return got
+                    if not pg:
+                        c.execute("BEGIN IMMEDIATE")
+                    c.execute("UPDATE bare_jobs SET status = 'done' WHERE id = " + ("%s" if pg else "?"),
+                              (row[0],))
+                    conn.commit() if pg else c.execute("COMMIT")
+                    got += 1
+            finally:
+                conn.close()
+
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(conc) as pool:
+            total = sum(pool.map(loop, range(conc)))
+        out[f"drain/s c={conc}"] = total / (time.perf_counter() - t0)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE bare_jobs"))
+    engine.dispose()
+    return out
+
+
+def ratios(rows: dict[str, dict[str, Any]]) -> None:
+    """Issue 12's table rows: ours over each reference measured in this run."""
+    def r(a: str, b: str, key: str) -> str:
+        if a not in rows or b not in rows or key not in rows[a] or key not in rows[b]:
+            return "n/a"
+        return f"{rows[a][key] / rows[b][key]:.2f}x"
+
+    print("\n| workload | ours | reference | ratio |")
+    print("|---|---|---|---|")
+    for conc in CONCURRENCY:
+        key = f"drain/s c={conc}"
+        for ours, refs in (("pg", ("procrastinate", "bare pg")), ("sqlite", ("huey", "bare sqlite"))):
+            if ours not in rows:
+                continue
+            cells = "; ".join(f"{ref} {rows[ref][key]:,.0f}" for ref in refs if ref in rows)
+            ratio = " / ".join(f"{r(ours, ref, key)} {ref}" for ref in refs if ref in rows)
+            print(f"| {ours} drain c={conc} | {rows[ours][key]:,.0f} jobs/s | {cells} | {ratio} |")
+    key = "enqueue/s c=1"
+    for ours, ref in (("pg", "procrastinate"), ("sqlite", "huey")):
+        if ours in rows and ref in rows:
+            print(f"| {ours} enqueue one by one | {rows[ours][key]:,.0f} jobs/s | {ref} "
+                  f"{rows[ref][key]:,.0f} | {r(ours, ref, key)} |")
+    for ours in ("pg", "sqlite"):
+        if ours in rows:
+            proc = rows.get("procrastinate", {}).get("late p99 ms", float("nan"))
+            print(f"| {ours} scheduling lateness p99 | {rows[ours]['late p99 ms']:.1f} ms |"
+                  f" procrastinate {proc:.0f} ms (default poll) | - |")
+
+
 def table(rows: list[dict[str, Any]]) -> None:
     keys = [k for k in rows[0] if k != "backend"]
     width = max(len(r["backend"]) for r in rows) + 2
@@ -220,29 +354,34 @@ async def main() -> None:
         help="an existing database on the server; the benchmark creates and drops its own",
     )
     ap.add_argument("--skip-procrastinate", action="store_true")
+    ap.add_argument("--skip-huey", action="store_true")
     args = ap.parse_args()
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     admin_url = make_engine(args.pg).url.render_as_string(hide_password=False)
-    rows = []
+    named: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        rows.append(await ours(f"sqlite:///{Path(tmp) / 'bench.db'}", "multipublish (SQLite)", args.jobs))
+        db = Path(tmp)
+        named["sqlite"] = await ours(f"sqlite:///{db / 'bench.db'}", "multipublish (SQLite)", args.jobs)
+        named["bare sqlite"] = bare_ref(f"sqlite:///{db / 'bare.db'}", "bare loop (SQLite)", args.jobs)
+        if not args.skip_huey:
+            named["huey"] = huey_ref(tmp, args.jobs)
     name = f"mp_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
         pg = make_engine(admin_url).url.set(database=name).render_as_string(hide_password=False)
-        rows.append(await ours(pg, "multipublish (PostgreSQL)", args.jobs))
+        named["pg"] = await ours(pg, "multipublish (PostgreSQL)", args.jobs)
+        named["bare pg"] = bare_ref(pg, "bare loop (PostgreSQL)", args.jobs)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     if not args.skip_procrastinate:
-        rows.append(await procrastinate_ref(admin_url, args.jobs))
+        named["procrastinate"] = await procrastinate_ref(admin_url, args.jobs)
     print(f"\njobs per run: {args.jobs}; no-op publisher/task; {os.cpu_count()} CPUs")
-    table(rows)
-    if len(rows) == 3:
-        for conc in CONCURRENCY:
-            key = f"drain/s c={conc}"
-            print(f"drain ratio vs procrastinate at c={conc}: {rows[1][key] / rows[2][key]:.2f}x")
+    table(list(named.values()))
+    ratios(named)
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
     sys.stdout.flush()
 
 
