@@ -83,7 +83,8 @@ def test_drafts_and_attempts(start_api: StartServer, sqlite_url: str) -> None:
                       json={"data": {"title": "T2"}}).json()["title"] == "T2"
     big = client.post("/api/publishing/drafts", json={"data": {"x": "y" * 70_000}})
     assert big.status_code == 422 and big.json()["field"] == "data"
-    assert client.delete(f"/api/publishing/drafts/{draft['id']}").status_code == 204
+    gone = client.delete(f"/api/publishing/drafts/{draft['id']}")
+    assert gone.json() == {"id": draft["id"], "deleted": True}
     assert client.get(f"/api/publishing/drafts/{draft['id']}").status_code == 404
 
     video = str(server.media_root / "video.mp4")

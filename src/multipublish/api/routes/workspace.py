@@ -34,6 +34,124 @@ AccountId = Annotated[str, Path(pattern=ACCOUNT_ID_PATTERN, max_length=200)]
 DraftId = Annotated[str, Path(pattern=r"^draft_[0-9a-f]{16}$")]
 
 
+# -- answers (typed, so generated clients get fields) -------------------------------------------
+class PostTypeFactsPublic(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    title_max_length: int | None = None
+    description_max_length: int | None = None
+    max_hashtags: int | None = None
+    max_tags: int | None = None
+    aspect_ratios: list[str] = Field(default_factory=list)
+    preferred_aspect_ratios: list[str] = Field(default_factory=list)
+
+
+class PlatformFactsPublic(BaseModel):
+    post_types: dict[str, PostTypeFactsPublic]
+    options: dict[str, list[str]]
+
+
+class FixPlanEntryPublic(BaseModel):
+    fixable: bool
+    reason: str | None = None
+
+
+class DraftPublic(BaseModel):
+    id: str
+    title: str
+    data: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class DraftDeletedPublic(BaseModel):
+    id: str
+    deleted: bool
+
+
+class DraftsPublic(BaseModel):
+    drafts: list[DraftPublic]
+
+
+class SlotPublic(BaseModel):
+    weekday: int
+    day: str
+    time: str
+
+
+class AccountSlotsPublic(BaseModel):
+    account_id: str
+    timezone: str
+    slots: list[SlotPublic]
+
+
+class AllSlotsPublic(BaseModel):
+    accounts: list[AccountSlotsPublic]
+
+
+class NextSlotPublic(BaseModel):
+    account_id: str
+    scheduled_time: datetime
+
+
+class SlotTimePublic(BaseModel):
+    account_id: str
+    start: datetime
+    taken: bool
+
+
+class SlotTimesPublic(BaseModel):
+    slots: list[SlotTimePublic]
+
+
+class CalendarJobPublic(BaseModel):
+    id: str
+    title: str
+    status: str
+    account_id: str
+    platforms: list[str]
+    scheduled_time: datetime | None
+
+
+class CalendarPublic(BaseModel):
+    jobs: list[CalendarJobPublic]
+
+
+class AttemptPublic(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    occurred_at: datetime
+    platform: str
+    attempt: int
+    outcome: str
+    success: bool
+    error_kind: str | None = None
+    error: str | None = None
+    duration_s: float
+
+
+class WebhookDeliveryPublic(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    attempt: int
+    status_code: int | None = None
+    success: bool
+    error: str | None = None
+    created_at: datetime
+
+
+class WebhookMessagePublic(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    event: str
+    url: str
+    status: str
+    deliveries: list[WebhookDeliveryPublic]
+
+
+class JobAttemptsPublic(BaseModel):
+    job_id: str
+    attempts: list[AttemptPublic]
+    webhooks: list[WebhookMessagePublic]
+
+
 def _options() -> dict[str, dict[str, list[str]]]:
     """Each platform's enumerated ``platform_specific`` options and their allowed values."""
     from multipublish.platforms import facebook, instagram, linkedin, tiktok, youtube
@@ -55,7 +173,7 @@ _TEXT_RULES = (
 )
 
 
-@router.get("/platforms", responses=errors())
+@router.get("/platforms", response_model=dict[str, PlatformFactsPublic], responses=errors())
 def platforms(state: StateDep, _token: TokenDep) -> Any:
     """Per platform and post type: text limits, picture shapes and option values (live checks)."""
     rules = state.manager.rules
@@ -78,7 +196,9 @@ class FixPlanBody(BaseModel):
     platforms: list[str] = Field(min_length=1, max_length=10)
 
 
-@router.post("/fix-plan", responses=errors(), tags=["validation"])
+@router.post(
+    "/fix-plan", response_model=dict[str, FixPlanEntryPublic], responses=errors(), tags=["validation"]
+)
 def fix_plan(body: FixPlanBody, state: StateDep, _token: TokenDep) -> Any:
     """Per platform whether media preparation (``auto_fix``) can make the file acceptable."""
     from multipublish.api.paths import resolve_media_path
@@ -105,30 +225,31 @@ def _drafts(state: ServiceState) -> Any:
     return DraftStore(state.engine)
 
 
-@router.get("/drafts", responses=errors())
+@router.get("/drafts", response_model=DraftsPublic, responses=errors())
 def list_drafts(state: StateDep, _token: TokenDep) -> Any:
     """Saved drafts, newest first."""
     return {"drafts": to_json(_drafts(state).list())}
 
 
-@router.post("/drafts", status_code=201, responses=errors())
+@router.post("/drafts", status_code=201, response_model=DraftPublic, responses=errors())
 def create_draft(body: DraftBody, state: StateDep, _token: TokenDep) -> Any:
     return to_json(_drafts(state).save(body.data))
 
 
-@router.get("/drafts/{draft_id}", responses=errors(404))
+@router.get("/drafts/{draft_id}", response_model=DraftPublic, responses=errors(404))
 def get_draft(draft_id: DraftId, state: StateDep, _token: TokenDep) -> Any:
     return to_json(_drafts(state).get(draft_id))
 
 
-@router.put("/drafts/{draft_id}", responses=errors(404))
+@router.put("/drafts/{draft_id}", response_model=DraftPublic, responses=errors(404))
 def update_draft(draft_id: DraftId, body: DraftBody, state: StateDep, _token: TokenDep) -> Any:
     return to_json(_drafts(state).save(body.data, draft_id))
 
 
-@router.delete("/drafts/{draft_id}", status_code=204, responses=errors(404))
-def delete_draft(draft_id: DraftId, state: StateDep, _token: TokenDep) -> None:
+@router.delete("/drafts/{draft_id}", response_model=DraftDeletedPublic, responses=errors(404))
+def delete_draft(draft_id: DraftId, state: StateDep, _token: TokenDep) -> Any:
     _drafts(state).delete(draft_id)
+    return {"id": draft_id, "deleted": True}
 
 
 # -- queue slots ------------------------------------------------------------------------------
@@ -150,18 +271,18 @@ def _slots(state: ServiceState) -> Any:
     return SlotStore(state.engine)
 
 
-@router.get("/slots", responses=errors())
+@router.get("/slots", response_model=AllSlotsPublic, responses=errors())
 def all_slots(state: StateDep, _token: TokenDep) -> Any:
     """Every account's weekly posting times."""
     return {"accounts": _slots(state).all()}
 
 
-@router.get("/slots/{account_id}", responses=errors())
+@router.get("/slots/{account_id}", response_model=AccountSlotsPublic, responses=errors())
 def account_slots(account_id: AccountId, state: StateDep, _token: TokenDep) -> Any:
     return _slots(state).get(account_id)
 
 
-@router.put("/slots/{account_id}", responses=errors(404))
+@router.put("/slots/{account_id}", response_model=AccountSlotsPublic, responses=errors(404))
 def set_slots(account_id: AccountId, body: SlotsBody, state: StateDep, _token: TokenDep) -> Any:
     """Replace an account's weekly posting times (wall-clock times in ``timezone``)."""
     from multipublish.workspace.slots import parse_slots
@@ -174,7 +295,7 @@ def set_slots(account_id: AccountId, body: SlotsBody, state: StateDep, _token: T
     return _slots(state).replace(account_id, body.timezone, slots)
 
 
-@router.get("/slots/{account_id}/next", responses=errors(409))
+@router.get("/slots/{account_id}/next", response_model=NextSlotPublic, responses=errors(409))
 def next_slot(account_id: AccountId, state: StateDep, _token: TokenDep) -> Any:
     """The next free posting time of the account (what "add to queue" would take)."""
     return {"account_id": account_id, "scheduled_time": _slots(state).next_free(account_id)}
@@ -194,7 +315,7 @@ def _window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     return begin, finish
 
 
-@router.get("/slot-times", responses=errors())
+@router.get("/slot-times", response_model=SlotTimesPublic, responses=errors())
 def slot_times(
     state: StateDep,
     _token: TokenDep,
@@ -252,7 +373,9 @@ async def add_to_queue(
 
 
 # -- the job page -----------------------------------------------------------------------------
-@router.get("/jobs/{job_id}/attempts", responses=errors(404), tags=["jobs"])
+@router.get(
+    "/jobs/{job_id}/attempts", response_model=JobAttemptsPublic, responses=errors(404), tags=["jobs"]
+)
 def job_attempts(
     job_id: Annotated[str, Path(pattern=JOB_ID_PATTERN)], state: StateDep, _token: TokenDep
 ) -> Any:
@@ -298,7 +421,7 @@ def _webhooks(conn: Any, job_id: str) -> list[dict[str, Any]]:
 
 
 # -- the calendar -----------------------------------------------------------------------------
-@router.get("/calendar", responses=errors(), tags=["jobs"])
+@router.get("/calendar", response_model=CalendarPublic, responses=errors(), tags=["jobs"])
 def calendar_jobs(
     state: StateDep,
     _token: TokenDep,
