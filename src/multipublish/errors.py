@@ -18,8 +18,53 @@ Messages never contain secrets: credentials are masked before they reach any err
 
 from __future__ import annotations
 
+import html
+import re
 from enum import StrEnum
 from typing import Any
+
+#: Names an error message may already start with (``"youtube: ..."``, ``"upload-post: ..."``).
+SERVICE_NAMES = frozenset({"tiktok", "instagram", "facebook", "linkedin", "youtube", "upload-post"})
+UPLOAD_POST_SERVICE = frozenset({"tiktok", "instagram", "facebook", "linkedin", "upload-post"})
+
+#: What to do when upload-post refuses the key (docs.upload-post.com/guides/authentication,
+#: "Troubleshooting" of a 401: key correct, not expired, right header, account active).
+UPLOAD_POST_KEY_HINT = (
+    "check the account's upload-post API key: it must be one listed under API Keys in the "
+    "upload-post dashboard, not expired, and of an active upload-post account; store the right one "
+    "with `multipublish accounts add ACCOUNT --platform PLATFORM -c api_key=... -c user=...`"
+)
+
+_TAG = re.compile(r"<[^>]{0,2000}>")
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_HTML_HINT = re.compile(r"<\s*(!doctype|html|head|body|title|p|div|br|a|b|ins|code)\b", re.IGNORECASE)
+
+
+def plain_text(text: str, *, limit: int = 300) -> str:
+    """``text`` without HTML: an HTML error page (Google's) reduced to its title or its words."""
+    if not _HTML_HINT.search(text):
+        return text
+    title = _TITLE.search(text)
+    words = title.group(1) if title else _TAG.sub(" ", text)
+    words = " ".join(html.unescape(_TAG.sub(" ", words)).split())
+    if len(words) > limit:
+        words = words[: limit - 3].rstrip() + "..."
+    return words or "an HTML error page"
+
+
+def strip_prefixes(text: str, platform: str = "") -> str:
+    """``text`` without leading service names (``"youtube: youtube: x"`` -> ``"x"``)."""
+    names = SERVICE_NAMES | {platform.lower(), platform.lower().partition(":")[0]}
+    while True:
+        head, sep, rest = text.partition(": ")
+        if not sep or head.strip().lower().partition(":")[0] not in names - {""}:
+            return text
+        text = rest
+
+
+def with_platform(platform: str, text: str) -> str:
+    """One platform prefix, however many the message already had: ``"youtube: x"``."""
+    return f"{platform}: {strip_prefixes(text, platform)}"
 
 
 class ErrorKind(StrEnum):
@@ -122,4 +167,13 @@ class PlatformError(MultipublishError):
         self.kind = kind
         self.status_code = status_code
         self.retry_after = retry_after
-        super().__init__(f"{platform}: {message}")
+        # Errors in words, formatted here for every client: one prefix, no HTML, what to do.
+        text = strip_prefixes(plain_text(message), platform)
+        if (
+            kind is ErrorKind.AUTH
+            and status_code == 401
+            and platform in UPLOAD_POST_SERVICE
+            and "multipublish accounts add" not in text
+        ):
+            text = f"{text}; {UPLOAD_POST_KEY_HINT}"
+        super().__init__(f"{platform}: {text}")

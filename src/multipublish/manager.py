@@ -19,7 +19,13 @@ from sqlalchemy import Engine
 
 from multipublish.accounts import AccountStore
 from multipublish.db import ensure_schema, make_engine
-from multipublish.errors import ErrorKind, InputError, MultipublishError, PlatformError
+from multipublish.errors import (
+    ErrorKind,
+    InputError,
+    MultipublishError,
+    PlatformError,
+    strip_prefixes,
+)
 from multipublish.platforms.base import (
     Checkpoint,
     PlatformClient,
@@ -320,7 +326,8 @@ class PublishingManager:
             result.details = {**(result.details or {}), "preparation": preparation}
         if result.error_kind is ErrorKind.AUTH and "authentication" not in (result.error or "").lower():
             # The brief's recipe checks `"authentication" in result.error.lower()` to re-authenticate.
-            result.error = f"authentication failed: {result.error or 'credentials refused'}"
+            reason = strip_prefixes(result.error or "", target.name)  # one platform prefix, not two
+            result.error = f"authentication failed: {reason or 'credentials refused'}"
         log.info(
             "publish %s -> %s: %s%s",
             rid,

@@ -7,7 +7,9 @@ import shutil
 import socket
 import threading
 import time
+from typing import Any
 
+import httpx
 from sqlalchemy import text
 
 from multipublish.db import make_engine
@@ -321,3 +323,19 @@ def test_an_upload_that_is_not_a_video_is_refused_and_removed(
         ok = client.post("/api/publishing/uploads", files={"file": ("v.mp4", real, "video/mp4")})
         assert ok.status_code == 201, ok.text
         assert len(_leftovers(server)) == 1
+
+
+async def test_a_database_busy_beyond_its_retries_is_a_503_with_retry_after() -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from multipublish.api.guard import RequestGuard
+
+    async def locked(scope: Any, receive: Any, send: Any) -> None:
+        raise OperationalError("UPDATE jobs", {}, Exception("database is locked"))
+
+    guard = RequestGuard(locked, json_limit=1024, upload_limit=1024)
+    transport = httpx.ASGITransport(app=guard)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        resp = await client.get("/api/publishing/jobs")
+    assert resp.status_code == 503 and resp.headers["retry-after"] == "1"
+    assert resp.json()["error"] == "busy" and "UPDATE" not in resp.text

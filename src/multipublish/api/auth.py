@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from typing import Annotated
@@ -25,6 +26,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from multipublish.api.deps import ServiceState, get_state
 from multipublish.api.errors import AuthError, ForbiddenError
 from multipublish.api.tokens import TokenInfo
+
+log = logging.getLogger("multipublish.api")
 
 COOKIE_NAME = "multipublish_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -103,7 +106,10 @@ def verify_request(state: ServiceState, request: Request, header_token: str | No
     now = time.monotonic()
     if now - touched.get(info.id, -_TOUCH_EVERY) >= _TOUCH_EVERY:
         touched[info.id] = now
-        state.tokens.touch(info.id)
+        try:
+            state.tokens.touch(info.id)
+        except Exception as exc:  # best effort: a busy database must not refuse the request
+            log.warning("could not record the use of token %d (%s)", info.id, type(exc).__name__)
     return info
 
 

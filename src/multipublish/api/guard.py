@@ -7,6 +7,8 @@ A pure ASGI middleware (not ``BaseHTTPMiddleware``: that one would buffer and re
   413 at once, the body unread, with ``Connection: close`` (draining gigabytes to keep the connection
   would cost more than a new one). A chunked body is counted as it streams and refused the moment
   it passes the cap.
+* **A busy database** (a transient error left after the stores' own retries) is a 503 with
+  ``Retry-After``, not a 500: the request changed nothing (its transaction rolled back).
 * **Unexpected errors.** Starlette's outermost error middleware answers a bug with a 500 and then
   re-raises it, and uvicorn closes a connection whose application raised, without a
   ``Connection: close``: the client's next request on that keep-alive connection is lost. Here the
@@ -28,10 +30,17 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from multipublish.db.retry import is_transient
+
 log = logging.getLogger("multipublish.api")
 
-#: Routes whose body is a video stream (the upload cap applies), by exact path.
-UPLOAD_PATHS = frozenset({"/api/publishing/uploads"})
+#: Routes whose body is a video stream (the upload cap applies): the upload route and everything
+#: under it (resumable upload chunks).
+UPLOAD_PREFIX = "/api/publishing/uploads"
+
+
+def is_upload(path: str) -> bool:
+    return path == UPLOAD_PREFIX or path.startswith(UPLOAD_PREFIX + "/")
 #: Room left on the disk after an upload (the database and logs need some too).
 DISK_MARGIN = 64 * 1024 * 1024
 
@@ -72,6 +81,16 @@ def internal_error_body(ident: str) -> dict[str, Any]:
     )
 
 
+def busy_body(ident: str) -> dict[str, Any]:
+    from multipublish.api.errors import error_body
+
+    return error_body(
+        "busy",
+        f"the database is busy; nothing was changed, retry in a second (error id {ident})",
+        details={"error_id": ident},
+    )
+
+
 class RequestGuard:
     """Size caps and the 500 answer (see the module docstring)."""
 
@@ -89,7 +108,7 @@ class RequestGuard:
         self.upload_dir = upload_dir
 
     def _limit(self, scope: Scope) -> tuple[int, str]:
-        if scope.get("path") in UPLOAD_PATHS:
+        if is_upload(str(scope.get("path", ""))):
             return self.upload_limit, "MULTIPUBLISH_MAX_UPLOAD_BYTES"
         return self.json_limit, "MULTIPUBLISH_MAX_JSON_BODY_BYTES"
 
@@ -110,7 +129,7 @@ class RequestGuard:
             await _refuse(send, 413, f"request body of {human_bytes(declared)} is larger than "
                           f"{human_bytes(limit)} (the limit is {setting})")
             return
-        if declared is not None and scope.get("path") in UPLOAD_PATHS:
+        if declared is not None and is_upload(str(scope.get("path", ""))):
             free = self._free_space()
             if free is not None and declared > free:
                 await _refuse(send, 413, f"request body of {human_bytes(declared)} does not fit in "
@@ -140,8 +159,16 @@ class RequestGuard:
         except ClientDisconnect:
             # The client stopped sending halfway: nobody is left to answer; the route cleaned up.
             log.info("client went away mid-request: %s %s", scope.get("method"), scope.get("path"))
-        except Exception:
+        except Exception as exc:
             ident = error_id()
+            if is_transient(exc) and not started:
+                # A database busy beyond its retries is a wait, not a bug: 503 with Retry-After.
+                log.warning(
+                    "database busy (%s) on %s %s: answered 503", ident, scope.get("method"),
+                    scope.get("path"),
+                )
+                await _send_json(send, 503, busy_body(ident), close=False, retry_after=1)
+                return
             log.exception(
                 "unhandled error %s on %s %s", ident, scope.get("method"), scope.get("path")
             )
@@ -167,12 +194,16 @@ async def _refuse(send: Send, status: int, message: str) -> None:
     await _send_json(send, status, body, close=True)
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any], *, close: bool) -> None:
+async def _send_json(
+    send: Send, status: int, body: dict[str, Any], *, close: bool, retry_after: int | None = None
+) -> None:
     payload = json.dumps(body).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(payload)).encode()),
     ]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
     if close:
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -33,6 +33,7 @@ import requests
 from google.oauth2.credentials import Credentials
 
 from multipublish.errors import ErrorKind, PlatformError
+from multipublish.platforms.http import parse_retry_after
 from multipublish.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -313,8 +314,20 @@ def allow_local_http(url: str) -> Iterator[None]:
                 os.environ[name] = before
 
 
+class TokenRateLimited(Exception):
+    """The token endpoint answered 429: wait ``retry_after`` seconds (its ``Retry-After``)."""
+
+    def __init__(self, retry_after: float | None) -> None:
+        super().__init__("token endpoint rate limited")
+        self.retry_after = retry_after
+
+
 class _TimedRequest(google.auth.transport.requests.Request):
-    """google-auth's requests transport with our timeout on every call (its default is 120 s)."""
+    """google-auth's requests transport with our timeout on every call (its default is 120 s).
+
+    A 429 stops the refresh at once: google-auth would retry it after its own 1-2 s backoff,
+    ignoring the endpoint's ``Retry-After``; the queue waits that long instead.
+    """
 
     def __init__(self, session: requests.Session, timeout: float) -> None:
         super().__init__(session)
@@ -329,9 +342,12 @@ class _TimedRequest(google.auth.transport.requests.Request):
         timeout: Any = None,
         **kwargs: Any,
     ) -> Any:
-        return super().__call__(  # type: ignore[no-untyped-call]
+        response = super().__call__(  # type: ignore[no-untyped-call]
             url, method, body, headers, timeout=self._timeout, **kwargs
         )
+        if getattr(response, "status", None) == 429:
+            raise TokenRateLimited(parse_retry_after((response.headers or {}).get("Retry-After")))
+        return response
 
 
 class GoogleOAuth:
@@ -428,6 +444,16 @@ class GoogleOAuth:
             previous_refresh = creds.refresh_token
             try:
                 await asyncio.to_thread(creds.refresh, request)
+            except TokenRateLimited as exc:
+                wait = exc.retry_after
+                raise PlatformError(
+                    self.platform,
+                    ErrorKind.RATE_LIMITED,
+                    "the Google token endpoint is rate limiting this client (HTTP 429); "
+                    + (f"retrying after {wait:g} s as it asked" if wait is not None else "retrying later"),
+                    status_code=429,
+                    retry_after=wait,
+                ) from None
             except google.auth.exceptions.RefreshError as exc:
                 raise self._refresh_error(exc) from None
             except google.auth.exceptions.TransportError as exc:

@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from multipublish.errors import ErrorKind
+from multipublish.errors import ErrorKind, plain_text
 
 #: Bytes read from disk per chunk of a streamed body (bounded memory, few syscalls).
 CHUNK_SIZE = 1024 * 1024
@@ -129,7 +129,7 @@ def error_message(response: httpx.Response, default: str = "") -> str:
     for value in (data.get("message"), error, data.get("detail"), data.get("details")):
         if isinstance(value, str) and value:
             return value
-    text = response.text.strip()
+    text = plain_text(response.text.strip())  # Google answers some errors with an HTML page
     return text[:300] if text else (default or f"HTTP {response.status_code}")
 
 

@@ -49,7 +49,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from multipublish.db import UTCDateTime, job_results, jobs, utcnow
-from multipublish.errors import ConflictError, ErrorKind, InputError, NotFoundError
+from multipublish.errors import ConflictError, ErrorKind, InputError, NotFoundError, with_platform
 from multipublish.platforms.base import ProtocolStep, PublishConfig, PublishResult, PublishStatus
 from multipublish.queue.backoff import backoff_delay, webhook_delay
 from multipublish.queue.models import (
@@ -1656,7 +1656,7 @@ def _retry_after(res: dict[str, Any]) -> float | None:
 
 
 def _summary(res: dict[str, dict[str, Any]], keys: list[str]) -> str:
-    parts = [f"{k}: {res[k].get('error') or res[k].get('status')}" for k in keys]
+    parts = [with_platform(k, str(res[k].get("error") or res[k].get("status"))) for k in keys]
     return "; ".join(parts)[:2000]
 
 
