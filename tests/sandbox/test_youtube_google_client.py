@@ -206,3 +206,45 @@ def test_authorization_code_grant_gives_refresh_token(sandbox_url: str) -> None:
               "client_id": "cid", "client_secret": "cs", "redirect_uri": "http://127.0.0.1:9/cb"},
     ).json()
     assert answer["refresh_token"] and answer["access_token"] and answer["expires_in"] > 0
+
+
+def test_multipart_insert_then_update(sandbox_url: str, small_video: Path) -> None:
+    """``MediaFileUpload(resumable=False)``: metadata and file in one multipart body; then
+    ``videos.update`` changes the title and privacy of the video."""
+    client = youtube(sandbox_url)
+    media = MediaFileUpload(str(small_video), mimetype="video/mp4", resumable=False)
+    body = {"snippet": {"title": "One shot", "categoryId": "22"}, "status": {"privacyStatus": "private"}}
+    video = client.videos().insert(part="snippet,status", body=body, media_body=media).execute()
+    assert video["snippet"]["title"] == "One shot"
+    [post] = posts(sandbox_url, "youtube")
+    assert post["sha256"] == sha256(small_video) and post["size"] == small_video.stat().st_size
+    updated = (
+        client.videos()
+        .update(
+            part="snippet,status",
+            body={
+                "id": video["id"],
+                "snippet": {"title": "Renamed", "categoryId": "22"},
+                "status": {"privacyStatus": "unlisted"},
+            },
+        )
+        .execute()
+    )
+    assert updated["snippet"]["title"] == "Renamed" and updated["status"]["privacyStatus"] == "unlisted"
+    [item] = client.videos().list(part="snippet,status", id=video["id"]).execute()["items"]
+    assert item["snippet"]["title"] == "Renamed" and item["status"]["privacyStatus"] == "unlisted"
+    with pytest.raises(HttpError) as missing:
+        client.videos().update(
+            part="snippet", body={"id": "nope", "snippet": {"title": "x", "categoryId": "22"}}
+        ).execute()
+    assert missing.value.resp.status == 404
+
+
+def test_unaudited_project_locks_uploads_private(sandbox_url: str, clip: Path) -> None:
+    configure(sandbox_url, youtube_unaudited=True, youtube_processing_outcome="rejected")
+    client = youtube(sandbox_url)
+    video = upload(client, clip, {"snippet": {"title": "t"}, "status": {"privacyStatus": "public"}}, 2)
+    assert video["status"]["privacyStatus"] == "private"
+    listed = client.videos().list(part="status,processingDetails", id=video["id"]).execute()
+    [item] = listed["items"]
+    assert item["status"]["uploadStatus"] == "rejected" and item["status"]["rejectionReason"] == "duplicate"

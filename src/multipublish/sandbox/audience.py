@@ -251,6 +251,10 @@ async def update_video(request: Request) -> Response:
             video["snippet"]["localized"] = {"title": snippet["title"],
                                              "description": snippet.get("description", "")}
             history.append((now, snippet["title"]))
+        if "status" in parts and isinstance(body.get("status"), dict):
+            for key in ("privacyStatus", "publishAt", "selfDeclaredMadeForKids", "embeddable"):
+                if key in body["status"]:
+                    video["status"][key] = body["status"][key]
         copy = json.loads(json.dumps(video))
     return json_response(copy)
 

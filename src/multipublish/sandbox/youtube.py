@@ -264,13 +264,19 @@ def _validate_localizations(metadata: dict[str, Any]) -> Response | None:
 
 
 async def start_upload(request: Request) -> Response:
-    """``POST /upload/youtube/v3/videos?uploadType=resumable&part=...``: open a session."""
+    """``POST /upload/youtube/v3/videos?uploadType=resumable|multipart&part=...``.
+
+    Resumable opens a session; multipart (metadata and the whole file in one
+    ``multipart/related`` body, what google-api-python-client sends for ``resumable=False``)
+    makes the video at once.
+    """
     state = state_of(request)
     channel = _authorize(request)
     if channel is None:
         return _auth_error()
-    if request.query_params.get("uploadType") != "resumable":
-        return yt_error(400, "invalidUploadType", "This sandbox accepts uploadType=resumable only.",
+    upload_type = request.query_params.get("uploadType")
+    if upload_type not in ("resumable", "multipart"):
+        return yt_error(400, "invalidUploadType", "uploadType must be resumable or multipart.",
                         domain="global")
     part = request.query_params.get("part", "")
     if not part:
@@ -280,8 +286,17 @@ async def start_upload(request: Request) -> Response:
         return answer
     if fault is not None:
         raise DropConnection
+    media: tuple[str, bytes] | None = None
     try:
-        metadata = json.loads(await request.body() or b"{}")
+        if upload_type == "multipart":
+            related = _related_parts(request.headers.get("content-type", ""), await request.body())
+            if related is None:
+                return yt_error(400, "badContent", "Expected a multipart/related body with the "
+                                "metadata and the media.", domain="global")
+            raw_metadata, media = related
+            metadata = json.loads(raw_metadata or b"{}")
+        else:
+            metadata = json.loads(await request.body() or b"{}")
     except ValueError:
         return yt_error(400, "parseError", "Parse Error", domain="global")
     invalid = _validate_metadata(metadata)
@@ -322,6 +337,11 @@ async def start_upload(request: Request) -> Response:
     )
     with state.lock:
         state.sessions[session_id] = session
+    if media is not None:
+        session.content_type, body = media
+        session.total = len(body)
+        session.sink.write(body)
+        return _done(state, session)
     query = urlencode({"part": part, "uploadType": "resumable", "upload_id": session_id})
     base = str(request.base_url).rstrip("/")
     location = f"{base}/upload/youtube/v3/videos?{query}"
@@ -329,6 +349,26 @@ async def start_upload(request: Request) -> Response:
         status_code=200,
         headers={"Location": location, "X-GUploader-UploadID": session_id, "Content-Length": "0"},
     )
+
+
+def _related_parts(content_type: str, body: bytes) -> tuple[bytes, tuple[str, bytes]] | None:
+    """``(metadata JSON, (media type, media bytes))`` of a ``multipart/related`` body."""
+    from email.parser import BytesParser
+    from email.policy import HTTP as HTTP_POLICY
+
+    if not content_type.lower().startswith("multipart/related"):
+        return None
+    message = BytesParser(policy=HTTP_POLICY).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+    )
+    parts = [p for p in message.iter_parts()] if message.is_multipart() else []
+    if len(parts) != 2:
+        return None
+    meta = parts[0].get_payload(decode=True)
+    data = parts[1].get_payload(decode=True)
+    if not isinstance(meta, bytes) or not isinstance(data, bytes):
+        return None
+    return meta, (parts[1].get_content_type(), data)
 
 
 def _range_headers(received: int) -> dict[str, str]:
