@@ -14,6 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from multipublish.errors import UnknownPlatformError
 from multipublish.platforms.base import parse_platform
+from multipublish.queue.models import (
+    DEFAULT_MAX_RETRIES,
+    MAX_RETRIES_LIMIT,
+    MAX_RETRY_DELAY,
+    PRIORITY_DEFAULT,
+    PRIORITY_MAX,
+    PRIORITY_MIN,
+)
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,128}$"
 ACCOUNT_ID_PATTERN = r"^[^\x00-\x1f\x7f]{1,200}$"
@@ -194,10 +202,21 @@ class ScheduledPublishCreate(PublishFields):
     )
     # strict: ``true`` or ``"8"`` is refused naming the field, not read as 1 or 8.
     priority: int = Field(
-        default=5, ge=1, le=10, strict=True, description="1-10, higher is more urgent"
+        default=PRIORITY_DEFAULT,
+        ge=PRIORITY_MIN,
+        le=PRIORITY_MAX,
+        strict=True,
+        description="1-10, higher is more urgent",
     )
-    max_retries: int = Field(default=3, ge=0, le=20, strict=True)
-    retry_delay: float = Field(default=300.0, ge=0, le=86400, allow_inf_nan=False, strict=True)
+    max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0, le=MAX_RETRIES_LIMIT, strict=True)
+    retry_delay: float | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_RETRY_DELAY,
+        allow_inf_nan=False,
+        strict=True,
+        description="backoff base in seconds; default MULTIPUBLISH_RETRY_BASE_DELAY",
+    )
     webhook_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
     callback_data: dict[str, Any] | None = None
     job_id: str | None = Field(default=None, pattern=JOB_ID_PATTERN)
@@ -321,7 +340,7 @@ class BatchSchedulePublic(BaseModel):
 class JobUpdate(RequestModel):
     """Change a waiting job's priority or time."""
 
-    priority: int | None = Field(default=None, ge=1, le=10, strict=True)
+    priority: int | None = Field(default=None, ge=PRIORITY_MIN, le=PRIORITY_MAX, strict=True)
     scheduled_time: datetime | None = None
 
     @field_validator("scheduled_time")

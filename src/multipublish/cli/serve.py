@@ -155,11 +155,11 @@ def schedule(
     ';' (a UTF-8 byte-order mark, as Excel writes, is fine). Columns: account_id, platforms and
     video_path (required); title, description, tags, scheduled_time (ISO-8601, e.g.
     2026-11-07T10:00:00Z; empty: as soon as possible), priority (1-10, default 5), max_retries
-    (0-20), retry_delay (seconds), webhook_url, thumbnail_path ('auto': a picked frame), auto_fix
-    (true/false: prepare what a platform refuses), platform_specific and callback_data (JSON
-    objects), job_id. Lists (platforms, tags) are separated by ';' in a
-    ','-separated file and by ',' in a ';'-separated one. A relative video_path is relative to the
-    plan file. A JSON plan is a list of objects with the same fields.
+    (0-100), retry_delay (seconds; default MULTIPUBLISH_RETRY_BASE_DELAY), webhook_url,
+    thumbnail_path ('auto': a picked frame), auto_fix (true/false: prepare what a platform
+    refuses), platform_specific and callback_data (JSON objects), job_id. Lists (platforms, tags)
+    are separated by ';' in a ','-separated file and by ',' in a ';'-separated one. A relative
+    video_path is relative to the plan file. A JSON plan is a list of objects with the same fields.
     """
     from multipublish.errors import InputError
     from multipublish.scheduling import prepare, read_plan, schedule_batch

@@ -35,6 +35,23 @@ class QueueStatus(StrEnum):
             raise InputError("status", f"unknown status {value!r} (known: {known})") from None
 
 
+#: The one priority rule: 1-10, higher first; 8-10 go ahead of everything waiting.
+PRIORITY_MIN, PRIORITY_MAX, PRIORITY_DEFAULT = 1, 10, 5
+#: The one set of retry limits (the API and the Python model both check these).
+MAX_RETRIES_LIMIT = 100
+MAX_RETRY_DELAY = 7 * 86400.0
+DEFAULT_MAX_RETRIES = 3
+
+
+def check_priority(value: Any, field: str = "priority") -> int:
+    """The priority rule, with a clear error naming the field."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(field, f"must be an integer from {PRIORITY_MIN} to {PRIORITY_MAX}")
+    if not PRIORITY_MIN <= value <= PRIORITY_MAX:
+        raise InputError(field, f"must be from {PRIORITY_MIN} to {PRIORITY_MAX}, got {value}")
+    return value
+
+
 #: Statuses a worker may claim once ``run_at`` has come.
 WAITING: tuple[str, ...] = (QueueStatus.PENDING, QueueStatus.SCHEDULED, QueueStatus.RETRYING)
 #: Statuses that never change again (except a manual retry of ``failed``).
@@ -73,12 +90,12 @@ class QueuedPublishConfig:
     #: When to start; ``None`` means now. Naive datetimes are taken as UTC.
     scheduled_time: datetime | None = None
     #: 1-10, higher first; 8-10 go ahead of everything waiting.
-    priority: int = 5
+    priority: int = PRIORITY_DEFAULT
     webhook_url: str | None = None
     callback_data: dict[str, Any] | None = None
-    max_retries: int = 3
-    #: Base of the exponential backoff, seconds.
-    retry_delay: float = 300.0
+    max_retries: int = DEFAULT_MAX_RETRIES
+    #: Base of the exponential backoff, seconds; ``None``: ``MULTIPUBLISH_RETRY_BASE_DELAY``.
+    retry_delay: float | None = None
     #: Same as ``config.auto_fix`` (either turns it on; it is stored with the config).
     auto_fix: bool = False
 
@@ -114,21 +131,19 @@ class QueuedPublishConfig:
         if not isinstance(self.config, PublishConfig):
             raise InputError("config", "must be a PublishConfig")
         self.scheduled_time = as_utc(self.scheduled_time)
-        if isinstance(self.priority, bool) or not isinstance(self.priority, int):
-            raise InputError("priority", "must be an integer from 1 to 10")
-        if not 1 <= self.priority <= 10:
-            raise InputError("priority", f"must be from 1 to 10, got {self.priority}")
+        check_priority(self.priority)
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
-            raise InputError("max_retries", "must be an integer from 0 to 100")
-        if not 0 <= self.max_retries <= 100:
-            raise InputError("max_retries", f"must be from 0 to 100, got {self.max_retries}")
-        try:
-            delay = float(self.retry_delay)
-        except (TypeError, ValueError):
-            raise InputError("retry_delay", "must be a number of seconds") from None
-        if not math.isfinite(delay) or not 0 <= delay <= 7 * 86400:
-            raise InputError("retry_delay", "must be from 0 to 604800 seconds")
-        self.retry_delay = delay
+            raise InputError("max_retries", f"must be an integer from 0 to {MAX_RETRIES_LIMIT}")
+        if not 0 <= self.max_retries <= MAX_RETRIES_LIMIT:
+            raise InputError("max_retries", f"must be from 0 to {MAX_RETRIES_LIMIT}, got {self.max_retries}")
+        if self.retry_delay is not None:
+            try:
+                delay = float(self.retry_delay)
+            except (TypeError, ValueError):
+                raise InputError("retry_delay", "must be a number of seconds") from None
+            if not math.isfinite(delay) or not 0 <= delay <= MAX_RETRY_DELAY:
+                raise InputError("retry_delay", f"must be from 0 to {MAX_RETRY_DELAY:.0f} seconds")
+            self.retry_delay = delay
         if self.callback_data is not None:
             if not isinstance(self.callback_data, dict):
                 raise InputError("callback_data", "must be a JSON object")

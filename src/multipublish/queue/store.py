@@ -49,9 +49,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from multipublish.db import UTCDateTime, job_results, jobs, utcnow
-from multipublish.errors import ConflictError, ErrorKind, InputError, NotFoundError, with_platform
+from multipublish.errors import ConflictError, ErrorKind, InputError, NotFoundError
 from multipublish.platforms.base import ProtocolStep, PublishConfig, PublishResult, PublishStatus
-from multipublish.queue.backoff import backoff_delay, webhook_delay
+from multipublish.queue.backoff import webhook_delay
 from multipublish.queue.models import (
     FINISHED,
     WAITING,
@@ -59,9 +59,11 @@ from multipublish.queue.models import (
     QueuedPublishConfig,
     QueueStatus,
     as_utc,
+    check_priority,
     platform_base,
     platform_key,
 )
+from multipublish.queue.policy import FINAL_KIND_NAMES, decide, is_runnable
 from multipublish.queue.schema import (
     jobs_archive,
     queue_counts,
@@ -74,10 +76,6 @@ from multipublish.webhooks import build_payload
 
 Clock = Callable[[], datetime]
 
-#: Error kinds after which a platform is never retried automatically.
-FINAL_KINDS = (ErrorKind.AUTH, ErrorKind.PERMANENT)
-#: Default wait for a quota error that names no reset time.
-QUOTA_DEFAULT_WAIT = 3600.0
 #: PostgreSQL channel that wakes workers when a job becomes due.
 CHANNEL = "multipublish_jobs"
 
@@ -223,14 +221,11 @@ def job_from_doc(doc: dict[str, Any]) -> Job:
 
 
 def _runnable(row: Any) -> bool:
-    """Whether a platform of a claimed job still has to run."""
-    if row.status == "published":
-        return False
-    return not (row.status == "failed" and row.error_kind in FINAL_KINDS)
+    """Whether a platform of a claimed job still has to run (the policy's rule)."""
+    return is_runnable(row.status, row.error_kind)
 
 
 # -- prebuilt statements of the hot path (built once: SQLAlchemy then reuses their compiled form) --
-FINAL_SQL = ("auth", "permanent")
 
 
 def _b(name: str, type_: Any = None, **kw: Any) -> Any:
@@ -243,7 +238,7 @@ _RUNNABLE = and_(
     not_(
         and_(
             job_results.c.status == "failed",
-            func.coalesce(job_results.c.error_kind, "").in_(FINAL_SQL),
+            func.coalesce(job_results.c.error_kind, "").in_(FINAL_KIND_NAMES),
         )
     ),
 )
@@ -667,7 +662,7 @@ class JobStore:
             "run_at": run_at,
             "attempts": 0,
             "max_retries": cfg.max_retries,
-            "retry_delay": cfg.retry_delay,
+            "retry_delay": cfg.retry_delay if cfg.retry_delay is not None else self.settings.retry_base_delay,
             "cancel_requested": False,
             "webhook_url": cfg.webhook_url,
             "callback_data": cfg.callback_data,
@@ -831,10 +826,8 @@ class JobStore:
         self, job_id: str, *, priority: int | None = None, scheduled_time: datetime | None = None
     ) -> Job:
         """Change the priority or the time of a waiting job."""
-        if priority is not None and (
-            isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 10
-        ):
-            raise InputError("priority", "must be an integer from 1 to 10")
+        if priority is not None:
+            check_priority(priority)
         when = as_utc(scheduled_time)
         now = self.now()
         with self._tx() as conn:
@@ -1337,121 +1330,33 @@ class JobStore:
         cancelled: bool = False,
         lost_lease: bool = False,
     ) -> tuple[dict[str, Any], str | None, datetime | None]:
-        """Where a job goes after ``processing``: completed, failed, retrying or scheduled (quota)."""
-        res = job.results
+        """The policy's decision for ``job`` (``queue/policy.py``) as the columns to write."""
+        decision = decide(
+            job_id=job.id,
+            attempt=job.attempts,
+            max_retries=job.max_retries,
+            retry_delay=job.retry_delay,
+            results=job.results,
+            now=now,
+            cancelled=cancelled or job.cancel_requested,
+            lost_lease=lost_lease,
+            rand=self.rand,
+        )
         values: dict[str, Any] = {
             "locked_by": None,
             "lease_expires_at": None,
             "updated_at": now,
+            "status": str(decision.status),
+            "error_message": decision.error_message,
+            "wait_reason": decision.wait_reason,
         }
-        event: str | None = None
-        next_at: datetime | None = None
-        pending = [k for k, r in res.items() if _runnable(_ResultView(r))]
-        final_failed = [
-            k for k, r in res.items() if r["status"] == "failed" and not _runnable(_ResultView(r))
-        ]
-        if cancelled or job.cancel_requested:
-            values.update(
-                status=str(QueueStatus.CANCELLED),
-                completed_at=now,
-                error_message="cancelled by user",
-                wait_reason=None,
-            )
-        elif not pending and not final_failed:
-            values.update(
-                status=str(QueueStatus.COMPLETED), completed_at=now, error_message=None, wait_reason=None
-            )
-            event = "job.completed"
-        elif not pending:
-            values.update(
-                status=str(QueueStatus.FAILED),
-                completed_at=now,
-                error_message=_summary(res, final_failed),
-                wait_reason=None,
-            )
-            event = "job.failed"
-        else:
-            quota = [k for k in pending if res[k].get("error_kind") == ErrorKind.QUOTA]
-            waiting = [k for k in pending if res[k]["status"] == "scheduled"]
-            if waiting and len(waiting) == len(pending) and not lost_lease:
-                # Accepted by the service for later: asked about (by job id) once it is due. Not
-                # a failed attempt, and a failure there later reaches the job like any other.
-                wait = max(float(_retry_after(res[k]) or 60.0) for k in waiting)
-                next_at = now + timedelta(seconds=wait)
-                values.update(
-                    status=str(QueueStatus.SCHEDULED),
-                    run_at=next_at,
-                    attempts=max(0, job.attempts - 1),
-                    error_message=None,
-                    wait_reason=(
-                        f"{', '.join(waiting)} scheduled at the service; followed up at "
-                        f"{next_at.isoformat()}"
-                    ),
-                )
-            elif quota and not lost_lease:
-                wait = max(float(_retry_after(res[k]) or QUOTA_DEFAULT_WAIT) for k in quota)
-                next_at = now + timedelta(seconds=wait)
-                values.update(
-                    status=str(QueueStatus.SCHEDULED),
-                    run_at=next_at,
-                    # A quota wait is not a failed attempt: the platform told us when to come back.
-                    attempts=max(0, job.attempts - 1),
-                    error_message=_summary(res, pending),
-                    wait_reason=f"quota of {', '.join(quota)} used up; waits until {next_at.isoformat()}",
-                )
-                event = "job.retry_scheduled"
-            elif job.attempts >= job.max_retries + 1:
-                unknown = [k for k in pending if res[k].get("status") == "unknown"]
-                hint = (
-                    f"; the outcome on {', '.join(unknown)} is unknown, not failed: "
-                    f"`multipublish jobs retry {job.id}` asks the platform again before any repost"
-                    if unknown
-                    else ""
-                )
-                values.update(
-                    status=str(QueueStatus.FAILED),
-                    completed_at=now,
-                    error_message=(
-                        f"gave up after {job.attempts} attempts: "
-                        + _summary(res, pending + final_failed)[:1500]
-                        + hint
-                    ),
-                    wait_reason=None,
-                )
-                event = "job.failed"
-            elif lost_lease:
-                next_at = now
-                values.update(
-                    status=str(QueueStatus.RETRYING),
-                    run_at=now,
-                    error_message="the worker running this job stopped answering (lease expired)",
-                    wait_reason="lease expired; outcome of in-flight uploads will be reconciled",
-                )
-            else:
-                floor = max(
-                    (
-                        float(_retry_after(res[k]) or 0.0)
-                        for k in pending
-                        if res[k].get("error_kind") == ErrorKind.RATE_LIMITED
-                    ),
-                    default=0.0,
-                )
-                delay = backoff_delay(
-                    job.attempts, job.retry_delay, retry_after=floor or None, rand=self.rand
-                )
-                next_at = now + timedelta(seconds=delay)
-                kinds = sorted({str(res[k].get("error_kind") or "error") for k in pending})
-                values.update(
-                    status=str(QueueStatus.RETRYING),
-                    run_at=next_at,
-                    error_message=_summary(res, pending),
-                    wait_reason=(
-                        f"attempt {job.attempts} of {job.max_retries + 1} failed "
-                        f"({', '.join(kinds)}); retry at {next_at.isoformat()}"
-                    ),
-                )
-                event = "job.retry_scheduled"
-        return values, event, next_at
+        if decision.finished:
+            values["completed_at"] = now
+        if decision.run_at is not None:
+            values["run_at"] = decision.run_at
+        if decision.attempts is not None:
+            values["attempts"] = decision.attempts
+        return values, decision.event, decision.run_at
 
     # -- webhooks outbox ------------------------------------------------------------------------
     def _enqueue_webhook(
@@ -1648,16 +1553,6 @@ class _ResultView:
     def __init__(self, res: dict[str, Any]) -> None:
         self.status = res.get("status")
         self.error_kind = res.get("error_kind")
-
-
-def _retry_after(res: dict[str, Any]) -> float | None:
-    value = res.get("retry_after")
-    return float(value) if value is not None else None
-
-
-def _summary(res: dict[str, dict[str, Any]], keys: list[str]) -> str:
-    parts = [with_platform(k, str(res[k].get("error") or res[k].get("status"))) for k in keys]
-    return "; ".join(parts)[:2000]
 
 
 __all__ = [

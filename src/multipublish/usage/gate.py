@@ -90,8 +90,9 @@ class QuotaGate:
 
 
 def deferred_result(platform: str, decision: QuotaDecision, now: datetime) -> PublishResult:
-    """The result of a publish the gate held back: ``quota`` until the reset, or ``permanent``
-    when no reset would ever make room (the publish is bigger than the whole quota)."""
+    """The result of a publish the gate held back: ``quota`` until the reset, ``rate_limited``
+    until the service's rate window opens, or ``permanent`` when no reset would ever make room
+    (the publish is bigger than the whole quota)."""
     if decision.wait_until is None:
         return PublishResult(
             platform=platform,
@@ -105,7 +106,8 @@ def deferred_result(platform: str, decision: QuotaDecision, now: datetime) -> Pu
         success=False,
         status=PublishStatus.FAILED,
         error=decision.reason,
-        error_kind=ErrorKind.QUOTA,
+        # the service's rate window is a short wait (policy: Retry-After), a quota a park
+        error_kind=ErrorKind.RATE_LIMITED if decision.rate_limited else ErrorKind.QUOTA,
         retry_after=max(0.0, (decision.wait_until - now).total_seconds()),
         details={"quota_wait_until": decision.wait_until.isoformat(), "deferred_by": "quota_gate"},
     )

@@ -45,3 +45,5 @@ class QuotaDecision:
     reason: str
     #: Set by ``reserve`` when allowed: the quota now held for this publish.
     reservation: Reservation | None = field(default=None)
+    #: Held back by the service's rate-limit window (a short wait), not by a quota.
+    rate_limited: bool = False

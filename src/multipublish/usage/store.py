@@ -255,6 +255,7 @@ class UsageStore:
                 allowed=False,
                 wait_until=rate.reset_at,
                 reason=f"upload-post rate limit reached; waits until {rate.reset_at.isoformat()}",
+                rate_limited=True,
             )
         return QuotaDecision(allowed=True, wait_until=None, reason="within quota")
 
@@ -482,6 +483,13 @@ class UsageStore:
             row.limit_source = "service"
             if r_reset is not None:
                 row.reset_at = r_reset
+            self._save(conn, row, now)
+        if bucket == UPLOAD_POST and result.error_kind == ErrorKind.RATE_LIMITED and result.retry_after:
+            # A 429's Retry-After is when the window opens again (not the one-minute default).
+            row = self._lock(conn, account_id, UPLOAD_POST_RATE, now)
+            row.used = row.limit
+            row.reset_at = now + timedelta(seconds=float(result.retry_after))
+            row.limit_source = "service"
             self._save(conn, row, now)
         if result.error_kind == ErrorKind.QUOTA:
             for b in sorted({c.bucket for c in self.charges_for(platform)} | {bucket}):
