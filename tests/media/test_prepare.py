@@ -365,3 +365,44 @@ def test_planner_ignores_soft_rules(video_factory: VideoFactory) -> None:
     # TikTok's 3 s minimum is uncertain (soft): a 1 s clip warns in validation, so nothing to fix.
     info = probe(video_factory("mp4", width=360, height=640, duration=1.0, fps=30))
     assert plan_for(info, RULES.for_platform("tiktok")).nothing_to_do
+
+
+def test_edit_list_is_dropped_by_a_remux(edit_list_video: Path, tmp_path: Path) -> None:
+    # The clip is 0.3 s long: a rules file lifts the minimum so only the edit list is at fault.
+    rules = _rules_file(tmp_path, '["instagram:reels"]\nmin_duration = 0\n')
+    assert probe(edit_list_video).edit_list
+    entry = _prepare(edit_list_video, ["instagram:reels"], tmp_path / "out", rules)["instagram:reels"]
+    assert entry["actions"] == ["drop_edit_list"]
+    _assert_valid(entry, "instagram:reels", rules)
+    assert not probe(entry["path"]).edit_list
+
+
+def test_full_range_colour_is_kept_by_a_reencode(tmp_path: Path) -> None:
+    src = tmp_path / "full.mp4"
+    with av.open(str(src), "w", options={"movflags": "+faststart"}) as out:
+        vs = out.add_stream("libx264", rate=30)
+        vs.width, vs.height, vs.pix_fmt = 320, 180, "yuvj420p"  # type: ignore[union-attr]
+        vs.options = {"preset": "ultrafast"}
+        img = np.full((180, 320, 3), 250, np.uint8)
+        for i in range(100):
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuvj420p")
+            frame.pts, frame.time_base = i, Fraction(1, 30)
+            for packet in vs.encode(frame):  # type: ignore[union-attr,arg-type]
+                out.mux(packet)
+        for packet in vs.encode():  # type: ignore[union-attr]
+            out.mux(packet)
+    entry = _prepare(src, ["instagram:reels"], tmp_path / "out", fit="letterbox")["instagram:reels"]
+    assert entry["valid"], entry
+
+    def luma_and_range(path: str | Path) -> tuple[float, int]:
+        with av.open(str(path)) as c:
+            frame = next(c.decode(video=0))
+            rows = frame.height // 2
+            y = frame.planes[0]
+            data = np.frombuffer(bytes(y), np.uint8).reshape(-1, y.line_size)[rows, : frame.width]
+            return float(data.mean()), int(c.streams.video[0].codec_context.color_range)
+
+    src_luma, src_range = luma_and_range(src)
+    out_luma, out_range = luma_and_range(entry["path"])
+    assert src_range == out_range == 2  # full ("JPEG") range, flagged as such
+    assert abs(src_luma - out_luma) < 3  # and the values not squeezed into 16-235
