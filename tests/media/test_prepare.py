@@ -406,3 +406,22 @@ def test_full_range_colour_is_kept_by_a_reencode(tmp_path: Path) -> None:
     out_luma, out_range = luma_and_range(entry["path"])
     assert src_range == out_range == 2  # full ("JPEG") range, flagged as such
     assert abs(src_luma - out_luma) < 3  # and the values not squeezed into 16-235
+
+
+def test_two_callers_at_once_share_one_rendition(video_factory: VideoFactory, tmp_path: Path) -> None:
+    import threading
+
+    src = video_factory("mp4", width=180, height=320, duration=3.2, fps=30, faststart=False)
+    results: list[dict] = []
+
+    def run() -> None:
+        results.append(_prepare(src, ["instagram:reels"], tmp_path)["instagram:reels"])
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({r["path"] for r in results}) == 1 and all(r["valid"] for r in results)
+    assert [p.name for p in tmp_path.iterdir()] == [Path(results[0]["path"]).name]
+    _assert_valid(results[0], "instagram:reels")

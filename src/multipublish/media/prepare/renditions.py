@@ -3,7 +3,7 @@
 A rendition's name is ``<stem>.<content hash>.<target key>.<ext>``: the same source prepared for
 the same target is the same file, whichever platform asked and whatever the source is called, so
 two platforms with one target share it and a second run costs only the hash. A file is written
-under a temporary name (``.<name>.tmp-<pid>``) and renamed when complete, so a crash never leaves
+under a temporary name (``.<name>.tmp-<pid>-<thread>``) and renamed when complete, so a crash never leaves
 a half file that looks finished; stale temporary files are removed by ``prune``.
 """
 
@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 _NAME = re.compile(r"^.+\.[0-9a-f]{16}\.([0-9a-f]{12}\.(mp4|mov)|thumbnail\.jpg)$")
-_TEMP = re.compile(r"^\..+\.tmp-\d+$")
+_TEMP = re.compile(r"^\..+\.tmp-\d+-\d+$")
 #: A temporary file older than this belongs to a dead process.
 _STALE_TEMP_SECONDS = 6 * 3600.0
 
@@ -53,7 +54,8 @@ def rendition_name(source: str | Path, digest: str, target_key: str, container: 
 
 
 def temp_path(final: Path) -> Path:
-    return final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    """Hidden, and unique to this process and thread (two writers never share a temporary file)."""
+    return final.with_name(f".{final.name}.tmp-{os.getpid()}-{threading.get_ident()}")
 
 
 def commit(temp: Path, final: Path) -> None:

@@ -165,7 +165,32 @@ def _render_all(
             final = out_dir / renditions.rendition_name(source, digest, target.key, target.container)
             job = jobs[target.key] = _Job(target=target, final=final, error=folder_error)
         job.platforms.append(name)
-    todo = [job for job in jobs.values() if job.error is None and not job.final.exists()]
+    with _claims_lock:  # one writer per rendition in this process (two platforms, two threads)
+        while any(job.final in _claims for job in jobs.values()):
+            _claims_lock.wait(timeout=1.0)
+        todo = [job for job in jobs.values() if job.error is None and not job.final.exists()]
+        _claims.update(job.final for job in todo)
+    try:
+        _render_todo(jobs, todo, source, progress, max_workers)
+    finally:
+        with _claims_lock:
+            _claims.difference_update(job.final for job in todo)
+            _claims_lock.notify_all()
+    return jobs
+
+
+#: Renditions being written by this process, so a second caller waits and then reuses them.
+_claims: set[Path] = set()
+_claims_lock = threading.Condition()
+
+
+def _render_todo(
+    jobs: dict[str, _Job],
+    todo: list[_Job],
+    source: Path,
+    progress: ProgressCallback | None,
+    max_workers: int | None,
+) -> None:
     for job in jobs.values():
         if job.error is None and job not in todo:
             renditions.touch(job.final)
@@ -178,7 +203,6 @@ def _render_all(
     encodes = [job for job in todo if not job.target.remux_only]
     if encodes:
         _run_pool(source, encodes, progress, max_workers)
-    return jobs
 
 
 def _reporter(job: _Job, progress: ProgressCallback | None) -> Callable[[float], None] | None:
@@ -241,8 +265,8 @@ def _run_pool(
             for job, future in futures:
                 try:
                     job.error = future.result()
-                except Exception as exc:  # a worker died (killed, out of memory)
-                    _remove(renditions.temp_path(job.final))
+                except Exception as exc:  # a worker died (killed, out of memory): its temporary
+                    # file, hidden and never taken for a rendition, goes with the next prune
                     job.error = f"{source}: preparation failed ({type(exc).__name__}: {exc})"
     finally:
         stop.set()
