@@ -35,6 +35,6 @@ VOLUME ["/data", "/media"]
 EXPOSE 8000
 # /healthz needs no token; a worker-only container overrides this (compose.yaml does).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"]
+    CMD ["python", "-c", "import sys, urllib.request\ntry:\n    ok = urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200\nexcept OSError:\n    ok = False\nsys.exit(0 if ok else 1)"]
 ENTRYPOINT ["multipublish"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]
