@@ -1,13 +1,16 @@
-"""Chaos run: 1,000 jobs on PostgreSQL, four worker processes, one killed (SIGKILL) at random every
-few seconds and restarted, sandbox faults armed at random. Prints jobs lost and duplicate posts
-(both must be 0) and the time to drain.
+"""Chaos run: 1,000 jobs over all five platforms on PostgreSQL, four worker processes, one killed
+(SIGKILL) at random every few seconds and restarted, sandbox faults armed at random. Prints, per
+platform, jobs lost, duplicate posts, stuck jobs and wrongly failed jobs (all must be 0), YouTube
+videos left without their thumbnail or playlist item, and the time to drain.
 
 Run: ``python bench/chaos.py [--jobs 1000] [--workers 4] [--pg postgresql://postgres@127.0.0.1:5432/test]``
 
 Everything runs on 127.0.0.1: the sandbox (all emulators, in this process), a database created and
-dropped here, and the workers (``python -m multipublish worker``). Faults armed: ``http_500``,
-``rate_limit``, ``drop_connection``, ``slow`` and ``lose_response`` (the post is accepted and the
-answer never arrives: only reconciliation keeps that from becoming a duplicate).
+dropped here, and the workers (``python -m multipublish worker``). YouTube jobs carry a thumbnail and
+a playlist, and upload in 256 KiB chunks, so kills land in every step of the resumable protocol.
+Faults armed: ``http_500``, ``rate_limit``, ``drop_connection``, ``slow`` and ``lose_response``
+(the post is accepted and the answer never arrives: only reconciliation keeps that from becoming a
+duplicate). Every fault is transient, so any failed job is a wrong failure.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(
     sys.path.pop(0)
 
 import argparse
+import importlib.util
 import random
 import signal
 import subprocess
@@ -28,6 +32,7 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx
 from cryptography.fernet import Fernet
@@ -35,13 +40,26 @@ from sqlalchemy import create_engine, text
 
 from multipublish.bootstrap import build_service
 from multipublish.db import make_engine
-from multipublish.media.sample import make_video
 from multipublish.platforms.base import PublishConfig
 from multipublish.queue import QueuedPublishConfig
 from multipublish.sandbox import SandboxServer
 from multipublish.settings import Settings
 
-PLATFORMS = ["tiktok", "instagram", "facebook", "linkedin"]
+
+def _killpoints() -> Any:
+    """``bench/killpoints.py`` (accounts, clip, thumbnail, post lookup), loaded by path: this
+    folder is off ``sys.path`` (see above)."""
+    spec = importlib.util.spec_from_file_location("killpoints", Path(__file__).with_name("killpoints.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["killpoints"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+kp = _killpoints()
+PLATFORMS = ["tiktok", "instagram", "facebook", "linkedin", "youtube"]
+PLAYLIST = "PLchaos"
 #: Weighted: a ``rate_limit`` answer makes the account wait for the service's minute window, so it
 #: is armed rarely (else the run measures that window rather than the queue).
 FAULTS = ["http_500"] * 2 + ["drop_connection"] * 2 + ["slow"] * 2 + ["lose_response"] * 2 + ["rate_limit"]
@@ -104,6 +122,9 @@ def run(
         MULTIPUBLISH_STATUS_POLL_TIMEOUT="5",
         MULTIPUBLISH_LOG_LEVEL="ERROR",
         MULTIPUBLISH_SHUTDOWN_GRACE_SECONDS="5",
+        MULTIPUBLISH_YOUTUBE_CHUNK_SIZE=str(256 * 1024),
+        # killed attempts keep the quota they reserved (it may have been spent at Google)
+        MULTIPUBLISH_YOUTUBE_DAILY_UNITS="100000000",
     )
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -114,25 +135,27 @@ def run(
     service = build_service(settings)
     engine, manager = service.engine, service.manager
     for a in range(ACCOUNTS):
-        for platform in PLATFORMS:
-            creds = {"api_key": f"chaos-key-{a}", "user": f"creator{a}"}
-            if platform == "facebook":
-                creds["page_id"] = "1122334455"
-            manager.add_account(f"acct{a}", platform, creds)
-    video = make_video(tmp / "clip.mp4", width=1080, height=1920, duration=3.0, fps=24)
+        kp.add_accounts(manager, f"acct{a}")
+    video = kp.make_clip(tmp / "clip.mp4")  # six 256 KiB chunks on YouTube
+    thumbnail = tmp / "thumb.png"
+    kp.write_png(thumbnail)
     queue = service.queue
     t0 = time.perf_counter()
     expected: Counter[tuple[str, str]] = Counter()
     for i in range(args.jobs):
         job_id = f"chaos-{i:05d}"
         plats = rng.sample(PLATFORMS, k=1 if rng.random() < 0.8 else 2)
+        config = PublishConfig(title=job_id, description="chaos")
+        if "youtube" in plats:
+            config.thumbnail_path = str(thumbnail)
+            config.platform_specific = {"youtube": {"playlist_id": PLAYLIST}}
         queue.add_job(
             job_id,
             QueuedPublishConfig(
                 account_id=f"acct{i % ACCOUNTS}",
                 platforms=plats,
                 video_path=str(video),
-                config=PublishConfig(title=job_id, description="chaos"),
+                config=config,
                 priority=rng.randint(1, 10),
                 max_retries=30,
                 retry_delay=0.5,
@@ -205,24 +228,50 @@ def run(
     for fh in logs:
         fh.close()
     posts = client.get("/_sandbox/posts").json()["posts"]
-    got: Counter[tuple[str, str]] = Counter((p["title"], p["platform"]) for p in posts)
-    duplicates = sum(n - 1 for n in got.values() if n > 1)
+    got: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for post in posts:
+        job_id = _job_of(post)
+        if job_id is not None:
+            got.setdefault((job_id, post["platform"]), []).append(post)
     with engine.connect() as conn:
         statuses = dict(conn.execute(text("SELECT status, count(*) FROM jobs GROUP BY status")).all())
-        not_done = int(
-            conn.execute(text("SELECT count(*) FROM jobs WHERE status <> 'completed'")).scalar_one()
-        )
-    missing_posts = sum(1 for key in expected if got.get(key, 0) == 0)
-    lost = not_done
+        status_of = dict(conn.execute(text("SELECT id, status FROM jobs")).all())
+    rows = {p: Counter[str]() for p in PLATFORMS}
+    for (job_id, platform), n in expected.items():
+        row, made = rows[platform], got.get((job_id, platform), [])
+        status = status_of.get(job_id)
+        row["posts"] += n
+        row["duplicate"] += max(0, len(made) - 1)
+        finished = status in ("completed", "failed", "cancelled")
+        row["lost"] += finished and not made  # ended without its post
+        row["stuck"] += not finished  # still not finished when the run ended
+        row["wrongly_failed"] += status == "failed"
+        if platform == "youtube" and made:
+            playlists = made[0].get("playlists") or []
+            row["duplicate"] += max(0, len(playlists) - 1)
+            row["incomplete"] += not made[0].get("thumbnail") or not playlists
     print(f"workers: {args.workers} x concurrency {args.concurrency}; kills: {kills}; faults armed: {faults}")
     print(f"job statuses: {statuses}")
-    print(f"time to drain: {drain:.1f}s")
-    print(f"jobs lost (not completed): {lost}")
-    print(f"posts missing on the sandbox: {missing_posts}")
-    print(f"duplicate posts: {duplicates}")
+    print(f"time to drain: {drain:.1f}s ({args.jobs} jobs)")
+    cols = ("posts", "lost", "duplicate", "stuck", "wrongly_failed", "incomplete")
+    print(f"{'platform':10} " + " ".join(f"{c:>14}" for c in cols))
+    for platform, row in rows.items():
+        print(f"{platform:10} " + " ".join(f"{row[c]:14d}" for c in cols))
+    total = sum(rows.values(), Counter[str]())
+    print(f"{'all':10} " + " ".join(f"{total[c]:14d}" for c in cols))
     engine.dispose()
-    if lost or duplicates or missing_posts:
+    if any(total[c] for c in cols[1:]):
         sys.exit(1)
+
+
+def _job_of(post: dict[str, Any]) -> str | None:
+    """The chaos job a sandbox post belongs to: the request id ``mp-<job>-<platform>[-...]`` of an
+    upload-post post, the title of a YouTube video."""
+    rid = str(post.get("request_id") or "")
+    if rid.startswith("mp-chaos-"):
+        return rid[3:].split("-", 2)[0] + "-" + rid[3:].split("-", 2)[1]
+    title = post.get("title")
+    return str(title) if isinstance(title, str) and title.startswith("chaos-") else None
 
 
 if __name__ == "__main__":
