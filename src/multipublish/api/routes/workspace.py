@@ -213,6 +213,58 @@ def fix_plan(body: FixPlanBody, state: StateDep, _token: TokenDep) -> Any:
     return {name: {"fixable": reasons.get(name) is None, "reason": reasons.get(name)} for name in names}
 
 
+# -- accounts: an upload-post key and profile checked before anything is saved -----------------
+class ProfileCheckBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    api_key: str = Field(min_length=8, max_length=500)
+    user: str = Field(min_length=1, max_length=200, description="the upload-post profile (username)")
+
+
+class ProfileCheckPublic(BaseModel):
+    ok: bool
+    message: str
+    plan: str | None = None
+    profiles: list[str] = Field(default_factory=list)
+    #: platform -> the name it is connected as ("" when the service gives none)
+    connected: dict[str, str] = Field(default_factory=dict)
+
+
+@router.post("/upload-post/profile-check", response_model=ProfileCheckPublic, responses=errors(),
+             tags=["accounts"])
+async def profile_check(body: ProfileCheckBody, state: StateDep, _token: TokenDep) -> Any:
+    """Ask upload-post whether the key works and which networks the profile has, storing nothing."""
+    from multipublish.errors import ErrorKind, PlatformError
+    from multipublish.platforms.upload_post import UploadPostClient
+
+    client = UploadPostClient(body.api_key, base_url=state.settings.upload_post_base(), timeout=20)
+    try:
+        listing = await client.list_users()
+    except PlatformError as exc:
+        why = ("upload-post refused the API key" if exc.kind is ErrorKind.AUTH
+               else f"upload-post could not be asked: {exc.message}")
+        return {"ok": False, "message": why}
+    finally:
+        await client.aclose()
+    profiles = [p for p in listing.get("profiles") or [] if isinstance(p, dict)]
+    names = [str(p.get("username")) for p in profiles]
+    profile = next((p for p in profiles if p.get("username") == body.user), None)
+    plan = str(listing.get("plan") or "") or None
+    if profile is None:
+        return {"ok": False, "plan": plan, "profiles": names,
+                "message": f"profile {body.user!r} does not exist for this key "
+                           f"(profiles: {', '.join(names) or 'none yet'})"}
+    connected: dict[str, str] = {}
+    for platform, info in (profile.get("social_accounts") or {}).items():
+        if platform in PLATFORMS and info:
+            name = (info.get("display_name") or info.get("username") or "") if isinstance(info, dict) else ""
+            connected[platform] = str(name)
+    if not connected:
+        return {"ok": False, "plan": plan, "profiles": names, "connected": {},
+                "message": f"profile {body.user!r} has no network connected: connect one in upload-post"}
+    return {"ok": True, "plan": plan, "profiles": names, "connected": connected,
+            "message": f"profile {body.user!r} is connected to {', '.join(sorted(connected))}"}
+
+
 # -- drafts -----------------------------------------------------------------------------------
 class DraftBody(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -51,19 +51,31 @@ function human(iso, opts) {
   const d = new Date(iso);
   if (isNaN(d)) return String(iso);
   const sameYear = d.getFullYear() === new Date().getFullYear();
-  return new Intl.DateTimeFormat(undefined, Object.assign({
-    timeZone: userTz(), weekday: "short", day: "numeric", month: "short",
-    year: sameYear ? undefined : "numeric", hour: "2-digit", minute: "2-digit",
-  }, opts || {})).format(d);
+  const key = [userTz(), sameYear, JSON.stringify(opts || {})].join("|");
+  let fmt = FORMATS.get(key);
+  if (!fmt) {
+    fmt = new Intl.DateTimeFormat(undefined, Object.assign({
+      timeZone: userTz(), weekday: "short", day: "numeric", month: "short",
+      year: sameYear ? undefined : "numeric", hour: "2-digit", minute: "2-digit",
+    }, opts || {}));
+    FORMATS.set(key, fmt);
+  }
+  return fmt.format(d);
 }
+// Intl formatters are costly to build: one per zone (and options), reused.
+const FORMATS = new Map();
 function when(iso) { return iso ? human(iso) : "now"; }
 
 /** The offset (ms) of zone ``tz`` from UTC at instant ``ms``. */
 function tzOffset(ms, tz) {
   const parts = {};
-  for (const p of new Intl.DateTimeFormat("en-US", { timeZone: tz, hourCycle: "h23", year: "numeric",
-    month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }).formatToParts(new Date(ms)))
-    parts[p.type] = p.value;
+  let fmt = FORMATS.get("parts|" + tz);
+  if (!fmt) {
+    fmt = new Intl.DateTimeFormat("en-US", { timeZone: tz, hourCycle: "h23", year: "numeric",
+      month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    FORMATS.set("parts|" + tz, fmt);
+  }
+  for (const p of fmt.formatToParts(new Date(ms))) parts[p.type] = p.value;
   const asUtc = Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour % 24, +parts.minute, +parts.second);
   return asUtc - Math.floor(ms / 1000) * 1000;
 }
@@ -164,7 +176,7 @@ function actions(job) {
 
 async function refreshJobs() {
   const form = document.getElementById("filters");
-  const params = new URLSearchParams({ limit: "100" });
+  const params = new URLSearchParams({ limit: "50" });
   for (const [k, v] of new FormData(form)) if (v) params.set(k, v);
   try {
     const data = await api("GET", "/api/publishing/jobs?" + params);

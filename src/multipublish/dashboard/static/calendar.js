@@ -75,6 +75,7 @@ function build() {
     buttonText: { today: "Today", month: "Month", week: "Week", list: "List" },
     firstDay: 1,
     height: "auto",
+    dayMaxEvents: true, // a busy day shows "+N more" instead of drawing hundreds of posts
     nowIndicator: true,
     editable: true,
     eventDurationEditable: false,
