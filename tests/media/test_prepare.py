@@ -425,3 +425,17 @@ def test_two_callers_at_once_share_one_rendition(video_factory: VideoFactory, tm
     assert len({r["path"] for r in results}) == 1 and all(r["valid"] for r in results)
     assert [p.name for p in tmp_path.iterdir()] == [Path(results[0]["path"]).name]
     _assert_valid(results[0], "instagram:reels")
+
+
+def test_content_hash_follows_the_content(tmp_path: Path) -> None:
+    import hashlib
+
+    from multipublish.media.prepare.renditions import content_hash
+
+    path = tmp_path / "v.bin"
+    path.write_bytes(b"a" * 1000)
+    first = content_hash(path)
+    assert first == hashlib.sha256(b"a" * 1000).hexdigest() == content_hash(path)
+    path.write_bytes(b"b" * 1000)  # same size, new content (and a new modification time)
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    assert content_hash(path) == hashlib.sha256(b"b" * 1000).hexdigest()

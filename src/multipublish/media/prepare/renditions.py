@@ -42,10 +42,28 @@ def default_dir(database_url: str) -> Path:
     return Path(base) / "multipublish" / "renditions"
 
 
+#: Digests of files seen by this process, by (device, inode, size, mtime): a publish to five
+#: platforms prepares the file five times, and hashing a large file costs more than a remux.
+_digests: dict[tuple[int, int, int, int], str] = {}
+_digests_lock = threading.Lock()
+_DIGESTS_KEPT = 256
+
+
 def content_hash(path: str | Path) -> str:
     """SHA-256 of the file's bytes, hex (the first 16 characters name its renditions)."""
     with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+        st = os.fstat(fh.fileno())
+        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        with _digests_lock:
+            known = _digests.get(key)
+        if known is not None:
+            return known
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    with _digests_lock:
+        _digests[key] = digest
+        while len(_digests) > _DIGESTS_KEPT:
+            _digests.pop(next(iter(_digests)))
+    return digest
 
 
 def rendition_name(source: str | Path, digest: str, target_key: str, container: str) -> str:
