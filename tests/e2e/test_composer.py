@@ -114,6 +114,7 @@ def test_compose_upload_publish_and_job_page(
             expect(card.locator("a.post-link")).to_have_attribute("href", url)
             expect(card.locator(".timeline li[data-outcome]")).to_have_count(1)
         expect(pg.locator("#cancel")).to_have_count(0)  # a finished job cannot be cancelled
+        expect(pg.locator("#summary")).not_to_contain_text("null")
         shot(pg, "job-page-1366")
 
         # schedule at a wall-clock time in the user's chosen zone; a past time is refused in words
@@ -252,3 +253,30 @@ def test_fix_offered_for_a_video_a_platform_refuses(
     job = client.get(f"/api/publishing/jobs/{job_id}").json()
     assert job["config"]["auto_fix"] is True
     assert job["results"]["tiktok"]["status"] == "published"
+
+
+def test_job_page_cancel_and_retry_with_confirmation(start_api: StartServer, sqlite_url: str) -> None:
+    from playwright.sync_api import expect
+
+    server = start_api(sqlite_url)
+    client = server.client()
+    add_account(client, "acme", "tiktok")
+    job = client.post("/api/publishing/publish/scheduled", json={
+        "account_id": "acme", "platforms": ["tiktok"], "video_path": str(server.media_root / "video.mp4"),
+        "title": "Later", "scheduled_time": "2099-01-01T10:00:00Z"}).json()
+    with browser_page(server) as pg:
+        pg.goto(server.url + f"/jobs/{job['id']}")
+        expect(pg.locator("#job-status")).to_have_attribute("data-status", "scheduled")
+        expect(pg.locator("#retry")).to_have_count(0)  # only a failed or cancelled job retries
+        expect(pg.locator(".timeline li.next")).to_contain_text("Publishes")
+        pg.click("#cancel")
+        expect(pg.locator("#confirm")).to_be_visible()
+        pg.click("#confirm-no")  # changed their mind: nothing happens
+        assert client.get(f"/api/publishing/jobs/{job['id']}").json()["status"] == "scheduled"
+        pg.click("#cancel")
+        pg.click("#confirm-yes")
+        expect(pg.locator("#job-status")).to_have_attribute("data-status", "cancelled")
+        expect(pg.locator("#cancel")).to_have_count(0)
+        expect(pg.locator("#retry")).to_be_visible()
+        pg.goto(server.url + "/jobs/job_doesnotexist")
+        expect(pg.locator("#summary")).to_contain_text("No job job_doesnotexist")

@@ -46,7 +46,7 @@ async function checkProfile() {
       box.append(el("label", { for: id }, input, ` ${p}${name ? " (" + name + ")" : ""}`));
     }
     out.replaceChildren(el("p", { class: r.ok ? "ok" : "error", id: "profile-verdict" }, r.message + (r.plan ? ` · plan ${r.plan}` : "")),
-      Object.keys(r.connected).length ? box : null);
+      ...(Object.keys(r.connected).length ? [box] : []));
     if (!r.ok && /key/.test(r.message)) fieldError(form, "api_key", r.message);
     else if (!r.ok && /profile/.test(r.message)) fieldError(form, "user", r.message);
     document.getElementById("profile-save").disabled = !r.ok;

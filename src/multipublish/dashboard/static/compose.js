@@ -206,7 +206,12 @@ function updateCard(p) {
   card.dataset.valid = rep ? String(!errors.length) : (errors.length ? "false" : "unknown");
 }
 
-function updateAll() { for (const c of chosen()) updateCard(c.platform); }
+function updateAll() {
+  for (const c of chosen()) updateCard(c.platform);
+  // a refusal the user has since fixed should not stay on screen
+  const m = $("message");
+  if (!m.hidden && m.textContent.startsWith("Fix what the cards say") && !document.querySelector('.platform-card[data-valid="false"]')) say("");
+}
 
 // -- live validation against the server's rules -----------------------------------------------
 function scheduleCheck() {

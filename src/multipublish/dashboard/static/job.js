@@ -75,7 +75,7 @@ async function load() {
     el("p", { class: "muted" }, `Created ${human(job.created_at)}` +
       (job.scheduled_time ? ` · scheduled ${human(job.scheduled_time)}` : "") +
       (job.completed_at ? ` · finished ${human(job.completed_at)}` : "") + ` · attempts ${job.attempts}/${job.max_retries + 1}`),
-    job.error_message ? el("p", { class: "error" }, job.error_message) : null);
+    ...(job.error_message ? [el("p", { class: "error" }, job.error_message)] : []));
   renderActions(job);
   const holder = document.getElementById("platforms");
   holder.replaceChildren();
