@@ -93,7 +93,8 @@ def best_times(
     if not account_id.strip():
         raise InputError("account_id", "required")
     base = _platform(platform)
-    assert base is not None
+    if base is None:  # an empty platform: refused input, not an assertion (schemathesis found it)
+        raise InputError("platform", "required")
     model = fit_account(state.engine, account_id, base, metric=str(metric))
     data = model.to_dict(top=top)
     slot = next_slot(model, datetime.now(UTC), _busy(state, account_id))
@@ -124,7 +125,7 @@ class ExperimentRequest(BaseModel):
     window_minutes: float = Field(60.0, ge=5, le=7 * 24 * 60, description="How long each title runs")
 
 
-@router.post("/experiments", status_code=201, responses=errors())
+@router.post("/experiments", status_code=201, responses=errors(404, 409))
 async def start_experiment(state: StateDep, _token: TokenDep, body: ExperimentRequest) -> Any:
     """Title A now, title B after the window (``videos.update``), the winner kept; YouTube only."""
     from datetime import timedelta
@@ -135,7 +136,7 @@ async def start_experiment(state: StateDep, _token: TokenDep, body: ExperimentRe
     return to_json(await runner.start(body.post_id, body.title_b, timedelta(minutes=body.window_minutes)))
 
 
-@router.get("/experiments/{experiment_id}", responses=errors())
+@router.get("/experiments/{experiment_id}", responses=errors(404))
 def get_experiment(state: StateDep, _token: TokenDep, experiment_id: int) -> Any:
     """An experiment's state, its counts, the test's p-value and the winner."""
     from multipublish.insights.experiments import ExperimentRunner
