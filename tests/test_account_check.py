@@ -151,3 +151,34 @@ def test_googles_secrets_file_is_taken_as_it_is(
     assert "GOCSPX-topsecret" not in added.output
     stored = PublishingManager(cli_settings).accounts.load("tube", "youtube").credentials
     assert stored["client_secrets"] == secrets
+
+
+def test_a_relative_secrets_path_is_stored_absolute(
+    cli_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker started from another folder must find the same file."""
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "client.json").write_text(json.dumps({"installed": {"client_id": "x"}}))
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    added = runner.invoke(
+        cli, ["accounts", "add", "rel", "-p", "youtube", "-c", "client_secrets_file=secrets/client.json"]
+    )
+    assert added.exit_code == 0, added.output
+    stored = PublishingManager(cli_settings).accounts.load("rel", "youtube").credentials
+    assert stored["client_secrets_file"] == str(tmp_path / "secrets" / "client.json")
+
+    # Inside a credentials file, a relative path is relative to that file.
+    (tmp_path / "secrets" / "creds.json").write_text(json.dumps({"client_secrets_file": "client.json"}))
+    runner.invoke(
+        cli, ["accounts", "add", "rel2", "-p", "youtube", "--credentials-file", "secrets/creds.json"]
+    )
+    stored = PublishingManager(cli_settings).accounts.load("rel2", "youtube").credentials
+    assert stored["client_secrets_file"] == str(tmp_path / "secrets" / "client.json")
+
+    missing = runner.invoke(
+        cli, ["accounts", "add", "rel3", "-p", "youtube", "-c", "client_secrets_file=nothere.json"]
+    )
+    assert missing.exit_code == 2
+    said = " ".join(missing.output.split())  # the terminal may wrap the line
+    assert f"credentials.client_secrets_file: no such file: {tmp_path / 'nothere.json'}" in said

@@ -60,13 +60,39 @@ def _parse_credentials(pairs: list[str], file: Path | None) -> dict[str, Any]:
         if not isinstance(loaded, dict):
             raise InputError("--credentials-file", "must hold a JSON object")
         creds.update(loaded)
+    inline: set[str] = set()
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise InputError("--credential", f"expected key=value, got {key.strip() or pair!r}")
         creds[key.strip()] = value
+        inline.add(key.strip())
     if not creds:
         raise InputError("--credential", "give credentials with --credential key=value or --credentials-file")
+    return _absolute_paths(creds, None if file is None else file.parent, inline)
+
+
+#: Credential fields that name a file or a folder on this machine.
+_PATH_FIELDS = ("client_secrets_file", "oauth_storage_dir")
+
+
+def _absolute_paths(creds: dict[str, Any], file_dir: Path | None, inline: set[str]) -> dict[str, Any]:
+    """Paths are stored absolute, so a worker started elsewhere finds the same file: a relative
+    path is taken from the current folder (``--credential``) or the credentials file's folder."""
+    from multipublish.errors import InputError
+
+    for key in _PATH_FIELDS:
+        value = creds.get(key)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        path = Path(value.strip()).expanduser()
+        if not path.is_absolute():
+            base = file_dir if file_dir is not None and key not in inline else Path.cwd()
+            path = base / path
+        path = path.resolve()
+        if key == "client_secrets_file" and not path.is_file():
+            raise InputError(f"credentials.{key}", f"no such file: {path}")
+        creds[key] = str(path)
     return creds
 
 
