@@ -51,3 +51,50 @@ def test_add_upload_post_profile_checked_first(
         expect(status).to_have_attribute("data-ok", "true")
         expect(status).to_have_text("connected")
         shot(pg, "accounts-1366")
+
+
+def test_connect_youtube_through_the_consent_screen(
+    start_api: StartServer, sqlite_url: str, sandbox_url: str
+) -> None:
+    from playwright.sync_api import expect
+
+    httpx.post(f"{sandbox_url}/_sandbox/config", json={"consent_screen": True}, timeout=10).raise_for_status()
+    server = start_api(sqlite_url)
+    with browser_page(server) as pg:
+        pg.goto(server.url + "/accounts")
+        expect(pg.locator("#yt-redirect")).to_have_text(server.url + "/accounts/youtube/callback")
+        pg.fill("#yt-account", "channel1")
+        pg.fill("#yt-client-id", "web-client.apps.googleusercontent.com")
+        pg.fill("#yt-client-secret", "GOCSPX-web-secret")
+        # Cancel on Google's screen: said in words, nothing stored
+        pg.click("#yt-connect")
+        pg.locator("#deny").click()
+        expect(pg.locator("#message")).to_contain_text("did not grant access")
+        assert server.client().get("/api/publishing/accounts").json() == []
+        # Allow: back on the accounts page with the channel connected (PKCE checked by the sandbox)
+        pg.fill("#yt-account", "channel1")
+        pg.fill("#yt-client-id", "web-client.apps.googleusercontent.com")
+        pg.fill("#yt-client-secret", "GOCSPX-web-secret")
+        pg.click("#yt-connect")
+        expect(pg.locator("#allow")).to_be_visible()
+        assert "code_challenge_method=S256" in pg.url and "state=" in pg.url
+        pg.locator("#allow").click()
+        expect(pg.locator("#message")).to_contain_text("YouTube connected for channel1")
+        expect(pg.locator('#accounts tr[data-account="channel1"][data-platform="youtube"]')).to_have_count(1)
+        assert "GOCSPX-web-secret" not in pg.content() and "1//sandbox-" not in pg.content()
+        # the stored token works: the account check reaches the channel with it
+        pg.click('#accounts tr[data-platform="youtube"] button.check')
+        status = pg.locator('#accounts tr[data-platform="youtube"] .account-status [data-ok]')
+        expect(status).to_have_attribute("data-ok", "true")
+        # a replayed callback (stale tab, forged state) is refused in words
+        pg.goto(server.url + "/accounts/youtube/callback?code=sandbox-code-x&state=forged")
+        expect(pg.locator("#message")).to_contain_text("without a state this server started")
+    # the sandbox is strict about PKCE: a code exchanged without its verifier is refused
+    start = httpx.get(f"{sandbox_url}/o/oauth2/auth", follow_redirects=False, timeout=10, params={
+        "client_id": "c", "redirect_uri": "http://127.0.0.1:9/cb", "code_challenge": "abc",
+        "code_challenge_method": "S256", "sandbox_consent": "allow", "state": "s"})
+    code = httpx.URL(start.headers["location"]).params["code"]
+    refused = httpx.post(f"{sandbox_url}/token", timeout=10, data={
+        "grant_type": "authorization_code", "code": code, "client_id": "c", "client_secret": "s",
+        "redirect_uri": "http://127.0.0.1:9/cb", "code_verifier": "wrong"})
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"

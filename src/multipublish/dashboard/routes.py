@@ -194,3 +194,8 @@ def slots_page(request: Request) -> Response:
             {a["account_id"] for a in to_json(state.manager.list_accounts())}
         )}
     )
+
+
+from multipublish.dashboard.youtube_connect import router as _youtube_connect  # noqa: E402
+
+router.include_router(_youtube_connect)  # connect YouTube through Google's consent (web flow)

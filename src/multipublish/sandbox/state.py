@@ -111,6 +111,9 @@ class SandboxConfig:
     #: The Google Cloud project has not passed YouTube's API audit: every upload is private,
     #: whatever privacy was asked (developers.google.com/youtube/v3/docs/videos/insert).
     youtube_unaudited: bool = False
+    #: Show Google's consent page (Allow / Cancel) at ``/o/oauth2/auth`` instead of granting at
+    #: once, for tests that drive a browser through the web flow.
+    consent_screen: bool = False
     #: Scopes the user grants at consent (space-separated); empty: every scope asked. With only
     #: ``youtube.upload``, thumbnails.set, playlistItems.insert and videos.list answer 403.
     youtube_granted_scopes: str = ""
@@ -251,6 +254,9 @@ class SandboxState:
         self.token_channels: dict[str, str] = {}
         #: Refresh tokens issued through the authorization_code grant (others are accepted too).
         self.refresh_tokens: set[str] = set()
+        #: Authorization codes -> (PKCE code_challenge, redirect_uri) given at consent: the token
+        #: exchange must send the matching code_verifier and the same redirect_uri.
+        self.auth_codes: dict[str, tuple[str, str]] = {}
         self.sessions: dict[str, YouTubeSession] = {}
         self.videos: dict[str, dict[str, Any]] = {}
         self.playlist_items: list[dict[str, Any]] = []

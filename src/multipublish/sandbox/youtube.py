@@ -830,6 +830,17 @@ async def token(request: Request) -> Response:
             return _oauth_error("invalid_request", "Missing required parameter: code")
         if code.startswith(("invalid", "revoked")):
             return _oauth_error("invalid_grant", "Malformed auth code.")
+        with state.lock:
+            challenge, redirect = state.auth_codes.pop(code, ("", ""))
+        if challenge:
+            # RFC 7636 4.6: S256(code_verifier) must equal the code_challenge sent at consent, and
+            # redirect_uri must repeat the one the code was issued for (Google enforces both).
+            verifier = fields.get("code_verifier", "")
+            digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
+            if not verifier or digest.decode() != challenge:
+                return _oauth_error("invalid_grant", "Invalid code verifier.")
+            if fields.get("redirect_uri", "") != redirect:
+                return _oauth_error("redirect_uri_mismatch", "Bad Request")
         refresh = "1//sandbox-" + new_id("", 16)
         with state.lock:
             state.refresh_tokens.add(refresh)
@@ -870,13 +881,46 @@ async def authorize(request: Request) -> Response:
     redirect_uri = request.query_params.get("redirect_uri")
     if not redirect_uri or not request.query_params.get("client_id"):
         return _oauth_error("invalid_request", "Missing redirect_uri or client_id")
-    params = {"code": "sandbox-code-" + new_id("", 12),
+    if request.query_params.get("code_challenge_method", "S256") != "S256":
+        return _oauth_error("invalid_request", "Only S256 code challenges are accepted here")
+    consent = state_of(request).config.consent_screen
+    if consent and request.query_params.get("sandbox_consent") is None:
+        return _consent_screen(request)
+    if request.query_params.get("sandbox_consent") == "deny":
+        return _back(redirect_uri, {"error": "access_denied"}, request)
+    code = "sandbox-code-" + new_id("", 12)
+    if request.query_params.get("code_challenge"):
+        with state_of(request).lock:
+            state_of(request).auth_codes[code] = (request.query_params["code_challenge"], redirect_uri)
+    params = {"code": code,
               "scope": state_of(request).config.youtube_granted_scopes
               or request.query_params.get("scope", SCOPE)}
+    return _back(redirect_uri, params, request)
+
+
+def _back(redirect_uri: str, params: dict[str, str], request: Request) -> Response:
     if "state" in request.query_params:
         params["state"] = request.query_params["state"]
     sep = "&" if "?" in redirect_uri else "?"
     return RedirectResponse(f"{redirect_uri}{sep}{urlencode(params)}", status_code=302)
+
+
+def _consent_screen(request: Request) -> Response:
+    """Google's consent page, as a browser sees it (``prompt=consent``): Allow or Cancel."""
+    from html import escape
+
+    query = dict(request.query_params)
+    allow = urlencode({**query, "sandbox_consent": "allow"})
+    deny = urlencode({**query, "sandbox_consent": "deny"})
+    scopes = "".join(f"<li>{escape(s)}</li>" for s in query.get("scope", SCOPE).split())
+    page = (
+        "<!doctype html><html lang=en><head><meta charset=utf-8><title>Sign in - Google Accounts"
+        "</title></head><body><main><h1>multipublish sandbox wants to access your Google Account"
+        f"</h1><p>Client <code>{escape(query.get('client_id', ''))}</code> asks for:</p>"
+        f"<ul>{scopes}</ul><p><a id=deny href='/o/oauth2/auth?{escape(deny)}'>Cancel</a> "
+        f"<a id=allow href='/o/oauth2/auth?{escape(allow)}'>Allow</a></p></main></body></html>"
+    )
+    return Response(page, media_type="text/html")
 
 
 routes = [

@@ -81,7 +81,33 @@ async function save(event) {
   }
 }
 
+async function connectYouTube(event) {
+  event.preventDefault();
+  const form = document.getElementById("youtube-form");
+  const body = { account_id: document.getElementById("yt-account").value.trim(),
+    client_id: document.getElementById("yt-client-id").value.trim(),
+    client_secret: document.getElementById("yt-client-secret").value.trim() };
+  for (const n of ["yt_account_id", "client_id", "client_secret"]) fieldError(form, n, "");
+  let bad = false;
+  if (!body.account_id) { fieldError(form, "yt_account_id", "Name the account."); bad = true; }
+  if (body.client_id.length < 5) { fieldError(form, "client_id", "The client id from Google Cloud (APIs & Services → Credentials)."); bad = true; }
+  if (body.client_secret.length < 5) { fieldError(form, "client_secret", "The client's secret."); bad = true; }
+  if (bad) return;
+  try {
+    const r = await api("POST", "/api/publishing/youtube/connect", body);
+    window.location.assign(r.auth_url);
+  } catch (e) {
+    if (e.field) fieldError(form, e.field === "account_id" ? "yt_account_id" : e.field, e.reason || e.message);
+    msg(e.message, true);
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  document.getElementById("yt-redirect").textContent = location.origin + "/accounts/youtube/callback";
+  document.getElementById("youtube-form").addEventListener("submit", connectYouTube);
+  const q = new URLSearchParams(location.search);
+  if (q.get("youtube_connected")) msg(`YouTube connected for ${q.get("youtube_connected")}.`);
+  if (q.get("youtube_error")) msg("YouTube was not connected: " + q.get("youtube_error"), true);
   for (const b of document.querySelectorAll("button.check")) b.addEventListener("click", () => checkAccount(b));
   document.getElementById("profile-check").addEventListener("click", checkProfile);
   document.getElementById("profile-form").addEventListener("submit", save);
