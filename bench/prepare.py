@@ -1,6 +1,6 @@
 """Media preparation speed and quality against the ffmpeg command line doing the same transform.
 
-    python bench/prepare.py [--seconds 60] [--keep DIR]
+    python bench/prepare.py [--seconds 60] [--repeat 2] [--only pad|remux] [--keep DIR]
 
 A 1080p30 H.264/AAC clip (FFmpeg's ``testsrc2`` pattern with temporal noise, so the encoder has
 real work) is prepared twice:
@@ -58,10 +58,16 @@ from multipublish.media.rules import load_rules
 t0 = time.perf_counter()
 result = prepare_video_for_platforms(sys.argv[1], [sys.argv[2]], load_rules(None), sys.argv[3], max_workers=1)
 seconds = time.perf_counter() - t0
+import hashlib
+t1 = time.perf_counter()
+with open(sys.argv[1], "rb") as fh:
+    hashlib.file_digest(fh, "sha256")  # what naming the rendition by content cost (again, for the figure)
+hash_seconds = time.perf_counter() - t1
 me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 peak = max(me.ru_maxrss, kids.ru_maxrss)
-print(json.dumps({"seconds": seconds, "cpu": cpu, "peak_kb": peak, "result": result[sys.argv[2]]}))
+out = {"seconds": seconds, "hash_seconds": hash_seconds, "cpu": cpu, "peak_kb": peak}
+print(json.dumps({**out, "result": result[sys.argv[2]]}))
 """
 
 
@@ -186,6 +192,8 @@ def line(label: str, run: dict[str, Any], length: float, size: int, score: float
         f"{label:<36} {run['seconds']:>7.2f} s wall ({length / run['seconds']:>6.2f}x real time) "
         f"{run['cpu']:>7.2f} s CPU {size / 1e6:>8.2f} MB  SSIM {shown}  peak {run['peak_kb'] / 1024:>5.0f} MB"
     )
+    if "hash_seconds" in run:
+        print(f"{'  of which the content hash':<36} {run['hash_seconds']:>7.2f} s")
 
 
 def ratio(ours: dict[str, Any], ref: dict[str, Any]) -> None:
@@ -200,6 +208,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the test clip")
     parser.add_argument("--keep", type=Path, help="keep the files in this folder")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each (the best is shown)")
+    parser.add_argument("--only", choices=("pad", "remux"), help="run one of the two transforms")
     args = parser.parse_args()
     have_ffmpeg = shutil.which("ffmpeg") is not None
     root = Path(args.keep or tempfile.mkdtemp(prefix="mp-bench-prepare-"))
@@ -225,53 +234,64 @@ def main() -> None:
         transform = pad_filter(info.width, info.height, plan.target)
         length = info.duration
 
-        print("\n16:9 -> 9:16 pad (re-encode), best of", args.repeat)
-        ffmpeg_pad = [
-            "-i", str(src), "-filter_complex", transform,
-            "-c:v", "libx264", "-preset", DEFAULT_PRESET, "-crf", str(DEFAULT_CRF),
-            "-maxrate", str(video.maxrate), "-bufsize", str(video.maxrate * 2), "-profile:v", "high",
-            "-c:a", "copy", "-movflags", "+faststart", str(root / "ffmpeg_pad.mp4"),
-        ]  # fmt: skip
-        ours_runs, ref_runs = [], []
-        for _ in range(args.repeat):  # interleaved, so both see the same machine load
-            shutil.rmtree(root / "ours", ignore_errors=True)
-            ours_runs.append(run_ours(src, PLATFORM, root / "ours"))
-            if have_ffmpeg:
-                ref_runs.append(run_ffmpeg(ffmpeg_pad))
-        ours = min(ours_runs, key=lambda r: r["seconds"])
-        ours_path = Path(ours["result"]["path"])
-        line("multipublish prepare", ours, length, ours_path.stat().st_size,
-             ssim(ours_path, src, transform) if have_ffmpeg else None)  # fmt: skip
-        if have_ffmpeg:
-            ref = min(ref_runs, key=lambda r: r["seconds"])
-            ref_path = root / "ffmpeg_pad.mp4"
-            line("ffmpeg (same graph and settings)", ref, length, ref_path.stat().st_size,
-                 ssim(ref_path, src, transform))  # fmt: skip
-            ratio(ours, ref)
-
-        print(f"\nremux only for {REMUX_PLATFORM} (index to the front), best of", args.repeat)
-        ours_runs, ref_runs = [], []
-        ref_path = root / "ffmpeg_remux.mp4"
-        for _ in range(args.repeat):
-            shutil.rmtree(root / "ours_remux", ignore_errors=True)
-            ours_runs.append(run_ours(moov_last, REMUX_PLATFORM, root / "ours_remux"))
-            if have_ffmpeg:
-                ref_runs.append(
-                    run_ffmpeg(["-i", str(moov_last), "-c", "copy", "-movflags", "+faststart", str(ref_path)])
-                )
-        ours = min(ours_runs, key=lambda r: r["seconds"])
-        ours_path = Path(ours["result"]["path"])
-        print(f"{'actions':<36} {', '.join(ours['result']['actions'])}")
-        line("multipublish prepare", ours, length, ours_path.stat().st_size, None)
-        if have_ffmpeg:
-            ref = min(ref_runs, key=lambda r: r["seconds"])
-            line("ffmpeg -c copy -movflags +faststart", ref, length, ref_path.stat().st_size, None)
-            ratio(ours, ref)
-        else:
-            print("\n(ffmpeg not installed: no reference run and no SSIM; apt-get install ffmpeg)")
+        if args.only != "remux":
+            pad_run(args, src, root, transform, video, length, have_ffmpeg)
+        if args.only != "pad":
+            remux_run(args, moov_last, root, length, have_ffmpeg)
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def pad_run(
+    args: Any, src: Path, root: Path, transform: str, video: Any, length: float, have_ffmpeg: bool
+) -> None:
+    print("\n16:9 -> 9:16 pad (re-encode), best of", args.repeat)
+    ffmpeg_pad = [
+        "-i", str(src), "-filter_complex", transform,
+        "-c:v", "libx264", "-preset", DEFAULT_PRESET, "-crf", str(DEFAULT_CRF),
+        "-maxrate", str(video.maxrate), "-bufsize", str(video.maxrate * 2), "-profile:v", "high",
+        "-c:a", "copy", "-movflags", "+faststart", str(root / "ffmpeg_pad.mp4"),
+    ]  # fmt: skip
+    ours_runs, ref_runs = [], []
+    for _ in range(args.repeat):  # interleaved, so both see the same machine load
+        shutil.rmtree(root / "ours", ignore_errors=True)
+        ours_runs.append(run_ours(src, PLATFORM, root / "ours"))
+        if have_ffmpeg:
+            ref_runs.append(run_ffmpeg(ffmpeg_pad))
+    ours = min(ours_runs, key=lambda r: r["seconds"])
+    ours_path = Path(ours["result"]["path"])
+    line("multipublish prepare", ours, length, ours_path.stat().st_size,
+         ssim(ours_path, src, transform) if have_ffmpeg else None)  # fmt: skip
+    if have_ffmpeg:
+        ref = min(ref_runs, key=lambda r: r["seconds"])
+        ref_path = root / "ffmpeg_pad.mp4"
+        line("ffmpeg (same graph and settings)", ref, length, ref_path.stat().st_size,
+             ssim(ref_path, src, transform))  # fmt: skip
+        ratio(ours, ref)
+
+
+def remux_run(args: Any, moov_last: Path, root: Path, length: float, have_ffmpeg: bool) -> None:
+    print(f"\nremux only for {REMUX_PLATFORM} (index to the front), best of", args.repeat)
+    ours_runs, ref_runs = [], []
+    ref_path = root / "ffmpeg_remux.mp4"
+    for _ in range(args.repeat):
+        shutil.rmtree(root / "ours_remux", ignore_errors=True)
+        ours_runs.append(run_ours(moov_last, REMUX_PLATFORM, root / "ours_remux"))
+        if have_ffmpeg:
+            ref_runs.append(
+                run_ffmpeg(["-i", str(moov_last), "-c", "copy", "-movflags", "+faststart", str(ref_path)])
+            )
+    ours = min(ours_runs, key=lambda r: r["seconds"])
+    ours_path = Path(ours["result"]["path"])
+    print(f"{'actions':<36} {', '.join(ours['result']['actions'])}")
+    line("multipublish prepare", ours, length, ours_path.stat().st_size, None)
+    if have_ffmpeg:
+        ref = min(ref_runs, key=lambda r: r["seconds"])
+        line("ffmpeg -c copy -movflags +faststart", ref, length, ref_path.stat().st_size, None)
+        ratio(ours, ref)
+    else:
+        print("\n(ffmpeg not installed: no reference run and no SSIM; apt-get install ffmpeg)")
 
 
 if __name__ == "__main__":
