@@ -6,11 +6,25 @@ videos left without their thumbnail or playlist item, and the time to drain.
 Run: ``python bench/chaos.py [--jobs 1000] [--workers 4] [--pg postgresql://postgres@127.0.0.1:5432/test]``
 
 Everything runs on 127.0.0.1: the sandbox (all emulators, in this process), a database created and
+<<<<<<< Updated upstream
 dropped here, and the workers (``python -m multipublish worker``). YouTube jobs carry a thumbnail and
 a playlist, and upload in 256 KiB chunks, so kills land in every step of the resumable protocol.
 Faults armed: ``http_500``, ``rate_limit``, ``drop_connection``, ``slow`` and ``lose_response``
 (the post is accepted and the answer never arrives: only reconciliation keeps that from becoming a
 duplicate). Every fault is transient, so any failed job is a wrong failure.
+=======
+dropped here, and the workers (``python -m multipublish worker``). Faults armed: ``http_500``,
+``rate_limit``, ``drop_connection``, ``slow`` and ``lose_response`` (the post is accepted and the
+answer never arrives: only reconciliation keeps that from becoming a duplicate), as the services
+document them:
+
+- the status endpoint lags behind uploads (``--status-lag`` seconds of 404 after each upload, longer
+  than the workers' ``status_not_found_window``), so a lost answer is not known for a while: only
+  keeping the request id and Idempotency-Key until the outcome is known keeps it to one post;
+- ``reject`` with a permanent ``error_code`` (``tiktok_privacy_unavailable``): the job fails and the
+  platform is never sent again (printed: permanent failures re-sent, must be 0);
+- ``rate_limit_reset``: a 429 with only ``X-RateLimit-Reset``, which the retry waits for.
+>>>>>>> Stashed changes
 """
 
 from __future__ import annotations
@@ -62,7 +76,14 @@ PLATFORMS = ["tiktok", "instagram", "facebook", "linkedin", "youtube"]
 PLAYLIST = "PLchaos"
 #: Weighted: a ``rate_limit`` answer makes the account wait for the service's minute window, so it
 #: is armed rarely (else the run measures that window rather than the queue).
-FAULTS = ["http_500"] * 2 + ["drop_connection"] * 2 + ["slow"] * 2 + ["lose_response"] * 2 + ["rate_limit"]
+FAULTS = (
+    ["http_500"] * 2
+    + ["drop_connection"] * 2
+    + ["slow"] * 2
+    + ["lose_response"] * 3
+    + ["rate_limit", "rate_limit_reset", "permanent_code"]
+)
+PERMANENT_CODE = "tiktok_privacy_unavailable"
 ACCOUNTS = 10
 
 
@@ -74,6 +95,10 @@ def main() -> None:
     ap.add_argument("--kill-every", type=float, default=3.0, help="mean seconds between kills")
     ap.add_argument("--timeout", type=float, default=1200.0)
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--status-lag", type=float, default=2.0, help="seconds the status endpoint lags")
+    ap.add_argument(
+        "--not-found-window", type=float, default=1.0, help="workers' status_not_found_window"
+    )
     ap.add_argument(
         "--pg",
         default=os.environ.get("MULTIPUBLISH_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"),
@@ -89,7 +114,7 @@ def main() -> None:
     procs: list[subprocess.Popen[bytes] | None] = [None] * args.workers
     try:
         with tempfile.TemporaryDirectory() as tmp, SandboxServer() as sandbox:
-            run(args, rng, Path(tmp), sandbox.url, db_url, procs)
+            run(args, rng, Path(tmp), sandbox, db_url, procs)
     finally:
         for proc in procs:
             if proc is not None and proc.poll() is None:
@@ -104,10 +129,11 @@ def run(
     args: argparse.Namespace,
     rng: random.Random,
     tmp: Path,
-    sandbox_url: str,
+    sandbox: SandboxServer,
     db_url: str,
     procs: list[subprocess.Popen[bytes] | None],
 ) -> None:
+    sandbox_url = sandbox.url
     secret = Fernet.generate_key().decode()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MULTIPUBLISH_")}
     env.update(
@@ -120,6 +146,7 @@ def run(
         MULTIPUBLISH_STATUS_POLL_INTERVAL="0.1",
         MULTIPUBLISH_STATUS_POLL_MAX_INTERVAL="0.2",
         MULTIPUBLISH_STATUS_POLL_TIMEOUT="5",
+        MULTIPUBLISH_STATUS_NOT_FOUND_WINDOW=str(args.not_found_window),
         MULTIPUBLISH_LOG_LEVEL="ERROR",
         MULTIPUBLISH_SHUTDOWN_GRACE_SECONDS="5",
         MULTIPUBLISH_YOUTUBE_CHUNK_SIZE=str(256 * 1024),
@@ -182,6 +209,7 @@ def run(
     kills = faults = 0
     next_kill = start + rng.expovariate(1 / args.kill_every)
     client = httpx.Client(base_url=sandbox_url, timeout=10)
+    client.post("/_sandbox/config", json={"status_lag": args.status_lag}).raise_for_status()
     done = 0
     while time.perf_counter() - start < args.timeout:
         with engine.connect() as conn:
@@ -202,14 +230,17 @@ def run(
             spawn(i)
             kills += 1
             next_kill = now + rng.expovariate(1 / args.kill_every)
-        if rng.random() < 0.07:
+        # Faults stop once 95% of the jobs are done: else every fault lands on the last few jobs.
+        if done < 0.95 * args.jobs and rng.random() < 0.07:
             kind = rng.choice(FAULTS)
             body: dict[str, object] = {
                 "platform": rng.choice(PLATFORMS),
                 "fault": kind,
                 "times": rng.randint(1, 3),
             }
-            if kind in ("slow", "rate_limit"):
+            if kind == "permanent_code":
+                body.update(fault="reject", code=PERMANENT_CODE, times=1)
+            if kind in ("slow", "rate_limit", "rate_limit_reset"):
                 body["seconds"] = 1.0
             client.post("/_sandbox/faults", json=body).raise_for_status()
             faults += 1
@@ -228,6 +259,7 @@ def run(
     for fh in logs:
         fh.close()
     posts = client.get("/_sandbox/posts").json()["posts"]
+<<<<<<< Updated upstream
     got: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for post in posts:
         job_id = _job_of(post)
@@ -261,6 +293,51 @@ def run(
     print(f"{'all':10} " + " ".join(f"{total[c]:14d}" for c in cols))
     engine.dispose()
     if any(total[c] for c in cols[1:]):
+=======
+    # Keyed by the upload's own title (a TikTok or Instagram post shows the composed caption).
+    with sandbox.state.lock:
+        titles = {rid: str(rec["title"]) for rid, rec in sandbox.state.requests.items()}
+    got: Counter[tuple[str, str]] = Counter(
+        (titles.get(p["request_id"], p["title"]), p["platform"]) for p in posts
+    )
+    duplicates = sum(n - 1 for n in got.values() if n > 1)
+    with engine.connect() as conn:
+        statuses = dict(conn.execute(text("SELECT status, count(*) FROM jobs GROUP BY status")).all())
+        not_done = int(
+            conn.execute(text("SELECT count(*) FROM jobs WHERE status <> 'completed'")).scalar_one()
+        )
+    # Uploads per (job, platform) the service refused with the permanent code: each must be sent once.
+    sends: Counter[tuple[str, str]] = Counter()
+    refused: set[tuple[str, str]] = set()
+    with sandbox.state.lock:
+        for record in sandbox.state.requests.values():
+            for platform, result in record["results"].items():
+                sends[(record["title"], platform)] += 1
+                if result.get("error_code") == PERMANENT_CODE:
+                    refused.add((record["title"], platform))
+    resent = sum(1 for key in refused if sends[key] > 1)
+    refused_jobs = {job for job, _ in refused}
+    with engine.connect() as conn:
+        failed_jobs = {
+            row[0] for row in conn.execute(text("SELECT id FROM jobs WHERE status = 'failed'")).all()
+        }
+    missing_posts = sum(1 for key in expected if got.get(key, 0) == 0 and key not in refused)
+    # A job refused with the permanent code is meant to fail; any other unfinished job is lost.
+    lost = not_done - len(refused_jobs & failed_jobs)
+    print(f"workers: {args.workers} x concurrency {args.concurrency}; kills: {kills}; faults armed: {faults}")
+    print(f"job statuses: {statuses}")
+    print(f"time to drain: {drain:.1f}s")
+    print(f"jobs lost (not completed): {lost}")
+    print(f"posts missing on the sandbox: {missing_posts}")
+    print(f"duplicate posts: {duplicates}")
+    print(f"status lag {args.status_lag:g} s vs not-found window {args.not_found_window:g} s")
+    print(
+        f"permanent-code refusals: {len(refused)} (jobs failed: {len(refused_jobs & failed_jobs)}); "
+        f"re-sent after a permanent code: {resent}"
+    )
+    engine.dispose()
+    if lost or duplicates or missing_posts or resent:
+>>>>>>> Stashed changes
         sys.exit(1)
 
 
