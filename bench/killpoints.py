@@ -71,6 +71,8 @@ class KillPoint:
     nth: int = 1
     #: Only the chunk that completes the file.
     final_chunk: bool = False
+    #: Kill while the request's body is arriving (part of the chunk received).
+    during: bool = False
 
     def matches(self, scope: Scope) -> bool:
         if scope["method"] != self.method or not scope["path"].startswith(self.path):
@@ -92,6 +94,7 @@ YOUTUBE_POINTS = (
     KillPoint("session_created", "POST", "/upload/youtube/v3/videos", after=True),
     KillPoint("first_chunk", "PUT", "/upload/youtube/v3/videos", after=False),
     KillPoint("mid_file", "PUT", "/upload/youtube/v3/videos", after=True, nth=2),
+    KillPoint("mid_chunk", "PUT", "/upload/youtube/v3/videos", after=False, nth=3, during=True),
     KillPoint("final_chunk_accepted", "PUT", "/upload/youtube/v3/videos", after=True, final_chunk=True),
     KillPoint("thumbnail_being_set", "POST", "/upload/youtube/v3/thumbnails/set", after=False),
     KillPoint("thumbnail_set", "POST", "/upload/youtube/v3/thumbnails/set", after=True),
@@ -147,6 +150,16 @@ class KillSwitch:
         point = self._take(scope) if scope["type"] == "http" else None
         if point is None:
             await self.app(scope, receive, send)
+            return
+        if point.during:
+
+            async def receive_then_kill() -> dict[str, Any]:
+                message: dict[str, Any] = await receive()
+                if message.get("type") == "http.request" and not self.fired.is_set():
+                    self._kill()  # part of the body arrived; the sender is gone mid-request
+                return message
+
+            await self.app(scope, receive_then_kill, send)
             return
         if not point.after:
             self._kill()  # the platform never handles this request
@@ -304,11 +317,15 @@ def run_database(
         worker = spawn()
         try:
             for platform in args.platforms:
-                points = YOUTUBE_POINTS if platform == "youtube" else UPLOAD_POST_POINTS
+                points: tuple[KillPoint, ...] = (
+                    YOUTUBE_POINTS if platform == "youtube" else UPLOAD_POST_POINTS
+                )
                 if platform != "youtube" and args.async_upload_post:
                     points = points + ASYNC_POINTS
                 tally = tallies.setdefault(platform, Tally())
                 for point in points:
+                    if args.points and point.name not in args.points:
+                        continue
                     title = f"kp-{label}-{platform}-{point.name}"
                     tally.cases += 1
                     switch.arm(point, worker.pid)
@@ -431,12 +448,14 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("MULTIPUBLISH_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"),
     )
     ap.add_argument("--async-upload-post", action="store_true", help="also kill while following status")
-    ap.add_argument("--step-timeout", type=float, default=30.0)
-    ap.add_argument("--job-timeout", type=float, default=60.0)
+    ap.add_argument("--step-timeout", type=float, default=120.0)
+    ap.add_argument("--job-timeout", type=float, default=120.0)
     ap.add_argument("--json", action="store_true", help="print the tallies as JSON too")
     ap.add_argument("--verbose", "-v", action="store_true", help="one line per kill point")
+    ap.add_argument("--points", default="", help="only these kill points (comma-separated names)")
     args = ap.parse_args(argv)
     args.platforms = [p.strip() for p in args.platforms.split(",") if p.strip()]
+    args.points = {p.strip() for p in args.points.split(",") if p.strip()}
     failures = 0
     report: dict[str, Any] = {}
     for kind in [d.strip() for d in args.db.split(",") if d.strip()]:
