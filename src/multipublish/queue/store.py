@@ -467,6 +467,12 @@ _U_KEYS_UNKNOWN = (
 )
 
 
+#: A job with its result rows (labelled ``r_*``): one round trip for a status read.
+_S_JOB_WITH_RESULTS = (
+    select(jobs, *[c.label(f"r_{c.name}") for c in job_results.c])
+    .select_from(jobs.outerjoin(job_results, job_results.c.job_id == jobs.c.id))
+    .where(jobs.c.id == _b("b_j"))
+)
 _I_JOB = insert(jobs)
 _I_RESULTS = insert(job_results)
 _S_ARCHIVED = select(jobs_archive.c.job_id).where(jobs_archive.c.job_id == _b("b_j"))
@@ -708,10 +714,17 @@ class JobStore:
         )
 
     def get(self, job_id: str) -> Job:
+        """The job and its results in one statement (the API's status read)."""
         with self._read() as conn:
-            job = self._load(conn, job_id, display=True)
-            if job is not None:
-                return job
+            rows = conn.execute(_S_JOB_WITH_RESULTS, {"b_j": job_id}).all()
+            if rows:
+                cols = [c.name for c in job_results.c]
+                results = {
+                    r.r_platform: _result_dict(_Row({c: getattr(r, f"r_{c}") for c in cols}))
+                    for r in rows
+                    if r.r_platform is not None
+                }
+                return _job_from_row(rows[0], results, display=True)
             doc = conn.execute(select(jobs_archive.c.data).where(jobs_archive.c.job_id == job_id)).scalar()
         if doc is None:
             raise NotFoundError("job", job_id)
