@@ -10,12 +10,14 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi import Path as FPath
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from multipublish.api.auth import TokenDep
 from multipublish.api.deps import StateDep
 from multipublish.api.routes.common import errors, to_json
+from multipublish.api.schemas import ACCOUNT_ID_PATTERN
 from multipublish.errors import InputError
 from multipublish.insights.besttimes import fit_account, next_slot
 from multipublish.insights.report import build_insights, insights_csv
@@ -58,9 +60,13 @@ def _platform(value: str | None) -> str | None:
 def insights(
     state: StateDep,
     _token: TokenDep,
-    since: Annotated[str, Query(description="Window start: 30d, 12h, 2w or an ISO date")] = "30d",
-    account_id: Annotated[str | None, Query(description="Only this account")] = None,
-    platform: Annotated[str | None, Query(description="Only this platform")] = None,
+    since: Annotated[
+        str, Query(description="Window start: 30d, 12h, 2w or an ISO date", max_length=64)
+    ] = "30d",
+    account_id: Annotated[
+        str | None, Query(description="Only this account", pattern=ACCOUNT_ID_PATTERN, max_length=200)
+    ] = None,
+    platform: Annotated[str | None, Query(description="Only this platform", max_length=64)] = None,
     format: Annotated[Format, Query(description="json or csv")] = Format.json,
     limit: Annotated[int, Query(ge=0, le=10000, description="Posts listed (newest first)")] = 100,
 ) -> Any:
@@ -83,8 +89,10 @@ def insights(
 def best_times(
     state: StateDep,
     _token: TokenDep,
-    account_id: Annotated[str, Query(description="The account")],
-    platform: Annotated[str, Query(description="The platform")],
+    account_id: Annotated[
+        str, Query(description="The account", pattern=ACCOUNT_ID_PATTERN, max_length=200)
+    ],
+    platform: Annotated[str, Query(description="The platform", max_length=64)],
     metric: Annotated[Metric, Query(description="Which early views the model learns")] = Metric.views_24h,
     top: Annotated[int, Query(ge=1, le=20)] = 5,
 ) -> Any:
@@ -92,9 +100,7 @@ def best_times(
     prior when it has few), with a 90 % band, the best hours, and the next free best slot."""
     if not account_id.strip():
         raise InputError("account_id", "required")
-    base = _platform(platform)
-    if base is None:  # an empty platform: refused input, not an assertion (schemathesis found it)
-        raise InputError("platform", "required")
+    base = parse_platform(platform)[0]  # an empty or unknown platform is a 422 naming the field
     model = fit_account(state.engine, account_id, base, metric=str(metric))
     data = model.to_dict(top=top)
     slot = next_slot(model, datetime.now(UTC), _busy(state, account_id))
@@ -120,24 +126,34 @@ def _busy(state: Any, account_id: str) -> list[datetime]:
 class ExperimentRequest(BaseModel):
     """A title experiment on a followed YouTube post (``post_id`` from ``/insights``)."""
 
-    post_id: int = Field(description="The followed post (ids are listed by /api/publishing/insights)")
-    title_b: str = Field(description="The title to try against the current one")
+    post_id: int = Field(ge=1, le=2**63 - 1,
+                         description="The followed post (ids are listed by /api/publishing/insights)")
+    title_b: str = Field(max_length=100, pattern=r"^[^\x00<>]*$",
+                         description="The title to try against the current one")
     window_minutes: float = Field(60.0, ge=5, le=7 * 24 * 60, description="How long each title runs")
 
 
-@router.post("/experiments", status_code=201, responses=errors(404, 409))
+@router.post("/experiments", status_code=201, responses=errors(404, 409, 502))
 async def start_experiment(state: StateDep, _token: TokenDep, body: ExperimentRequest) -> Any:
     """Title A now, title B after the window (``videos.update``), the winner kept; YouTube only."""
     from datetime import timedelta
 
+    from multipublish.errors import PlatformError
     from multipublish.insights.experiments import ExperimentRunner
+    from multipublish.insights.sources import MetricsError
 
     runner = ExperimentRunner(state.engine, state.settings)
-    return to_json(await runner.start(body.post_id, body.title_b, timedelta(minutes=body.window_minutes)))
+    try:
+        started = await runner.start(body.post_id, body.title_b, timedelta(minutes=body.window_minutes))
+    except MetricsError as exc:  # YouTube refused a read: say so (502), never a bare 500
+        raise PlatformError("youtube", exc.kind, str(exc)) from None
+    return to_json(started)
 
 
 @router.get("/experiments/{experiment_id}", responses=errors(404))
-def get_experiment(state: StateDep, _token: TokenDep, experiment_id: int) -> Any:
+def get_experiment(
+    state: StateDep, _token: TokenDep, experiment_id: Annotated[int, FPath(ge=1, le=2**63 - 1)]
+) -> Any:
     """An experiment's state, its counts, the test's p-value and the winner."""
     from multipublish.insights.experiments import ExperimentRunner
 
