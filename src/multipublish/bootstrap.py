@@ -23,6 +23,7 @@ from multipublish.platforms.base import Publisher
 from multipublish.queue import PublishingQueue
 from multipublish.settings import Settings, get_settings
 from multipublish.usage import QuotaGate, quota_gate_for
+from multipublish.usage.port import UsagePort, usage_port_for
 
 
 @dataclass(slots=True, kw_only=True)
@@ -38,6 +39,8 @@ class Service:
     publisher: Publisher
     #: Reserves quota and records usage per queued publish (``None`` when quotas are off).
     quota_gate: QuotaGate | None
+    #: Where publishes are counted (the manager's direct ones; queued ones without a gate).
+    usage: UsagePort
     queue: PublishingQueue
     tokens: TokenStore
     idempotency: IdempotencyStore
@@ -68,16 +71,18 @@ def build_service(
     if engine is None:
         engine = make_engine(settings.database_url, **(engine_options or {}))
     ensure_schema(engine)
-    manager = PublishingManager(settings, engine=engine)
+    usage = usage_port_for(engine, settings)
+    manager = PublishingManager(settings, engine=engine, usage=usage)
     pub: Publisher = publisher if publisher is not None else manager
     gate = quota_gate_for(engine, settings)
-    queue = PublishingQueue(engine, pub, settings=settings, clock=clock, quota_gate=gate)
+    queue = PublishingQueue(engine, pub, settings=settings, clock=clock, quota_gate=gate, usage=usage)
     return Service(
         settings=settings,
         engine=engine,
         manager=manager,
         publisher=pub,
         quota_gate=gate,
+        usage=usage,
         queue=queue,
         tokens=TokenStore(engine),
         idempotency=IdempotencyStore(engine),
