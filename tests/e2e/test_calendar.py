@@ -23,10 +23,15 @@ def _drag(pg: Any, source: Any, target: Any) -> None:
     """Drag as a person does: press, move in steps (FullCalendar waits for real movement), release."""
     from playwright.sync_api import expect
 
-    expect(source).to_be_visible()
-    expect(target).to_be_visible()
-    a = source.bounding_box()
-    b = target.bounding_box()
+    pg.wait_for_load_state("networkidle")  # a refetch may be redrawing the events
+    a = b = None
+    for _ in range(50):  # the element may be replaced by a redraw between finding and measuring it
+        expect(source).to_be_visible()
+        expect(target).to_be_visible()
+        a, b = source.bounding_box(), target.bounding_box()
+        if a and b:
+            break
+        pg.wait_for_timeout(100)
     assert a and b
     pg.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
     pg.mouse.down()

@@ -111,7 +111,7 @@ def test_api_docs_render_from_local_assets(start_api: StartServer, sqlite_url: s
         pg.on("requestfinished",
               lambda r: outside.append(r.url) if not r.url.startswith(server.url) else None)
         pg.goto(server.url + "/docs")
-        expect(pg.locator(".swagger-ui .opblock").first).to_be_visible()
+        expect(pg.locator(".swagger-ui .opblock").first).to_be_visible(timeout=30_000)
         expect(pg.locator(".swagger-ui")).to_contain_text("/api/publishing/uploads/files")
         pg.goto(server.url + "/redoc")
         expect(pg.locator("redoc, [data-role='redoc'], .redoc-wrap").first).to_be_attached()

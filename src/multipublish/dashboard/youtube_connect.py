@@ -39,8 +39,8 @@ _lock = threading.Lock()
 class ConnectBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     account_id: str = Field(min_length=1, max_length=200, pattern=ACCOUNT_ID_PATTERN)
-    client_id: str = Field(min_length=5, max_length=300)
-    client_secret: str = Field(min_length=5, max_length=300)
+    client_id: str = Field(min_length=5, max_length=300, pattern=r"^[!-~]+$")
+    client_secret: str = Field(min_length=5, max_length=300, pattern=r"^[!-~]+$")
 
 
 class ConnectPublic(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
+import httpx
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -216,7 +217,8 @@ def fix_plan(body: FixPlanBody, state: StateDep, _token: TokenDep) -> Any:
 # -- accounts: an upload-post key and profile checked before anything is saved -----------------
 class ProfileCheckBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    api_key: str = Field(min_length=8, max_length=500)
+    api_key: str = Field(min_length=8, max_length=500, pattern=r"^[!-~]+$",
+                         description="printable ASCII, as upload-post issues them")
     user: str = Field(min_length=1, max_length=200, description="the upload-post profile (username)")
 
 
@@ -239,6 +241,8 @@ async def profile_check(body: ProfileCheckBody, state: StateDep, _token: TokenDe
     client = UploadPostClient(body.api_key, base_url=state.settings.upload_post_base(), timeout=20)
     try:
         listing = await client.list_users()
+    except (httpx.HTTPError, ValueError) as exc:  # unreachable, or an answer that is not JSON
+        return {"ok": False, "message": f"upload-post could not be asked ({type(exc).__name__})"}
     except PlatformError as exc:
         why = ("upload-post refused the API key" if exc.kind is ErrorKind.AUTH
                else f"upload-post could not be asked: {exc.message}")
@@ -495,4 +499,9 @@ def calendar_jobs(
         query = query.where(j.c.account_id == account_id)
     with state.engine.connect() as conn:
         rows = conn.execute(query).all()
-    return {"jobs": [to_json(dict(r._mapping)) for r in rows]}
+    # plain dicts of plain values: a month view holds a thousand posts on a busy calendar
+    return {"jobs": [
+        {"id": r.id, "title": r.title, "status": r.status, "account_id": r.account_id,
+         "platforms": list(r.platforms), "scheduled_time": r.scheduled_time}
+        for r in rows
+    ]}
