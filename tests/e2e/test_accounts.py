@@ -50,6 +50,9 @@ def test_add_upload_post_profile_checked_first(
         status = pg.locator('#accounts tr[data-platform="tiktok"] .account-status [data-ok]')
         expect(status).to_have_attribute("data-ok", "true")
         expect(status).to_have_text("connected")
+        checks = pg.locator('#accounts tr[data-platform="tiktok"] .account-status li[data-check="profile"]')
+        expect(checks).to_contain_text("studio")  # each check said in words
+        expect(pg.locator("#page-id-label")).to_be_hidden()
         shot(pg, "accounts-1366")
 
 

@@ -15,7 +15,7 @@ async function checkAccount(button) {
       const failed = p.checks.filter((c) => !c.ok);
       cell.replaceChildren(el("span", { class: p.ok ? "ok" : "error", "data-ok": String(p.ok) },
         p.ok ? "connected" : "needs attention"),
-        el("ul", { class: "checks" }, ...(failed.length ? failed : p.checks).map((c) => el("li", { class: c.ok ? "" : "error" }, c.message))),
+        el("ul", { class: "checks" }, ...(failed.length ? failed : p.checks).map((c) => el("li", { class: c.ok ? "" : "error", "data-check": c.name }, c.detail))),
         el("button", { type: "button", class: "check", "data-account": account, onclick: (e) => checkAccount(e.target) }, p.ok ? "Check again" : "Reconnect, then check"));
     }
   } catch (e) { msg(e.message, true); button.disabled = false; button.textContent = "Check"; }
