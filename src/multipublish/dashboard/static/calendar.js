@@ -75,7 +75,7 @@ function build() {
     buttonText: { today: "Today", month: "Month", week: "Week", list: "List" },
     firstDay: 1,
     height: "auto",
-    dayMaxEvents: true, // a busy day shows "+N more" instead of drawing hundreds of posts
+    dayMaxEvents: 4, // a busy day shows "+N more" (a fixed count: no measuring of every post)
     nowIndicator: true,
     editable: true,
     eventDurationEditable: false,
