@@ -94,28 +94,7 @@ class UsageStore:
         self.engine = engine
         self.settings = settings or Settings()
         self._clock = clock or (lambda: datetime.now(UTC))
-        #: account id -> the key its YouTube counters are kept under (see :meth:`quota_key`).
-        self._keys: dict[str, str] = {}
         ensure_schema(engine)
-
-    def quota_key(self, account_id: str, bucket: str) -> str:
-        """The owner of a counter: the account, except for YouTube's, which are the project's.
-
-        YouTube Data API quota belongs to the Google Cloud project, i.e. the OAuth client: every
-        channel authorised through one client shares its daily units and inserts
-        (developers.google.com/youtube/v3/determine_quota_cost: "Projects that enable the YouTube
-        Data API have a default quota allocation of ..."). Counting per channel would let ten
-        channels on one client spend ten times what Google allows. The key is
-        ``google-project:<client id>``; an account whose client cannot be read keeps its own.
-        """
-        if bucket not in (YOUTUBE_UNITS, YOUTUBE_INSERTS):
-            return account_id
-        key = self._keys.get(account_id)
-        if key is None:
-            project = _google_project(self.engine, self.settings, account_id)
-            key = f"google-project:{project}" if project else account_id
-            self._keys[account_id] = key
-        return key
 
     def now(self) -> datetime:
         """The store's clock (aware UTC)."""
@@ -179,7 +158,6 @@ class UsageStore:
     def _lock(self, conn: Connection, account_id: str, bucket: str, now: datetime) -> _Row:
         """Create (if missing), lock and roll over the counter row of (account, bucket)."""
         limit = self.configured_limit(account_id, bucket)
-        account_id = self.quota_key(account_id, bucket)
         values = {
             "account_id": account_id,
             "platform": bucket,
@@ -316,7 +294,7 @@ class UsageStore:
         rows: dict[str, _Row] = {}
         with self.engine.connect() as conn:
             for bucket in sorted({c.bucket for c in charges}):
-                row = self._read(conn, self.quota_key(account_id, bucket), bucket)
+                row = self._read(conn, account_id, bucket)
                 if row is None:
                     limit = self.configured_limit(account_id, bucket)
                     row = _Row(account_id, bucket, limit, 0, self.next_reset(bucket, now), None, "config")
@@ -536,35 +514,12 @@ class UsageStore:
 
     # -- reading -----------------------------------------------------------------------------------
     def quota_states(self, account_id: str | None = None) -> list[dict[str, Any]]:
-        """The counters as stored (for the API, the CLI and the dashboard).
-
-        An account's YouTube counters are its project's (:meth:`quota_key`), shown with it.
-        """
+        """The counters as stored (for the API, the CLI and the dashboard)."""
         query = select(quota_state).order_by(quota_state.c.account_id, quota_state.c.platform)
         if account_id is not None:
-            keys = {account_id, self.quota_key(account_id, YOUTUBE_UNITS)}
-            query = query.where(quota_state.c.account_id.in_(sorted(keys)))
+            query = query.where(quota_state.c.account_id == account_id)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
-
-
-def _google_project(engine: Engine, settings: Settings, account_id: str) -> str | None:
-    """The OAuth client id of an account's YouTube credentials, or ``None`` when unreadable."""
-    from multipublish.accounts import AccountStore
-    from multipublish.platforms.google_oauth import load_client_config
-
-    try:
-        credentials = AccountStore(engine, settings).load(account_id, "youtube").credentials
-    except Exception:  # no such account, no key to decrypt with: the account keeps its own counters
-        return None
-    client_id = credentials.get("client_id")
-    if not client_id:
-        try:
-            config = load_client_config(credentials, secrets_dir=settings.google_secrets_dir)
-            client_id = next(iter(config.values())).get("client_id")
-        except Exception:
-            return None
-    return str(client_id) if client_id else None
 
 
 def _text(value: Any) -> str | None:
