@@ -163,6 +163,56 @@ async def test_thumbnail_and_playlist_follow_the_upload(
     assert item["snippet"]["resourceId"] == {"kind": "youtube#video", "videoId": result.video_id}
 
 
+async def test_thumbnail_and_playlist_survive_server_errors_and_drops(
+    sandbox_url: str,
+    yt_add_account: Callable[..., Any],
+    yt_client: ClientFactory,
+    yt_clip: Path,
+    yt_thumbnail: Path,
+) -> None:
+    """The video is live when these steps run: a 5xx or a dropped connection is retried (the
+    playlist insert only after asking whether it landed), so the video is not left without them."""
+    yt_add_account()
+    arm(sandbox_url, "http_500", on="thumbnail", times=2)
+    arm(sandbox_url, "drop_connection", on="playlist", times=1)
+    arm(sandbox_url, "http_500", on="playlist", times=1)
+    result = await yt_client().publish(
+        yt_clip,
+        _config(
+            thumbnail_path=str(yt_thumbnail),
+            platform_specific={"youtube": {"playlist_id": "PLretried"}},
+        ),
+        post_type="video",
+        request_id="req-5b",
+    )
+    assert result.success, result.error
+    assert "warnings" not in result.details, result.details
+    [post] = youtube_posts(sandbox_url)
+    assert post["thumbnail"]["sha256"] == file_sha256(yt_thumbnail)
+    assert post["playlists"] == ["PLretried"]
+    assert len(youtube_state(sandbox_url)["playlist_items"]) == 1
+    assert httpx.get(f"{sandbox_url}/_sandbox/faults", timeout=10).json()["faults"] == []
+
+
+async def test_a_thumbnail_refused_for_a_reason_is_not_retried(
+    sandbox_url: str,
+    yt_add_account: Callable[..., Any],
+    yt_client: ClientFactory,
+    yt_clip: Path,
+    yt_thumbnail: Path,
+) -> None:
+    """A 403 does not change on a retry: one try, then a warning in words."""
+    yt_add_account()
+    arm(sandbox_url, "reject", on="thumbnail", times=2)
+    result = await yt_client().publish(
+        yt_clip, _config(thumbnail_path=str(yt_thumbnail)), post_type="video", request_id="req-5c"
+    )
+    assert result.success and result.video_id
+    assert any("thumbnail" in w for w in result.details["warnings"]), result.details
+    [left] = httpx.get(f"{sandbox_url}/_sandbox/faults", timeout=10).json()["faults"]
+    assert left["times"] == 1
+
+
 async def test_playlist_failure_after_upload_is_a_warning_not_a_failure(
     sandbox_url: str, yt_add_account: Callable[..., Any], yt_client: ClientFactory, yt_clip: Path
 ) -> None:

@@ -987,15 +987,20 @@ class YouTubeClient:
         if thumb_path is not None and thumb_type is not None and "thumbnail" not in done:
             try:
                 data = await asyncio.to_thread(thumb_path.read_bytes)
-                response = await self._send(
-                    "POST",
-                    f"{self._settings.youtube_upload_root()}upload/youtube/v3/thumbnails/set",
-                    params={"videoId": video_id},
-                    headers={"Content-Type": thumb_type},
-                    content=lambda: data,
+                content_type = thumb_type
+                problem = await self._step_with_retries(
+                    "setting the thumbnail",
+                    lambda: self._send(
+                        "POST",
+                        f"{self._settings.youtube_upload_root()}upload/youtube/v3/thumbnails/set",
+                        params={"videoId": video_id},
+                        headers={"Content-Type": content_type},
+                        content=lambda: data,
+                    ),
+                    ok=(200,),
                 )
-                if response.status_code != 200:
-                    warnings.append(self._error(response, "setting the thumbnail").message)
+                if problem:
+                    warnings.append(problem)
             except (PlatformError, httpx.TransportError, OSError) as exc:
                 warnings.append(f"setting the thumbnail failed: {_describe(exc)}")
             reference = _mark_done(reference, "thumbnail")
@@ -1009,26 +1014,70 @@ class YouTubeClient:
                 warnings.append(f"adding to the playlist failed: {_describe(exc)}")
                 return warnings, reference  # not marked done: asked again on the next attempt
         if playlist_id and "playlist" not in done:
+            playlist = playlist_id
             try:
-                response = await self._send(
-                    "POST",
-                    f"{self._settings.youtube_api_root()}youtube/v3/playlistItems",
-                    params={"part": "snippet"},
-                    json={
-                        "snippet": {
-                            "playlistId": playlist_id,
-                            "resourceId": {"kind": "youtube#video", "videoId": video_id},
-                        }
-                    },
+                problem = await self._step_with_retries(
+                    "adding to the playlist",
+                    lambda: self._send(
+                        "POST",
+                        f"{self._settings.youtube_api_root()}youtube/v3/playlistItems",
+                        params={"part": "snippet"},
+                        json={
+                            "snippet": {
+                                "playlistId": playlist,
+                                "resourceId": {"kind": "youtube#video", "videoId": video_id},
+                            }
+                        },
+                    ),
+                    ok=(200, 201),
+                    # An insert whose answer was lost may have landed: ask before inserting again.
+                    landed=lambda: self._in_playlist(video_id, playlist),
                 )
-                if response.status_code not in (200, 201):
-                    warnings.append(self._error(response, "adding to the playlist").message)
+                if problem:
+                    warnings.append(problem)
             except (PlatformError, httpx.TransportError) as exc:
                 warnings.append(f"adding to the playlist failed: {_describe(exc)}")
             reference = _mark_done(reference, "playlist")
             if checkpoint is not None:
                 await checkpoint(ProtocolStep("playlist", reference, video_id=video_id))
         return warnings, reference
+
+    async def _step_with_retries(
+        self,
+        what: str,
+        send: Callable[[], Awaitable[httpx.Response]],
+        *,
+        ok: tuple[int, ...],
+        landed: Callable[[], Awaitable[bool]] | None = None,
+    ) -> str | None:
+        """One step after the upload (thumbnail, playlist), retried with backoff on a server error,
+        a 429 or a dropped connection, since the video is live and only this step is left.
+
+        ``landed`` is asked before each retry of a step that must not be done twice (a playlist
+        insert whose answer was lost). Returns the reason the step did not happen, or None.
+        """
+        problem = f"{what} failed"
+        for attempt in range(self._max_attempts):
+            if attempt:
+                await self._sleep(min(30.0, self._backoff * 2 ** (attempt - 1)))
+                if landed is not None:
+                    try:
+                        if await landed():
+                            return None
+                    except (PlatformError, httpx.TransportError) as exc:
+                        problem = f"{what} failed: {_describe(exc)}"
+                        continue  # not known whether it landed: never send it blind
+            try:
+                response = await send()
+            except httpx.TransportError as exc:
+                problem = f"{what} failed: {_describe(exc)}"
+                continue
+            if response.status_code in ok:
+                return None
+            problem = self._error(response, what).message
+            if response.status_code < 500 and response.status_code != 429:
+                return problem  # refused for a reason a retry does not change
+        return problem
 
     async def _in_playlist(self, video_id: str, playlist_id: str) -> bool:
         """Whether ``playlist_id`` holds ``video_id`` already (``playlistItems.list``, 1 unit).
