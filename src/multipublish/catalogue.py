@@ -201,3 +201,8 @@ def parse_platform(name: str) -> tuple[str, str]:
 def base_platform(name: str) -> str:
     """The platform part of a key, lower-cased, unchecked (``instagram:stories`` -> ``instagram``)."""
     return str(name).partition(":")[0].strip().lower()
+
+
+def post_type_part(name: str) -> str:
+    """The post-type part of a key as written, unchecked (``instagram:stories`` -> ``stories``, else "")."""
+    return str(name).partition(":")[2]

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from multipublish.api.paths import resolve_media_path
 from multipublish.api.schemas import PublishFields, ScheduledPublishCreate
+from multipublish.catalogue import base_platform
 from multipublish.errors import ConflictError, InputError, NotFoundError, ValidationFailed
 from multipublish.platforms.base import PublishConfig
 
@@ -66,7 +67,7 @@ def check_accounts(manager: PublishingManager, account_id: str, platforms: list[
     """``NotFoundError`` (404) unless ``account_id`` has every platform (no decryption)."""
     have = set(manager.accounts.platforms_of(account_id.strip()))
     for platform in platforms:
-        base = platform.partition(":")[0]
+        base = base_platform(platform)
         if base not in have:
             raise NotFoundError("account", f"{account_id}/{base}")
 

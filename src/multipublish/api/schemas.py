@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from multipublish.catalogue import base_platform
 from multipublish.errors import UnknownPlatformError
 from multipublish.platforms.base import parse_platform
 from multipublish.queue.models import (
@@ -96,7 +97,7 @@ class AccountCreate(RequestModel):
     @field_validator("platform")
     @classmethod
     def _known(cls, value: str) -> str:
-        return _platform_names([value])[0].partition(":")[0]
+        return base_platform(_platform_names([value])[0])
 
     model_config = ConfigDict(
         extra="forbid",

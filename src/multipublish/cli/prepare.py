@@ -121,10 +121,11 @@ def thumbnail(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Write a thumbnail of FILE: the sharpest well-exposed frame of its first third, or --at."""
+    from multipublish.catalogue import base_platform
     from multipublish.errors import InputError, MultipublishError
     from multipublish.media.thumbnail import PLATFORM_THUMBNAILS, make_thumbnail
 
-    if platform.partition(":")[0].lower() not in PLATFORM_THUMBNAILS:
+    if base_platform(platform) not in PLATFORM_THUMBNAILS:
         known = ", ".join(PLATFORM_THUMBNAILS)
         raise typer.BadParameter(f"no thumbnail for {platform!r} (known: {known})", param_hint="--platform")
     if at is not None and at < 0:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, case, func, literal_column, select
 from sqlalchemy.sql import ColumnElement
 
+from multipublish.catalogue import base_platform
 from multipublish.insights.tables import insight_posts
 
 WEEK_S = 7 * 86400
@@ -46,7 +47,7 @@ def _filters(start: datetime, until: datetime, account_id: str | None, platform:
     if account_id:
         conds.append(c.account_id == account_id)
     if platform:
-        conds.append(c.platform == platform.partition(":")[0].lower())
+        conds.append(c.platform == base_platform(platform))
     return and_(*conds)
 
 

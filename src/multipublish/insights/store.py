@@ -17,6 +17,7 @@ from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, updat
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from multipublish.catalogue import post_type_part
 from multipublish.db import ensure_schema
 from multipublish.db.tables import job_results, jobs
 from multipublish.insights.tables import insight_posts, insight_samples
@@ -214,7 +215,7 @@ class InsightStore:
             found = conn.execute(query).all()
         posts = []
         for r in found:
-            _, _, post_type = str(r.platform).partition(":")
+            post_type = post_type_part(str(r.platform))
             posts.append(
                 {
                     "account_id": r.account_id,

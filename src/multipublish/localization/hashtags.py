@@ -20,6 +20,8 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from multipublish.catalogue import base_platform
+
 #: platform -> (maximum count kept, count above which the platform drops them all, max length)
 LIMITS: dict[str, tuple[int | None, int | None, int]] = {
     "instagram": (30, 30, 100),
@@ -45,7 +47,7 @@ class HashtagReport:
 
 def normalise_hashtags(tags: Iterable[str], platform: str) -> HashtagReport:
     """``tags`` (with or without ``#``) as ``#tag`` for ``platform``, with a warning per change."""
-    base = platform.partition(":")[0].lower()
+    base = base_platform(platform)
     keep_max, drop_all_above, max_len = LIMITS.get(base, (None, None, 100))
     out: list[str] = []
     seen: set[str] = set()

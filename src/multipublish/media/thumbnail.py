@@ -26,6 +26,7 @@ import av
 import av.filter
 import numpy as np
 
+from multipublish.catalogue import base_platform
 from multipublish.errors import InputError, MediaError
 from multipublish.media.probe import probe
 
@@ -71,7 +72,7 @@ def make_thumbnail(
     Raises ``MediaError`` for a file that is not a readable video and ``InputError`` for a bad
     ``at``, platform or output path; nothing is left at ``out`` on failure.
     """
-    base = platform.partition(":")[0].strip().lower()
+    base = base_platform(platform)
     if base not in PLATFORM_THUMBNAILS:
         raise InputError(
             "platform", f"no thumbnail for {platform!r} (known: {', '.join(PLATFORM_THUMBNAILS)})"

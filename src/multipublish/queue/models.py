@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from multipublish.catalogue import PlatformKey
+from multipublish.catalogue import PlatformKey, base_platform
 from multipublish.errors import InputError
 from multipublish.platforms.base import PublishConfig
 
@@ -76,7 +76,7 @@ def platform_key(name: str) -> str:
 
 def platform_base(key: str) -> str:
     """The platform a spec posts to (``instagram:stories`` -> ``instagram``)."""
-    return key.partition(":")[0]
+    return base_platform(key)
 
 
 @dataclass(slots=True)

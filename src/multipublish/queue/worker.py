@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import sessionmaker
 
+from multipublish.catalogue import post_type_part
 from multipublish.db import ensure_schema, make_engine, utcnow
 from multipublish.errors import (
     ConfigurationError,
@@ -633,7 +634,7 @@ class PublishingQueue:
     ) -> None:
         """Count one attempt (usage record, quota settle). Only counts: its errors are logged."""
         job = claim.job
-        post_type = t.key.partition(":")[2] or None
+        post_type = post_type_part(t.key) or None
         try:
             if self.quota_gate is not None:
                 verdict = await self._db(

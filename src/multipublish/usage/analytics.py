@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Row, func, select
 
+from multipublish import catalogue
 from multipublish.errors import InputError
 from multipublish.settings import Settings
 from multipublish.usage.resets import day_of, month_bounds, month_of, zone
@@ -129,7 +130,7 @@ def _records(
     if account_id:
         query = query.where(usage_records.c.account_id == account_id)
     if platform:
-        query = query.where(usage_records.c.platform == platform.partition(":")[0].lower())
+        query = query.where(usage_records.c.platform == catalogue.base_platform(platform))
     with engine.connect() as conn:
         return list(conn.execute(query))
 
@@ -238,7 +239,7 @@ def monthly_costs(
     if account_id:
         query = query.where(u.account_id == account_id)
     if platform:
-        query = query.where(u.platform == platform.partition(":")[0].lower())
+        query = query.where(u.platform == catalogue.base_platform(platform))
     with engine.connect() as conn:
         sums = conn.execute(query).all()
     table = {

@@ -407,7 +407,7 @@ class UsageStore:
         charge is added to the counters. The service's own quota figures are applied afterwards.
         """
         now = _utc(occurred_at or self.now())
-        platform = result.platform.partition(":")[0]
+        platform = catalogue.base_platform(result.platform)
         held = reservation.charges if reservation is not None else ()
         planned = held or self.charges_for(platform, config)  # nothing held: quotas not enforced
         counted = self.counted_charges(platform, result, planned)
