@@ -32,7 +32,6 @@ from multipublish.platforms.base import (
     ProgressCallback,
     PublishConfig,
     PublishResult,
-    PublishStatus,
     parse_platform,
 )
 from multipublish.platforms.http import new_request_id
@@ -261,12 +260,10 @@ class PublishingManager:
         if entry is None or entry.get("valid", True):
             return None
         errors = list(entry.get("errors") or [])
-        return PublishResult(
-            platform=target.name,
-            success=False,
-            status=PublishStatus.FAILED,
-            error="validation failed: " + "; ".join(errors or ["refused"]),
-            error_kind=ErrorKind.PERMANENT,
+        return PublishResult.failed(
+            target.name,
+            ErrorKind.PERMANENT,
+            "validation failed: " + "; ".join(errors or ["refused"]),
             details={"validation": entry},
         )
 
@@ -312,14 +309,8 @@ class PublishingManager:
                 resume=resume,
             )
         except PlatformError as exc:
-            result = PublishResult(
-                platform=target.name,
-                success=False,
-                status=PublishStatus.FAILED,
-                error=exc.message,
-                error_kind=exc.kind,
-                retry_after=exc.retry_after,
-                reference=rid,
+            result = PublishResult.failed(
+                target.name, exc.kind, exc.message, retry_after=exc.retry_after, reference=rid
             )
         result.platform = target.name
         if preparation is not None:
@@ -546,9 +537,7 @@ def _crashed(platform: str, exc: Exception) -> PublishResult:
     else:
         kind = ErrorKind.TRANSIENT
     message = exc.message if isinstance(exc, MultipublishError) else type(exc).__name__
-    return PublishResult(
-        platform=platform, success=False, status=PublishStatus.FAILED, error=message, error_kind=kind
-    )
+    return PublishResult.failed(platform, kind, message)
 
 
 _BatchJob = tuple[str, list[str], str, PublishConfig, bool]

@@ -578,12 +578,11 @@ class UploadPostPlatform:
     def _from_entry(self, results: Any, request_id: str, details: dict[str, Any]) -> PublishResult:
         entry = _platform_entry(results, self.platform)
         if entry is None:
-            return PublishResult(
-                platform=self.platform,
-                success=False,
+            return PublishResult.failed(
+                self.platform,
+                ErrorKind.UNKNOWN,
+                f"the answer carried no result for {self.platform}",
                 status=PublishStatus.UNKNOWN,
-                error=f"the answer carried no result for {self.platform}",
-                error_kind=ErrorKind.UNKNOWN,
                 reference=request_id,
                 details=details,
             )
@@ -659,12 +658,11 @@ class UploadPostPlatform:
                 break
             await self._sleep(interval)
             interval = min(interval * 2, settings.status_poll_max_interval)
-        return PublishResult(
-            platform=self.platform,
-            success=False,
+        return PublishResult.failed(
+            self.platform,
+            ErrorKind.UNKNOWN,
+            f"outcome not confirmed yet ({last_error}); reconcile with the reference",
             status=PublishStatus.PROCESSING if answer is not None else PublishStatus.UNKNOWN,
-            error=f"outcome not confirmed yet ({last_error}); reconcile with the reference",
-            error_kind=ErrorKind.UNKNOWN,
             reference=request_id,
             details={"request_id": request_id},
         )
@@ -734,12 +732,11 @@ class UploadPostPlatform:
         if status in PENDING_STATES:
             if follow:
                 return await self._follow(request_id, deadline=None)
-            return PublishResult(
-                platform=self.platform,
-                success=False,
+            return PublishResult.failed(
+                self.platform,
+                ErrorKind.UNKNOWN,
+                f"still {status} at the service",
                 status=PublishStatus.PROCESSING,
-                error=f"still {status} at the service",
-                error_kind=ErrorKind.UNKNOWN,
                 reference=request_id,
                 details={"request_id": request_id},
             )
@@ -754,12 +751,11 @@ class UploadPostPlatform:
         return any(isinstance(r, dict) and r.get("request_id") == request_id for r in rows)
 
     def _unknown(self, request_id: str, reason: str) -> PublishResult:
-        return PublishResult(
-            platform=self.platform,
-            success=False,
+        return PublishResult.failed(
+            self.platform,
+            ErrorKind.UNKNOWN,
+            f"{reason}; outcome unknown: reconcile with the reference before any repost",
             status=PublishStatus.UNKNOWN,
-            error=f"{reason}; outcome unknown: reconcile with the reference before any repost",
-            error_kind=ErrorKind.UNKNOWN,
             reference=request_id,
             details={"request_id": request_id},
         )

@@ -653,12 +653,11 @@ class YouTubeClient:
             try:
                 video = await self._upload(session, plan, report, offset=offset, confirmed=confirmed)
             except _OutcomeUnknown as exc:
-                return PublishResult(
-                    platform=PLATFORM,
-                    success=False,
+                return PublishResult.failed(
+                    PLATFORM,
+                    ErrorKind.UNKNOWN,
+                    f"outcome unknown: {exc}; reconcile with the session before any repost",
                     status=PublishStatus.UNKNOWN,
-                    error=f"outcome unknown: {exc}; reconcile with the session before any repost",
-                    error_kind=ErrorKind.UNKNOWN,
                     reference=reference,
                     bytes_sent=plan.total,
                     details=details,
@@ -725,13 +724,8 @@ class YouTubeClient:
         return result
 
     def _unknown(self, reference: str, error: str) -> PublishResult:
-        return PublishResult(
-            platform=PLATFORM,
-            success=False,
-            status=PublishStatus.UNKNOWN,
-            error=error,
-            error_kind=ErrorKind.UNKNOWN,
-            reference=reference,
+        return PublishResult.failed(
+            PLATFORM, ErrorKind.UNKNOWN, error, status=PublishStatus.UNKNOWN, reference=reference
         )
 
     async def _follow_processing(self, video_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -780,15 +774,8 @@ class YouTubeClient:
         reference: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> PublishResult:
-        return PublishResult(
-            platform=PLATFORM,
-            success=False,
-            status=PublishStatus.FAILED,
-            error=exc.message,
-            error_kind=exc.kind,
-            retry_after=exc.retry_after,
-            reference=reference,
-            details=dict(details or {}),
+        return PublishResult.failed(
+            PLATFORM, exc.kind, exc.message, retry_after=exc.retry_after, reference=reference, details=details
         )
 
     def _video_result(self, video: dict[str, Any], *, shorts: bool, reference: str | None) -> PublishResult:

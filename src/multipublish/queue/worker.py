@@ -751,11 +751,4 @@ class PublishingQueue:
 
 
 def _failure(key: str, message: str, kind: ErrorKind, retry_after: float | None = None) -> PublishResult:
-    return PublishResult(
-        platform=key,
-        success=False,
-        status=PublishStatus.FAILED,
-        error=message,
-        error_kind=kind,
-        retry_after=retry_after,
-    )
+    return PublishResult.failed(key, kind, message, retry_after=retry_after)

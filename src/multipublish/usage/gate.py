@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from multipublish.errors import ErrorKind
-from multipublish.platforms.base import PublishConfig, PublishResult, PublishStatus
+from multipublish.platforms.base import PublishConfig, PublishResult
 from multipublish.usage.models import QuotaDecision, Reservation
 from multipublish.usage.store import UsageStore, quota_bucket
 
@@ -94,20 +94,12 @@ def deferred_result(platform: str, decision: QuotaDecision, now: datetime) -> Pu
     until the service's rate window opens, or ``permanent`` when no reset would ever make room
     (the publish is bigger than the whole quota)."""
     if decision.wait_until is None:
-        return PublishResult(
-            platform=platform,
-            success=False,
-            status=PublishStatus.FAILED,
-            error=decision.reason,
-            error_kind=ErrorKind.PERMANENT,
-        )
-    return PublishResult(
-        platform=platform,
-        success=False,
-        status=PublishStatus.FAILED,
-        error=decision.reason,
+        return PublishResult.failed(platform, ErrorKind.PERMANENT, decision.reason)
+    return PublishResult.failed(
+        platform,
         # the service's rate window is a short wait (policy: Retry-After), a quota a park
-        error_kind=ErrorKind.RATE_LIMITED if decision.rate_limited else ErrorKind.QUOTA,
+        ErrorKind.RATE_LIMITED if decision.rate_limited else ErrorKind.QUOTA,
+        decision.reason,
         retry_after=max(0.0, (decision.wait_until - now).total_seconds()),
         details={"quota_wait_until": decision.wait_until.isoformat(), "deferred_by": "quota_gate"},
     )
