@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 from standardwebhooks import Webhook
 
@@ -250,3 +251,33 @@ def test_account_secret_alone_is_enough(sqlite_url: str) -> None:
                 webhook_url="http://127.0.0.1:1/hook",
             ),
         )
+
+
+async def test_webhooks_go_through_an_injected_transport(sqlite_url: str, secret: str) -> None:
+    """The sender takes an ``httpx.AsyncBaseTransport``: nothing listens at the URL, the transport answers."""
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        webhook_secret=secret,
+        webhook_allow_hosts="127.0.0.1",
+    )
+    q = PublishingQueue(
+        sqlite_url,
+        RecordingPublisher(),
+        settings=settings,
+        clock=FakeClock(),
+        webhook_transport=httpx.MockTransport(answer),
+    )
+    q.add_job("job_t", job_cfg("http://127.0.0.1:9/hook"))
+    await q.run_until_empty()
+    [request] = seen
+    assert str(request.url) == "http://127.0.0.1:9/hook"
+    payload = Webhook(secret).verify(request.content, dict(request.headers))
+    assert payload["job_id"] == "job_t" and payload["event"] == "job.completed"
+    [msg] = q.webhook_log("job_t")
+    assert msg["status"] == "delivered" and msg["attempts"][0]["status_code"] == 204

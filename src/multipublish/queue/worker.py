@@ -114,8 +114,11 @@ class PublishingQueue:
         worker_id: str | None = None,
         quota_gate: QuotaGate | None = None,
         usage: UsagePort | None = None,
+        webhook_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = settings or get_settings()
+        #: The webhook sender's transport (``None``: httpx's own); tests and embedders inject one.
+        self._webhook_transport = webhook_transport
         self.engine = _resolve_engine(db)
         ensure_schema(self.engine)
         self.manager = manager
@@ -332,7 +335,11 @@ class PublishingQueue:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=self.settings.webhook_timeout, follow_redirects=False)
+            self._http = httpx.AsyncClient(
+                timeout=self.settings.webhook_timeout,
+                follow_redirects=False,
+                transport=self._webhook_transport,
+            )
         return self._http
 
     async def _dispatch(self) -> None:
