@@ -33,8 +33,10 @@ if TYPE_CHECKING:
     from multipublish.queue.models import Job
     from multipublish.settings import Settings
 
-#: Events a job emits.
-EVENTS = ("job.completed", "job.failed", "job.retry_scheduled")
+#: Events a job emits. ``job.scheduled``: a platform's service accepted the post for later
+#: (upload-post's 202 with ``job_id``); the job then waits, and ``job.completed`` or
+#: ``job.failed`` follows once the service has published (or refused) it at its time.
+EVENTS = ("job.completed", "job.failed", "job.retry_scheduled", "job.scheduled")
 
 Resolver = Callable[[str, int], Iterable[str]]
 
@@ -57,6 +59,9 @@ def build_payload(job: Job, event: str, *, next_attempt_at: datetime | None = No
         if res.get("error"):
             entry["error"] = res.get("error")
             entry["error_kind"] = res.get("error_kind")
+        if res.get("status") == "scheduled":  # held by the service: its id and its time
+            entry["reference"] = res.get("reference")
+            entry["scheduled_date"] = res.get("scheduled_date")
         if res.get("preparation"):  # auto_fix: the actions applied to the file for this platform
             entry["preparation"] = res["preparation"]
         results[key] = entry

@@ -103,6 +103,12 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] = [
         {"attempt": 2},
         {"status": "scheduled", "after": 600.0, "attempts": 1, "event": None, "reason": "at the service"},
     ),
+    (
+        "newly-scheduled-at-the-service-tells-the-webhook",
+        {"a": PUB, "b": res("scheduled", None, 600.0)},
+        {"newly_scheduled": True},
+        {"status": "scheduled", "after": 600.0, "event": "job.scheduled"},
+    ),
 ]
 
 

@@ -6,13 +6,16 @@ Real manager, real HTTP to a sandbox whose clock the test moves, real database (
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from standardwebhooks import Webhook
 
 from multipublish.manager import PublishingManager
 from multipublish.platforms.base import PublishConfig
@@ -20,6 +23,9 @@ from multipublish.queue import PublishingQueue, QueuedPublishConfig, QueueStatus
 from multipublish.sandbox import SandboxServer
 from tests.platforms.upload_post_support import arm, credentials, posts, sandbox_settings
 from tests.queue.conftest import FakeClock
+from tests.test_webhooks import Receiver
+
+SECRET = "whsec_" + base64.b64encode(b"scheduled-follow-up-secret-0123").decode()
 
 
 class HandClock:
@@ -42,48 +48,77 @@ def service(service_clock: HandClock) -> Iterator[SandboxServer]:
 
 
 @pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
 async def manager(
     service: SandboxServer, engine: Engine, db_url: str, secret_key: str
 ) -> AsyncIterator[PublishingManager]:
-    mgr = PublishingManager(sandbox_settings(service.url, db_url, secret_key), engine=engine)
+    settings = sandbox_settings(
+        service.url, db_url, secret_key, webhook_secret=SECRET, webhook_allow_hosts="127.0.0.1"
+    )
+    mgr = PublishingManager(settings, engine=engine)
     mgr.add_account("acc", "tiktok", credentials("tiktok"))
     yield mgr
     await mgr.aclose()
 
 
-def _job(video: Path) -> QueuedPublishConfig:
+def _job(video: Path, hook: str) -> QueuedPublishConfig:
     later = datetime.now(UTC) + timedelta(hours=2)
     return QueuedPublishConfig(
         account_id="acc",
         platforms=["tiktok"],
         video_path=str(video),
         config=PublishConfig(title="later", scheduled_time=later),
+        webhook_url=hook,
     )
 
 
-@pytest.mark.parametrize("fails", [False, True], ids=["published-when-due", "fails-when-due"])
+def _events(receiver: Receiver) -> list[dict[str, Any]]:
+    return [Webhook(SECRET).verify(body, headers) for headers, body in receiver.requests]
+
+
+@pytest.mark.parametrize(
+    "fails",
+    ["no", "at-upload", "armed-later"],
+    ids=["published-when-due", "refused-when-due", "fault-on-due"],
+)
 async def test_scheduled_upload_is_followed_up_by_job_id(
-    fails: bool,
+    fails: str,
     manager: PublishingManager,
     engine: Engine,
     service: SandboxServer,
     service_clock: HandClock,
+    receiver: Receiver,
     vertical_video: Path,
 ) -> None:
     clock = FakeClock()
     q = PublishingQueue(engine, manager, settings=manager.settings, clock=clock)
-    if fails:
+    if fails == "at-upload":  # a platform refuses a scheduled post only at its time
         arm(service.url, "tiktok", "reject", code="tiktok_privacy_unavailable")
-    q.add_job("s1", _job(vertical_video))
+    q.add_job("s1", _job(vertical_video, receiver.url))
     job = await q.process_one()
     assert job is not None
     assert job.status == QueueStatus.SCHEDULED, job.error_message
     assert job.results["tiktok"]["status"] == "scheduled"
     assert job.results["tiktok"]["reference"].startswith("job:")
     assert job.attempts == 0  # accepted for later is not a failed attempt
-    # The service keeps the post for later (a refused one shows up only as its job's failure).
-    assert [p["status"] for p in posts(service.url)] == ([] if fails else ["scheduled"])
-    # Not due yet at our side: nothing runs.
+    # The service holds the post for later, whether or not it will refuse it then.
+    assert [p["status"] for p in posts(service.url)] == ["scheduled"]
+    # The webhook is told: scheduled on the platform, with the service's job id and time.
+    assert await q.deliver_webhooks() == 1
+    [scheduled] = _events(receiver)
+    assert scheduled["event"] == "job.scheduled" and scheduled["status"] == "scheduled"
+    entry = scheduled["results"]["tiktok"]
+    assert entry["status"] == "scheduled" and entry["reference"] == job.results["tiktok"]["reference"]
+    assert entry["scheduled_date"]
+    if fails == "armed-later":
+        arm(service.url, "tiktok", "reject", on="due", code="tiktok_privacy_unavailable")
+    # Not due yet at our side: nothing runs, nothing more is told.
     clock.advance(600)
     assert await q.process_one() is None
     # Past the scheduled time at the service and ours: followed up through the job id.
@@ -91,12 +126,22 @@ async def test_scheduled_upload_is_followed_up_by_job_id(
     clock.advance(2 * 3600)
     job = await q.process_one()
     assert job is not None
-    if fails:
+    assert await q.deliver_webhooks() == 1
+    final = _events(receiver)[-1]
+    stats = q.get_queue_stats()
+    if fails != "no":
         assert job.status == QueueStatus.FAILED, job.error_message
         assert job.results["tiktok"]["status"] == "failed"
-        assert job.results["tiktok"]["error_kind"] == "permanent"
+        assert job.results["tiktok"]["error_kind"] == "permanent"  # by its error_code
+        assert final["event"] == "job.failed" and final["success"] is False
+        assert final["results"]["tiktok"]["error_kind"] == "permanent"
+        assert stats["failed"] == 1 and stats["success_rate"]["tiktok"]["success"] == 0
+        assert [p["status"] for p in posts(service.url)] == ["failed"]
     else:
         assert job.status == QueueStatus.COMPLETED, job.error_message
         assert job.results["tiktok"]["status"] == "published"
-    assert len(posts(service.url)) == (0 if fails else 1)  # never uploaded again
-    assert len(service.state.requests) == 1
+        assert final["event"] == "job.completed"
+        assert stats["completed"] == 1 and stats["success_rate"]["tiktok"]["success"] == 1
+        assert [p["status"] for p in posts(service.url)] == ["published"]
+    assert len(service.state.requests) == 1  # never uploaded again
+    assert len(receiver.requests) == 2

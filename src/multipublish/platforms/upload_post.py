@@ -783,7 +783,7 @@ class UploadPostPlatform:
             status=PublishStatus.SCHEDULED,
             reference=JOB_PREFIX + job_id,
             retry_after=wait,
-            details={**details, "job_id": job_id},
+            details={**details, "job_id": job_id, "scheduled_date": when or details.get("scheduled_date")},
         )
 
     async def _follow_job(self, job_id: str) -> PublishResult:

@@ -80,6 +80,7 @@ def decide(
     now: datetime,
     cancelled: bool = False,
     lost_lease: bool = False,
+    newly_scheduled: bool = False,
     rand: Callable[[], float] = random.random,
     quota_default_wait: float = QUOTA_DEFAULT_WAIT,
     max_delay: float = MAX_DELAY,
@@ -87,6 +88,8 @@ def decide(
     """The decision after attempt ``attempt`` (1-based) given each platform's stored outcome.
 
     ``results[key]`` needs ``status``, ``error_kind``, ``retry_after`` and ``error``.
+    ``newly_scheduled``: a platform was accepted for later by its service in this attempt (the
+    job tells its webhook once, ``job.scheduled``; a follow-up that finds it still waiting does not).
     """
     pending = [k for k, r in results.items() if is_runnable(r.get("status"), r.get("error_kind"))]
     final_failed = [k for k, r in results.items() if r.get("status") == "failed" and k not in pending]
@@ -107,6 +110,7 @@ def decide(
             run_at=run_at,
             attempts=max(0, attempt - 1),
             wait_reason=f"{', '.join(waiting)} scheduled at the service; followed up at {run_at.isoformat()}",
+            event="job.scheduled" if newly_scheduled else None,
         )
     quota = [k for k in pending if results[k].get("error_kind") == ErrorKind.QUOTA]
     if quota and not lost_lease:

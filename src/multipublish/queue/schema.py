@@ -39,7 +39,7 @@ webhook_messages = Table(
     Column("id", String(64), primary_key=True),
     Column("job_id", String(128), nullable=False, index=True),
     Column("account_id", String(200), nullable=False),
-    #: job.completed | job.failed | job.retry_scheduled
+    #: job.completed | job.failed | job.retry_scheduled | job.scheduled
     Column("event", String(32), nullable=False),
     Column("url", Text, nullable=False),
     Column("payload", JSON, nullable=False),

@@ -145,6 +145,9 @@ def _result_dict(row: Any) -> dict[str, Any]:
         "updated_at": row.updated_at.isoformat() if row.updated_at else None,
         "published_at": row.published_at.isoformat() if row.published_at else None,
     }
+    when = row.details.get("scheduled_date") if isinstance(row.details, dict) else None
+    if when and row.status == "scheduled":  # the time the service will publish it
+        out["scheduled_date"] = when
     preparation = row.details.get("preparation") if isinstance(row.details, dict) else None
     if preparation:  # auto_fix: what was done to the file before the upload
         out["preparation"] = preparation
@@ -563,13 +566,16 @@ def _preview(r: PublishResult) -> dict[str, Any]:
         status = "deferred"  # waits for the quota reset; not a failure of this platform
     else:
         status = "failed"
-    return {
+    view = {
         "status": status,
         "success": bool(r.success),
         "error": None if r.success else r.error,
         "error_kind": None if r.success or not r.error_kind else str(r.error_kind),
         "retry_after": r.retry_after,
     }
+    if status == "scheduled" and (r.details or {}).get("scheduled_date"):
+        view["scheduled_date"] = r.details["scheduled_date"]
+    return view
 
 
 def _cancel_unstarted(conn: Connection, job_id: str, now: datetime) -> None:
@@ -1249,7 +1255,13 @@ class JobStore:
                     results=self._view(claim, changed),
                     cancel_requested=bool(row.cancel_requested),
                 )
-                values, event, next_at = self._plan(job, now, cancelled=cancelled)
+                newly = any(
+                    t.previous_status != "scheduled" and changed.get(t.key, {}).get("status") == "scheduled"
+                    for t in claim.tasks
+                )
+                values, event, next_at = self._plan(
+                    job, now, cancelled=cancelled, newly_scheduled=newly
+                )
                 decisions.append({"b_j": job.id, **_decision_params(job, values)})
                 decided.append((idx, job, values, event, next_at))
             if decisions:
@@ -1342,6 +1354,7 @@ class JobStore:
         *,
         cancelled: bool = False,
         lost_lease: bool = False,
+        newly_scheduled: bool = False,
     ) -> tuple[dict[str, Any], str | None, datetime | None]:
         """The policy's decision for ``job`` (``queue/policy.py``) as the columns to write."""
         decision = decide(
@@ -1353,6 +1366,7 @@ class JobStore:
             now=now,
             cancelled=cancelled or job.cancel_requested,
             lost_lease=lost_lease,
+            newly_scheduled=newly_scheduled,
             rand=self.rand,
         )
         values: dict[str, Any] = {

@@ -34,9 +34,12 @@ FAULT_KINDS = (
 #: Which requests a fault hits (``on``): upload-post ``upload``/``status``; YouTube ``insert``
 #: (session start), ``chunk`` (any PUT with bytes), ``final_chunk`` (the one that completes),
 #: ``query`` (``bytes */N``), ``thumbnail``, ``playlist``, ``list``, ``channels``; ``token``; ``any``.
+#: ``due``: an upload-post scheduled post when its time comes (``reject`` fails it then, as a
+#: platform refuses a scheduled post only when it is published).
 FAULT_TARGETS = (
     "any",
     "upload",
+    "due",
     "status",
     "insert",
     "chunk",

@@ -397,9 +397,15 @@ async def upload(request: Request) -> Response:
         return json_response(_quota_body(state, user), 429, headers)
 
     refusals = _refusals(state, user, platforms)
+    later: dict[str, tuple[str, str]] = {}
     if rejected is not None:
-        refusals.setdefault(rejected, (f"{rejected} rejected the post (sandbox fault)", rejected_code))
-    results = _record(state, form, platforms, user, request_id, scheduled, refusals)
+        # A platform refuses a scheduled post only when it is published, at its time: the upload
+        # is accepted (202 with job_id) and the job fails then (docs.upload-post.com/api/
+        # upload-status: "use this to check the status after the scheduled time").
+        (later if scheduled is not None else refusals).setdefault(
+            rejected, (f"{rejected} rejected the post (sandbox fault)", rejected_code)
+        )
+    results = _record(state, form, platforms, user, request_id, scheduled, refusals, later)
     async_form = {"success": True, "request_id": request_id, "message": "Upload initiated"}
     code = 200
     if scheduled is not None:
@@ -446,8 +452,12 @@ def _record(
     request_id: str,
     scheduled: float | None,
     refusals: dict[str, tuple[str, str]],
+    due_rejections: dict[str, tuple[str, str]],
 ) -> dict[str, Any]:
-    """Store the request, its per-platform posts and (when scheduled) its job."""
+    """Store the request, its per-platform posts and (when scheduled) its job.
+
+    ``due_rejections``: platforms that will refuse the scheduled post when its time comes.
+    """
     now = state.clock()
     video = next((f for f in form.files if f.name == "video"), None)
     options = _options(form)
@@ -498,6 +508,7 @@ def _record(
         if form.get("async_upload") == "true"
         else 0,
         "posts": posts,
+        "due_rejections": due_rejections,
     }
     with state.lock:
         state.posts.extend(posts)
@@ -527,14 +538,34 @@ def _lagging(state: SandboxState, record: dict[str, Any]) -> bool:
 
 
 def _settle_due_jobs(state: SandboxState) -> None:
-    """Scheduled jobs whose time came are published (looked at lazily, on every read)."""
+    """Scheduled jobs whose time came are published, or fail (looked at lazily, on every read).
+
+    A platform may refuse a scheduled post only then: a ``reject`` fault taken by the upload, or
+    one armed ``on="due"`` later, fails that platform's post at its scheduled time.
+    """
     now = state.clock()
     with state.lock:
         for record in state.jobs.values():
-            if record["scheduled_at"] is not None and record["scheduled_at"] <= now:
-                record["scheduled_at"] = None
-                for post in record["posts"]:
+            if record["scheduled_at"] is None or record["scheduled_at"] > now:
+                continue
+            record["scheduled_at"] = None
+            refused: dict[str, tuple[str, str]] = dict(record.get("due_rejections") or {})
+            fault = state.take_fault(record["platforms"], "due", ("reject",))
+            if fault is not None:
+                refused.setdefault(
+                    fault.platform,
+                    (f"{fault.platform} rejected the post at its scheduled time (sandbox fault)",
+                     fault.code or "platform_error"),
+                )
+            for post in record["posts"]:
+                refusal = refused.get(post["platform"])
+                if refusal is None:
                     post["status"] = "published"
+                    continue
+                post.update(status="failed", error=refusal[0], error_code=refusal[1])
+                record["results"][post["platform"]] = {
+                    "success": False, "error": refusal[0], "error_code": refusal[1]
+                }
 
 
 def _status_body(record: dict[str, Any], status: str, now: float) -> dict[str, Any]:
@@ -547,6 +578,7 @@ def _status_body(record: dict[str, Any], status: str, now: float) -> dict[str, A
             "upload_timestamp": iso(record["created"]),
             "post_url": result.get("post_url"),
             "platform_post_id": result.get("post_id") or result.get("publish_id"),
+            **({"error_code": result["error_code"]} if result.get("error_code") else {}),
         }
         for platform, result in record["results"].items()
     ]
