@@ -7,6 +7,11 @@ LinkedIn (the commentary) and YouTube read ``description``
 field the platform reads (``catalogue.PlatformSpec.caption_field``), tags becoming hashtags
 where the platform has no tag field.
 
+Tags become hashtags the way each platform links them (``localization.normalise_hashtags``):
+characters it would not link removed, case-insensitive duplicates dropped, and tags beyond the
+platform's documented count left out with a warning (``Caption.warnings``), which validation
+reports and the client puts in the result's ``details["warnings"]``.
+
 The validator checks exactly this composed text, and the client sends exactly it, so what is
 validated is what is published. ``platform_specific[<platform>]["caption"]`` replaces the
 composed caption of one platform (for LinkedIn also ``commentary``, the older name).
@@ -20,12 +25,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from multipublish.catalogue import PlatformKey
+from multipublish.localization.hashtags import max_hashtags, normalise_hashtags
 
 #: Hashtags as the platforms count them: ``#word`` not preceded by a word character or ``&``.
 HASHTAG = re.compile(r"(?<![\w&])#(\w+)")
 #: The ``platform_specific`` option that replaces the composed caption.
 CAPTION_OPTION = "caption"
-_TAG_CHARS = re.compile(r"[^\w]+")
 
 
 class PostText(Protocol):
@@ -46,6 +51,8 @@ class Caption:
     text: str
     #: Where the text came from: ``composed`` or the option that overrode it.
     source: str = "composed"
+    #: What the composition changed or left out of the tags, and what the platform would ignore.
+    warnings: tuple[str, ...] = ()
 
     @property
     def hashtags(self) -> set[str]:
@@ -59,12 +66,6 @@ def text_length(text: str, unit: str) -> int:
     if unit == "utf8":
         return len(text.encode("utf-8"))
     return len(text)
-
-
-def hashtag_of(tag: str) -> str | None:
-    """``"summer trip"`` -> ``"#summertrip"``; ``None`` for a tag with no word characters."""
-    word = _TAG_CHARS.sub("", str(tag).lstrip("#"))
-    return f"#{word}" if word else None
 
 
 def override_of(text: PostText, platform: str) -> tuple[str, str] | None:
@@ -86,16 +87,18 @@ def compose_caption(text: PostText, platform: str) -> Caption:
     TikTok and Instagram have one caption: title, then description, then the tags as hashtags.
     Facebook, LinkedIn and YouTube show the title apart: their caption is the description, with
     the tags as hashtags (YouTube keeps its tags in ``snippet.tags`` instead). Tags already in
-    the text are not repeated. Nothing is cut to fit: a caption over the platform's length or
-    hashtag count is refused by validation, naming it, rather than published without a hashtag.
-    An override is taken as written (hashtags included).
+    the text (any case) are not repeated. The text the user wrote is never cut: tags beyond the
+    platform's hashtag count are left out, with a warning naming them; a text that is over the
+    length, or whose own hashtags exceed the count, is refused by validation, naming it.
+    An override is taken as written (hashtags included), with the same warning when over the count.
     """
     key = PlatformKey.parse(platform)
     spec = key.spec
     override = override_of(text, key.platform)
     if override is not None:
         source = f"platform_specific.{key.platform}.{override[0]}"
-        return Caption(key.platform, spec.caption_field, override[1], source=source)
+        warnings = _count_warning(key.platform, override[1])
+        return Caption(key.platform, spec.caption_field, override[1], source=source, warnings=warnings)
     parts: list[str] = []
     title = (text.title or "").strip()
     description = (text.description or "").strip()
@@ -105,20 +108,30 @@ def compose_caption(text: PostText, platform: str) -> Caption:
         parts.append(description)
     body = "\n\n".join(parts)
     if key.platform == "youtube":  # tags travel in snippet.tags
-        return Caption(key.platform, spec.caption_field, body)
+        return Caption(key.platform, spec.caption_field, body, warnings=_count_warning("youtube", body))
     return _with_hashtags(key.platform, spec.caption_field, body, text.tags)
 
 
 def _with_hashtags(platform: str, field_name: str, body: str, tags: Sequence[str]) -> Caption:
-    present = {h.lower() for h in HASHTAG.findall(body)}
-    added: list[str] = []
-    for tag in tags:
-        tag_text = hashtag_of(tag)
-        if tag_text is None or tag_text[1:].lower() in present:
-            continue
-        added.append(tag_text)
-        present.add(tag_text[1:].lower())
-    return Caption(platform, field_name, _join(body, added))
+    report = normalise_hashtags(tags, platform, present=HASHTAG.findall(body))
+    warnings = (*report.warnings, *_count_warning(platform, body))
+    return Caption(platform, field_name, _join(body, report.hashtags), warnings=warnings)
+
+
+def _count_warning(platform: str, text: str) -> tuple[str, ...]:
+    """A warning when ``text`` itself has more hashtags than YouTube reads (it then reads none).
+
+    Instagram's count is a refusal, reported by validation as an error (``max_hashtags``); YouTube
+    publishes the video and ignores every hashtag, so that one is a warning here.
+    """
+    limit = max_hashtags(platform)
+    if platform != "youtube" or limit is None:
+        return ()
+    count = len({h.casefold() for h in HASHTAG.findall(text)})
+    if count <= limit:
+        return ()
+    why = f"YouTube ignores every hashtag of a video with more than {limit}"
+    return (f"description: {count} hashtags; {why}",)
 
 
 def _join(body: str, hashtags: list[str]) -> str:

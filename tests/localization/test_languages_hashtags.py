@@ -100,7 +100,7 @@ def test_hashtags_per_platform_limits_with_warnings() -> None:
     tags = [f"tag{i}" for i in range(35)] + ["Tag1", "#summer-sale", "2024", "##", "ünïcode"]
     ig = normalise_hashtags(tags, "instagram")
     assert len(ig.hashtags) == 30 and ig.hashtags[0] == "#tag0"
-    assert any("beyond the first 30" in w for w in ig.warnings)
+    assert any(w.startswith("7 tag(s) left out") for w in ig.warnings)  # tag30..34, summersale, ünïcode
     assert any("repeats" in w and "Tag1" in w for w in ig.warnings)
     tk = normalise_hashtags(tags, "tiktok")
     assert "#summersale" in tk.hashtags and "#ünïcode" in tk.hashtags
@@ -108,3 +108,7 @@ def test_hashtags_per_platform_limits_with_warnings() -> None:
     assert len(tk.hashtags) == 35 + 2  # 35 distinct tagN, summersale, ünïcode
     yt = normalise_hashtags([f"t{i}" for i in range(70)], "youtube")
     assert len(yt.hashtags) == 60 and "ignores every hashtag" in yt.warnings[-1]
+    # Hashtags already in the text count toward the limit and are not repeated.
+    written = [f"w{i}" for i in range(29)] + ["one"]
+    with_text = normalise_hashtags(["One", "two", "three"], "instagram", present=written)
+    assert with_text.hashtags == [] and with_text.dropped == ["One", "two", "three"]

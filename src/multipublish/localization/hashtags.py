@@ -1,16 +1,23 @@
-"""Hashtags normalised per platform: the characters each accepts, deduplicated, within its limits.
+"""Hashtags normalised per platform: the characters each links, deduplicated, within its limits.
 
-Limits, from each platform's own help pages (the figures our users hit most; they change):
+Limits, from each platform's own pages (they change; sources disagree, so the figures are the
+documented hard ones, and ``media/rules.py`` keeps the count that validation enforces):
 
-* Instagram: at most 30 hashtags per post (more and the post fails).
-* TikTok: the caption carries them; no documented count limit, the caption's 2,200 characters bind.
-* YouTube: over 60 hashtags and YouTube ignores all hashtags of the video; the first three show
-  above the title.
-* LinkedIn and Facebook: no documented hard count; LinkedIn advises 3 to 5.
+* Instagram: "Captions are limited to 2,200 characters, 30 hashtags, and 20 @ tags" (Instagram
+  Graph API, IG User Media reference); more and the container is refused. Newer third-party
+  pages say 5 since late 2025; Meta's reference still says 30.
+* YouTube: "If you add more than 60 hashtags, YouTube will ignore all hashtags on that video"
+  (YouTube Help, hashtag policy); the first three show above the title. YouTube's *tags* travel in
+  ``snippet.tags`` (500 characters in all, checked by validation), never as caption hashtags.
+* TikTok: no documented count; the caption's 2,200 UTF-16 units bind (Content Posting API).
+* LinkedIn, Facebook: no documented count (upload-post's character-limits page gives only
+  lengths: LinkedIn 3,000, Facebook 63,206).
 
-A hashtag is ``#`` followed by letters, digits and underscores (Unicode letters allowed);
-anything else ends it, so ``#summer-sale`` would link only ``#summer``: we remove such characters
-and say so. Duplicates (case-insensitive) are dropped, keeping the first spelling.
+A hashtag is ``#`` followed by letters, digits and underscores (Unicode letters allowed); anything
+else ends the link, so ``#summer-sale`` would link only ``#summer``: such characters are removed and
+the change reported. A hashtag of digits only is not linked by any of the five and is dropped.
+Duplicates (case-insensitive, against the hashtags already in the text too) are dropped, keeping the
+first spelling. No platform documents a length limit; ``MAX_LENGTH`` is a guard against pasted text.
 """
 
 from __future__ import annotations
@@ -22,14 +29,16 @@ from dataclasses import dataclass, field
 
 from multipublish.catalogue import base_platform
 
-#: platform -> (maximum count kept, count above which the platform drops them all, max length)
-LIMITS: dict[str, tuple[int | None, int | None, int]] = {
-    "instagram": (30, 30, 100),
-    "tiktok": (None, None, 100),
-    "youtube": (60, 60, 100),
-    "linkedin": (None, None, 100),
-    "facebook": (None, None, 100),
+#: platform -> (at most this many hashtags in a caption, what the platform does above it)
+LIMITS: dict[str, tuple[int | None, str]] = {
+    "instagram": (30, "refuses a post with more than 30 hashtags"),
+    "youtube": (60, "ignores every hashtag of a video with more than 60"),
+    "tiktok": (None, ""),
+    "linkedin": (None, ""),
+    "facebook": (None, ""),
 }
+#: Longest hashtag kept (no platform documents one; a guard against a pasted sentence).
+MAX_LENGTH = 100
 _BAD = re.compile(r"[^\w]", re.UNICODE)
 
 
@@ -40,47 +49,69 @@ class HashtagReport:
     platform: str
     hashtags: list[str]
     warnings: list[str] = field(default_factory=list)
+    #: The given tags left out (over the count, duplicates, nothing linkable), as given.
+    dropped: list[str] = field(default_factory=list)
 
     def text(self) -> str:
         return " ".join(self.hashtags)
 
 
-def normalise_hashtags(tags: Iterable[str], platform: str) -> HashtagReport:
-    """``tags`` (with or without ``#``) as ``#tag`` for ``platform``, with a warning per change."""
+def max_hashtags(platform: str) -> int | None:
+    """The documented hashtag count ``platform`` allows in a caption (``None``: none documented)."""
+    return LIMITS.get(base_platform(platform), (None, ""))[0]
+
+
+def normalise_hashtags(
+    tags: Iterable[str], platform: str, present: Iterable[str] = ()
+) -> HashtagReport:
+    """``tags`` (with or without ``#``) as ``#tag`` for ``platform``, with a warning per change.
+
+    ``present`` are the hashtags the text already carries (without ``#``): a tag repeating one is
+    dropped silently (the text has it), and they count toward the platform's limit, so the tags
+    beyond it are the ones dropped, never what the user wrote in the text.
+    """
     base = base_platform(platform)
-    keep_max, drop_all_above, max_len = LIMITS.get(base, (None, None, 100))
-    out: list[str] = []
-    seen: set[str] = set()
-    warnings: list[str] = []
+    limit, consequence = LIMITS.get(base, (None, ""))
+    written = {unicodedata.normalize("NFC", p).casefold() for p in present}
+    seen = set(written)
+    room = None if limit is None else max(limit - len(seen), 0)
+    report = HashtagReport(platform=base, hashtags=[])
+    over: list[str] = []
     for raw in tags:
         word = unicodedata.normalize("NFC", str(raw)).strip().lstrip("#")
         cleaned = _BAD.sub("", word)
         if not cleaned:
             if word:
-                warnings.append(f"{raw!r} has no letters or digits and was dropped")
+                report.warnings.append(f"tag {raw!r} has no letters or digits; left out")
+                report.dropped.append(str(raw))
             continue
-        if cleaned != word:
-            warnings.append(f"#{word} becomes #{cleaned} ({base} links only letters, digits and _)")
         if cleaned.isdigit():
-            warnings.append(f"#{cleaned} is only digits; {base} does not link it, dropped")
+            report.warnings.append(f"tag #{cleaned} is only digits, which {base} does not link; left out")
+            report.dropped.append(str(raw))
             continue
-        if len(cleaned) > max_len:
-            warnings.append(f"#{cleaned[:20]}... is longer than {max_len} characters, dropped")
+        if len(cleaned) > MAX_LENGTH:
+            report.warnings.append(f"tag #{cleaned[:20]}... is longer than {MAX_LENGTH} characters; left out")
+            report.dropped.append(str(raw))
             continue
         key = cleaned.casefold()
         if key in seen:
-            warnings.append(f"#{cleaned} repeats a hashtag already given, dropped")
+            if key not in written:
+                report.warnings.append(f"tag #{cleaned} repeats another tag (case aside); sent once")
+            report.dropped.append(str(raw))
             continue
         seen.add(key)
-        out.append(f"#{cleaned}")
-    if keep_max is not None and len(out) > keep_max:
-        dropped = out[keep_max:]
-        out = out[:keep_max]
-        why = (
-            f"{base} ignores every hashtag of a post with more than {drop_all_above}"
-            if drop_all_above is not None
-            else f"{base} keeps at most {keep_max}"
+        if room is not None and len(report.hashtags) >= room:
+            over.append(f"#{cleaned}")
+            report.dropped.append(str(raw))
+            continue
+        if cleaned != word:
+            why = f"{base} links only letters, digits and _"
+            report.warnings.append(f"tag #{word} becomes #{cleaned} ({why})")
+        report.hashtags.append(f"#{cleaned}")
+    if over:
+        shown = " ".join(over[:5]) + (" ..." if len(over) > 5 else "")
+        report.warnings.append(
+            f"{len(over)} tag(s) left out of the {base} caption, which would exceed {limit} hashtags "
+            f"({base} {consequence}): {shown}"
         )
-        warnings.append(f"{len(dropped)} hashtags beyond the first {keep_max} were dropped ({why}): "
-                        + " ".join(dropped[:5]) + (" ..." if len(dropped) > 5 else ""))
-    return HashtagReport(platform=base, hashtags=out, warnings=warnings)
+    return report

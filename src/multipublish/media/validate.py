@@ -310,6 +310,8 @@ def _check_text(config: PostText, rule: PlatformRules, found: _Findings) -> None
         found,
         rule_name="description",
     )
+    for warning in composed.warnings:
+        found.warn(warning)
     tags = [str(t) for t in config.tags]
     if rule.max_tags is not None and len(tags) > rule.max_tags:
         found.breach("max_tags", f"tags: {len(tags)} tags, over the limit of {rule.max_tags}")

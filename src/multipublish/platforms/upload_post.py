@@ -544,6 +544,11 @@ class UploadPostPlatform:
             )
         result = await self._from_response(response, request_id, checkpoint)
         result.bytes_sent = size
+        caption_warnings = compose_caption(config, self.platform).warnings
+        if caption_warnings:  # what composing the caption left out of the tags, said with the result
+            details = dict(result.details or {})
+            details["warnings"] = [*caption_warnings, *details.get("warnings", [])]
+            result.details = details
         return result
 
     async def _from_response(

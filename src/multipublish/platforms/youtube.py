@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from multipublish.captions import compose_caption
 from multipublish.errors import ConfigurationError, ErrorKind, InputError, MediaError, PlatformError
 from multipublish.platforms.base import (
     Checkpoint,
@@ -242,6 +243,7 @@ def check_config(
     # "auto" is resolved to a picked frame by the manager before the upload (media.thumbnail).
     given = config.thumbnail_path if config.thumbnail_path != "auto" else None
     thumb, thumb_type, warnings = _thumbnail_plan(given, post_type)
+    warnings = (*compose_caption(config, "youtube").warnings, *warnings)  # e.g. over 60 hashtags
     return VideoRequest(
         metadata=metadata,
         shorts=post_type == "shorts",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,36 @@ def published_text(platform: str, form: ParsedForm) -> dict[str, str]:
         return {"title": title, "description": "", "caption": title}
     description = form.get(f"{platform}_description") or form.get("description") or ""
     return {"title": title, "description": description, "caption": description}
+
+
+#: A hashtag as the networks link it (written here from their pages, not imported from the client).
+_HASHTAG = re.compile(r"(?<![\w&])#(\w+)")
+#: Instagram: "Captions are limited to 2,200 characters, 30 hashtags, and 20 @ tags" (Graph API,
+#: IG User Media); YouTube ignores every hashtag of a video with more than 60 (YouTube Help).
+INSTAGRAM_MAX_HASHTAGS = 30
+YOUTUBE_MAX_HASHTAGS = 60
+
+
+def linked_hashtags(platform: str, caption: str) -> list[str]:
+    """The hashtags ``platform`` links in ``caption`` (lower case, first spelling order)."""
+    tags = list(dict.fromkeys(h.lower() for h in _HASHTAG.findall(caption)))
+    if platform == "youtube" and len(tags) > YOUTUBE_MAX_HASHTAGS:
+        return []
+    return tags
+
+
+def _caption_refusals(form: ParsedForm, platforms: list[str]) -> dict[str, tuple[str, str]]:
+    """Posts the network itself refuses for their caption (Instagram over 30 hashtags)."""
+    out: dict[str, tuple[str, str]] = {}
+    if "instagram" in platforms:
+        caption = published_text("instagram", form)["caption"]
+        count = len(linked_hashtags("instagram", caption))
+        if count > INSTAGRAM_MAX_HASHTAGS:
+            out["instagram"] = (
+                f"instagram refused the caption: {count} hashtags (at most {INSTAGRAM_MAX_HASHTAGS})",
+                "validation_error",
+            )
+    return out
 
 
 class BadRequest(Exception):
@@ -396,7 +427,7 @@ async def upload(request: Request) -> Response:
         _discard(form)
         return json_response(_quota_body(state, user), 429, headers)
 
-    refusals = _refusals(state, user, platforms)
+    refusals = {**_caption_refusals(form, platforms), **_refusals(state, user, platforms)}
     later: dict[str, tuple[str, str]] = {}
     if rejected is not None:
         # A platform refuses a scheduled post only when it is published, at its time: the upload
@@ -478,7 +509,8 @@ def _record(
                 "service": "upload-post",
                 "platform": platform,
                 "user": user,
-                **published_text(platform, form),
+                **(text := published_text(platform, form)),
+                "hashtags": linked_hashtags(platform, text["caption"]),
                 "options": options,
                 "filename": video.filename if video else None,
                 "video_url": None if video else form.get("video"),
