@@ -14,7 +14,7 @@ from tests.fixtures.api import ApiServer, StartServer
 
 pytestmark = pytest.mark.browser
 
-PAGES = ("/", "/compose", "/calendar", "/slots", "/accounts", "/stats", "/validate")
+PAGES = ("/", "/compose", "/calendar", "/slots", "/accounts", "/stats", "/insights", "/validate")
 
 
 def _server_with_a_job(start_api: StartServer, sqlite_url: str) -> tuple[ApiServer, str]:

@@ -165,6 +165,12 @@ def stats_page(request: Request) -> Response:
     return _render(request, "stats", lambda state: {"usage": dashboard_panel(state.engine, state.settings)})
 
 
+@router.get("/insights", response_class=HTMLResponse)
+def insights_page(request: Request) -> Response:
+    """Charts of the collected metrics and the best-times model (data from the insights API)."""
+    return _render(request, "insights")
+
+
 @router.get("/accounts", response_class=HTMLResponse)
 def accounts_page(request: Request) -> Response:
     return _render(

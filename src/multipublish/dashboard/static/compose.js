@@ -417,6 +417,16 @@ async function saveDraft() {
   } catch (e) { say("Could not save the draft: " + e.message, "error"); }
 }
 
+// ?account=&platform=&at= (the insights page's "add to queue at the best free slot"): publish at that time.
+function prefillFromQuery() {
+  const q = new URLSearchParams(location.search);
+  const at = q.get("at");
+  if (!at || isNaN(Date.parse(at))) return;
+  applyState({ account_id: q.get("account") || $("account").value, platforms: q.get("platform") ? [q.get("platform")] : [],
+    when: "at", scheduled_time: utcToWall(at, userTz()).slice(0, 16) });
+  say(`Set to the best free slot, ${human(at)}: add the video and the text.`);
+}
+
 // -- publish ----------------------------------------------------------------------------------
 function whenChanged() {
   const mode = whenMode();
@@ -545,5 +555,6 @@ document.addEventListener("DOMContentLoaded", async () => {
     whenChanged();
     loadUploaded();
     loadDrafts();
+    prefillFromQuery();
   } catch (e) { say(e.message, "error"); }
 });
