@@ -123,4 +123,13 @@ def test_experiment_routes_refuse_what_cannot_run(start_api: StartServer, tmp_pa
         missing = api.post("/api/publishing/experiments", json={"post_id": 999, "title_b": "B"})
         assert missing.status_code == 404
         assert api.get("/api/publishing/experiments/5").status_code == 404
+        both = api.post("/api/publishing/experiments",
+                        json={"post_id": pid, "title_b": "B", "thumbnail_b": "/x.png"})
+        assert both.status_code == 422 and "not both" in both.json()["reason"]
+        neither = api.post("/api/publishing/experiments", json={"post_id": pid})
+        assert neither.status_code == 422 and neither.json()["field"] == "title_b"
+        outside = api.post("/api/publishing/experiments", json={
+            "post_id": pid, "thumbnail_a": "/etc/hostname", "thumbnail_b": "/etc/hostname"})
+        assert outside.status_code == 422 and outside.json()["field"] == "thumbnail_a"
+        assert "outside the configured media roots" in outside.json()["reason"]
     engine.dispose()

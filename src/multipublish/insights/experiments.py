@@ -1,5 +1,5 @@
-"""Title experiments on YouTube: title A for a window, then title B through ``videos.update``, keep
-the winner.
+"""Title and thumbnail experiments on YouTube: variant A for a window, then variant B (a title
+through ``videos.update``, a thumbnail through ``thumbnails.set``), keep the winner.
 
 The test. Views gained while A ran (``n_a``) and while B ran (``n_b``) are treated as Poisson counts.
 Growth slows as a post ages, so B's window would get fewer views even with an equal title: the
@@ -12,19 +12,24 @@ approximation with continuity correction. B wins when ``p < alpha`` and ``n_b`` 
 expectation, A wins when ``p < alpha`` and below; otherwise no difference is shown and A (the
 original) is kept. Overdispersion (view bursts) is not modelled: ``alpha`` defaults to 0.01.
 
-Quota: ``videos.list`` 1 unit at the start, at the switch and at the end; ``videos.update`` 50 units
-for the switch and 50 more when A is put back. Counted in the account's YouTube counters and in
-the experiment's ``quota_units``. Other platforms cannot edit a caption after posting (upload-post
-offers no edit call for TikTok, Instagram, Facebook or LinkedIn posts), so experiments are refused
-for them with that reason.
+Quota: ``videos.list`` 1 unit at the start, at the switch and at the end. A title experiment
+reads the snippet (1) and sends ``videos.update`` (50) at the switch, and again when A is put
+back. A thumbnail experiment uploads image A with ``thumbnails.set`` at the start (so the video
+shows a known A; about 50 units, developers.google.com/youtube/v3/docs/thumbnails/set), B at the
+switch (50), and A again when A is kept (50). Counted in the account's YouTube counters and in the
+experiment's ``quota_units``. Other platforms cannot edit a caption or change a cover after
+posting (upload-post offers no edit call for TikTok, Instagram, Facebook or LinkedIn posts), so
+experiments are refused for them with that reason.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import statistics
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, insert, or_, select, update
@@ -36,7 +41,31 @@ from multipublish.settings import Settings
 
 COST_LIST = 1
 COST_UPDATE = 50
+#: thumbnails.set: "a quota cost of approximately 50 units".
+COST_THUMBNAIL = 50
+#: thumbnails.set: "Maximum file size: 2MB"; JPEG or PNG.
+MAX_THUMBNAIL_BYTES = 2 * 1024 * 1024
 RUNNING = ("running_a", "running_b")
+
+
+def thumbnail_image(value: Any, field: str) -> tuple[bytes, str]:
+    """The bytes and MIME type of a thumbnail file; ``InputError(field)`` when YouTube would refuse it."""
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(field, "must be the path of a JPEG or PNG image")
+    path = Path(value).expanduser()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(field, f"cannot be read ({exc.strerror or exc})") from None
+    if not data:
+        raise InputError(field, "is an empty file")
+    if len(data) > MAX_THUMBNAIL_BYTES:
+        raise InputError(field, f"is {len(data)} bytes; thumbnails.set takes at most 2 MB")
+    if data.startswith(b"\xff\xd8\xff"):
+        return data, "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return data, "image/png"
+    raise InputError(field, "is not a JPEG or PNG image (thumbnails.set takes only those)")
 
 
 def compare(n_a: int, n_b: int, r0: float = 1.0, alpha: float = 0.01) -> dict[str, Any]:
@@ -84,29 +113,12 @@ class ExperimentRunner:
     # -- starting -------------------------------------------------------------------------------
     async def start(self, post_id: int, title_b: str, window: timedelta) -> dict[str, Any]:
         """Begin with the post's current title as A; B goes up after ``window``."""
-        with self.engine.connect() as conn:
-            post = conn.execute(select(insight_posts).where(insight_posts.c.id == post_id)).first()
-        if post is None:
-            raise NotFoundError("post", str(post_id))
-        if post.platform != "youtube":
-            raise InputError(
-                "platform",
-                f"{post.platform} cannot edit a caption after posting (upload-post has no edit call), "
-                "so a title experiment cannot switch titles there; only YouTube posts can run one",
-            )
+        post = self._youtube_post(post_id, "a title experiment cannot switch titles there")
         title_b = (title_b or "").strip()
         if not title_b or len(title_b) > 100 or "<" in title_b or ">" in title_b:
             raise InputError("title_b", "YouTube titles are 1 to 100 characters, without < or >")
-        if window < timedelta(minutes=5):
-            raise InputError("window_minutes", "at least 5 minutes per variant")
-        with self.engine.connect() as conn:
-            busy = conn.execute(
-                select(insight_experiments.c.id).where(
-                    insight_experiments.c.post_id == post_id, insight_experiments.c.state.in_(RUNNING)
-                )
-            ).first()
-        if busy is not None:
-            raise ConflictError(f"post {post_id} already runs experiment {busy.id}")
+        self._check_window(window)
+        self._not_busy(post_id)
         source = await self._source(post.account_id)
         units = 0
         try:
@@ -115,22 +127,86 @@ class ExperimentRunner:
             if not video:
                 raise ConflictError(f"video {post.video_id} is no longer on YouTube")
             title_a = str(video["snippet"]["title"])
+            if title_a == title_b:
+                raise InputError("title_b", "is the title the video already has")
             units += await self._spend(post.account_id, COST_LIST)
             stats = await source.statistics([post.video_id])
         finally:
             await source.aclose()
-        if title_a == title_b:
-            raise InputError("title_b", "is the title the video already has")
+        return self._insert(post, "title", title_a, title_b, window, units, stats, {})
+
+    async def start_thumbnail(
+        self, post_id: int, thumbnail_a: str, thumbnail_b: str, window: timedelta
+    ) -> dict[str, Any]:
+        """Thumbnail A (uploaded now) for ``window``, then thumbnail B; the winner kept.
+
+        Both images are files on this machine, read again at the switch and when A is put back
+        (YouTube gives no thumbnail back as uploaded), so they must stay where they are.
+        """
+        post = self._youtube_post(post_id, "a thumbnail experiment cannot change the cover there")
+        image_a, type_a = thumbnail_image(thumbnail_a, "thumbnail_a")
+        image_b, _ = thumbnail_image(thumbnail_b, "thumbnail_b")
+        sha_a, sha_b = hashlib.sha256(image_a).hexdigest(), hashlib.sha256(image_b).hexdigest()
+        if sha_a == sha_b:
+            raise InputError("thumbnail_b", "is the same image as thumbnail_a")
+        self._check_window(window)
+        self._not_busy(post_id)
+        source = await self._source(post.account_id)
+        units = 0
+        try:
+            units += await self._spend(post.account_id, COST_LIST)
+            stats = await source.statistics([post.video_id])
+            if post.video_id in stats.missing:
+                raise ConflictError(f"video {post.video_id} is no longer on YouTube")
+            units += await self._spend(post.account_id, COST_THUMBNAIL)
+            await source.set_thumbnail(post.video_id, image_a, type_a)
+        finally:
+            await source.aclose()
+        paths = (str(Path(thumbnail_a).expanduser().resolve()), str(Path(thumbnail_b).expanduser().resolve()))
+        return self._insert(post, "thumbnail", *paths, window, units, stats,
+                            {"sha256_a": sha_a, "sha256_b": sha_b})
+
+    def _youtube_post(self, post_id: int, consequence: str) -> Any:
+        with self.engine.connect() as conn:
+            post = conn.execute(select(insight_posts).where(insight_posts.c.id == post_id)).first()
+        if post is None:
+            raise NotFoundError("post", str(post_id))
+        if post.platform != "youtube":
+            raise InputError(
+                "platform",
+                f"{post.platform} cannot edit a caption after posting (upload-post has no edit call), "
+                f"so {consequence}; only YouTube posts can run one",
+            )
+        return post
+
+    @staticmethod
+    def _check_window(window: timedelta) -> None:
+        if window < timedelta(minutes=5):
+            raise InputError("window_minutes", "at least 5 minutes per variant")
+
+    def _not_busy(self, post_id: int) -> None:
+        with self.engine.connect() as conn:
+            busy = conn.execute(
+                select(insight_experiments.c.id).where(
+                    insight_experiments.c.post_id == post_id, insight_experiments.c.state.in_(RUNNING)
+                )
+            ).first()
+        if busy is not None:
+            raise ConflictError(f"post {post_id} already runs experiment {busy.id}")
+
+    def _insert(self, post: Any, kind: str, variant_a: str, variant_b: str, window: timedelta,
+                units: int, stats: Any, extra: dict[str, Any]) -> dict[str, Any]:
         now = self.now()
         views = stats.samples.get(post.video_id)
         result = {
             "views_start": views.views if views and views.views is not None else 0,
             "age_start_s": (now - post.published_at).total_seconds(),
+            **extra,
         }
         with self.engine.begin() as conn:
             done = conn.execute(
                 insert(insight_experiments).values(
-                    post_id=post_id, kind="title", variant_a=title_a, variant_b=title_b,
+                    post_id=post.id, kind=kind, variant_a=variant_a, variant_b=variant_b,
                     window_s=window.total_seconds(), state="running_a", started_at=now,
                     switch_at=now + window, end_at=now + 2 * window, quota_units=units,
                     result=result, updated_at=now,
@@ -202,14 +278,13 @@ class ExperimentRunner:
             views = fetched.samples[post.video_id].views or 0
             now = self.now()
             if exp.state == "running_a":
-                video = await source.video(post.video_id)
-                units += await self._spend(post.account_id, COST_LIST)
-                units += await self._spend(post.account_id, COST_UPDATE)
-                await source.update_title(video, exp.variant_b)
+                applied = await self._apply(source, post, exp, "b")
+                if applied is None:
+                    return
+                units += applied
                 result.update(views_switch=views, switched_at=now.isoformat(),
                               age_switch_s=(now - post.published_at).total_seconds())
                 self._save(exp_id, state="running_b", result=result, quota_units=units, error=None)
-                self._retitle(post.id, exp.variant_b)
                 return
             result.update(views_end=views, age_end_s=(now - post.published_at).total_seconds())
             n_a = int(result.get("views_switch", 0)) - int(result.get("views_start", 0))
@@ -221,17 +296,39 @@ class ExperimentRunner:
                 f"approximation with continuity correction, two-sided, alpha {self.alpha}"
             ), **{k: verdict[k] for k in ("z", "expected_b", "r0")})
             keep_b = verdict["winner"] == "b"
-            if not keep_b:  # A won or no difference shown: the original title goes back
-                video = await source.video(post.video_id)
-                units += await self._spend(post.account_id, COST_LIST)
-                units += await self._spend(post.account_id, COST_UPDATE)
-                await source.update_title(video, exp.variant_a)
-                self._retitle(post.id, exp.variant_a)
+            if not keep_b:  # A won or no difference shown: the original goes back
+                applied = await self._apply(source, post, exp, "a", units=units, result=result)
+                if applied is None:
+                    return
+                units += applied
             result["kept"] = "b" if keep_b else "a"
             self._save(exp_id, state="finished", winner=verdict["winner"], p_value=verdict["p_value"],
                        result=result, quota_units=units, error=None)
         finally:
             await source.aclose()
+
+    async def _apply(self, source: YouTubeMetrics, post: Any, exp: Any, variant: str, *,
+                     units: int | None = None, result: dict[str, Any] | None = None) -> int | None:
+        """Put variant ``a`` or ``b`` on the video; the quota units spent, or ``None`` when the
+        experiment cannot go on (a thumbnail file gone: the experiment is failed, saying which)."""
+        value = exp.variant_a if variant == "a" else exp.variant_b
+        if exp.kind == "thumbnail":
+            try:
+                image, content_type = thumbnail_image(value, f"thumbnail_{variant}")
+            except InputError as exc:
+                self._save(exp.id, state="failed", error=f"{exc.field} {exc.reason}: {value}",
+                           quota_units=units if units is not None else exp.quota_units,
+                           **({"result": result} if result is not None else {}))
+                return None
+            spent = await self._spend(post.account_id, COST_THUMBNAIL)
+            await source.set_thumbnail(post.video_id, image, content_type)
+            return spent
+        spent = await self._spend(post.account_id, COST_LIST)
+        video = await source.video(post.video_id)
+        spent += await self._spend(post.account_id, COST_UPDATE)
+        await source.update_title(video, value)
+        self._retitle(post.id, value)
+        return spent
 
     def _expected_ratio(self, post: Any, result: dict[str, Any]) -> tuple[float, str]:
         """``r0`` from the account's other posts (see the module docstring)."""

@@ -124,28 +124,49 @@ def _busy(state: Any, account_id: str) -> list[datetime]:
 
 
 class ExperimentRequest(BaseModel):
-    """A title experiment on a followed YouTube post (``post_id`` from ``/insights``)."""
+    """A title or thumbnail experiment on a followed YouTube post (``post_id`` from ``/insights``).
+
+    Give ``title_b`` for a title experiment (A is the current title), or ``thumbnail_a`` and
+    ``thumbnail_b`` (image files under the server's media roots) for a thumbnail experiment.
+    """
 
     post_id: int = Field(ge=1, le=2**63 - 1,
                          description="The followed post (ids are listed by /api/publishing/insights)")
-    title_b: str = Field(max_length=100, pattern=r"^[^\x00<>]*$",
-                         description="The title to try against the current one")
-    window_minutes: float = Field(60.0, ge=5, le=7 * 24 * 60, description="How long each title runs")
+    title_b: str | None = Field(None, max_length=100, pattern=r"^[^\x00<>]*$",
+                                description="The title to try against the current one")
+    thumbnail_a: str | None = Field(None, max_length=4096,
+                                    description="Thumbnail A (JPEG/PNG, <= 2 MB, under a media root)")
+    thumbnail_b: str | None = Field(None, max_length=4096, description="Thumbnail B, likewise")
+    window_minutes: float = Field(60.0, ge=5, le=7 * 24 * 60, description="How long each variant runs")
 
 
 @router.post("/experiments", status_code=201, responses=errors(404, 409, 502))
 async def start_experiment(state: StateDep, _token: TokenDep, body: ExperimentRequest) -> Any:
-    """Title A now, title B after the window (``videos.update``), the winner kept; YouTube only."""
+    """Variant A now, B after the window (a title through ``videos.update``, a thumbnail through
+    ``thumbnails.set``), the winner kept; YouTube only."""
     from datetime import timedelta
 
+    from multipublish.api.paths import resolve_media_path
     from multipublish.errors import PlatformError
     from multipublish.insights.experiments import ExperimentRunner
     from multipublish.insights.sources import MetricsError
 
+    thumbs = (body.thumbnail_a, body.thumbnail_b)
+    if body.title_b is not None and any(thumbs):
+        raise InputError("title_b", "give title_b or thumbnail_a and thumbnail_b, not both")
+    if body.title_b is None and not any(thumbs):
+        raise InputError("title_b", "give title_b (a title experiment) or thumbnail_a and thumbnail_b")
     runner = ExperimentRunner(state.engine, state.settings)
+    window = timedelta(minutes=body.window_minutes)
     try:
-        started = await runner.start(body.post_id, body.title_b, timedelta(minutes=body.window_minutes))
-    except MetricsError as exc:  # YouTube refused a read: say so (502), never a bare 500
+        if body.title_b is not None:
+            started = await runner.start(body.post_id, body.title_b, window)
+        else:
+            roots = state.settings.media_root_paths()
+            a = resolve_media_path(body.thumbnail_a or "", roots, field="thumbnail_a")
+            b = resolve_media_path(body.thumbnail_b or "", roots, field="thumbnail_b")
+            started = await runner.start_thumbnail(body.post_id, str(a), str(b), window)
+    except MetricsError as exc:  # YouTube refused a call: say so (502), never a bare 500
         raise PlatformError("youtube", exc.kind, str(exc)) from None
     return to_json(started)
 

@@ -8,6 +8,9 @@ the collector what to do (wait for the quota reset, pause until the scope is gra
   https://developers.google.com/youtube/v3/docs/videos/list). A video missing from ``items`` was
   deleted (or made private). ``viewCount`` etc. arrive as strings. No shares or watch time here:
   those need the YouTube Analytics API, which this module does not call yet.
+* YouTube ``thumbnails.set`` (``POST /upload/youtube/v3/thumbnails/set?videoId=``, the image as the
+  body, about 50 units: https://developers.google.com/youtube/v3/docs/thumbnails/set), for
+  thumbnail experiments.
 * upload-post ``GET /api/uploadposts/post-analytics/{request_id}`` (the official SDK's
   ``get_post_analytics``; the public docs page documents only profile analytics at
   ``/api/analytics/{profile}``, https://docs.upload-post.com/api/get-analytics). The per-post answer
@@ -82,6 +85,7 @@ class YouTubeMetrics:
         self.account_id = account_id
         self._oauth = GoogleOAuth(account_id, credentials, settings, save_credentials)
         self._root = settings.youtube_api_root()
+        self._upload_root = settings.youtube_upload_root()
         self._http = httpx.AsyncClient(timeout=make_timeout(settings.http_timeout), transport=transport)
 
     async def aclose(self) -> None:
@@ -89,7 +93,15 @@ class YouTubeMetrics:
         self._oauth.close()
 
     async def call(
-        self, method: str, path: str, *, params: dict[str, str], json: Any = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str],
+        json: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        base: str | None = None,
     ) -> httpx.Response:
         """One authorised Data API call; a refused token is refreshed once."""
         response: httpx.Response | None = None
@@ -101,10 +113,11 @@ class YouTubeMetrics:
             try:
                 response = await self._http.request(
                     method,
-                    f"{self._root}youtube/v3/{path}",
+                    f"{base or self._root + 'youtube/v3/'}{path}",
                     params=params,
                     json=json,
-                    headers={"Authorization": f"Bearer {token}"},
+                    content=content,
+                    headers={**(headers or {}), "Authorization": f"Bearer {token}"},
                 )
             except httpx.HTTPError as exc:
                 raise MetricsError(ErrorKind.TRANSIENT, describe_exception(exc)) from None
@@ -177,6 +190,19 @@ class YouTubeMetrics:
             },
         }
         response = await self.call("PUT", "videos", params={"part": "snippet"}, json=body)
+        return response_json(response)
+
+
+    async def set_thumbnail(self, video_id: str, image: bytes, content_type: str) -> dict[str, Any]:
+        """``thumbnails.set`` with ``image`` (JPEG or PNG) as the body (about 50 units)."""
+        response = await self.call(
+            "POST",
+            "thumbnails/set",
+            params={"videoId": video_id, "uploadType": "media"},
+            content=image,
+            headers={"Content-Type": content_type},
+            base=f"{self._upload_root}upload/youtube/v3/",
+        )
         return response_json(response)
 
 

@@ -2,9 +2,10 @@
 
 Each account (a YouTube channel, an upload-post profile) gets an audience the tests cannot see
 through the public endpoints: a base reach, peak hours of the week (views of a post depend on the
-hour of week it went out at), per-post log-normal noise, and optional title boosts (views come in
-faster while a video's title contains a given word: what a title experiment should find). Counters
-grow as ``1 - exp(-age / tau)``, integrated over the video's title history.
+hour of week it went out at), per-post log-normal noise, and optional title and thumbnail boosts
+(views come in faster while a video's title contains a given word, or while a given image is its
+thumbnail: what an experiment should find). Counters grow as ``1 - exp(-age / tau)``, integrated
+over the video's title and thumbnail history.
 
 Served through the same endpoints as the real services:
 
@@ -17,7 +18,8 @@ Served through the same endpoints as the real services:
 
 Control: ``GET/POST /_sandbox/audience/{key}`` reads or sets an audience, ``POST
 /_sandbox/audience/seed`` creates posts already published at given times (fast history for the
-best-time test), ``DELETE /_sandbox/audience/videos/{id}`` deletes a post on the "platform".
+best-time test), ``DELETE /_sandbox/audience/videos/{id}`` deletes a post on the "platform",
+``GET /_sandbox/audience/videos/{id}/thumbnails`` lists the thumbnails set on a video.
 """
 
 from __future__ import annotations
@@ -68,6 +70,9 @@ class Audience:
     watch_seconds: float = 21.0
     #: Word (case-insensitive) -> factor on view velocity while the title contains it.
     title_boost: dict[str, float] = field(default_factory=dict)
+    #: sha256 of an image (hex, or a prefix of 8+ characters) -> factor on view velocity while it
+    #: is the video's thumbnail (``thumbnails.set``).
+    thumbnail_boost: dict[str, float] = field(default_factory=dict)
 
     def weight(self, hour_of_week: float) -> float:
         """Relative audience at an hour of week (1 far from any peak)."""
@@ -85,6 +90,12 @@ class Audience:
             if word.lower() in lowered:
                 factor *= gain
         return factor
+
+    def thumbnail_factor(self, sha256: str) -> float:
+        for prefix, gain in self.thumbnail_boost.items():
+            if len(prefix) >= 8 and sha256.lower().startswith(prefix.lower()):
+                return gain
+        return 1.0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Audience:
@@ -129,23 +140,35 @@ def _post_factor(post_key: str, sigma: float) -> float:
 
 
 def counters(
-    aud: Audience, post_key: str, published: float, titles: list[tuple[float, str]], now: float
+    aud: Audience,
+    post_key: str,
+    published: float,
+    titles: list[tuple[float, str]],
+    now: float,
+    thumbnails: list[tuple[float, str]] | None = None,
 ) -> dict[str, float]:
-    """Cumulative views, likes, comments, shares and watch seconds of one post at ``now``."""
+    """Cumulative views, likes, comments, shares and watch seconds of one post at ``now``.
+
+    ``titles`` and ``thumbnails`` are ``(since, value)`` histories; each stretch of time grows at
+    the rate of the title and the thumbnail (image sha256) the video had then.
+    """
     if now <= published:
         return {"views": 0, "likes": 0, "comments": 0, "shares": 0, "watch_seconds": 0}
     tau = aud.tau_hours * 3600.0
     scale = aud.base * aud.weight(hour_of_week(published)) * _post_factor(post_key, aud.noise)
-    history = sorted(titles) or [(published, "")]
+    title_history = sorted(titles) or [(published, "")]
+    thumb_history = sorted(thumbnails or [])
+    edges = sorted({published, *(t for t, _ in title_history), *(t for t, _ in thumb_history)})
     views = 0.0
-    for i, (start, title) in enumerate(history):
+    for i, start in enumerate(edges):
         seg_start = max(start, published)
-        seg_end = history[i + 1][0] if i + 1 < len(history) else now
-        seg_end = min(seg_end, now)
+        seg_end = min(edges[i + 1] if i + 1 < len(edges) else now, now)
         if seg_end <= seg_start:
             continue
+        title = _at(title_history, seg_start, title_history[0][1])
+        thumb = _at(thumb_history, seg_start, "")
         grown = math.exp(-(seg_start - published) / tau) - math.exp(-(seg_end - published) / tau)
-        views += scale * aud.boost(title) * grown
+        views += scale * aud.boost(title) * aud.thumbnail_factor(thumb) * grown
     v = math.floor(views)
     return {
         "views": v,
@@ -154,6 +177,16 @@ def counters(
         "shares": math.floor(v * aud.share_rate),
         "watch_seconds": round(v * aud.watch_seconds, 1),
     }
+
+
+def _at(history: list[tuple[float, str]], when: float, before: str) -> str:
+    """The value of a sorted ``(since, value)`` history at ``when`` (``before`` until its first)."""
+    value = before
+    for since, item in history:
+        if since > when:
+            break
+        value = item
+    return value
 
 
 def _parse_ts(value: Any) -> float:
@@ -171,8 +204,9 @@ def _video_counters(state: SandboxState, video: dict[str, Any], now: float) -> d
     published = _parse_ts(video.get("snippet", {}).get("publishedAt") or now)
     with state.lock:
         titles = list(state.title_history.get(vid) or [(published, video["snippet"].get("title", ""))])
+        thumbs = list(state.thumbnail_history.get(vid) or [])
     # The post's luck is keyed by channel and publish time, so a seeded history is reproducible.
-    return counters(audience_of(state, channel), f"{channel}:{published}", published, titles, now)
+    return counters(audience_of(state, channel), f"{channel}:{published}", published, titles, now, thumbs)
 
 
 async def list_videos(request: Request) -> Response:
@@ -396,6 +430,14 @@ async def delete_video(request: Request) -> Response:
     return json_response({"deleted": found}, 200 if found else 404)
 
 
+async def thumbnail_history(request: Request) -> Response:
+    """``GET /_sandbox/audience/videos/{id}/thumbnails``: each ``thumbnails.set`` (time, sha256)."""
+    state = state_of(request)
+    with state.lock:
+        history = list(state.thumbnail_history.get(request.path_params["video_id"]) or [])
+    return json_response({"history": [[iso(ts), sha] for ts, sha in history]})
+
+
 #: Mounted before the base YouTube routes, so ``videos.list`` gains ``statistics``.
 routes = [
     Route("/youtube/v3/videos", list_videos, methods=["GET"]),
@@ -403,6 +445,7 @@ routes = [
     Route("/api/uploadposts/post-analytics/{request_id}", post_analytics, methods=["GET"]),
     Route("/_sandbox/audience/seed", seed, methods=["POST"]),
     Route("/_sandbox/audience/videos/{video_id}", delete_video, methods=["DELETE"]),
+    Route("/_sandbox/audience/videos/{video_id}/thumbnails", thumbnail_history, methods=["GET"]),
     Route("/_sandbox/audience/{key}", get_audience, methods=["GET"]),
     Route("/_sandbox/audience/{key}", set_audience, methods=["POST"]),
 ]

@@ -273,6 +273,8 @@ class SandboxState:
         #: over time (the experiment's switch changes how fast views come in).
         self.audiences: dict[str, Any] = {}
         self.title_history: dict[str, list[tuple[float, str]]] = {}
+        #: Video id -> (time set, sha256 of the image) of each ``thumbnails.set``.
+        self.thumbnail_history: dict[str, list[tuple[float, str]]] = {}
 
     def reset(self) -> None:
         """Forget everything (``DELETE /_sandbox/posts``), including received media files."""

@@ -605,6 +605,7 @@ async def set_thumbnail(request: Request) -> Response:
     with state.lock:
         state.thumbnails[video_id] = {"size": sink.size, "sha256": sink.hexdigest(),
                                       "content_type": kind}
+        state.thumbnail_history.setdefault(video_id, []).append((state.clock(), sink.hexdigest()))
         video["snippet"]["thumbnails"] = items
         for post in state.posts:
             if post.get("video_id") == video_id and post["platform"] == "youtube":
