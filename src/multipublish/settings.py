@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     youtube_api_url: str = "https://www.googleapis.com/"
     #: Root of the YouTube upload host (``{root}upload/youtube/v3/...``).
     youtube_upload_url: str = "https://www.googleapis.com/"
+    #: Root of the YouTube Analytics API (``{root}v2/reports``).
+    youtube_analytics_url: str = "https://youtubeanalytics.googleapis.com/"
     #: Google OAuth2 token endpoint. The only one used: a ``token_uri`` sent with credentials is
     #: ignored (it could point inside the network).
     google_token_url: str = "https://oauth2.googleapis.com/token"
@@ -200,6 +202,10 @@ class Settings(BaseSettings):
     def youtube_api_root(self) -> str:
         """Root (ending in ``/``) for ``youtube/v3`` calls."""
         return _root(self.sandbox_url or self.youtube_api_url)
+
+    def youtube_analytics_root(self) -> str:
+        """Root (ending in ``/``) for the YouTube Analytics API's ``v2/reports``."""
+        return _root(self.sandbox_url or self.youtube_analytics_url)
 
     def youtube_upload_root(self) -> str:
         """Root (ending in ``/``) for ``upload/youtube/v3`` calls."""

@@ -30,9 +30,10 @@ from multipublish.insights.sources import (
     YOUTUBE_MAX_IDS,
     MetricsError,
     UploadPostMetrics,
-    YouTubeMetrics,
+    YouTubeAnalytics,
 )
 from multipublish.insights.store import InsightStore, Sample, Task
+from multipublish.platforms.google_oauth import can_read_analytics
 from multipublish.settings import Settings
 
 log = logging.getLogger("multipublish.insights")
@@ -43,6 +44,11 @@ PAUSE = timedelta(hours=6)
 BACKOFF_BASE = 60.0
 BACKOFF_CAP = 3600.0
 YOUTUBE_BUCKET = "youtube"
+#: YouTube Analytics reports asked for at once per account.
+ANALYTICS_PARALLEL = 8
+#: The state of a YouTube post whose account did not grant the Analytics scope.
+NO_ANALYTICS = ("no watch time: the account did not grant yt-analytics.readonly (YouTube Analytics); "
+                "views, likes and comments from videos.list")
 #: upload-post analytics calls in flight at once per account (its rate limit is per API key).
 UPLOAD_POST_PARALLEL = 8
 
@@ -94,6 +100,9 @@ class MetricsCollector:
         self._stop = asyncio.Event()
         #: Totals since start (the benchmark reads them).
         self.totals = RoundStats()
+        #: Account -> (not before, why): YouTube Analytics refused (scope absent or revoked), so
+        #: watch time is not asked again before then; views still come from videos.list.
+        self.analytics_off: dict[str, tuple[datetime, str]] = {}
 
     def now(self) -> datetime:
         return self._clock().astimezone(UTC)
@@ -201,7 +210,8 @@ class MetricsCollector:
         def save(partial: dict[str, Any]) -> None:
             self.accounts.update_credentials(account_id, "youtube", partial)
 
-        source = YouTubeMetrics(account_id, credentials, self.settings, save)
+        source = YouTubeAnalytics(account_id, credentials, self.settings, save)
+        analytics = can_read_analytics(credentials.get("scopes"))
         unit = int(self.settings.youtube_unit_costs.get("videos.list", 1))
         try:
             for start in range(0, len(tasks), YOUTUBE_MAX_IDS):
@@ -225,16 +235,65 @@ class MetricsCollector:
                 stats.calls += fetched.calls
                 found = [(t, fetched.samples[t.video_id]) for t in chunk if t.video_id in fetched.samples]
                 gone = [t for t in chunk if t.video_id in fetched.missing]
+                notes: dict[int, str] = {}
                 if found:
+                    if analytics:
+                        notes = await self._watch_time(source, account_id, found, stats)
+                    else:
+                        notes = dict.fromkeys((t.id for t, _ in found), NO_ANALYTICS)
                     stats.sampled += await self._db(
                         self.store.save_samples, found, self.worker_id,
-                        units_per_post=unit / len(chunk), now=self.now(),
+                        units_per_post=unit / len(chunk), now=self.now(), notes=notes,
                     )
                 await self._hand_back(gone, stats, "deleted",
                                       "the video is no longer on YouTube (deleted or made private)",
                                       None, count=False)
         finally:
             await source.aclose()
+
+    async def _watch_time(self, source: YouTubeAnalytics, account_id: str,
+                          found: list[tuple[Task, Sample]], stats: RoundStats) -> dict[int, str]:
+        """Watch time from YouTube Analytics ``reports.query`` into each sample (one call per video,
+        ``ANALYTICS_PARALLEL`` at a time); the reason per post when it could not be had.
+
+        A refusal of the scope turns Analytics off for the account for ``PAUSE`` (a clear state on
+        each post, collection going on from videos.list); other errors skip it for this round."""
+        now = self.now()
+        off = self.analytics_off.get(account_id)
+        if off is not None and off[0] > now:
+            return {t.id: off[1] for t, _ in found}
+        self.analytics_off.pop(account_id, None)
+        end = now.date().isoformat()
+        gate = asyncio.Semaphore(ANALYTICS_PARALLEL)
+
+        async def one(task: Task, sample: Sample) -> str | MetricsError | None:
+            start = (task.published_at - timedelta(days=1)).date().isoformat()  # report days are PT
+            async with gate:
+                try:
+                    report = await source.daily_views(task.video_id, start, end)
+                except MetricsError as exc:
+                    return exc
+            stats.calls += 1
+            sample.watch_time_s = report.watch_time_s
+            return None
+
+        results = await asyncio.gather(*(one(t, s) for t, s in found))
+        notes: dict[int, str] = {}
+        for (task, _), outcome in zip(found, results, strict=True):
+            if isinstance(outcome, MetricsError):
+                if outcome.kind == ErrorKind.AUTH:
+                    why = (f"YouTube Analytics refused ({outcome}): the yt-analytics.readonly scope is "
+                           "absent or was revoked; watch time not collected, views from videos.list; "
+                           f"asked again after {(now + PAUSE).isoformat()}")
+                    self.analytics_off[account_id] = (now + PAUSE, why)
+                    notes[task.id] = why
+                else:
+                    notes[task.id] = (f"YouTube Analytics unavailable this round ({outcome}); "
+                                      "views from videos.list")
+        if account_id in self.analytics_off:  # one refusal speaks for the whole account
+            why = self.analytics_off[account_id][1]
+            notes = {t.id: why for t, _ in found}
+        return notes
 
     # -- upload-post -----------------------------------------------------------------------------
     async def _upload_post(self, credentials: dict[str, Any], tasks: list[Task], stats: RoundStats) -> None:

@@ -8,6 +8,11 @@ the collector what to do (wait for the quota reset, pause until the scope is gra
   https://developers.google.com/youtube/v3/docs/videos/list). A video missing from ``items`` was
   deleted (or made private). ``viewCount`` etc. arrive as strings. No shares or watch time here:
   those need the YouTube Analytics API, which this module does not call yet.
+* YouTube Analytics ``reports.query`` (``GET {root}v2/reports?ids=channel==MINE&metrics=views,
+  estimatedMinutesWatched&dimensions=day&filters=video==ID&startDate=&endDate=``:
+  https://developers.google.com/youtube/analytics/reference/reports/query), only for accounts that
+  granted ``yt-analytics.readonly``; its own quota, not the Data API's units. "The response for a
+  query with the day dimension will not contain rows for the most recent days", so its totals lag.
 * YouTube ``thumbnails.set`` (``POST /upload/youtube/v3/thumbnails/set?videoId=``, the image as the
   body, about 50 units: https://developers.google.com/youtube/v3/docs/thumbnails/set), for
   thumbnail experiments.
@@ -86,6 +91,7 @@ class YouTubeMetrics:
         self._oauth = GoogleOAuth(account_id, credentials, settings, save_credentials)
         self._root = settings.youtube_api_root()
         self._upload_root = settings.youtube_upload_root()
+        self._analytics_root = settings.youtube_analytics_root()
         self._http = httpx.AsyncClient(timeout=make_timeout(settings.http_timeout), transport=transport)
 
     async def aclose(self) -> None:
@@ -204,6 +210,51 @@ class YouTubeMetrics:
             base=f"{self._upload_root}upload/youtube/v3/",
         )
         return response_json(response)
+
+
+@dataclass(slots=True)
+class DailyViews:
+    """A video's Analytics report: rows ``(day, views, minutes watched)`` and their totals."""
+
+    days: list[tuple[str, int, float]]
+
+    @property
+    def views(self) -> int:
+        return sum(d[1] for d in self.days)
+
+    @property
+    def watch_time_s(self) -> float:
+        return 60.0 * sum(d[2] for d in self.days)
+
+
+class YouTubeAnalytics(YouTubeMetrics):
+    """``reports.query`` of the YouTube Analytics API v2 (same OAuth credentials as the Data API)."""
+
+    async def daily_views(self, video_id: str, start: str, end: str) -> DailyViews:
+        """Views and minutes watched per day of one video, ``start``..``end`` (``YYYY-MM-DD``)."""
+        response = await self.call(
+            "GET",
+            "reports",
+            params={
+                "ids": "channel==MINE",
+                "startDate": start,
+                "endDate": end,
+                "metrics": "views,estimatedMinutesWatched",
+                "dimensions": "day",
+                "filters": f"video=={video_id}",
+            },
+            base=f"{self._analytics_root}v2/",
+        )
+        data = response_json(response)
+        headers = [str(h.get("name")) for h in data.get("columnHeaders") or [] if isinstance(h, dict)]
+        try:
+            i_day, i_views, i_min = (headers.index(n) for n in ("day", "views", "estimatedMinutesWatched"))
+        except ValueError:
+            raise MetricsError(ErrorKind.PERMANENT, f"YouTube Analytics answered columns {headers}") from None
+        days = []
+        for row in data.get("rows") or []:  # no rows at all when there is no data yet
+            days.append((str(row[i_day]), int(row[i_views] or 0), float(row[i_min] or 0)))
+        return DailyViews(days=days)
 
 
 class UploadPostMetrics:

@@ -8,7 +8,7 @@ claimed with a lease so two workers never sample the same post, handed back with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -290,8 +290,12 @@ class InsightStore:
         *,
         units_per_post: float = 0.0,
         now: datetime | None = None,
+        notes: Mapping[int, str] | None = None,
     ) -> int:
-        """Write one sample per post and hand each post back with its next due time (batched)."""
+        """Write one sample per post and hand each post back with its next due time (batched).
+
+        ``notes`` (post id -> words) is kept as the post's ``state_reason``: what this sample lacks
+        and why (e.g. no watch time without the Analytics scope); cleared when absent."""
         now = now or self.now()
         if not samples:
             return 0
@@ -340,6 +344,7 @@ class InsightStore:
                     "b_v1h": milestone.get("views_1h"),
                     "b_v24h": milestone.get("views_24h"),
                     "b_v7d": milestone.get("views_7d"),
+                    "b_reason": (notes or {}).get(task.id),
                 }
             )
         c = insight_posts.c
@@ -351,10 +356,10 @@ class InsightStore:
                 likes=bindparam("b_likes"),
                 comments=bindparam("b_comments"),
                 shares=bindparam("b_shares"),
-                watch_time_s=bindparam("b_watch"),
+                watch_time_s=func.coalesce(bindparam("b_watch"), c.watch_time_s),  # last known
                 next_sample_at=bindparam("b_next"),
                 state=bindparam("b_state"),
-                state_reason=None,
+                state_reason=bindparam("b_reason"),
                 samples=c.samples + 1,
                 attempts=0,
                 last_error=None,

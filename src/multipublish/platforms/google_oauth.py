@@ -53,6 +53,21 @@ MANAGE_SCOPES: tuple[str, ...] = (
 YOUTUBE_SCOPES: tuple[str, ...] = (UPLOAD_SCOPE, MANAGE_SCOPES[0])
 
 
+#: YouTube Analytics ``reports.query`` (views by day, watch time); not asked for at consent by
+#: default: an account that granted it (its stored ``scopes`` list it) gets watch time collected.
+ANALYTICS_SCOPES: tuple[str, ...] = (
+    "https://www.googleapis.com/auth/yt-analytics.readonly",
+    "https://www.googleapis.com/auth/yt-analytics-monetary.readonly",
+)
+
+
+def can_read_analytics(scopes: Any) -> bool:
+    """Whether granted ``scopes`` (as stored with the token) include a YouTube Analytics scope."""
+    if isinstance(scopes, str):
+        scopes = scopes.split()
+    return any(s in ANALYTICS_SCOPES for s in scopes or ())
+
+
 def can_manage(scopes: Any) -> bool:
     """Whether granted ``scopes`` cover the calls after the upload (thumbnail, playlist, reads).
 

@@ -13,6 +13,11 @@ Served through the same endpoints as the real services:
   the call costs 1 unit, and is refused with ``quotaExceeded`` once the day's quota is spent) and
   ``PUT /youtube/v3/videos?part=snippet`` (``videos.update``, 50 units; ``snippet.title`` and
   ``snippet.categoryId`` are required, as the API reference says).
+* YouTube Analytics ``GET /v2/reports`` (``reports.query``: ``ids=channel==MINE``, ``metrics`` of
+  views, estimatedMinutesWatched, likes, comments, shares; ``dimensions=day``; ``filters=video==ID``)
+  for tokens granted ``yt-analytics.readonly`` (403 ``insufficientPermissions`` otherwise, also as soon
+  as the grant is withdrawn); one row per day that has ended (UTC here; Pacific time at Google), so
+  the most recent day is missing, as the reference says.
 * upload-post ``GET /api/uploadposts/post-analytics/{request_id}`` (the official SDK's
   ``get_post_analytics``), answered per platform.
 
@@ -430,6 +435,90 @@ async def delete_video(request: Request) -> Response:
     return json_response({"deleted": found}, 200 if found else 404)
 
 
+ANALYTICS_SCOPES = (
+    "https://www.googleapis.com/auth/yt-analytics.readonly",
+    "https://www.googleapis.com/auth/yt-analytics-monetary.readonly",
+)
+ANALYTICS_METRICS = {
+    "views": "views", "estimatedMinutesWatched": "watch_seconds", "likes": "likes",
+    "comments": "comments", "shares": "shares",
+}
+DAY_S = 86400
+
+
+def _analytics_granted(state: SandboxState, token: str) -> bool:
+    with state.lock:
+        scope = state.token_scopes.get(token)
+        current = state.config.youtube_granted_scopes
+    if current and not any(s in ANALYTICS_SCOPES for s in current.split()):
+        return False  # the grant was withdrawn: Google stops honouring the scope at once
+    return scope is not None and any(s in ANALYTICS_SCOPES for s in scope.split())
+
+
+def _date(value: str | None) -> float | None:
+    try:
+        return datetime.strptime(value or "", "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+
+
+async def reports_query(request: Request) -> Response:
+    """``reports.query`` of the YouTube Analytics API v2, for the day dimension of one video."""
+    state = state_of(request)
+    channel = youtube._authorize(request)
+    if channel is None:
+        return youtube._auth_error()
+    token = request.headers.get("authorization", "").partition(" ")[2].strip()
+    if not _analytics_granted(state, token):
+        return youtube._insufficient_scope()
+    answer, fault = await youtube._apply_fault(state, "analytics")
+    if answer is not None:
+        return answer
+    if fault is not None:
+        raise DropConnection
+    q = request.query_params
+    if q.get("ids") not in ("channel==MINE", f"channel=={channel}"):
+        return youtube.yt_error(400, "badRequest", "Invalid value for parameter ids (channel==MINE).")
+    start, end = _date(q.get("startDate")), _date(q.get("endDate"))
+    if start is None or end is None or start > end:
+        return youtube.yt_error(400, "badRequest", "startDate and endDate are required, YYYY-MM-DD, "
+                                "startDate not after endDate.")
+    metrics = [m.strip() for m in (q.get("metrics") or "").split(",") if m.strip()]
+    unknown = [m for m in metrics if m not in ANALYTICS_METRICS]
+    if not metrics or unknown:
+        return youtube.yt_error(400, "badRequest", f"Unknown identifier ({(unknown or [''])[0]}) "
+                                "given in field parameters.metrics.")
+    if q.get("dimensions") != "day":
+        return youtube.yt_error(400, "badRequest", "The sandbox answers dimensions=day only.")
+    flt = q.get("filters") or ""
+    if not flt.startswith("video=="):
+        return youtube.yt_error(400, "badRequest", "filters must be video==VIDEO_ID.")
+    headers = [{"name": "day", "columnType": "DIMENSION", "dataType": "STRING"}] + [
+        {"name": m, "columnType": "METRIC", "dataType": "INTEGER"} for m in metrics
+    ]
+    rows: list[list[Any]] = []
+    with state.lock:
+        video = json.loads(json.dumps(state.videos.get(flt[len("video=="):]) or {}))
+    if video and video.get("snippet", {}).get("channelId") == channel:
+        now = state.clock()
+        published = _parse_ts(video["snippet"].get("publishedAt") or now)
+        day = max(start, math.floor(published / DAY_S) * DAY_S)
+        while day <= end and day + DAY_S <= now:  # only days that have ended
+            before = _video_counters(state, video, max(day, published))
+            after = _video_counters(state, video, day + DAY_S)
+            row: list[Any] = [datetime.fromtimestamp(day, UTC).date().isoformat()]
+            for m in metrics:
+                key = ANALYTICS_METRICS[m]
+                diff = after[key] - before[key]
+                row.append(round(diff / 60) if m == "estimatedMinutesWatched" else int(diff))
+            rows.append(row)
+            day += DAY_S
+    body: dict[str, Any] = {"kind": "youtubeAnalytics#resultTable", "columnHeaders": headers}
+    if rows:  # "If no data is available for the given query, the rows element will be omitted"
+        body["rows"] = rows
+    return json_response(body)
+
+
 async def thumbnail_history(request: Request) -> Response:
     """``GET /_sandbox/audience/videos/{id}/thumbnails``: each ``thumbnails.set`` (time, sha256)."""
     state = state_of(request)
@@ -443,6 +532,7 @@ routes = [
     Route("/youtube/v3/videos", list_videos, methods=["GET"]),
     Route("/youtube/v3/videos", update_video, methods=["PUT"]),
     Route("/api/uploadposts/post-analytics/{request_id}", post_analytics, methods=["GET"]),
+    Route("/v2/reports", reports_query, methods=["GET"]),
     Route("/_sandbox/audience/seed", seed, methods=["POST"]),
     Route("/_sandbox/audience/videos/{video_id}", delete_video, methods=["DELETE"]),
     Route("/_sandbox/audience/videos/{video_id}/thumbnails", thumbnail_history, methods=["GET"]),
