@@ -145,3 +145,48 @@ async def test_a_crashed_collector_lease_expires_and_another_takes_over(
     assert (await other.run_once()).claimed == 0  # leased
     clock.advance(settings.insights_lease_seconds + 1)
     assert (await other.run_once()).sampled == 1
+
+
+async def test_quota_exhausted_mid_collection_defers_the_rest_until_the_reset(
+    sb: str, settings: Settings, db: Engine, clock: FakeClock, accounts: AccountStore
+) -> None:
+    # 60 videos: two videos.list calls; Google refuses the second (the project's quota is spent).
+    posts = seed(sb, "youtube", [clock.dt()] * 60, refresh_token=REFRESH_TOKEN)
+    store = InsightStore(db, settings, clock=clock.dt)
+    ids = [store.register(YT_ACCOUNT, "youtube", p["video_id"], clock.dt()) for p in posts]
+    httpx.post(f"{sb}/_sandbox/config", json={"youtube_quota": 1}, timeout=10).raise_for_status()
+    collector = _collector(db, settings, clock, accounts)
+    clock.advance(15 * 60)
+    r = await collector.run_once()
+    assert (r.sampled, r.deferred) == (50, 10)
+    rows = [store.post(i) for i in ids]
+    waiting = [row for row in rows if row["samples"] == 0]
+    assert len(waiting) == 10
+    assert all(row["state"] == "active" and "quota reset" in row["state_reason"] for row in waiting)
+    reset = waiting[0]["next_sample_at"]
+    assert reset > clock.dt()
+    # The reset comes (the emulator's quota too): every post is sampled again, by itself.
+    httpx.post(f"{sb}/_sandbox/config", json={"youtube_quota": 10000}, timeout=10).raise_for_status()
+    clock.now = reset.timestamp() + 1
+    r = await collector.run_until_idle()
+    assert r.sampled >= 10
+    assert all(store.post(i)["samples"] >= 1 and store.post(i)["state"] == "active" for i in ids)
+
+
+async def test_a_post_deleted_on_upload_post_is_final(
+    sb: str, settings: Settings, db: Engine, clock: FakeClock, accounts: AccountStore
+) -> None:
+    [tk] = seed(sb, "tiktok", [clock.dt()], user="brandprofile")
+    store = InsightStore(db, settings, clock=clock.dt)
+    pid = store.register(UP_ACCOUNT, "tiktok", tk["video_id"], clock.dt(), reference=tk["request_id"])
+    collector = _collector(db, settings, clock, accounts)
+    clock.advance(900)
+    assert (await collector.run_once()).sampled == 1
+    httpx.delete(f"{sb}/_sandbox/audience/videos/{tk['video_id']}", timeout=10).raise_for_status()
+    clock.advance(900)
+    r = await collector.run_once()
+    row = store.post(pid)
+    assert r.deleted == 1 and row["state"] == "deleted" and row["next_sample_at"] is None
+    assert row["views"] > 0  # what was collected before stays
+    clock.advance(86400)
+    assert (await collector.run_once()).claimed == 0  # final: never asked again
