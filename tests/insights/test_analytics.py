@@ -33,7 +33,8 @@ WITHOUT = " ".join(YOUTUBE_SCOPES)
 
 def grant(sb: str, scopes: str) -> None:
     """What the sandbox's consent grants (and, when it lacks Analytics, withdraws at once)."""
-    httpx.post(f"{sb}/_sandbox/config", json={"youtube_granted_scopes": scopes}, timeout=10).raise_for_status()
+    answer = httpx.post(f"{sb}/_sandbox/config", json={"youtube_granted_scopes": scopes}, timeout=10)
+    answer.raise_for_status()
 
 
 def analytics_client(sb: str, refresh_token: str) -> Any:
@@ -65,7 +66,8 @@ def test_reports_query_through_the_google_client(sb: str, clock: FakeClock) -> N
     grant(sb, WITHOUT)  # the grant withdrawn: refused at once, even with a token issued before
     with pytest.raises(HttpError) as err:
         client.reports().query(ids="channel==MINE", startDate=day0.isoformat(), endDate=day0.isoformat(),
-                               metrics="views", dimensions="day", filters=f"video=={post['video_id']}").execute()
+                               metrics="views", dimensions="day",
+                               filters=f"video=={post['video_id']}").execute()
     assert err.value.resp.status == 403 and "insufficient" in str(err.value).lower()
 
 

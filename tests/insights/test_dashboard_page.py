@@ -58,7 +58,8 @@ def test_insights_page_charts_real_samples(
 
     for width, scheme in ((390, "dark"), (1366, "light")):
         extra = {"is_mobile": True, "has_touch": True} if width == 390 else {}
-        with browser_page(server, width=width, height=900, color_scheme=scheme, bypass_csp=True, **extra) as pg:
+        with browser_page(server, width=width, height=900, color_scheme=scheme, bypass_csp=True,
+                          **extra) as pg:
             pg.goto(server.url + "/insights")
             pg.wait_for_selector("body[data-insights-ready=true]")
             group = pg.locator("section.insight-group")
