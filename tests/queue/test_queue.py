@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import timedelta
+from typing import ClassVar
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -189,6 +191,44 @@ async def test_add_job_rejects_bad_input_and_writes_nothing(make_queue: MakeQueu
     assert count(engine, jobs) == 1 and count(engine, job_results) == 2
     with pytest.raises(NotFoundError):
         q.get_job("nope")
+
+
+class CountingConfig(QueuedPublishConfig):
+    """A real subclass that counts its validations (the check itself is the parent's)."""
+
+    runs: ClassVar[list[str]] = []
+
+    def validate(self) -> None:
+        CountingConfig.runs.append(str(self.account_id))
+        super().validate()
+
+
+async def test_config_is_validated_once_per_enqueue(make_queue: MakeQueue, engine: Engine) -> None:
+    """Checked when built, never again by the queue or the store; a checked config cannot change."""
+    q = make_queue()
+    CountingConfig.runs.clear()
+    platforms = ["tiktok", "YouTube"]
+    data = {"n": 1}
+    c = CountingConfig("acc", platforms, "/videos/clip.mp4", priority=3, callback_data=data)
+    job = q.add_job("once", c)
+    assert CountingConfig.runs == ["acc"]
+    assert job.platforms == ["tiktok", "youtube"]
+    # What was checked is what is stored: the caller's list and dict are not the config's.
+    platforms.append("myspace")
+    data["n"] = object()  # type: ignore[assignment]
+    assert c.platforms == ("tiktok", "youtube") and c.callback_data == {"n": 1}
+    # Fields cannot be set to a bad value after the check.
+    for name, bad in [("priority", 11), ("platforms", []), ("max_retries", -1), ("account_id", "")]:
+        with pytest.raises(AttributeError):
+            setattr(c, name, bad)
+    with pytest.raises(AttributeError):
+        c.platforms.append("myspace")  # type: ignore[attr-defined]
+    # A changed copy is a new config, checked again, and refused with the same field and reason.
+    with pytest.raises(InputError) as err:
+        dataclasses.replace(c, priority=11)
+    assert (err.value.field, err.value.reason) == ("priority", "must be from 1 to 10, got 11")
+    assert CountingConfig.runs == ["acc", "acc"]
+    assert count(engine, jobs) == 1 and count(engine, job_results) == 2
 
 
 async def test_cancel_during_wait_and_control(make_queue: MakeQueue, clock: FakeClock) -> None:

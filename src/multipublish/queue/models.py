@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -79,12 +80,19 @@ def platform_base(key: str) -> str:
     return base_platform(key)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class QueuedPublishConfig:
-    """A publish to run through the queue (the brief's fields plus retry knobs)."""
+    """A publish to run through the queue (the brief's fields plus retry knobs).
+
+    Frozen and checked once, when it is built: an instance is valid by construction, so the queue and
+    the store take the type as the proof and do not check it again (``validate`` ran three times per
+    enqueue before). ``platforms`` is kept as a tuple of normalised keys and ``callback_data`` as a
+    copy, so neither the caller's list nor its dict can change what was checked.
+    """
 
     account_id: str
-    platforms: list[str]
+    #: Platform names, or one comma-separated string; kept as a tuple of normalised keys.
+    platforms: Sequence[str]
     video_path: str
     config: PublishConfig = field(default_factory=PublishConfig)
     #: When to start; ``None`` means now. Naive datetimes are taken as UTC.
@@ -103,34 +111,43 @@ class QueuedPublishConfig:
         self.validate()
         if self.auto_fix:
             self.config.auto_fix = True
-        self.auto_fix = self.config.auto_fix
+        self._set("auto_fix", self.config.auto_fix)
+
+    def _set(self, name: str, value: Any) -> None:
+        # The one way a field changes: normalising while the instance is built.
+        object.__setattr__(self, name, value)
 
     def validate(self) -> None:
-        """Refuse bad input with the field and the reason (nothing is written before this)."""
+        """Refuse bad input with the field and the reason (nothing is written before this).
+
+        Runs once, from ``__post_init__``; it normalises the fields it checks (platform keys, UTC
+        time, float delay) so what is stored is what was checked.
+        """
         if not isinstance(self.account_id, str) or not self.account_id.strip():
             raise InputError("account_id", "must be a non-empty string")
         if len(self.account_id) > 200:
             raise InputError("account_id", "at most 200 characters")
-        if isinstance(self.platforms, str):
-            self.platforms = [p for p in self.platforms.split(",") if p.strip()]
-        if not self.platforms:
+        platforms: Any = self.platforms
+        if isinstance(platforms, str):
+            platforms = [p for p in platforms.split(",") if p.strip()]
+        if not platforms:
             raise InputError("platforms", "at least one platform is required")
         keys: list[str] = []
-        for name in self.platforms:
+        for name in platforms:
             if not isinstance(name, str):
                 raise InputError("platforms", f"platform names are strings, got {name!r}")
             key = platform_key(name)
             if key in keys:
                 raise InputError("platforms", f"{key} is listed twice")
             keys.append(key)
-        self.platforms = keys
+        self._set("platforms", tuple(keys))
         if not isinstance(self.video_path, str) or not str(self.video_path).strip():
             raise InputError("video_path", "must be a non-empty path")
         if self.config is None:
-            self.config = PublishConfig()
+            self._set("config", PublishConfig())
         if not isinstance(self.config, PublishConfig):
             raise InputError("config", "must be a PublishConfig")
-        self.scheduled_time = as_utc(self.scheduled_time)
+        self._set("scheduled_time", as_utc(self.scheduled_time))
         check_priority(self.priority)
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
             raise InputError("max_retries", f"must be an integer from 0 to {MAX_RETRIES_LIMIT}")
@@ -143,12 +160,13 @@ class QueuedPublishConfig:
                 raise InputError("retry_delay", "must be a number of seconds") from None
             if not math.isfinite(delay) or not 0 <= delay <= MAX_RETRY_DELAY:
                 raise InputError("retry_delay", f"must be from 0 to {MAX_RETRY_DELAY:.0f} seconds")
-            self.retry_delay = delay
+            self._set("retry_delay", delay)
         if self.callback_data is not None:
             if not isinstance(self.callback_data, dict):
                 raise InputError("callback_data", "must be a JSON object")
             try:
-                json.dumps(self.callback_data)
+                # A copy through JSON: proves it serialises and detaches it from the caller's dict.
+                self._set("callback_data", json.loads(json.dumps(self.callback_data)))
             except (TypeError, ValueError) as exc:
                 raise InputError("callback_data", f"must be JSON-serialisable: {exc}") from None
         if self.webhook_url is not None and not isinstance(self.webhook_url, str):

@@ -656,7 +656,8 @@ class JobStore:
             job_id = f"job_{uuid.uuid4().hex}"
         if not isinstance(job_id, str) or not job_id.strip() or len(job_id) > 128:
             raise InputError("job_id", "must be a non-empty string of at most 128 characters")
-        cfg.validate()
+        if not isinstance(cfg, QueuedPublishConfig):  # checked when built (frozen): the type is the proof
+            raise InputError("config", "must be a QueuedPublishConfig")
         now = self.now()
         run_at = cfg.scheduled_time if cfg.scheduled_time and cfg.scheduled_time > now else now
         status = QueueStatus.SCHEDULED if run_at > now else QueueStatus.PENDING

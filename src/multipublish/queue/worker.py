@@ -153,7 +153,7 @@ class PublishingQueue:
         """Enqueue; a duplicate id raises ``ConflictError``, bad input ``InputError`` (nothing written)."""
         if not isinstance(cfg, QueuedPublishConfig):
             raise InputError("config", "must be a QueuedPublishConfig")
-        cfg.validate()
+        # Checked when it was built (it is frozen): the type is the proof.
         if cfg.webhook_url is not None:
             if webhook_secret(self.settings, cfg.account_id) is None:
                 raise InputError(
