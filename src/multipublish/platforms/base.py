@@ -113,17 +113,40 @@ class PublishResult:
         retry_after: float | None = None,
         bytes_sent: int = 0,
         details: dict[str, Any] | None = None,
+        video_id: str | None = None,
+        url: str | None = None,
     ) -> PublishResult:
-        """A result that did not publish: a confirmed failure, or (``status``) not confirmed yet."""
+        """A result that did not publish: a confirmed failure, or (``status``) not confirmed yet.
+
+        ``video_id``/``url``: what the platform already told us about a post whose outcome is still
+        to be reconciled (``status=UNKNOWN``), so the reconciliation can ask about it.
+        """
         return cls(
             platform=platform,
             success=False,
             status=status,
+            video_id=video_id,
+            url=url,
             error=error,
             error_kind=kind,
             retry_after=retry_after,
             reference=reference,
             bytes_sent=bytes_sent,
+            details=dict(details or {}),
+        )
+
+    @classmethod
+    def scheduled(
+        cls, platform: str, reference: str, *, retry_after: float, details: dict[str, Any] | None = None
+    ) -> PublishResult:
+        """Accepted by the service for a later time: not published yet, asked about again after
+        ``retry_after`` seconds through ``reference``."""
+        return cls(
+            platform=platform,
+            success=True,
+            status=PublishStatus.SCHEDULED,
+            reference=reference,
+            retry_after=retry_after,
             details=dict(details or {}),
         )
 

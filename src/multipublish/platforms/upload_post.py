@@ -782,11 +782,9 @@ class UploadPostPlatform:
         due = _parse_when(when)
         now = datetime.now(UTC)
         wait = max(SCHEDULE_GRACE, (due - now).total_seconds() + SCHEDULE_GRACE) if due else SCHEDULE_GRACE
-        return PublishResult(
-            platform=self.platform,
-            success=True,
-            status=PublishStatus.SCHEDULED,
-            reference=JOB_PREFIX + job_id,
+        return PublishResult.scheduled(
+            self.platform,
+            JOB_PREFIX + job_id,
             retry_after=wait,
             details={**details, "job_id": job_id, "scheduled_date": when or details.get("scheduled_date")},
         )

@@ -587,13 +587,11 @@ class PublishingQueue:
             raise
         except _StepNotStored as exc:
             # The platform may hold more than we could write down: reconcile, never repost.
-            result = PublishResult(
-                platform=t.key,
-                success=False,
+            result = PublishResult.failed(
+                t.key,
+                ErrorKind.UNKNOWN,
+                f"the {exc.step.name} step could not be stored ({exc.reason}); outcome to be reconciled",
                 status=PublishStatus.UNKNOWN,
-                error=f"the {exc.step.name} step could not be stored ({exc.reason}); "
-                "outcome to be reconciled",
-                error_kind=ErrorKind.UNKNOWN,
                 reference=exc.step.reference,
                 video_id=exc.step.video_id,
                 url=exc.step.url,

@@ -504,9 +504,7 @@ class UsageStore:
     def mark_exhausted(self, account_id: str, platform: str, now: datetime | None = None) -> datetime:
         """Mark ``platform``'s quota used up until its reset (a quota error seen elsewhere)."""
         now = _utc(now or self.now())
-        result = PublishResult(
-            platform=platform, success=False, status=PublishStatus.FAILED, error_kind=ErrorKind.QUOTA
-        )
+        result = PublishResult.failed(platform, ErrorKind.QUOTA, "quota used up (reported elsewhere)")
         self.update_quota_from_result(account_id, platform, result, now)
         return self.check(account_id, platform, now).wait_until or self.next_reset(
             quota_bucket(platform) or "", now
