@@ -10,10 +10,11 @@ limits; refused input comes back as a tool error naming the field and the reason
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import Field, ValidationError
 
@@ -56,6 +57,8 @@ Options = Annotated[
     Field(description="Per-platform options, e.g. {'tiktok': {'privacy': 'public'}}"),
 ]
 JobId = Annotated[str, Field(min_length=1, max_length=200, description="A job id from schedule or list_jobs")]
+T = TypeVar("T")
+
 Status = Literal["pending", "scheduled", "processing", "completed", "failed", "cancelled", "retrying"]
 
 
@@ -66,6 +69,17 @@ def _tool_error(exc: MultipublishError) -> Exception:
     if isinstance(exc, InputError):
         return ToolError(f"{exc.field}: {exc.reason}")
     return ToolError(exc.message)
+
+
+@contextmanager
+def _tool_errors() -> Iterator[None]:
+    """The one translation of refusals into tool errors: the field and the reason, no traceback."""
+    try:
+        yield
+    except ValidationError as exc:
+        raise _fields(exc) from None
+    except MultipublishError as exc:
+        raise _tool_error(exc) from None
 
 
 def _fields(exc: ValidationError) -> Exception:
@@ -108,20 +122,10 @@ def build_mcp(service: Service, *, roots: list[Path] | None) -> MCPServer:
     )
     manager, queue = service.manager, service.queue
 
-    async def call(fn: Callable[[], Any]) -> Any:
+    async def call(fn: Callable[[], T]) -> T:
         """Run blocking service code off the event loop; our errors become tool errors."""
-        try:
+        with _tool_errors():
             return await asyncio.to_thread(fn)
-        except ValidationError as exc:
-            raise _fields(exc) from None
-        except MultipublishError as exc:
-            raise _tool_error(exc) from None
-
-    async def guarded(coro: Callable[[], Awaitable[Any]]) -> Any:
-        try:
-            return await coro()
-        except MultipublishError as exc:
-            raise _tool_error(exc) from None
 
     @server.tool(title="Validate a video")
     async def validate(
@@ -149,8 +153,7 @@ def build_mcp(service: Service, *, roots: list[Path] | None) -> MCPServer:
             report = manager.validate_video_for_platforms(video, list(body.platforms), config)
             return {"valid": all(r.get("valid") for r in report.values()), "platforms": report}
 
-        result: dict[str, Any] = await call(run)
-        return result
+        return await call(run)
 
     @server.tool(title="Prepare a video")
     async def prepare(
@@ -174,8 +177,7 @@ def build_mcp(service: Service, *, roots: list[Path] | None) -> MCPServer:
             report = manager.prepare_video_for_platforms(video, list(body.platforms), trim=trim, fit=fit)
             return {"valid": all(r.get("valid") for r in report.values()), "platforms": report}
 
-        result: dict[str, Any] = await call(run)
-        return result
+        return await call(run)
 
     @server.tool(title="Publish now")
     async def publish_now(
@@ -202,18 +204,15 @@ def build_mcp(service: Service, *, roots: list[Path] | None) -> MCPServer:
 
         body, video, config = await call(prepare)
 
-        async def publish() -> dict[str, Any]:
+        with _tool_errors():
             results = await manager.publish_multi_platform(
                 body.account_id, list(body.platforms), str(video), config, validate=False
             )
-            return {
-                "account_id": body.account_id,
-                "success": bool(results) and all(r.success for r in results.values()),
-                "results": {name: r.to_dict() for name, r in results.items()},
-            }
-
-        done: dict[str, Any] = await guarded(publish)
-        return done
+        return {
+            "account_id": body.account_id,
+            "success": bool(results) and all(r.success for r in results.values()),
+            "results": {name: r.to_dict() for name, r in results.items()},
+        }
 
     @server.tool(title="Schedule a publish")
     async def schedule(
@@ -247,8 +246,7 @@ def build_mcp(service: Service, *, roots: list[Path] | None) -> MCPServer:
             (job,) = schedule_batch([body], roots=roots, manager=manager, queue=queue, field_prefix=None)
             return job.to_dict()
 
-        result: dict[str, Any] = await call(run)
-        return result
+        return await call(run)
 
     @server.tool(title="List jobs")
     async def list_jobs(
@@ -266,26 +264,22 @@ def build_mcp(service: Service, *, roots: list[Path] | None) -> MCPServer:
             )
             return {"jobs": [j.to_dict() for j in jobs], "count": len(jobs)}
 
-        result: dict[str, Any] = await call(run)
-        return result
+        return await call(run)
 
     @server.tool(title="Get a job")
     async def get_job(job_id: JobId) -> dict[str, Any]:
         """One job with its per-platform results (status, url or error per platform)."""
-        result: dict[str, Any] = await call(lambda: queue.get_job(job_id).to_dict())
-        return result
+        return await call(lambda: queue.get_job(job_id).to_dict())
 
     @server.tool(title="Cancel a job")
     async def cancel_job(job_id: JobId) -> dict[str, Any]:
         """Cancel a waiting job; a running one stops at its worker's next lease renewal."""
-        result: dict[str, Any] = await call(lambda: queue.cancel_job(job_id).to_dict())
-        return result
+        return await call(lambda: queue.cancel_job(job_id).to_dict())
 
     @server.tool(title="Retry a job")
     async def retry_job(job_id: JobId) -> dict[str, Any]:
         """Put a failed job back in the queue (platforms already published are not posted again)."""
-        result: dict[str, Any] = await call(lambda: queue.retry_job(job_id).to_dict())
-        return result
+        return await call(lambda: queue.retry_job(job_id).to_dict())
 
     @server.tool(title="Queue statistics")
     async def queue_stats() -> dict[str, Any]:
@@ -298,8 +292,7 @@ def build_mcp(service: Service, *, roots: list[Path] | None) -> MCPServer:
                 "success_rate": success_rates(stats),
             }
 
-        result: dict[str, Any] = await call(run)
-        return result
+        return await call(run)
 
     @server.tool(title="List accounts")
     async def list_accounts(
@@ -315,8 +308,7 @@ def build_mcp(service: Service, *, roots: list[Path] | None) -> MCPServer:
                 out.append(public)
             return {"accounts": out, "count": len(out)}
 
-        result: dict[str, Any] = await call(run)
-        return result
+        return await call(run)
 
     return server
 

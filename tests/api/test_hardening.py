@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
 
 from multipublish.db import make_engine
@@ -73,8 +76,17 @@ def test_post_accounts_under_worker_load_is_never_refused(
         assert len(client.get("/api/publishing/accounts").json()) == 4
 
 
-def test_priority_true_is_refused_naming_the_field(start_api: StartServer, sqlite_url: str) -> None:
-    server = start_api(sqlite_url, start_workers=False)
+QuietServer = Callable[..., ApiServer]
+
+
+@pytest.fixture
+def quiet_api(start_api: StartServer, sqlite_url: str) -> QuietServer:
+    """``quiet_api(**settings)``: the service on SQLite without its workers (nothing runs behind)."""
+    return functools.partial(start_api, sqlite_url, start_workers=False)
+
+
+def test_priority_true_is_refused_naming_the_field(quiet_api: QuietServer) -> None:
+    server = quiet_api()
     with server.client() as client:
         for field, value in (("priority", True), ("priority", "8"), ("max_retries", True)):
             body = {
@@ -83,7 +95,7 @@ def test_priority_true_is_refused_naming_the_field(start_api: StartServer, sqlit
                 "video_path": str(server.media_root / "video.mp4"),
                 field: value,
             }
-            resp = client.post("/api/publishing/publish/scheduled", json=body)
+            resp = client.post(SCHEDULE, json=body)
             assert resp.status_code == 422, resp.text
             assert resp.json()["field"] == field
         resp = client.patch("/api/publishing/jobs/nope", json={"priority": True})
@@ -125,11 +137,19 @@ def _request(path: str, token: str, *, method: str = "GET", headers: dict[str, s
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-def test_a_keep_alive_client_gets_its_next_answer_after_a_500(
-    start_api: StartServer, sqlite_url: str
-) -> None:
-    server = start_api(sqlite_url, start_workers=False)
-    engine = make_engine(sqlite_url)
+SCHEDULE, UPLOADS = "/api/publishing/publish/scheduled", "/api/publishing/uploads"
+JSON, MULTIPART = "application/json", "multipart/form-data; boundary=b0undary"
+
+
+def _post_head(server: ApiServer, path: str, content_type: str, length: int | None = None) -> bytes:
+    """The head of a POST announcing ``length`` bytes (chunked when ``None``); the body is the test's."""
+    size = {"Content-Length": str(length)} if length is not None else {"Transfer-Encoding": "chunked"}
+    return _request(path, server.token, method="POST", headers={"Content-Type": content_type, **size})
+
+
+def test_a_keep_alive_client_gets_its_next_answer_after_a_500(quiet_api: QuietServer) -> None:
+    server = quiet_api()
+    engine = make_engine(server.settings.database_url)
     with engine.begin() as conn:  # a real fault: the table the route reads is gone
         conn.execute(text("DROP TABLE accounts"))
     engine.dispose()
@@ -149,18 +169,11 @@ def test_a_keep_alive_client_gets_its_next_answer_after_a_500(
             assert status == 200
 
 
-def test_a_200_mb_json_body_is_refused_before_it_is_read(start_api: StartServer, sqlite_url: str) -> None:
-    server = start_api(sqlite_url, start_workers=False)
+def test_a_200_mb_json_body_is_refused_before_it_is_read(quiet_api: QuietServer) -> None:
+    server = quiet_api()
     with _raw(server.url) as sock:
         # Headers only: the answer must come without the server waiting for 200 MB.
-        sock.sendall(
-            _request(
-                "/api/publishing/publish/scheduled",
-                server.token,
-                method="POST",
-                headers={"Content-Type": "application/json", "Content-Length": str(200 * 1024**2)},
-            )
-        )
+        sock.sendall(_post_head(server, SCHEDULE, JSON, 200 * 1024**2))
         status, headers, body = _read_response(sock)
     assert status == 413
     assert headers["connection"] == "close"
@@ -168,21 +181,12 @@ def test_a_200_mb_json_body_is_refused_before_it_is_read(start_api: StartServer,
     assert answer["error"] == "payload_too_large" and "MULTIPUBLISH_MAX_JSON_BODY_BYTES" in answer["message"]
 
 
-def test_a_chunked_json_body_is_counted_and_refused_past_the_cap(
-    start_api: StartServer, sqlite_url: str
-) -> None:
-    server = start_api(sqlite_url, start_workers=False, max_json_body_bytes=64 * 1024)
+def test_a_chunked_json_body_is_counted_and_refused_past_the_cap(quiet_api: QuietServer) -> None:
+    server = quiet_api(max_json_body_bytes=64 * 1024)
     chunk = b'{"pad": "' + b"x" * 16384
     sent = 0
     with _raw(server.url) as sock:
-        sock.sendall(
-            _request(
-                "/api/publishing/publish/scheduled",
-                server.token,
-                method="POST",
-                headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
-            )
-        )
+        sock.sendall(_post_head(server, SCHEDULE, JSON))
         try:
             while sent < 4 * 1024**2:
                 sock.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
@@ -209,62 +213,29 @@ def _leftovers(server: ApiServer) -> list[str]:
     return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
 
 
-def test_a_10_gb_upload_is_refused_before_it_is_read(start_api: StartServer, sqlite_url: str) -> None:
-    server = start_api(sqlite_url, start_workers=False, max_upload_bytes=1024**3)
+def test_a_10_gb_upload_is_refused_before_it_is_read(quiet_api: QuietServer) -> None:
+    server = quiet_api(max_upload_bytes=1024**3)
     with _raw(server.url) as sock:
-        sock.sendall(
-            _request(
-                "/api/publishing/uploads",
-                server.token,
-                method="POST",
-                headers={
-                    "Content-Type": "multipart/form-data; boundary=b0undary",
-                    "Content-Length": str(10 * 1024**3),
-                },
-            )
-            + _multipart_head("b0undary")
-        )
+        sock.sendall(_post_head(server, UPLOADS, MULTIPART, 10 * 1024**3) + _multipart_head("b0undary"))
         status, headers, body = _read_response(sock)
     assert status == 413 and headers["connection"] == "close"
     assert "MULTIPUBLISH_MAX_UPLOAD_BYTES" in json.loads(body)["message"]
     assert _leftovers(server) == []
 
 
-def test_an_upload_larger_than_the_free_disk_is_refused(start_api: StartServer, sqlite_url: str) -> None:
-    server = start_api(sqlite_url, start_workers=False, max_upload_bytes=2**60)
+def test_an_upload_larger_than_the_free_disk_is_refused(quiet_api: QuietServer) -> None:
+    server = quiet_api(max_upload_bytes=2**60)
     free = shutil.disk_usage(server.media_root).free
     with _raw(server.url) as sock:
-        sock.sendall(
-            _request(
-                "/api/publishing/uploads",
-                server.token,
-                method="POST",
-                headers={
-                    "Content-Type": "multipart/form-data; boundary=b0undary",
-                    "Content-Length": str(free + 1024**3),
-                },
-            )
-        )
+        sock.sendall(_post_head(server, UPLOADS, MULTIPART, free + 1024**3))
         status, _, body = _read_response(sock)
     assert status == 413 and "free on the server's disk" in json.loads(body)["message"]
 
 
-def test_a_chunked_upload_past_the_cap_is_refused_and_removed(
-    start_api: StartServer, sqlite_url: str
-) -> None:
-    server = start_api(sqlite_url, start_workers=False, max_upload_bytes=1024**2)
+def test_a_chunked_upload_past_the_cap_is_refused_and_removed(quiet_api: QuietServer) -> None:
+    server = quiet_api(max_upload_bytes=1024**2)
     with _raw(server.url) as sock:
-        sock.sendall(
-            _request(
-                "/api/publishing/uploads",
-                server.token,
-                method="POST",
-                headers={
-                    "Content-Type": "multipart/form-data; boundary=b0undary",
-                    "Transfer-Encoding": "chunked",
-                },
-            )
-        )
+        sock.sendall(_post_head(server, UPLOADS, MULTIPART))
         head = _multipart_head("b0undary")
         try:
             sock.sendall(f"{len(head):x}\r\n".encode() + head + b"\r\n")
@@ -285,22 +256,11 @@ def _wait_empty(server: ApiServer) -> list[str]:
     return _leftovers(server)
 
 
-def test_an_upload_that_stops_halfway_leaves_nothing(start_api: StartServer, sqlite_url: str) -> None:
-    server = start_api(sqlite_url, start_workers=False)
+def test_an_upload_that_stops_halfway_leaves_nothing(quiet_api: QuietServer) -> None:
+    server = quiet_api()
     with _raw(server.url) as sock:
-        sock.sendall(
-            _request(
-                "/api/publishing/uploads",
-                server.token,
-                method="POST",
-                headers={
-                    "Content-Type": "multipart/form-data; boundary=b0undary",
-                    "Content-Length": str(8 * 1024**2),
-                },
-            )
-            + _multipart_head("b0undary")
-            + b"\0" * (2 * 1024**2)
-        )
+        head = _post_head(server, UPLOADS, MULTIPART, 8 * 1024**2) + _multipart_head("b0undary")
+        sock.sendall(head + b"\0" * (2 * 1024**2))
         time.sleep(0.2)  # the server has started writing the part
     # the client is gone halfway through
     assert _wait_empty(server) == []
@@ -308,10 +268,8 @@ def test_an_upload_that_stops_halfway_leaves_nothing(start_api: StartServer, sql
         assert client.get("/api/publishing/jobs").status_code == 200
 
 
-def test_an_upload_that_is_not_a_video_is_refused_and_removed(
-    start_api: StartServer, sqlite_url: str
-) -> None:
-    server = start_api(sqlite_url, start_workers=False)
+def test_an_upload_that_is_not_a_video_is_refused_and_removed(quiet_api: QuietServer) -> None:
+    server = quiet_api()
     with server.client() as client:
         resp = client.post(
             "/api/publishing/uploads", files={"file": ("movie.mp4", b"\0" * 300_000, "video/mp4")}

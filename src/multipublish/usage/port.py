@@ -11,7 +11,7 @@ instead of relying on hidden state.
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from typing import Protocol, Required, TypedDict, Unpack
 
 from sqlalchemy import Engine
 
@@ -20,45 +20,33 @@ from multipublish.settings import Settings
 from multipublish.usage.models import Reservation
 from multipublish.usage.store import UsageStore
 
-__all__ = ["NoUsage", "StoreUsage", "UsagePort", "usage_port_for"]
+__all__ = ["Attempt", "NoUsage", "StoreUsage", "UsagePort", "usage_port_for"]
 
 log = logging.getLogger(__name__)
+
+
+class Attempt(TypedDict, total=False):
+    """What is known of one attempt besides its result (the keywords of ``UsagePort.record``)."""
+
+    duration_s: Required[float]
+    post_type: str | None
+    config: PublishConfig | None
+    job_id: str | None
+    attempt: int
+    request_id: str | None
+    reservation: Reservation | None
 
 
 class UsagePort(Protocol):
     """Counts one publish attempt; must not raise (see the module docstring)."""
 
-    def record(
-        self,
-        account_id: str,
-        result: PublishResult,
-        *,
-        duration_s: float,
-        post_type: str | None = None,
-        config: PublishConfig | None = None,
-        job_id: str | None = None,
-        attempt: int = 1,
-        request_id: str | None = None,
-        reservation: Reservation | None = None,
-    ) -> None: ...
+    def record(self, account_id: str, result: PublishResult, **attempt: Unpack[Attempt]) -> None: ...
 
 
 class NoUsage:
     """Counts nothing (``record_usage`` off, or a publisher used without a database)."""
 
-    def record(
-        self,
-        account_id: str,
-        result: PublishResult,
-        *,
-        duration_s: float,
-        post_type: str | None = None,
-        config: PublishConfig | None = None,
-        job_id: str | None = None,
-        attempt: int = 1,
-        request_id: str | None = None,
-        reservation: Reservation | None = None,
-    ) -> None:
+    def record(self, account_id: str, result: PublishResult, **attempt: Unpack[Attempt]) -> None:
         return None
 
 
@@ -68,31 +56,9 @@ class StoreUsage:
     def __init__(self, store: UsageStore) -> None:
         self.store = store
 
-    def record(
-        self,
-        account_id: str,
-        result: PublishResult,
-        *,
-        duration_s: float,
-        post_type: str | None = None,
-        config: PublishConfig | None = None,
-        job_id: str | None = None,
-        attempt: int = 1,
-        request_id: str | None = None,
-        reservation: Reservation | None = None,
-    ) -> None:
+    def record(self, account_id: str, result: PublishResult, **attempt: Unpack[Attempt]) -> None:
         try:
-            self.store.record_attempt(
-                account_id,
-                result,
-                job_id=job_id,
-                attempt=attempt,
-                duration_s=duration_s,
-                post_type=post_type,
-                request_id=request_id,
-                reservation=reservation,
-                config=config,
-            )
+            self.store.record_attempt(account_id, result, **attempt)
         except Exception as exc:
             log.warning(
                 "could not record usage of a publish to %s (the publish stands): %s",
