@@ -44,10 +44,29 @@ async def make_manager(sandbox_url: str, sqlite_url: str, secret_key: str) -> As
 
 @pytest.fixture
 def big_clip(small_video: Path, tmp_path: Path) -> Path:
-    """A real clip padded (sparsely) to 24 MB: more than socket buffers hold."""
+    """A real clip padded (sparsely) to more than twice what a loopback connection can hold.
+
+    The sandbox drops an upload once it has read half the file; until the reset reaches us, the
+    kernel keeps taking bytes into our send buffer and its receive buffer. Had the rest fitted
+    there, every byte would have left us and the client would rightly answer ``unknown`` (a lost
+    answer, asked about through the status endpoint), not a transient failure. 24 MB used to be
+    "more than socket buffers hold", but receive buffers autotune up to ``tcp_rmem``'s maximum
+    (32 MB on some machines): on a loaded machine the server read slowly and the test flaked.
+    """
     path = tmp_path / "big.mp4"
     path.write_bytes(small_video.read_bytes())
-    return pad_to_size(path, 24 * 1024 * 1024)
+    return pad_to_size(path, max(24 * 1024 * 1024, 2 * _in_flight_max() + 4 * 1024 * 1024))
+
+
+def _in_flight_max() -> int:
+    """The most one TCP connection buffers: the send plus receive buffer maxima (Linux; else 16 MB)."""
+    total = 0
+    for name in ("tcp_wmem", "tcp_rmem"):
+        try:
+            total += int(Path(f"/proc/sys/net/ipv4/{name}").read_text().split()[2])
+        except (OSError, ValueError, IndexError):
+            total += 8 * 1024 * 1024
+    return total
 
 
 @pytest.mark.parametrize("platform", UPLOAD_POST_PLATFORMS)
@@ -278,6 +297,10 @@ async def test_error_status_mapped_to_kind(
 async def test_dropped_connection_mid_upload_is_transient(
     make_manager: MakeManager, sandbox_url: str, big_clip: Path
 ) -> None:
+    """A connection dropped while the file is still being sent: a transient failure, nothing posted.
+
+    Deterministic whatever the load: ``big_clip`` is larger than the drop point plus all that the
+    connection can buffer, so the drop always comes before the whole body has left us."""
     manager = make_manager()
     arm(sandbox_url, "instagram", "drop_connection")
     result = await manager.publish_to_platform(
