@@ -52,7 +52,7 @@ function postsTable(posts) {
     el("td", { "data-label": "7 d" }, num(p.views_7d)), el("td", { "data-label": "Engagement" }, pct(p.engagement_rate)),
     el("td", { "data-label": "State" }, p.state)));
   return el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Views per post" },
-    el("table", { class: "posts-table" },
+    el("table", { class: "posts-table stack" },
       el("caption", {}, "Views per post at 1 h, 24 h and 7 d"),
       el("thead", {}, el("tr", {}, ...["Post", "Published", "1 h", "24 h", "7 d", "Engagement", "State"]
         .map((h) => el("th", { scope: "col" }, h)))),
