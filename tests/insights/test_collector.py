@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from multipublish.accounts import AccountStore
 from multipublish.insights import InsightStore, MetricsCollector
 from multipublish.sandbox.audience import Audience, counters
 from multipublish.settings import Settings
-from multipublish.usage.tables import quota_state
+from multipublish.usage.store import UsageStore
 from tests.insights.conftest import REFRESH_TOKEN, UP_ACCOUNT, YT_ACCOUNT, FakeClock, arm, seed, set_audience
 
 
@@ -50,12 +50,10 @@ async def test_youtube_metrics_follow_the_schedule(
     assert [round(s["age_s"]) for s in samples] == [900, 3600]
     assert samples[0]["views"] < samples[1]["views"]
 
-    # Quota counted in the shared counters: 2 units so far.
-    with db.connect() as conn:
-        used = conn.execute(
-            select(quota_state.c.used).where(quota_state.c.account_id == YT_ACCOUNT)
-        ).scalar_one()
-    assert used == 2
+    # Quota counted in the shared counters (the channel's Google Cloud project's): 2 units so far.
+    counter = UsageStore(db, settings).quota_state(YT_ACCOUNT, "youtube")
+    assert counter is not None and counter["used"] == 2
+    assert counter["account_id"].startswith("google-project:")
 
     # Run the whole schedule: 26 ages, ending at 30 days; then the post is done.
     for _ in range(40):
@@ -87,11 +85,8 @@ async def test_quota_stop_then_resume_and_a_deleted_video(
     assert row["state"] == "active" and "quota reset" in row["state_reason"]
     reset = row["next_sample_at"]
     assert reset > clock.dt()  # midnight Pacific after "now"
-    with db.connect() as conn:
-        exhausted = conn.execute(
-            select(quota_state.c.exhausted_until).where(quota_state.c.account_id == YT_ACCOUNT)
-        ).scalar_one()
-    assert exhausted == reset
+    counter = UsageStore(db, settings).quota_state(YT_ACCOUNT, "youtube")
+    assert counter is not None and counter["exhausted_until"] == reset
     # Nothing is tried before the reset...
     clock.advance(60)
     assert (await collector.run_once()).claimed == 0

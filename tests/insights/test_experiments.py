@@ -16,15 +16,16 @@ from multipublish.errors import InputError
 from multipublish.insights import InsightStore, MetricsCollector
 from multipublish.insights.experiments import ExperimentRunner, compare
 from multipublish.settings import Settings
+from multipublish.usage.store import UsageStore
 from multipublish.usage.tables import quota_state
 from tests.insights.conftest import REFRESH_TOKEN, UP_ACCOUNT, YT_ACCOUNT, FakeClock, seed, set_audience
 
 
-def _units(db: Engine) -> int:
-    with db.connect() as conn:
-        return int(conn.execute(
-            select(quota_state.c.used).where(quota_state.c.account_id == YT_ACCOUNT)
-        ).scalar_one())
+def _units(db: Engine, settings: Settings) -> int:
+    """YouTube units used by the account's Google Cloud project (where its counter lives)."""
+    counter = UsageStore(db, settings).quota_state(YT_ACCOUNT, "youtube")
+    assert counter is not None
+    return int(counter["used"])
 
 
 async def _history(
@@ -54,7 +55,7 @@ async def test_the_title_the_emulator_favours_wins(
     [post] = seed(sb, "youtube", [clock.dt()], refresh_token=REFRESH_TOKEN, title="Daily clip")
     pid = store.register(YT_ACCOUNT, "youtube", post["video_id"], clock.dt())
     runner = ExperimentRunner(db, settings, clock=clock.dt, accounts=accounts)
-    before = _units(db)
+    before = _units(db, settings)
     exp = await runner.start(pid, "Wow, what a morning", timedelta(hours=1))
     assert (exp["variant_a"], exp["state"]) == ("Daily clip", "running_a")
     assert exp["switch_at"] == clock.dt() + timedelta(hours=1)
@@ -76,7 +77,7 @@ async def test_the_title_the_emulator_favours_wins(
     assert "median over 5 other posts" in done["result"]["r0_basis"]
     # 1+1 to start, 1+1+50 to switch, 1 to judge, and 1+50 more when A is put back.
     expected = 2 + 52 + 1 + (51 if final == "a" else 0)
-    assert done["quota_units"] == expected and _units(db) - before == expected
+    assert done["quota_units"] == expected and _units(db, settings) - before == expected
     [v] = [v for v in httpx.get(f"{sb}/_sandbox/youtube", timeout=10).json()["videos"]
            if v["id"] == post["video_id"]]
     assert v["snippet"]["title"] == ("Wow, what a morning" if final == "b" else "Daily clip")
@@ -139,7 +140,7 @@ async def test_the_thumbnail_the_emulator_favours_wins(
     [post] = seed(sb, "youtube", [clock.dt()], refresh_token=REFRESH_TOKEN, title="Daily clip")
     pid = store.register(YT_ACCOUNT, "youtube", post["video_id"], clock.dt())
     runner = ExperimentRunner(db, settings, clock=clock.dt, accounts=accounts)
-    before = _units(db)
+    before = _units(db, settings)
     exp = await runner.start_thumbnail(pid, str(a), str(b), timedelta(hours=1))
     assert (exp["kind"], exp["state"], exp["quota_units"]) == ("thumbnail", "running_a", 1 + 50)
     assert exp["result"]["sha256_b"] == sha["b"]
@@ -160,7 +161,7 @@ async def test_the_thumbnail_the_emulator_favours_wins(
     assert "conditional binomial test" in done["result"]["test"]
     # 1 + 50 to start, 1 + 50 to switch, 1 to judge, and 50 more when A is put back.
     expected = 51 + 51 + 1 + (50 if winner == "a" else 0)
-    assert done["quota_units"] == expected and _units(db) - before == expected
+    assert done["quota_units"] == expected and _units(db, settings) - before == expected
     assert _thumbnail_history(sb, post["video_id"])[-1] == sha[winner]
 
 

@@ -16,6 +16,11 @@ Counting rules (documented once, used by the gate and by the reports):
   that never sent a byte gives its units back; one that started uploading keeps them (Google charges
   for the call).
 * A quota refusal from the service marks the bucket exhausted until its reset.
+
+Whose counter: :meth:`UsageStore.quota_key` is the one place that says it. upload-post counters are
+the account's; YouTube's belong to the Google Cloud project (the OAuth client id), shared by every
+channel authorised through that client. Every reader and writer (the gate, usage recording, the
+insights collector, title experiments, the quota listings) goes through it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from time import monotonic
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
@@ -52,6 +58,10 @@ from multipublish.usage.tables import quota_state, usage_records
 UPLOAD_POST_PLATFORMS = frozenset(catalogue.UPLOAD_POST_PLATFORMS)
 #: Longest error text kept per record.
 _MAX_ERROR = 1000
+#: Prefix of the owner of a Google Cloud project's YouTube counters (``google-project:<client id>``).
+GOOGLE_PROJECT = "google-project:"
+#: How long an account's project is remembered (an account re-added with another client moves on).
+_KEY_TTL = 60.0
 
 
 def quota_bucket(platform: str) -> str | None:
@@ -94,7 +104,31 @@ class UsageStore:
         self.engine = engine
         self.settings = settings or Settings()
         self._clock = clock or (lambda: datetime.now(UTC))
+        #: account id -> (its YouTube counters' owner, when read): see :meth:`quota_key`.
+        self._keys: dict[str, tuple[str, float]] = {}
         ensure_schema(engine)
+
+    def quota_key(self, account_id: str, bucket: str) -> str:
+        """The owner of the counter of ``bucket`` for ``account_id``: the one place that says it.
+
+        YouTube Data API quota belongs to the Google Cloud project, i.e. the OAuth client: "Projects
+        that enable the YouTube Data API have a default quota allocation of ... 10,000 units per day"
+        (developers.google.com/youtube/v3/determine_quota_cost), so every channel authorised through
+        one client shares its units and its ``videos.insert`` calls. Counting per channel would let
+        ten channels on one client spend ten times what Google allows, and the eleventh upload of the
+        day would be refused by Google instead of waiting here. The key is
+        ``google-project:<client id>``; an account whose client cannot be read (no such account, no
+        key to decrypt with) keeps counters of its own. Other buckets are the account's.
+        """
+        if not bucket.startswith(YOUTUBE_UNITS):
+            return account_id
+        cached = self._keys.get(account_id)
+        if cached is not None and monotonic() - cached[1] < _KEY_TTL:
+            return cached[0]
+        project = _google_project(self.engine, self.settings, account_id)
+        key = f"{GOOGLE_PROJECT}{project}" if project else account_id
+        self._keys[account_id] = (key, monotonic())
+        return key
 
     def now(self) -> datetime:
         """The store's clock (aware UTC)."""
@@ -102,10 +136,12 @@ class UsageStore:
 
     # -- limits and resets ---------------------------------------------------------------------
     def configured_limit(self, account_id: str, bucket: str) -> int:
-        """The limit of ``bucket`` for ``account_id`` from settings (per-account override first)."""
-        override = self.settings.account_quota_limits.get(account_id, {})
-        if bucket in override:
-            return int(override[bucket])
+        """The limit of ``bucket`` for ``account_id`` from settings: an override of its counter's
+        owner (``google-project:<client id>`` for YouTube) first, then of the account, then the default."""
+        for owner in (self.quota_key(account_id, bucket), account_id):
+            override = self.settings.account_quota_limits.get(owner, {})
+            if bucket in override:
+                return int(override[bucket])
         if bucket == YOUTUBE_UNITS:
             return self.settings.youtube_daily_units
         if bucket == YOUTUBE_INSERTS:
@@ -156,8 +192,11 @@ class UsageStore:
                 yield conn
 
     def _lock(self, conn: Connection, account_id: str, bucket: str, now: datetime) -> _Row:
-        """Create (if missing), lock and roll over the counter row of (account, bucket)."""
+        """Create (if missing), lock and roll over the counter row of (account, bucket).
+
+        The row is the one of the counter's owner (:meth:`quota_key`), not always the account's."""
         limit = self.configured_limit(account_id, bucket)
+        account_id = self.quota_key(account_id, bucket)
         values = {
             "account_id": account_id,
             "platform": bucket,
@@ -294,7 +333,7 @@ class UsageStore:
         rows: dict[str, _Row] = {}
         with self.engine.connect() as conn:
             for bucket in sorted({c.bucket for c in charges}):
-                row = self._read(conn, account_id, bucket)
+                row = self._read(conn, self.quota_key(account_id, bucket), bucket)
                 if row is None:
                     limit = self.configured_limit(account_id, bucket)
                     row = _Row(account_id, bucket, limit, 0, self.next_reset(bucket, now), None, "config")
@@ -512,12 +551,45 @@ class UsageStore:
 
     # -- reading -----------------------------------------------------------------------------------
     def quota_states(self, account_id: str | None = None) -> list[dict[str, Any]]:
-        """The counters as stored (for the API, the CLI and the dashboard)."""
+        """The counters as stored (for the API, the CLI and the dashboard).
+
+        An account's YouTube counters are its project's (:meth:`quota_key`): listed with it, their
+        ``account_id`` naming the project, so a reader sees that other channels share them.
+        """
         query = select(quota_state).order_by(quota_state.c.account_id, quota_state.c.platform)
         if account_id is not None:
-            query = query.where(quota_state.c.account_id == account_id)
+            owners = {account_id, self.quota_key(account_id, YOUTUBE_UNITS)}
+            query = query.where(quota_state.c.account_id.in_(sorted(owners)))
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
+
+    def quota_state(self, account_id: str, bucket: str) -> dict[str, Any] | None:
+        """The stored counter of ``bucket`` that ``account_id`` spends from (``None``: none yet)."""
+        owner = self.quota_key(account_id, bucket)
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(quota_state).where(quota_state.c.account_id == owner, quota_state.c.platform == bucket)
+            ).one_or_none()
+        return dict(row._mapping) if row is not None else None
+
+
+def _google_project(engine: Engine, settings: Settings, account_id: str) -> str | None:
+    """The OAuth client id of an account's YouTube credentials, or ``None`` when unreadable."""
+    from multipublish.accounts import AccountStore
+    from multipublish.platforms.google_oauth import load_client_config
+
+    try:
+        credentials = AccountStore(engine, settings).load(account_id, "youtube").credentials
+    except Exception:  # no such account, no key to decrypt with: the account keeps its own counters
+        return None
+    client_id = credentials.get("client_id")
+    if not client_id:
+        try:
+            config = load_client_config(credentials, secrets_dir=settings.google_secrets_dir)
+            client_id = next(iter(config.values())).get("client_id")
+        except (ValueError, OSError):
+            return None
+    return str(client_id) if client_id else None
 
 
 def _text(value: Any) -> str | None:
