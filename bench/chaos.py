@@ -149,6 +149,7 @@ def run(
         MULTIPUBLISH_YOUTUBE_CHUNK_SIZE=str(256 * 1024),
         # killed attempts keep the quota they reserved (it may have been spent at Google)
         MULTIPUBLISH_YOUTUBE_DAILY_UNITS="100000000",
+        MULTIPUBLISH_YOUTUBE_DAILY_UPLOADS="100000000",
     )
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]

@@ -88,7 +88,7 @@ def bench_collect(n: int, tmp: Path) -> None:
 def _collect(sb: str, n: int, tmp: Path) -> None:
     settings = Settings(sandbox_url=sb, database_url=f"sqlite:///{tmp / 'collect.db'}",
                         secret_key=Fernet.generate_key().decode(), insights_batch=500,
-                        youtube_daily_units=10**9)
+                        youtube_daily_units=10**9, youtube_daily_uploads=10**9)
     engine = make_engine(settings.database_url)
     ensure_schema(engine)
     secrets = tmp / "client_secrets.json"

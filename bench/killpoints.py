@@ -266,6 +266,7 @@ def worker_env(db_url: str, secret: str, sandbox_url: str, async_upload: bool) -
         # A killed attempt keeps the quota it reserved (it may have been spent at Google): a day's
         # 10,000 units would run out after six kills and park the rest until midnight Pacific.
         MULTIPUBLISH_YOUTUBE_DAILY_UNITS="10000000",
+        MULTIPUBLISH_YOUTUBE_DAILY_UPLOADS="10000000",
     )
     return env
 

@@ -35,7 +35,7 @@ from multipublish.usage.analytics import build_report, monthly_costs
 from multipublish.usage.tables import usage_records
 
 NOW = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
-SETTINGS = dict(youtube_daily_units=10**9, upload_post_monthly_limit=10**9)
+SETTINGS = dict(youtube_daily_units=10**9, youtube_daily_uploads=10**9, upload_post_monthly_limit=10**9)
 
 
 def cycles(url: str, ops: int, account: str) -> int:

@@ -10,8 +10,22 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Units of each YouTube Data API call multipublish makes, as Google documents them in the quota
+#: table of developers.google.com/youtube/v3/determine_quota_cost (thumbnails.set: "approximately
+#: 50 units", developers.google.com/youtube/v3/docs/thumbnails/set). ``videos.insert``'s 1,600 units
+#: count only when its own bucket (``youtube_daily_uploads``) is turned off.
+YOUTUBE_UNIT_COSTS: dict[str, int] = {
+    "videos.insert": 1600,
+    "thumbnails.set": 50,
+    "playlistItems.insert": 50,
+    "playlistItems.list": 1,
+    "videos.list": 1,
+    "videos.update": 50,
+    "channels.list": 1,
+}
 
 
 class Settings(BaseSettings):
@@ -145,19 +159,18 @@ class Settings(BaseSettings):
     record_usage: bool = True
     #: Uploads per month of the upload-post plan (free tier: 10); the service's ``usage`` block wins.
     upload_post_monthly_limit: int = 10
-    #: YouTube Data API units per day per project/channel (older docs: 10,000).
-    youtube_daily_units: int = 10_000
-    #: Units charged per YouTube call (defaults from the API documentation).
-    youtube_unit_costs: dict[str, int] = Field(
-        default_factory=lambda: {
-            "videos.insert": 1600,
-            "thumbnails.set": 50,
-            "playlistItems.insert": 50,
-        }
-    )
-    #: Newer docs give ``videos.insert`` its own bucket of calls per day (100); when set, inserts
-    #: count there instead of against ``youtube_daily_units``.
-    youtube_daily_uploads: int | None = None
+    #: YouTube Data API units per day per Google Cloud project, shared by its channels: "10,000
+    #: units per day combined for all other endpoints" (determine_quota_cost).
+    youtube_daily_units: int = Field(default=10_000, ge=0)
+    #: Units charged per YouTube call; a method left out keeps its documented cost
+    #: (``YOUTUBE_UNIT_COSTS``), so ``{"thumbnails.set": 60}`` changes only that one.
+    youtube_unit_costs: dict[str, int] = Field(default_factory=lambda: dict(YOUTUBE_UNIT_COSTS))
+    #: ``videos.insert`` calls per day per project, its own bucket: "The search.list and
+    #: videos.insert methods have their own quota buckets. Each of these methods has a default daily
+    #: limit of 100 per day. The quota cost is 1 per call" (determine_quota_cost, today). ``None``
+    #: or 0: the older rule, each insert costs ``youtube_unit_costs["videos.insert"]`` units of
+    #: ``youtube_daily_units``.
+    youtube_daily_uploads: int | None = Field(default=100, ge=0)
     #: Time zone of the YouTube quota day (resets at its midnight).
     youtube_quota_timezone: str = "America/Los_Angeles"
     #: Per-account limit overrides: ``{"account_id": {"youtube": 3200, "upload-post": 120}}``.
@@ -198,6 +211,22 @@ class Settings(BaseSettings):
         if self.sandbox_url:
             return self.sandbox_url.rstrip("/") + "/api"
         return self.upload_post_url.rstrip("/")
+
+    @field_validator("youtube_unit_costs")
+    @classmethod
+    def _known_costs(cls, value: dict[str, int]) -> dict[str, int]:
+        """A misspelt method would otherwise cost nothing, silently."""
+        for method, units in value.items():
+            if method not in YOUTUBE_UNIT_COSTS:
+                known = ", ".join(sorted(YOUTUBE_UNIT_COSTS))
+                raise ValueError(f"youtube_unit_costs.{method}: not a method multipublish calls ({known})")
+            if isinstance(units, bool) or not isinstance(units, int) or units < 0:
+                raise ValueError(f"youtube_unit_costs.{method}: must be a whole number of units, 0 or more")
+        return value
+
+    def youtube_unit_cost(self, method: str) -> int:
+        """Units one ``method`` call costs: the setting, else Google's documented figure."""
+        return int(self.youtube_unit_costs.get(method, YOUTUBE_UNIT_COSTS[method]))
 
     def youtube_api_root(self) -> str:
         """Root (ending in ``/``) for ``youtube/v3`` calls."""

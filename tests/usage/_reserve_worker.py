@@ -22,7 +22,7 @@ from multipublish.usage import QuotaGate, UsageStore
 def main() -> None:
     url, now_s, go_file, tries = sys.argv[1], sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
     now = datetime.fromisoformat(now_s)
-    settings = Settings(youtube_daily_units=16_000, upload_post_monthly_limit=12)
+    settings = Settings(youtube_daily_units=16_000, youtube_daily_uploads=None, upload_post_monthly_limit=12)
     engine = make_engine(url)
     gate = QuotaGate(UsageStore(engine, settings, clock=lambda: now))
     granted: dict[str, int] = {}

@@ -49,6 +49,7 @@ def _settings(**extra: Any) -> Settings:
         price_per_quota_unit=UNIT_PRICE,
         upload_post_plan_price=PLAN_FEE,
         quota_enforce=False,
+        youtube_daily_uploads=None,  # inserts priced in units (the older rule): 1600 each
         **extra,
     )
 

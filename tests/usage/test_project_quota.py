@@ -38,7 +38,8 @@ def _channel(store: AccountStore, account: str, client_id: str) -> None:
 def test_channels_on_one_oauth_client_share_its_quota(
     engine: Engine, clock: FakeClock, secret_key: str
 ) -> None:
-    settings = Settings(secret_key=secret_key, youtube_daily_units=3500)  # two inserts of 1600
+    # The older rule (inserts in units): two inserts of 1600.
+    settings = Settings(secret_key=secret_key, youtube_daily_units=3500, youtube_daily_uploads=None)
     accounts = AccountStore(engine, settings)
     _channel(accounts, "brand-a", PROJECT_1)
     _channel(accounts, "brand-b", PROJECT_1)
@@ -74,6 +75,7 @@ def test_a_limit_set_for_the_project_applies_to_its_channels(
     settings = Settings(
         secret_key=secret_key,
         account_quota_limits={f"google-project:{PROJECT_1}": {"youtube": 1700}},
+        youtube_daily_uploads=None,
     )
     accounts = AccountStore(engine, settings)
     _channel(accounts, "brand-a", PROJECT_1)
@@ -100,7 +102,7 @@ async def manager(
         secret_key=secret_key,
         http_timeout=10.0,
         youtube_chunk_size=256 * 1024,
-        youtube_daily_units=1600,  # one upload a day per project
+        youtube_daily_uploads=1,  # one upload a day per project (videos.insert's own bucket)
     )
     m = PublishingManager(settings, engine=engine)
     # Two channels through the same downloaded client secrets (one Cloud project) ...
@@ -145,7 +147,8 @@ async def test_second_channel_of_a_project_is_deferred_when_the_first_spent_its_
     assert held is not None and held.status == QueueStatus.SCHEDULED
     assert held.results["youtube"]["status"] == "deferred"
     assert held.wait_reason and "quota" in held.wait_reason
-    assert "1600/1600" in str(held.results["youtube"]["error"])  # the project's counter, not brand-b's
+    # the project's counter, not brand-b's own (which has not uploaded anything)
+    assert "youtube:videos.insert quota: 1/1" in str(held.results["youtube"]["error"])
     assert held.run_at == next_local_midnight(clock())
 
     queue.add_job("c", job("brand-c"))

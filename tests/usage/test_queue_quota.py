@@ -55,7 +55,7 @@ async def world(
             youtube_chunk_size=256 * 1024,
             status_poll_interval=0.05,
             status_poll_max_interval=0.1,
-            **overrides,
+            **{"youtube_daily_uploads": None, **overrides},  # inserts counted in units (older rule)
         )
         manager = PublishingManager(settings, engine=engine)
         managers.append(manager)

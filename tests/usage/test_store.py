@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine, func, select
 
 from multipublish.errors import ErrorKind
@@ -22,7 +23,8 @@ def _state(store: UsageStore, account: str, bucket: str) -> dict[str, object]:
 
 
 def test_youtube_daily_units_defer_until_midnight_pacific(engine: Engine, clock: FakeClock) -> None:
-    settings = Settings(youtube_daily_units=3500)  # room for two inserts of 1600
+    # The older rule (inserts in units): room for two inserts of 1600.
+    settings = Settings(youtube_daily_units=3500, youtube_daily_uploads=None)
     store = UsageStore(engine, settings, clock=clock)
     gate = QuotaGate(store)
     for _ in range(2):
@@ -47,7 +49,7 @@ def test_youtube_daily_units_defer_until_midnight_pacific(engine: Engine, clock:
 
 
 def test_failed_attempt_gives_back_its_reservation(engine: Engine, clock: FakeClock) -> None:
-    store = UsageStore(engine, Settings(upload_post_monthly_limit=2), clock=clock)
+    store = UsageStore(engine, Settings(upload_post_monthly_limit=2, youtube_daily_uploads=None), clock=clock)
     gate = QuotaGate(store)
     d = gate.reserve("acct", "tiktok")
     assert d.allowed and _state(store, "acct", "upload-post")["used"] == 1
@@ -135,7 +137,7 @@ def test_newer_docs_model_counts_inserts_in_their_own_bucket(engine: Engine, clo
 
 
 def test_per_account_override_and_limit_larger_than_quota(engine: Engine, clock: FakeClock) -> None:
-    settings = Settings(account_quota_limits={"small": {"youtube": 1000}})
+    settings = Settings(account_quota_limits={"small": {"youtube": 1000}}, youtube_daily_uploads=None)
     gate = QuotaGate(UsageStore(engine, settings, clock=clock))
     never = gate.reserve("small", "youtube")
     assert not never.allowed and never.wait_until is None
@@ -154,7 +156,9 @@ def test_youtube_day_across_the_spring_dst_change(engine: Engine) -> None:
     """Used up on Saturday evening PST: free again at Sunday 00:00 PST (08:00 UTC); Sunday is a
     23-hour day, so Monday's reset is at 00:00 PDT (07:00 UTC)."""
     clock = FakeClock(datetime(2026, 3, 8, 5, 0, tzinfo=UTC))  # Sat Mar 7, 21:00 PST
-    gate = QuotaGate(UsageStore(engine, Settings(youtube_daily_units=1600), clock=clock))
+    gate = QuotaGate(
+        UsageStore(engine, Settings(youtube_daily_units=1600, youtube_daily_uploads=None), clock=clock)
+    )
     assert gate.reserve("chan", "youtube").allowed
     denied = gate.reserve("chan", "youtube")
     assert denied.wait_until == datetime(2026, 3, 8, 8, 0, tzinfo=UTC)
@@ -174,3 +178,38 @@ def test_counting_without_enforcing(engine: Engine, clock: FakeClock) -> None:
         assert d.allowed
         gate.settle(d.reservation, "acct", ok("tiktok"))
     assert _state(store, "acct", "upload-post")["used"] == 3
+
+
+def test_documented_costs_are_the_defaults_and_a_setting_changes_what_is_counted(
+    engine: Engine, clock: FakeClock
+) -> None:
+    """determine_quota_cost today: videos.insert is one call of its own bucket of 100 a day; the
+    thumbnail (50) and the playlist item (50) come out of the 10,000 daily units."""
+    with_both = PublishConfig(thumbnail_path="t.jpg", platform_specific={"youtube": {"playlist_id": "PL1"}})
+    store = UsageStore(engine, Settings(), clock=clock)
+    assert (store.settings.youtube_daily_uploads, store.settings.youtube_daily_units) == (100, 10_000)
+    charges = {c.bucket: c.amount for c in store.charges_for("youtube", with_both)}
+    assert charges == {"youtube:videos.insert": 1, "youtube": 100}
+    d = store.reserve("chan", "youtube", config=with_both)
+    assert d.allowed
+    assert _state(store, "chan", "youtube")["used"] == 100
+    assert _state(store, "chan", "youtube:videos.insert")["limit"] == 100
+
+    # A cost set for one method changes only that one; the others keep their documented figure.
+    dear = UsageStore(engine, Settings(youtube_unit_costs={"thumbnails.set": 70}), clock=clock)
+    charges = {c.bucket: c.amount for c in dear.charges_for("youtube", with_both)}
+    assert charges["youtube"] == 70 + 50
+    d = dear.reserve("other", "youtube", config=with_both)
+    assert d.allowed and _state(dear, "other", "youtube")["used"] == 120
+    # The older rule, with its insert cost set too.
+    legacy = Settings(youtube_daily_uploads=None, youtube_unit_costs={"videos.insert": 1000})
+    assert [(c.bucket, c.amount) for c in UsageStore(engine, legacy).charges_for("youtube")] == [
+        ("youtube", 1000)
+    ]
+
+
+def test_a_cost_for_a_method_that_is_not_called_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match=r"youtube_unit_costs\.video\.insert: not a method"):
+        Settings(youtube_unit_costs={"video.insert": 10})
+    with pytest.raises(ValueError, match=r"youtube_unit_costs\.videos\.list: must be a whole number"):
+        Settings(youtube_unit_costs={"videos.list": -1})

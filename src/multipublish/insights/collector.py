@@ -212,7 +212,7 @@ class MetricsCollector:
 
         source = YouTubeAnalytics(account_id, credentials, self.settings, save)
         analytics = can_read_analytics(credentials.get("scopes"))
-        unit = int(self.settings.youtube_unit_costs.get("videos.list", 1))
+        unit = self.settings.youtube_unit_cost("videos.list")
         try:
             for start in range(0, len(tasks), YOUTUBE_MAX_IDS):
                 chunk = tasks[start:start + YOUTUBE_MAX_IDS]

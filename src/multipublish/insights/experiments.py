@@ -16,10 +16,11 @@ Quota: ``videos.list`` 1 unit at the start, at the switch and at the end. A titl
 reads the snippet (1) and sends ``videos.update`` (50) at the switch, and again when A is put
 back. A thumbnail experiment uploads image A with ``thumbnails.set`` at the start (so the video
 shows a known A; about 50 units, developers.google.com/youtube/v3/docs/thumbnails/set), B at the
-switch (50), and A again when A is kept (50). Counted in the account's YouTube counters and in the
-experiment's ``quota_units``. Other platforms cannot edit a caption or change a cover after
-posting (upload-post offers no edit call for TikTok, Instagram, Facebook or LinkedIn posts), so
-experiments are refused for them with that reason.
+switch (50), and A again when A is kept (50); each cost as ``youtube_unit_costs`` says. Counted in
+the YouTube counters of the account's Google Cloud project and in the experiment's
+``quota_units``. Other platforms cannot edit a caption or change a cover after posting (upload-post
+offers no edit call for TikTok, Instagram, Facebook or LinkedIn posts), so experiments are refused
+for them with that reason.
 """
 
 from __future__ import annotations
@@ -39,10 +40,6 @@ from multipublish.insights.sources import MetricsError, YouTubeMetrics
 from multipublish.insights.tables import insight_experiments, insight_posts, insight_samples
 from multipublish.settings import Settings
 
-COST_LIST = 1
-COST_UPDATE = 50
-#: thumbnails.set: "a quota cost of approximately 50 units".
-COST_THUMBNAIL = 50
 #: thumbnails.set: "Maximum file size: 2MB"; JPEG or PNG.
 MAX_THUMBNAIL_BYTES = 2 * 1024 * 1024
 RUNNING = ("running_a", "running_b")
@@ -122,14 +119,14 @@ class ExperimentRunner:
         source = await self._source(post.account_id)
         units = 0
         try:
-            units += await self._spend(post.account_id, COST_LIST)
+            units += await self._spend(post.account_id, "videos.list")
             video = await source.video(post.video_id)
             if not video:
                 raise ConflictError(f"video {post.video_id} is no longer on YouTube")
             title_a = str(video["snippet"]["title"])
             if title_a == title_b:
                 raise InputError("title_b", "is the title the video already has")
-            units += await self._spend(post.account_id, COST_LIST)
+            units += await self._spend(post.account_id, "videos.list")
             stats = await source.statistics([post.video_id])
         finally:
             await source.aclose()
@@ -154,11 +151,11 @@ class ExperimentRunner:
         source = await self._source(post.account_id)
         units = 0
         try:
-            units += await self._spend(post.account_id, COST_LIST)
+            units += await self._spend(post.account_id, "videos.list")
             stats = await source.statistics([post.video_id])
             if post.video_id in stats.missing:
                 raise ConflictError(f"video {post.video_id} is no longer on YouTube")
-            units += await self._spend(post.account_id, COST_THUMBNAIL)
+            units += await self._spend(post.account_id, "thumbnails.set")
             await source.set_thumbnail(post.video_id, image_a, type_a)
         finally:
             await source.aclose()
@@ -269,7 +266,7 @@ class ExperimentRunner:
         result = dict(exp.result or {})
         units = exp.quota_units
         try:
-            units += await self._spend(post.account_id, COST_LIST)
+            units += await self._spend(post.account_id, "videos.list")
             fetched = await source.statistics([post.video_id])
             if post.video_id in fetched.missing:
                 self._save(exp_id, state="failed", error="the video was deleted during the experiment",
@@ -320,12 +317,12 @@ class ExperimentRunner:
                            quota_units=units if units is not None else exp.quota_units,
                            **({"result": result} if result is not None else {}))
                 return None
-            spent = await self._spend(post.account_id, COST_THUMBNAIL)
+            spent = await self._spend(post.account_id, "thumbnails.set")
             await source.set_thumbnail(post.video_id, image, content_type)
             return spent
-        spent = await self._spend(post.account_id, COST_LIST)
+        spent = await self._spend(post.account_id, "videos.list")
         video = await source.video(post.video_id)
-        spent += await self._spend(post.account_id, COST_UPDATE)
+        spent += await self._spend(post.account_id, "videos.update")
         await source.update_title(video, value)
         self._retitle(post.id, value)
         return spent
@@ -365,7 +362,9 @@ class ExperimentRunner:
 
         return YouTubeMetrics(account_id, record.credentials, self.settings, save)
 
-    async def _spend(self, account_id: str, units: int) -> int:
+    async def _spend(self, account_id: str, method: str) -> int:
+        """Take one ``method`` call's units (settings: ``youtube_unit_costs``) from the quota."""
+        units = self.settings.youtube_unit_cost(method)
         decision = self.usage.spend(account_id, "youtube", units, self.now())
         if not decision.allowed:
             raise MetricsError(ErrorKind.QUOTA, f"YouTube quota: {decision.reason}")

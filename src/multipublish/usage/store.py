@@ -10,8 +10,9 @@ Counting rules (documented once, used by the gate and by the reports):
 * upload-post (TikTok, Instagram, Facebook, LinkedIn) share one monthly plan per account: bucket
   ``upload-post``, one upload per publish. A failed publish gives its upload back (the service's own
   ``usage`` block, when it comes, is the truth and overwrites the local count).
-* YouTube: ``videos.insert`` costs ``youtube_unit_costs`` units of ``youtube_daily_units`` (or one
-  call of ``youtube_daily_uploads`` when that newer-docs bucket is configured), plus
+* YouTube: ``videos.insert`` is one call of its own daily bucket ``youtube_daily_uploads`` (100, as
+  determine_quota_cost documents today; with the bucket off, the older rule:
+  ``youtube_unit_costs["videos.insert"]`` units of ``youtube_daily_units``), plus
   ``thumbnails.set`` with a thumbnail and ``playlistItems.insert`` with a playlist. A failed upload
   that never sent a byte gives its units back; one that started uploading keeps them (Google charges
   for the call).
@@ -165,19 +166,19 @@ class UsageStore:
             return (Charge(bucket=UPLOAD_POST, amount=1),)
         if bucket != YOUTUBE_UNITS:
             return ()
-        costs = self.settings.youtube_unit_costs
+        cost = self.settings.youtube_unit_cost
         units = 0
         charges: list[Charge] = []
         if self.settings.youtube_daily_uploads:
             charges.append(Charge(bucket=YOUTUBE_INSERTS, amount=1))
         else:
-            units += int(costs.get("videos.insert", 1600))
+            units += cost("videos.insert")
         if config is not None:
             options = config.options_for("youtube")
             if config.thumbnail_path:
-                units += int(costs.get("thumbnails.set", 50))
+                units += cost("thumbnails.set")
             if options.get("playlist_id") or options.get("playlist"):
-                units += int(costs.get("playlistItems.insert", 50))
+                units += cost("playlistItems.insert")
         if units:
             charges.append(Charge(bucket=YOUTUBE_UNITS, amount=units))
         return tuple(charges)
