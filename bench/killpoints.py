@@ -97,7 +97,8 @@ YOUTUBE_POINTS = (
     KillPoint("mid_chunk", "PUT", "/upload/youtube/v3/videos", after=False, nth=3, during=True),
     KillPoint("final_chunk_accepted", "PUT", "/upload/youtube/v3/videos", after=True, final_chunk=True),
     KillPoint("thumbnail_being_set", "POST", "/upload/youtube/v3/thumbnails/set", after=False),
-    KillPoint("thumbnail_set", "POST", "/upload/youtube/v3/thumbnails/set", after=True),
+    KillPoint("thumbnail_session", "POST", "/upload/youtube/v3/thumbnails/set", after=True),
+    KillPoint("thumbnail_set", "PUT", "/upload/youtube/v3/thumbnails/set", after=True),
     KillPoint("playlist_item_added", "POST", "/youtube/v3/playlistItems", after=True),
 )
 UPLOAD_POST_POINTS = (

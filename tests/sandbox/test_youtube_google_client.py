@@ -248,3 +248,82 @@ def test_unaudited_project_locks_uploads_private(sandbox_url: str, clip: Path) -
     listed = client.videos().list(part="status,processingDetails", id=video["id"]).execute()
     [item] = listed["items"]
     assert item["status"]["uploadStatus"] == "rejected" and item["status"]["rejectionReason"] == "duplicate"
+
+
+def _png(width: int, height: int) -> bytes:
+    """A valid RGB PNG of random pixels, stored uncompressed (about ``3 * width * height`` bytes)."""
+    import os
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\x00" + os.urandom(3 * width) for _ in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw, 0))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_resumable_thumbnail_set_with_the_official_client(
+    sandbox_url: str, clip: Path, tmp_path: Path
+) -> None:
+    """thumbnails.set "supports media upload" (simple and resumable): MediaFileUpload(resumable=True)
+    opens a session on the upload path and PUTs the image to it."""
+    client = youtube(sandbox_url)
+    video = upload(client, clip, {"snippet": {"title": "T"}, "status": {"privacyStatus": "private"}})
+    thumb = tmp_path / "thumb.png"
+    thumb.write_bytes(_png(300, 200))
+    media = MediaFileUpload(str(thumb), mimetype="image/png", resumable=True)
+    request = client.thumbnails().set(videoId=video["id"], media_body=media)
+    assert "uploadType=resumable" in request.uri
+    answer = request.execute()
+    assert answer["kind"] == "youtube#thumbnailSetResponse"
+    [post] = posts(sandbox_url, "youtube")
+    assert post["thumbnail"]["sha256"] == sha256(thumb) and post["thumbnail"]["content_type"] == "image/png"
+    # octet-stream is an accepted type too (the bytes still have to be an image)
+    again = MediaFileUpload(str(thumb), mimetype="application/octet-stream", resumable=True)
+    assert client.thumbnails().set(videoId=video["id"], media_body=again).execute()["items"]
+
+
+def test_thumbnail_set_is_strict_about_size_and_type(sandbox_url: str, clip: Path, tmp_path: Path) -> None:
+    client = youtube(sandbox_url)
+    video = upload(client, clip, {"snippet": {"title": "T"}, "status": {"privacyStatus": "private"}})
+    big = tmp_path / "big.png"
+    big.write_bytes(_png(900, 800))  # about 2.1 MB: over thumbnails.set's 2 MB
+    assert big.stat().st_size > 2 * 1024 * 1024
+    for resumable in (True, False):
+        media = MediaFileUpload(str(big), mimetype="image/png", resumable=resumable)
+        with pytest.raises(HttpError) as info:
+            client.thumbnails().set(videoId=video["id"], media_body=media).execute()
+        assert info.value.resp.status == 400 and info.value.error_details[0]["reason"] == "mediaBodyTooLarge"
+    gif = tmp_path / "thumb.gif"
+    gif.write_bytes(b"GIF89a" + b"\x00" * 64)
+    for resumable in (True, False):
+        media = MediaFileUpload(str(gif), mimetype="image/gif", resumable=resumable)
+        with pytest.raises(HttpError) as info:
+            client.thumbnails().set(videoId=video["id"], media_body=media).execute()
+        assert info.value.error_details[0]["reason"] == "badContent"
+        assert "image/gif" in str(info.value)
+    # an accepted type whose bytes are not an image
+    fake = tmp_path / "fake.jpg"
+    fake.write_bytes(b"not a jpeg at all")
+    media = MediaFileUpload(str(fake), mimetype="image/jpeg", resumable=True)
+    with pytest.raises(HttpError) as info:
+        client.thumbnails().set(videoId=video["id"], media_body=media).execute()
+    assert info.value.error_details[0]["reason"] == "invalidImage"
+    # the upload endpoint without uploadType is refused, as Google's upload paths are
+    token = client._http.credentials.token
+    bare = httpx.post(
+        f"{sandbox_url}/upload/youtube/v3/thumbnails/set",
+        params={"videoId": video["id"]},
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "image/png"},
+        content=tiny_png(),
+        timeout=10,
+    )
+    assert bare.status_code == 400 and "uploadType" in bare.text
+    [post] = posts(sandbox_url, "youtube")
+    assert post["thumbnail"] is None  # nothing refused was set

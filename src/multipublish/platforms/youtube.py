@@ -979,13 +979,7 @@ class YouTubeClient:
                 content_type = thumb_type
                 problem = await self._step_with_retries(
                     "setting the thumbnail",
-                    lambda: self._send(
-                        "POST",
-                        f"{self._settings.youtube_upload_root()}upload/youtube/v3/thumbnails/set",
-                        params={"videoId": video_id},
-                        headers={"Content-Type": content_type},
-                        content=lambda: data,
-                    ),
+                    lambda: self._set_thumbnail(video_id, data, content_type),
                     ok=(200,),
                 )
                 if problem:
@@ -1030,6 +1024,42 @@ class YouTubeClient:
             if checkpoint is not None:
                 await checkpoint(ProtocolStep("playlist", reference, video_id=video_id))
         return warnings, reference
+
+    async def _set_thumbnail(self, video_id: str, data: bytes, content_type: str) -> httpx.Response:
+        """``thumbnails.set`` with the resumable protocol: a session, then the image in one ``PUT``.
+
+        thumbnails.set "supports media upload" with the simple and the resumable protocol
+        (developers.google.com/youtube/v3/docs/thumbnails/set, its discovery document's
+        ``protocols``); resumable lets Google refuse a wrong type or an image over 2 MB before the
+        bytes are sent, as for the video. Returns the answer that ends the step (the session's
+        refusal, or the ``PUT``'s answer); a retry opens a new session (the same image again).
+        """
+        start = await self._send(
+            "POST",
+            f"{self._settings.youtube_upload_root()}upload/youtube/v3/thumbnails/set",
+            params={"videoId": video_id, "uploadType": "resumable"},
+            headers={
+                "X-Upload-Content-Type": content_type,
+                "X-Upload-Content-Length": str(len(data)),
+                "Content-Length": "0",
+            },
+        )
+        location = start.headers.get("Location")
+        if start.status_code != 200:
+            return start
+        if not location:
+            raise PlatformError(
+                PLATFORM, ErrorKind.TRANSIENT, "setting the thumbnail: the session had no URI"
+            )
+        return await self._send(
+            "PUT",
+            urljoin(str(start.url), str(location)),
+            headers={
+                "Content-Type": content_type,
+                "Content-Range": f"bytes 0-{len(data) - 1}/{len(data)}",
+            },
+            content=lambda: data,
+        )
 
     async def _step_with_retries(
         self,

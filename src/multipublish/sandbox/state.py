@@ -264,6 +264,8 @@ class SandboxState:
         self.videos: dict[str, dict[str, Any]] = {}
         self.playlist_items: list[dict[str, Any]] = []
         self.thumbnails: dict[str, dict[str, Any]] = {}
+        #: Resumable thumbnails.set sessions by upload id (channel, video_id, data, answer).
+        self.thumbnail_sessions: dict[str, dict[str, Any]] = {}
         self.youtube_quota_used = 0
         #: Issued access tokens -> the scopes granted with them (space-separated).
         self.token_scopes: dict[str, str] = {}

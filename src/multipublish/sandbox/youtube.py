@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote_plus, urlencode
 
 from starlette.requests import ClientDisconnect, Request
@@ -30,9 +30,14 @@ CATEGORY_IDS = frozenset(
     {"1", "2", "10", "15", "17", "19", "20", "22", "23", "24", "25", "26", "27", "28", "29"}
 )
 PRIVACY = ("private", "unlisted", "public")
-MAX_THUMBNAIL = 50 * 1024 * 1024
+#: thumbnails.set: "Maximum file size: 2MB. Accepted Media MIME types: image/jpeg, image/png,
+#: application/octet-stream" (developers.google.com/youtube/v3/docs/thumbnails/set). The discovery
+#: document's ``maxSize`` says 50 MB; the reference page's 2 MB is the limit thumbnails have.
+MAX_THUMBNAIL = 2 * 1024 * 1024
+THUMBNAIL_TYPES = ("image/jpeg", "image/png", "application/octet-stream")
 COST_INSERT, COST_THUMBNAIL, COST_PLAYLIST, COST_READ = 1600, 50, 50, 1
 SCOPE = "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube"
+_S = TypeVar("_S")
 _RANGE = re.compile(r"^bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)$")
 
 
@@ -476,14 +481,18 @@ def _done(state: SandboxState, session: YouTubeSession) -> Response:
                           or k in session.parts})
 
 
-async def put_chunk(request: Request) -> Response:
-    """``PUT <session URI>``: a chunk (``bytes S-E/T``) or a status query (``bytes */T``)."""
-    state = state_of(request)
-    upload_id = request.query_params.get("upload_id", "")
-    with state.lock:
-        session = state.sessions.get(upload_id)
+def _session_of(request: Request, sessions: dict[str, _S]) -> _S | Response:
+    """The upload session a ``PUT`` names (``upload_id``), or its 404."""
+    with state_of(request).lock:
+        session = sessions.get(request.query_params.get("upload_id", ""))
     if session is None:
         return yt_error(404, "notFound", "The upload session was not found.", domain="global")
+    return session
+
+
+def _content_range(request: Request) -> tuple[int, tuple[str | None, str | None, str]] | Response:
+    """``(Content-Length, (start, end, total))`` of a session ``PUT`` (start/end ``None``: a status
+    query), or the answer to a malformed ``Content-Range``."""
     length = content_length(request)
     content_range = request.headers.get("content-range")
     if content_range is None:
@@ -492,7 +501,20 @@ async def put_chunk(request: Request) -> Response:
     if match is None:
         return yt_error(400, "badContent", f"Invalid Content-Range {content_range!r}.",
                         domain="global")
-    start_s, end_s, total_s = match.groups()
+    start, end, total = match.groups()
+    return length, (start, end, str(total))
+
+
+async def put_chunk(request: Request) -> Response:
+    """``PUT <session URI>``: a chunk (``bytes S-E/T``) or a status query (``bytes */T``)."""
+    state = state_of(request)
+    session = _session_of(request, state.sessions)
+    if isinstance(session, Response):
+        return session
+    parsed = _content_range(request)
+    if isinstance(parsed, Response):
+        return parsed
+    length, (start_s, end_s, total_s) = parsed
     total = None if total_s == "*" else int(total_s)
     if total is not None:
         if session.total is not None and session.total != total:
@@ -510,7 +532,7 @@ async def put_chunk(request: Request) -> Response:
         if session.total is not None and session.sink.size >= session.total:
             return _done(state, session)
         return Response(status_code=308, headers=_range_headers(session.sink.size))
-    start, end = int(start_s), int(end_s)
+    start, end = int(start_s), int(end_s or 0)  # the pattern gives both or neither
     if end < start or length != end - start + 1:
         return yt_error(400, "badContent", "Content-Length does not match Content-Range.",
                         domain="global")
@@ -568,34 +590,62 @@ def _image_kind(data: bytes) -> str | None:
     return None
 
 
-async def set_thumbnail(request: Request) -> Response:
-    """``POST /upload/youtube/v3/thumbnails/set?videoId=``: the body is the image."""
-    state = state_of(request)
-    channel = await _admit(request, "thumbnail")
-    if isinstance(channel, Response):
-        return channel
-    if not _may_manage(request):
-        return _insufficient_scope()
-    video_id = request.query_params.get("videoId", "")
-    sink = HashingSink(None)
-    head = b""
-    async for data in request.stream():
-        if sink.size + len(data) > MAX_THUMBNAIL:
-            return yt_error(400, "mediaBodyTooLarge", "The thumbnail is larger than 50 MB.")
-        if sink.size == 0:
-            head = bytes(data[:8])
-        sink.write(data)
-    if sink.size == 0:
-        return yt_error(400, "mediaBodyRequired", "The request does not include the image content.")
-    kind = _image_kind(head)
-    if kind is None:
-        return yt_error(400, "invalidImage", "The provided image content is invalid.")
+def _bare_type(value: str) -> str:
+    return value.split(";")[0].strip().lower()
+
+
+def _unsupported_type(media_type: str) -> Response:
+    return yt_error(
+        400,
+        "badContent",
+        f"Media type '{media_type or '(none)'}' is not supported. Valid media types: "
+        f"[{', '.join(THUMBNAIL_TYPES)}]",
+        domain="global",
+    )
+
+
+def _too_large(size: int) -> Response:
+    return yt_error(
+        400, "mediaBodyTooLarge", f"The thumbnail is {size} bytes; thumbnails.set takes at most 2 MB."
+    )
+
+
+def _thumbnail_target(state: SandboxState, video_id: str, channel: str) -> Response | None:
+    """Why the thumbnail of ``video_id`` may not be set by ``channel`` (``None``: it may)."""
+    if not video_id:
+        return yt_error(400, "required", "Required parameter: videoId", domain="global")
     with state.lock:
         video = state.videos.get(video_id)
-        if video is None:
-            return yt_error(404, "videoNotFound", f"The video {video_id!r} was not found.")
-        if video["snippet"]["channelId"] != channel:
-            return yt_error(403, "forbidden", "The video belongs to another channel.")
+        owner = video["snippet"]["channelId"] if video is not None else None
+    if video is None:
+        return yt_error(404, "videoNotFound", f"The video {video_id!r} was not found.")
+    if owner != channel:
+        return yt_error(403, "forbidden", "The video belongs to another channel.")
+    return None
+
+
+async def _read_at_most(request: Request, limit: int) -> bytes | None:
+    """The request body, or ``None`` as soon as it grows past ``limit`` bytes."""
+    body = bytearray()
+    async for data in request.stream():
+        body += data
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def _apply_thumbnail(state: SandboxState, channel: str, video_id: str, data: bytes) -> Response:
+    """Check a whole received image and make it the video's thumbnail (50 units)."""
+    if not data:
+        return yt_error(400, "mediaBodyRequired", "The request does not include the image content.")
+    if len(data) > MAX_THUMBNAIL:
+        return _too_large(len(data))
+    kind = _image_kind(data[:8])
+    if kind is None:
+        return yt_error(400, "invalidImage", "The provided image content is invalid.")
+    refused = _thumbnail_target(state, video_id, channel)
+    if refused is not None:
+        return refused
     if not _spend(state, COST_THUMBNAIL):
         return _quota_error()
     url = f"https://i.ytimg.com/vi/{video_id}/default.jpg"
@@ -603,16 +653,122 @@ async def set_thumbnail(request: Request) -> Response:
     items = {name: {"url": url.replace("default", name), "width": w, "height": h}
              for name, (w, h) in sizes.items()}
     with state.lock:
-        state.thumbnails[video_id] = {"size": sink.size, "sha256": sink.hexdigest(),
+        state.thumbnails[video_id] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
                                       "content_type": kind}
-        state.thumbnail_history.setdefault(video_id, []).append((state.clock(), sink.hexdigest()))
-        video["snippet"]["thumbnails"] = items
+        digest = state.thumbnails[video_id]["sha256"]
+        state.thumbnail_history.setdefault(video_id, []).append((state.clock(), digest))
+        state.videos[video_id]["snippet"]["thumbnails"] = items
         for post in state.posts:
             if post.get("video_id") == video_id and post["platform"] == "youtube":
                 post["thumbnail"] = state.thumbnails[video_id]
     return json_response(
         {"kind": "youtube#thumbnailSetResponse", "etag": new_id("", 12), "items": [items]}
     )
+
+
+async def set_thumbnail(request: Request) -> Response:
+    """``POST /upload/youtube/v3/thumbnails/set?videoId=&uploadType=media|multipart|resumable``.
+
+    thumbnails.set "supports media upload" (developers.google.com/youtube/v3/docs/thumbnails/set):
+    ``media`` sends the image as the body, ``multipart`` an empty metadata part and the image,
+    ``resumable`` opens a session (``X-Upload-Content-Type``, ``X-Upload-Content-Length``) that the
+    image is then ``PUT`` to, as for videos. The type must be JPEG, PNG or octet-stream and the
+    image at most 2 MB; a size announced over it is refused before any byte is sent.
+    """
+    state = state_of(request)
+    channel = await _admit(request, "thumbnail")
+    if isinstance(channel, Response):
+        return channel
+    if not _may_manage(request):
+        return _insufficient_scope()
+    upload_type = request.query_params.get("uploadType")
+    if upload_type not in ("media", "multipart", "resumable"):
+        return yt_error(400, "invalidUploadType", "uploadType must be media, multipart or resumable.",
+                        domain="global")
+    video_id = request.query_params.get("videoId", "")
+    refused = _thumbnail_target(state, video_id, channel)
+    if refused is not None:
+        return refused
+    if upload_type == "resumable":
+        media_type = _bare_type(request.headers.get("x-upload-content-type", ""))
+        if media_type not in THUMBNAIL_TYPES:
+            return _unsupported_type(media_type)
+        total_raw = request.headers.get("x-upload-content-length")
+        if total_raw is not None and not total_raw.isdigit():
+            return yt_error(400, "badContent", "X-Upload-Content-Length must be an integer.",
+                            domain="global")
+        if total_raw is not None and int(total_raw) > MAX_THUMBNAIL:
+            return _too_large(int(total_raw))
+        await request.body()
+        session_id = new_id("th-", 16)
+        with state.lock:
+            state.thumbnail_sessions[session_id] = {
+                "channel": channel, "video_id": video_id, "content_type": media_type,
+                "total": int(total_raw) if total_raw is not None else None, "data": bytearray(),
+                "answer": None,
+            }
+        query = urlencode({"videoId": video_id, "uploadType": "resumable", "upload_id": session_id})
+        location = f"{str(request.base_url).rstrip('/')}/upload/youtube/v3/thumbnails/set?{query}"
+        return Response(status_code=200, headers={"Location": location, "X-GUploader-UploadID": session_id,
+                                                  "Content-Length": "0"})
+    body = await _read_at_most(request, MAX_THUMBNAIL + 64 * 1024)
+    if body is None:
+        return _too_large(content_length(request) or MAX_THUMBNAIL + 1)
+    if upload_type == "multipart":
+        related = _related_parts(request.headers.get("content-type", ""), body)
+        if related is None:
+            return yt_error(400, "badContent", "Expected a multipart/related body with the metadata "
+                            "and the media.", domain="global")
+        media_type, data = related[1][0], related[1][1]
+    else:
+        media_type, data = _bare_type(request.headers.get("content-type", "")), body
+    if media_type not in THUMBNAIL_TYPES:
+        return _unsupported_type(media_type)
+    return _apply_thumbnail(state, channel, video_id, data)
+
+
+async def put_thumbnail(request: Request) -> Response:
+    """``PUT <thumbnail session URI>``: the image (``bytes S-E/T``) or a status query (``bytes */T``)."""
+    state = state_of(request)
+    session = _session_of(request, state.thumbnail_sessions)
+    if isinstance(session, Response):
+        return session
+    if session["answer"] is not None:  # finished: the same answer again
+        return json_response(session["answer"])
+    parsed = _content_range(request)
+    if isinstance(parsed, Response):
+        return parsed
+    length, (start_s, end_s, total_s) = parsed
+    if total_s != "*":
+        if session["total"] is not None and session["total"] != int(total_s):
+            return yt_error(400, "badContent", "Content-Range total does not match the session.",
+                            domain="global")
+        if int(total_s) > MAX_THUMBNAIL:
+            return _too_large(int(total_s))
+        session["total"] = int(total_s)
+    data: bytearray = session["data"]
+    if start_s is None:
+        await request.body()
+        return Response(status_code=308, headers=_range_headers(len(data)))
+    start, end = int(start_s), int(end_s or 0)  # the pattern gives both or neither
+    if end < start or length != end - start + 1 or start > len(data):
+        return yt_error(400, "badContent", "Content-Range does not match the bytes received.",
+                        domain="global")
+    final = session["total"] is not None and end + 1 == session["total"]
+    if not final and length % CHUNK_GRANULARITY:
+        return yt_error(400, "badContent", f"A chunk other than the last must be a multiple of "
+                        f"{CHUNK_GRANULARITY} bytes.", domain="global")
+    body = await _read_at_most(request, MAX_THUMBNAIL)
+    if body is None:
+        return _too_large(start + length)
+    del data[start:]
+    data += body
+    if not final:
+        return Response(status_code=308, headers=_range_headers(len(data)))
+    answer = _apply_thumbnail(state, session["channel"], session["video_id"], bytes(data))
+    if answer.status_code == 200:
+        session["answer"] = json.loads(bytes(answer.body))
+    return answer
 
 
 async def insert_playlist_item(request: Request) -> Response:
@@ -928,6 +1084,7 @@ routes = [
     Route("/upload/youtube/v3/videos", start_upload, methods=["POST"]),
     Route("/upload/youtube/v3/videos", put_chunk, methods=["PUT"]),
     Route("/upload/youtube/v3/thumbnails/set", set_thumbnail, methods=["POST"]),
+    Route("/upload/youtube/v3/thumbnails/set", put_thumbnail, methods=["PUT"]),
     Route("/youtube/v3/playlistItems", insert_playlist_item, methods=["POST"]),
     Route("/youtube/v3/playlistItems", list_playlist_items, methods=["GET"]),
     Route("/youtube/v3/videos", list_videos, methods=["GET"]),
