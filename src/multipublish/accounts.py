@@ -52,6 +52,9 @@ CREDENTIAL_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
                 "client_secret",
                 "channel_name",
                 "channel_id",
+                # the channel's channels.list status.longUploadsStatus, cached (youtube.py)
+                "long_uploads_status",
+                "long_uploads_checked_at",
                 "oauth_storage_dir",
                 "refresh_token",
                 "token",

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     #: ``processingDetails``) before reporting it; 0: not followed. Rejected or failed
     #: processing is a failed publish.
     youtube_processing_timeout: float = 120.0
+    #: Seconds a channel's ``longUploadsStatus`` (may it upload over 15 minutes?) is kept on the
+    #: account before ``channels.list`` is asked again; asked only for videos over 15 minutes.
+    youtube_channel_status_ttl: float = Field(default=6 * 3600.0, ge=0)
     #: How long to follow an asynchronous upload-post upload through its status endpoint.
     status_poll_timeout: float = 600.0
     #: First wait between status polls (then grows to ``status_poll_max_interval``).

@@ -327,3 +327,19 @@ def test_thumbnail_set_is_strict_about_size_and_type(sandbox_url: str, clip: Pat
     assert bare.status_code == 400 and "uploadType" in bare.text
     [post] = posts(sandbox_url, "youtube")
     assert post["thumbnail"] is None  # nothing refused was set
+
+
+def test_channel_long_uploads_status_is_served_per_channel(sandbox_url: str) -> None:
+    """channels.list ``part=status`` carries ``longUploadsStatus`` (allowed / eligible / disallowed)."""
+    alice, bob = youtube(sandbox_url, "rt-alice"), youtube(sandbox_url, "rt-bob")
+    [alice_channel] = alice.channels().list(mine=True, part="status").execute()["items"]
+    assert alice_channel["status"]["longUploadsStatus"] == "allowed"  # the sandbox's default
+    assert "snippet" not in alice_channel  # only the parts asked for
+    configure(sandbox_url, youtube_long_uploads={alice_channel["id"]: "eligible"},
+              youtube_long_uploads_default="disallowed")
+    [again] = alice.channels().list(mine=True, part="snippet,status").execute()["items"]
+    assert again["status"]["longUploadsStatus"] == "eligible" and again["snippet"]["title"]
+    [other] = bob.channels().list(mine=True, part="status").execute()["items"]
+    assert other["id"] != alice_channel["id"] and other["status"]["longUploadsStatus"] == "disallowed"
+    bad = HTTP.post(f"{sandbox_url}/_sandbox/config", json={"youtube_long_uploads": {"x": "maybe"}})
+    assert bad.status_code == 400 and "youtube_long_uploads" in bad.text

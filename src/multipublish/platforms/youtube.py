@@ -45,7 +45,14 @@ from multipublish.platforms.base import (
     PublishResult,
     PublishStatus,
 )
-from multipublish.platforms.google_oauth import GoogleOAuth, SaveCredentials, can_manage, reauth_hint
+from multipublish.platforms.google_oauth import (
+    GoogleOAuth,
+    SaveCredentials,
+    can_manage,
+    format_expiry,
+    parse_expiry,
+    reauth_hint,
+)
 from multipublish.platforms.http import (
     describe_exception,
     error_message,
@@ -84,6 +91,11 @@ VIDEO_CONTENT_TYPES: dict[str, str] = {
     ".mpg": "video/mpeg",
     ".mpeg": "video/mpeg",
 }
+#: Unverified channels "can upload videos up to 15 minutes long"; longer needs the channel verified.
+#: channels.list ``status.longUploadsStatus`` says which (allowed, eligible, disallowed,
+#: longUploadsUnspecified; see support.google.com/youtube/answer/71673).
+UNVERIFIED_MAX_SECONDS = 15 * 60
+VERIFY_URL = "https://www.youtube.com/verify"
 QUOTA_REASONS = frozenset({"quotaExceeded", "uploadLimitExceeded", "dailyLimitExceeded"})
 RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -638,6 +650,14 @@ class YouTubeClient:
                 elif response.status_code not in (404, 410):  # gone: start a new session
                     return self._unknown(resume, f"the upload session answered HTTP {response.status_code}")
         if video is None and session is None:
+            too_long = await self._long_upload_refusal(plan.video_path)
+            if too_long is not None:
+                return PublishResult.failed(
+                    PLATFORM,
+                    ErrorKind.PERMANENT,
+                    f"validation failed: {too_long}",
+                    details={**details, "validation": {"field": "duration", "reason": too_long}},
+                )
             try:
                 session = await self._start_session(plan)
             except PlatformError as exc:
@@ -1189,6 +1209,67 @@ class YouTubeClient:
         if warnings:
             result.details["warnings"] = warnings
         return result
+
+    # -- long uploads ---------------------------------------------------------------------------------
+    async def _long_upload_refusal(self, video_path: Path) -> str | None:
+        """Why a video over 15 minutes may not go to this channel, or ``None`` (it may, or it is
+        not that long, or the channel's status cannot be learnt: then YouTube decides).
+
+        Refused before a byte is sent: an unverified channel's long upload would be spent in
+        bytes and quota and then rejected by YouTube.
+        """
+        from multipublish.media.probe import probe
+
+        try:
+            duration = (await asyncio.to_thread(probe, video_path)).duration
+        except MediaError:
+            return None
+        if duration <= UNVERIFIED_MAX_SECONDS:
+            return None
+        status = await self.long_uploads_status()
+        if status in (None, "allowed"):
+            return None
+        minutes = f"{int(duration // 60)}:{int(duration % 60):02d}"
+        why = {
+            "eligible": f"the channel is not verified; verify it at {VERIFY_URL} and publish again",
+            "disallowed": "YouTube does not allow this channel long uploads (see YouTube Studio)",
+        }.get(status, "YouTube has not enabled long uploads for this channel")
+        return (
+            f"duration {minutes} is over the 15 minutes a YouTube channel without long uploads may "
+            f"upload (channel longUploadsStatus: {status}): {why}"
+        )
+
+    async def long_uploads_status(self) -> str | None:
+        """The channel's ``status.longUploadsStatus``, kept on the account for
+        ``youtube_channel_status_ttl`` seconds; ``None`` when it cannot be learnt now."""
+        cached = self._credentials.get("long_uploads_status")
+        checked = parse_expiry(self._credentials.get("long_uploads_checked_at"))
+        now = self._clock()
+        ttl = timedelta(seconds=self._settings.youtube_channel_status_ttl)
+        if cached and checked is not None and now - checked.replace(tzinfo=UTC) < ttl:
+            return str(cached)
+        try:
+            response = await self._send(
+                "GET",
+                f"{self._settings.youtube_api_root()}youtube/v3/channels",
+                params={"part": "status", "mine": "true"},
+            )
+        except (httpx.TransportError, PlatformError) as exc:
+            log.warning("could not learn the channel status of %s: %s", self.account_id, _describe(exc))
+            return str(cached) if cached else None
+        items = response_json(response).get("items") if response.status_code == 200 else None
+        first = items[0] if isinstance(items, list) and items and isinstance(items[0], dict) else {}
+        channel_status = first.get("status") if isinstance(first.get("status"), dict) else {}
+        status = channel_status.get("longUploadsStatus") if isinstance(channel_status, dict) else None
+        if not isinstance(status, str) or not status:
+            if response.status_code != 200:
+                log.warning("channels.list answered HTTP %d for %s", response.status_code, self.account_id)
+            return str(cached) if cached else None
+        checked_at = format_expiry(now.astimezone(UTC)) or ""
+        found = {"long_uploads_status": status, "long_uploads_checked_at": checked_at}
+        self._credentials.update(found)
+        self._save(found)
+        return status
 
     # -- authenticate --------------------------------------------------------------------------------
     async def authenticate(self) -> None:

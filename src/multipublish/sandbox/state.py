@@ -69,6 +69,9 @@ def default_target(platform: str, fault: str) -> str:
     return "upload"
 
 
+#: The values of a channel's ``status.longUploadsStatus`` (channels resource).
+LONG_UPLOADS = ("allowed", "eligible", "disallowed", "longUploadsUnspecified")
+
 @dataclass
 class Fault:
     """One armed fault: hits the next ``times`` requests of ``platform`` that match ``on``."""
@@ -124,6 +127,11 @@ class SandboxConfig:
     youtube_processing_polls: int = 0
     #: How processing ends: ``succeeded`` (processed), ``failed`` (transcode) or ``rejected``.
     youtube_processing_outcome: str = "succeeded"
+    #: ``status.longUploadsStatus`` that ``channels.list`` reports, by channel id (a channel not
+    #: named has ``youtube_long_uploads_default``): ``allowed`` (verified: over 15 minutes),
+    #: ``eligible`` (may verify), ``disallowed`` or ``longUploadsUnspecified``.
+    youtube_long_uploads: dict[str, str] = field(default_factory=dict)
+    youtube_long_uploads_default: str = "allowed"
     #: Seconds after an upload during which its status (and history entry) is not found yet:
     #: the service's status lags behind its uploads (docs: wait about 5 s, then poll).
     status_lag: float = 0.0
@@ -156,6 +164,18 @@ class SandboxConfig:
             elif key == "youtube_processing_outcome":
                 if value not in ("succeeded", "failed", "rejected"):
                     raise ValueError("youtube_processing_outcome must be succeeded, failed or rejected")
+            elif key == "youtube_long_uploads":
+                if not isinstance(value, dict) or not all(
+                    isinstance(k, str) and v in LONG_UPLOADS for k, v in value.items()
+                ):
+                    raise ValueError(
+                        f"youtube_long_uploads maps channel ids to one of {', '.join(LONG_UPLOADS)}"
+                    )
+            elif key == "youtube_long_uploads_default":
+                if value not in LONG_UPLOADS:
+                    raise ValueError(
+                        f"youtube_long_uploads_default must be one of {', '.join(LONG_UPLOADS)}"
+                    )
             elif key == "plan":
                 if not isinstance(value, str) or not value:
                     raise ValueError("plan must be a non-empty string")

@@ -922,15 +922,22 @@ async def list_channels(request: Request) -> Response:
     if isinstance(channel, Response):
         return channel
     items = []
+    parts = {p.strip() for p in request.query_params.get("part", "").split(",")}
     if request.query_params.get("mine") == "true":
-        items.append(
-            {
-                "kind": "youtube#channel",
-                "etag": new_id("", 12),
-                "id": channel,
-                "snippet": {"title": f"Sandbox channel {channel[-6:]}", "description": ""},
+        item: dict[str, Any] = {"kind": "youtube#channel", "etag": new_id("", 12), "id": channel}
+        if "snippet" in parts:
+            item["snippet"] = {"title": f"Sandbox channel {channel[-6:]}", "description": ""}
+        if "status" in parts:
+            config = state_of(request).config
+            item["status"] = {
+                "privacyStatus": "public",
+                "isLinked": True,
+                "longUploadsStatus": config.youtube_long_uploads.get(
+                    channel, config.youtube_long_uploads_default
+                ),
+                "madeForKids": False,
             }
-        )
+        items.append(item)
     return json_response(
         {
             "kind": "youtube#channelListResponse",
