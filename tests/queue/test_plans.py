@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, text
 
+from multipublish.platforms.base import PublishResult, PublishStatus
 from multipublish.queue.store import JobStore
 from tests.queue.conftest import T0, queue_settings
 
@@ -103,8 +104,12 @@ def _plan(engine: Engine, statement: str, params: Any) -> list[str]:
 
 def _bad(engine: Engine, plan: list[str]) -> list[str]:
     if engine.dialect.name == "postgresql":
-        return [line for line in plan if re.search(r"\bSort\b|Seq Scan on jobs", line)]
-    return [line for line in plan if "TEMP B-TREE" in line or re.fullmatch(r"SCAN jobs", line.strip())]
+        return [line for line in plan if re.search(r"\bSort\b|Seq Scan on (jobs|job_results)\b", line)]
+    return [
+        line
+        for line in plan
+        if "TEMP B-TREE" in line or re.fullmatch(r"SCAN (jobs|job_results)", line.strip())
+    ]
 
 
 @pytest.fixture
@@ -118,6 +123,10 @@ MARKERS = {
     "claim candidates": "ORDER BY jobs.priority DESC, jobs.seq",
     "listing": "ORDER BY jobs.seq DESC",
     "next due time": "min(jobs.run_at)",
+    # the claiming UPDATE (PostgreSQL: with the claimed jobs' results in the same statement)
+    "claim": "attempts=(jobs.attempts +",
+    # the finishing UPDATE whose WHERE is the lease fence (PostgreSQL: with the result's UPDATE)
+    "fenced decision": "jobs.locked_by = ",
 }
 
 
@@ -129,6 +138,12 @@ def test_claim_and_listing_plans_read_an_index_in_order(engine: Engine, deep_sto
         store._next_recovery = None
         store.settings = queue_settings()
         store.claim("w-plan-2", 3)
+        # Caps lifted: a job is claimed alone (the chained claim's shape), finished, and its slot
+        # refilled in the same transaction.
+        store.settings = queue_settings(account_concurrency=10_000, platform_concurrency={})
+        claim = store.claim("w-plan-3", 1).claims[0]
+        done = {t.key: PublishResult(t.key, True, PublishStatus.PUBLISHED, video_id="v") for t in claim.tasks}
+        assert store.finish(claim, done, claim_next=1) is not None
         store.list_jobs(status="pending", limit=50)
         store.list_jobs(status="failed", limit=50)
         store.list_jobs(account_id="acct3", limit=50)
@@ -138,11 +153,12 @@ def test_claim_and_listing_plans_read_an_index_in_order(engine: Engine, deep_sto
     failures = []
     for statement, params in seen:
         kind = next((k for k, m in MARKERS.items() if m in statement), None)
-        if kind is None or not statement.lstrip().upper().startswith("SELECT"):
+        if kind is None or not statement.lstrip().upper().startswith(("SELECT", "UPDATE", "WITH")):
             continue
         checked[kind] += 1
         plan = _plan(engine, statement, params)
         if _bad(engine, plan):
             failures.append((kind, statement, plan))
     assert failures == []
-    assert checked["claim candidates"] >= 2 and checked["listing"] == 4 and checked["next due time"] == 1
+    assert checked["claim candidates"] >= 3 and checked["listing"] == 4 and checked["next due time"] == 1
+    assert checked["claim"] >= 2 and checked["fenced decision"] == 1

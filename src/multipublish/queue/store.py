@@ -40,6 +40,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal,
     not_,
     or_,
     select,
@@ -120,6 +121,10 @@ class Outcome:
     webhook: bool = False
     #: Jobs claimed in the same transaction to take this one's place (``claim_next``).
     next_claims: list[Claim] = field(default_factory=list)
+
+
+#: A decided job: (item index, job as decided, columns written, webhook event, next run time).
+_Decided = tuple[int, Job, dict[str, Any], str | None, datetime | None]
 
 
 def request_id_for(job_id: str, key: str, suffix: str = "") -> str:
@@ -241,7 +246,8 @@ _RUNNABLE = and_(
     not_(
         and_(
             job_results.c.status == "failed",
-            func.coalesce(job_results.c.error_kind, "").in_(FINAL_KIND_NAMES),
+            # plain parameters, not a list: an expanding ``IN`` is rendered again on every run
+            func.coalesce(job_results.c.error_kind, "").in_([literal(k) for k in sorted(FINAL_KIND_NAMES)]),
         )
     ),
 )
@@ -257,6 +263,9 @@ _S_EXPIRED = select(jobs.c.id).where(
 )
 _S_EXPIRED_PG = _S_EXPIRED.with_for_update(skip_locked=True, of=jobs)
 _S_RESULTS = select(job_results).where(job_results.c.job_id.in_(_b("b_ids", expanding=True)))
+#: One job's results: a plain parameter, so the compiled statement is reused as it is (an
+#: expanding ``IN`` is rendered again on every execution).
+_S_RESULTS_ONE = select(job_results).where(job_results.c.job_id == _b("b_j"))
 _CANDIDATES: dict[tuple[bool, bool, bool], Any] = {}
 
 
@@ -315,10 +324,9 @@ def _candidates(by_account: bool, by_platform: bool, pg: bool) -> Any:
     return _CANDIDATES[key]
 
 
-_S_COUNTS = (
-    select(queue_counts.c.kind, queue_counts.c.platform, queue_counts.c.status, func.sum(queue_counts.c.n))
-    .group_by(queue_counts.c.kind, queue_counts.c.platform, queue_counts.c.status)
-)
+_S_COUNTS = select(
+    queue_counts.c.kind, queue_counts.c.platform, queue_counts.c.status, func.sum(queue_counts.c.n)
+).group_by(queue_counts.c.kind, queue_counts.c.platform, queue_counts.c.status)
 _S_COUNT_ROWS = select(func.count()).select_from(queue_counts)
 #: Counter rows (PostgreSQL) past which ``stats`` folds shards: about 40 keys per connection.
 _FOLD_AT = 2000
@@ -359,19 +367,24 @@ _S_NEXT_RUN_SQLITE = text(
 ).columns(jobs.c.run_at)
 
 
+_CLAIM_VALUES = {
+    "status": str(QueueStatus.PROCESSING),
+    "locked_by": _b("b_w"),
+    "lease_expires_at": _b("b_exp", UTCDateTime()),
+    "attempts": jobs.c.attempts + 1,
+    "started_at": func.coalesce(jobs.c.started_at, _NOW),
+    "wait_reason": None,
+    "updated_at": _NOW,
+}
 _U_CLAIM = (
     update(jobs)
-    .where(jobs.c.id.in_(_b("b_ids", expanding=True)), jobs.c.status.in_(WAITING))
-    .values(
-        status=str(QueueStatus.PROCESSING),
-        locked_by=_b("b_w"),
-        lease_expires_at=_b("b_exp", UTCDateTime()),
-        attempts=jobs.c.attempts + 1,
-        started_at=func.coalesce(jobs.c.started_at, _NOW),
-        wait_reason=None,
-        updated_at=_NOW,
-    )
+    .where(jobs.c.id.in_(_b("b_ids", expanding=True)), text(_WAITING_LIT))
+    .values(**_CLAIM_VALUES)
     .returning(*jobs.c)
+)
+#: The claim of one job (the chained claim of a finishing slot): no expanding ``IN`` to render.
+_U_CLAIM_ONE = (
+    update(jobs).where(jobs.c.id == _b("b_j"), text(_WAITING_LIT)).values(**_CLAIM_VALUES).returning(*jobs.c)
 )
 _U_RID = (
     update(job_results)
@@ -419,24 +432,42 @@ _S_FENCE = (
 )
 _S_FENCE_PG = _S_FENCE.with_for_update(of=jobs)
 _U_DECIDE = update(jobs).where(jobs.c.id == _b("b_j")).values(**_DECISION)
+#: The decision of one job with its fence in the ``WHERE``: no row back means the lease was lost.
+_U_DECIDE_FENCED = update(jobs).where(*_FENCE).values(**_DECISION).returning(jobs.c.cancel_requested)
+_RESULT_VALUES = {
+    "status": _b("b_rstatus"),
+    "success": _b("b_success", Boolean()),
+    "error": _b("b_error"),
+    "error_kind": _b("b_kind"),
+    "bytes_sent": _b("b_bytes", BigInteger()),
+    "details": _b("b_details", JSON()),
+    "updated_at": _NOW,
+    "video_id": func.coalesce(_b("b_vid", String()), job_results.c.video_id),
+    "url": func.coalesce(_b("b_url", Text()), job_results.c.url),
+    "reference": func.coalesce(_b("b_ref", Text()), job_results.c.reference),
+    "request_id": func.coalesce(_b("b_rid", String()), job_results.c.request_id),
+    "published_at": func.coalesce(_b("b_pub", UTCDateTime()), job_results.c.published_at),
+    "attempts": job_results.c.attempts + 1,
+}
 _U_RESULT = (
     update(job_results)
     .where(job_results.c.job_id == _b("b_j"), job_results.c.platform == _b("b_p"))
-    .values(
-        status=_b("b_status"),
-        success=_b("b_success", Boolean()),
-        error=_b("b_error"),
-        error_kind=_b("b_kind"),
-        bytes_sent=_b("b_bytes", BigInteger()),
-        details=_b("b_details", JSON()),
-        updated_at=_NOW,
-        video_id=func.coalesce(_b("b_vid", String()), job_results.c.video_id),
-        url=func.coalesce(_b("b_url", Text()), job_results.c.url),
-        reference=func.coalesce(_b("b_ref", Text()), job_results.c.reference),
-        request_id=func.coalesce(_b("b_rid", String()), job_results.c.request_id),
-        published_at=func.coalesce(_b("b_pub", UTCDateTime()), job_results.c.published_at),
-        attempts=job_results.c.attempts + 1,
-    )
+    .values(**_RESULT_VALUES)
+)
+#: PostgreSQL: that decision and the job's one result in one statement (the result's ``UPDATE``
+#: reads the decision's ``RETURNING``: written only when the fence held).
+_DECIDED = (
+    update(jobs)
+    .where(*_FENCE)
+    .values(**_DECISION)
+    .returning(jobs.c.id, jobs.c.cancel_requested)
+    .cte("decided")
+)
+_U_DECIDE_WITH_RESULT_PG = select(_DECIDED.c.cancel_requested).add_cte(
+    update(job_results)
+    .where(job_results.c.job_id.in_(select(_DECIDED.c.id)), job_results.c.platform == _b("b_p"))
+    .values(**_RESULT_VALUES)
+    .cte("written")
 )
 _U_STEP = (
     update(job_results)
@@ -476,10 +507,45 @@ _S_JOB_WITH_RESULTS = (
     .select_from(jobs.outerjoin(job_results, job_results.c.job_id == jobs.c.id))
     .where(jobs.c.id == _b("b_j"))
 )
+
+
+def _with_results(claim: Any) -> Any:
+    """PostgreSQL: the claim's ``UPDATE`` and the claimed jobs' result rows in one statement."""
+    claimed = claim.cte("claimed")
+    return select(claimed, *[c.label(f"r_{c.name}") for c in job_results.c]).select_from(
+        claimed.outerjoin(job_results, job_results.c.job_id == claimed.c.id)
+    )
+
+
+_U_CLAIM_WITH_RESULTS_PG = _with_results(_U_CLAIM)
+_U_CLAIM_ONE_WITH_RESULTS_PG = _with_results(_U_CLAIM_ONE)
+_RESULT_COLS = [c.name for c in job_results.c]
+
+
+def _split_joined(rows: Sequence[Any]) -> tuple[dict[str, Any], dict[str, dict[str, dict[str, Any]]]]:
+    """Rows of jobs outer-joined to their results (``r_*``): the job rows and results by job id."""
+    by_id: dict[str, Any] = {}
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        by_id.setdefault(r.id, r)
+        per_job = results.setdefault(r.id, {})
+        if r.r_platform is not None:
+            per_job[r.r_platform] = _result_dict(_Row({c: getattr(r, f"r_{c}") for c in _RESULT_COLS}))
+    return by_id, results
+
+
 _I_JOB = insert(jobs)
 _I_RESULTS = insert(job_results)
 _S_ARCHIVED = select(jobs_archive.c.job_id).where(jobs_archive.c.job_id == _b("b_j"))
 _NOTIFY = text("SELECT pg_notify(:c, :p)").bindparams(c=CHANNEL)
+_S_ARCHIVED_NOTIFY_PG = text(
+    "SELECT EXISTS (SELECT 1 FROM jobs_archive WHERE job_id = :b_j) FROM pg_notify(:c, :p)"
+).bindparams(c=CHANNEL)
+
+
+def _notify_payload(run_at: datetime | None) -> str:
+    """What a wake-up says: the due time of a future job (workers move their timers), or nothing."""
+    return f"{run_at.timestamp():.6f}" if run_at else ""
 
 
 class _Row:
@@ -526,7 +592,7 @@ def _result_params(
     params: dict[str, Any] = {
         "b_j": job_id,
         "b_p": key,
-        "b_status": view["status"],
+        "b_rstatus": view["status"],
         "b_success": view["success"],
         "b_error": view["error"],
         "b_kind": view["error_kind"],
@@ -576,6 +642,14 @@ def _preview(r: PublishResult) -> dict[str, Any]:
     if status == "scheduled" and (r.details or {}).get("scheduled_date"):
         view["scheduled_date"] = r.details["scheduled_date"]
     return view
+
+
+def _newly_scheduled(claim: Claim, changed: dict[str, dict[str, Any]]) -> bool:
+    """A platform the service accepted for later during this attempt (not already so at claim)."""
+    return any(
+        t.previous_status != "scheduled" and changed.get(t.key, {}).get("status") == "scheduled"
+        for t in claim.tasks
+    )
 
 
 def _cancel_unstarted(conn: Connection, job_id: str, now: datetime) -> None:
@@ -628,13 +702,16 @@ class JobStore:
     def _notify(self, conn: Connection, run_at: datetime | None = None) -> None:
         """Wake listening workers; a future ``run_at`` only moves their timers (no claim storm)."""
         if self.is_pg:
-            conn.execute(_NOTIFY, {"p": f"{run_at.timestamp():.6f}" if run_at else ""})
+            conn.execute(_NOTIFY, {"p": _notify_payload(run_at)})
 
     def _results_for(self, conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {i: {} for i in ids}
         if not ids:
             return out
-        for row in conn.execute(_S_RESULTS, {"b_ids": list(ids)}):
+        one = len(ids) == 1
+        for row in conn.execute(
+            _S_RESULTS_ONE if one else _S_RESULTS, {"b_j": ids[0]} if one else {"b_ids": list(ids)}
+        ):
             out.setdefault(row.job_id, {})[row.platform] = _result_dict(row)
         return out
 
@@ -699,11 +776,17 @@ class JobStore:
         ]
         try:
             with self._tx() as conn:
-                if conn.execute(_S_ARCHIVED, {"b_j": job_id}).first():
+                if self.is_pg:  # the wake-up goes out at commit only: one round trip for both
+                    archived = conn.execute(
+                        _S_ARCHIVED_NOTIFY_PG,
+                        {"b_j": job_id, "p": _notify_payload(run_at if run_at > now else None)},
+                    ).scalar()
+                else:
+                    archived = conn.execute(_S_ARCHIVED, {"b_j": job_id}).first() is not None
+                if archived:
                     raise ConflictError(f"job {job_id!r} already exists (archived)")
                 conn.execute(_I_JOB, row)
                 conn.execute(_I_RESULTS, results)
-                self._notify(conn, run_at if run_at > now else None)
         except IntegrityError:
             raise ConflictError(f"job {job_id!r} already exists") from None
         return _job_from_row(
@@ -725,13 +808,8 @@ class JobStore:
         with self._read() as conn:
             rows = conn.execute(_S_JOB_WITH_RESULTS, {"b_j": job_id}).all()
             if rows:
-                cols = [c.name for c in job_results.c]
-                results = {
-                    r.r_platform: _result_dict(_Row({c: getattr(r, f"r_{c}") for c in cols}))
-                    for r in rows
-                    if r.r_platform is not None
-                }
-                return _job_from_row(rows[0], results, display=True)
+                _, results = _split_joined(rows)
+                return _job_from_row(rows[0], results[job_id], display=True)
             doc = conn.execute(select(jobs_archive.c.data).where(jobs_archive.c.job_id == job_id)).scalar()
         if doc is None:
             raise NotFoundError("job", job_id)
@@ -1043,17 +1121,25 @@ class JobStore:
         if not picked:
             return ClaimBatch([], capped)
         ids = [c.id for c in picked]
+        if len(ids) == 1:
+            stmt = _U_CLAIM_ONE_WITH_RESULTS_PG if self.is_pg else _U_CLAIM_ONE
+        else:
+            stmt = _U_CLAIM_WITH_RESULTS_PG if self.is_pg else _U_CLAIM
         rows = conn.execute(
-            _U_CLAIM,
+            stmt,
             {
                 "b_ids": ids,
+                "b_j": ids[0],
                 "b_w": worker_id,
                 "b_exp": now + timedelta(seconds=lease),
                 "b_now": now,
             },
         ).all()
-        by_id = {r.id: r for r in rows}
-        results = self._results_for(conn, ids)
+        if self.is_pg:
+            by_id, results = _split_joined(rows)
+        else:
+            by_id = {r.id: r for r in rows}
+            results = self._results_for(conn, ids)
         claims: list[Claim] = []
         new_rids: list[dict[str, Any]] = []
         for jid in ids:  # keep claim order
@@ -1208,67 +1294,24 @@ class JobStore:
     ) -> list[Outcome | None]:
         """Finish several jobs of one worker in one transaction (group commit).
 
-        Each item is ``(claim, last results, cancelled, claim_next)``. The fence is one locking
-        read of the jobs' rows (owner, attempt, still processing); a job whose lease was lost gets
-        ``None`` and nothing of it is written. The other platforms' results are known from the
-        claim: nobody else may change them while we hold the lease. Slots freed are refilled by a
-        claim in the same transaction (``claim_next`` per item).
+        Each item is ``(claim, last results, cancelled, claim_next)``. A job whose lease was lost
+        gets ``None`` and nothing of it is written. The fence of one job is inside the decision's
+        own ``UPDATE`` (owner, attempt, still processing in its ``WHERE``; no row: lost), so a job
+        costs one statement plus its results; several jobs are fenced by one locking read first.
+        The other platforms' results are known from the claim: nobody else may change them while
+        we hold the lease. Slots freed are refilled by a claim in the same transaction
+        (``claim_next`` per item).
         """
         now = self.now()
         out: list[Outcome | None] = [None] * len(items)
         if not items:
             return out
         with self._tx() as conn:
-            ids = sorted({c.job.id for c, _, _, _ in items})
-            fence = {r.id: r for r in conn.execute(_S_FENCE_PG if self.is_pg else _S_FENCE, {"b_ids": ids})}
-            decided: list[tuple[int, Job, dict[str, Any], str | None, datetime | None]] = []
-            decisions: list[dict[str, Any]] = []
-            writes: list[dict[str, Any]] = []
-            for idx, (claim, results, cancelled, _) in enumerate(items):
-                row = fence.get(claim.job.id)
-                if (
-                    row is None
-                    or row.locked_by != claim.worker_id
-                    or row.attempts != claim.attempt
-                    or row.status != QueueStatus.PROCESSING
-                ):
-                    continue
-                changed = dict(claim.recorded)
-                dangling = [t.key for t in claim.tasks if t.key not in changed and t.key not in results]
-                for key in dangling:
-                    changed[key] = {"status": "unknown", "error_kind": str(ErrorKind.UNKNOWN)}
-                for key, r in results.items():
-                    params, view = _result_params(claim.job.id, key, r, self._rid(claim, key), now)
-                    writes.append(params)
-                    changed[key] = view
-                if dangling:
-                    conn.execute(
-                        _U_KEYS_UNKNOWN,
-                        {
-                            "b_j": claim.job.id,
-                            "b_keys": dangling,
-                            "b_now": now,
-                            "b_err": "stopped before the outcome was known",
-                        },
-                    )
-                job = replace(
-                    claim.job,
-                    results=self._view(claim, changed),
-                    cancel_requested=bool(row.cancel_requested),
-                )
-                newly = any(
-                    t.previous_status != "scheduled" and changed.get(t.key, {}).get("status") == "scheduled"
-                    for t in claim.tasks
-                )
-                values, event, next_at = self._plan(
-                    job, now, cancelled=cancelled, newly_scheduled=newly
-                )
-                decisions.append({"b_j": job.id, **_decision_params(job, values)})
-                decided.append((idx, job, values, event, next_at))
-            if decisions:
-                conn.execute(_U_DECIDE, decisions)
-            if writes:
-                conn.execute(_U_RESULT, writes)
+            decided = (
+                self._finish_one(conn, items[0], now)
+                if len(items) == 1
+                else self._finish_fenced(conn, items, now)
+            )
             wanted = 0
             for idx, job, values, event, next_at in decided:
                 out[idx] = self._after_decision(conn, job, values, event, next_at, now)
@@ -1282,6 +1325,102 @@ class JobStore:
                     if outcome is not None and take and claims:
                         outcome.next_claims, claims = claims[:take], claims[take:]
         return out
+
+    def _prepare(
+        self, claim: Claim, results: dict[str, PublishResult], now: datetime
+    ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]], list[str]]:
+        """Results of an ending attempt as (columns changed per platform, result writes, dangling)."""
+        changed = dict(claim.recorded)
+        dangling = [t.key for t in claim.tasks if t.key not in changed and t.key not in results]
+        for key in dangling:
+            changed[key] = {"status": "unknown", "error_kind": str(ErrorKind.UNKNOWN)}
+        writes: list[dict[str, Any]] = []
+        for key, r in results.items():
+            params, view = _result_params(claim.job.id, key, r, self._rid(claim, key), now)
+            writes.append(params)
+            changed[key] = view
+        return changed, writes, dangling
+
+    def _write_results(
+        self, conn: Connection, job_id: str, writes: list[dict[str, Any]], dangling: list[str], now: datetime
+    ) -> None:
+        if dangling:
+            conn.execute(
+                _U_KEYS_UNKNOWN,
+                {
+                    "b_j": job_id,
+                    "b_keys": dangling,
+                    "b_now": now,
+                    "b_err": "stopped before the outcome was known",
+                },
+            )
+        if writes:
+            conn.execute(_U_RESULT, writes)
+
+    def _finish_one(
+        self, conn: Connection, item: tuple[Claim, dict[str, PublishResult], bool, int], now: datetime
+    ) -> list[_Decided]:
+        """One job: the decision's ``UPDATE`` is the fence (planned with the cancel flag as claimed,
+        planned again in the rare case the row says a cancel was asked for meanwhile)."""
+        claim, results, cancelled, _ = item
+        changed, writes, dangling = self._prepare(claim, results, now)
+        job = replace(claim.job, results=self._view(claim, changed))
+        newly = _newly_scheduled(claim, changed)
+        values, event, next_at = self._plan(job, now, cancelled=cancelled, newly_scheduled=newly)
+        params = {**self._fence_params(claim, now), **_decision_params(job, values)}
+        if self.is_pg and len(writes) == 1 and not dangling:
+            row = conn.execute(_U_DECIDE_WITH_RESULT_PG, {**writes[0], **params}).first()
+            writes = []
+        else:
+            row = conn.execute(_U_DECIDE_FENCED, params).first()
+        if row is None:
+            return []
+        if row.cancel_requested and not job.cancel_requested:
+            job = replace(job, cancel_requested=True)
+            if not cancelled:
+                values, event, next_at = self._plan(job, now, newly_scheduled=newly)
+                conn.execute(_U_DECIDE, {"b_j": job.id, **_decision_params(job, values)})
+        self._write_results(conn, job.id, writes, dangling, now)
+        return [(0, job, values, event, next_at)]
+
+    def _finish_fenced(
+        self,
+        conn: Connection,
+        items: Sequence[tuple[Claim, dict[str, PublishResult], bool, int]],
+        now: datetime,
+    ) -> list[_Decided]:
+        """Several jobs: one locking read of their rows is the fence, then one batch of writes."""
+        ids = sorted({c.job.id for c, _, _, _ in items})
+        fence = {r.id: r for r in conn.execute(_S_FENCE_PG if self.is_pg else _S_FENCE, {"b_ids": ids})}
+        decided: list[_Decided] = []
+        decisions: list[dict[str, Any]] = []
+        writes: list[dict[str, Any]] = []
+        for idx, (claim, results, cancelled, _) in enumerate(items):
+            row = fence.get(claim.job.id)
+            if (
+                row is None
+                or row.locked_by != claim.worker_id
+                or row.attempts != claim.attempt
+                or row.status != QueueStatus.PROCESSING
+            ):
+                continue
+            changed, job_writes, dangling = self._prepare(claim, results, now)
+            writes.extend(job_writes)
+            self._write_results(conn, claim.job.id, [], dangling, now)
+            job = replace(
+                claim.job,
+                results=self._view(claim, changed),
+                cancel_requested=bool(row.cancel_requested),
+            )
+            newly = _newly_scheduled(claim, changed)
+            values, event, next_at = self._plan(job, now, cancelled=cancelled, newly_scheduled=newly)
+            decisions.append({"b_j": job.id, **_decision_params(job, values)})
+            decided.append((idx, job, values, event, next_at))
+        if decisions:
+            conn.execute(_U_DECIDE, decisions)
+        if writes:
+            conn.execute(_U_RESULT, writes)
+        return decided
 
     def release(self, claim: Claim) -> bool:
         """Hand a job back (graceful stop): waiting again at once, this attempt not counted."""
