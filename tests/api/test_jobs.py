@@ -188,3 +188,21 @@ def test_upload_streams_into_the_media_root(api: httpx.Client, api_server: ApiSe
     assert no_file.status_code == 422 and no_file.json()["field"] == "file"
     leftovers = [p.name for p in (api_server.media_root / "uploads").iterdir()]
     assert len(leftovers) == 1, leftovers
+
+
+def test_status_and_listing_answer_the_job_as_scheduled(idle: httpx.Client, idle_server: ApiServer) -> None:
+    """The hot reads are written by pydantic straight from the model: same fields and values as
+    the scheduling answer (which goes through ``jsonable_encoder``), non-ASCII text included."""
+    made = idle.post(
+        "/api/publishing/publish/scheduled",
+        json=_job(idle_server, title="Café crème 🎬", scheduled_time=FUTURE),
+    )
+    assert made.status_code == 201, made.text
+    job = made.json()
+    status = idle.get(f"/api/publishing/jobs/{job['id']}")
+    assert status.status_code == 200
+    assert status.headers["content-type"] == "application/json"
+    assert status.json() == job and status.json()["title"] == "Café crème 🎬"
+    listing = idle.get("/api/publishing/jobs", params={"status": "scheduled"})
+    assert listing.status_code == 200
+    assert listing.json() == {"jobs": [job], "count": 1, "limit": 50, "offset": 0}

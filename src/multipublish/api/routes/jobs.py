@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from multipublish.api.auth import TokenDep
 from multipublish.api.deps import StateDep
-from multipublish.api.routes.common import errors, job_or_404, to_json
+from multipublish.api.routes.common import errors, job_or_404, model_json, to_json
 from multipublish.api.schemas import (
     ACCOUNT_ID_PATTERN,
     JOB_ID_PATTERN,
@@ -47,14 +47,14 @@ def list_jobs(
         status=_status(status), account_id=account_id, platform=platform, limit=limit,
         offset=offset,
     )
-    return {"jobs": [to_json(j) for j in jobs], "count": len(jobs), "limit": limit,
-            "offset": offset}
+    payload = {"jobs": [j.to_dict() for j in jobs], "count": len(jobs), "limit": limit, "offset": offset}
+    return model_json(JobsPublic, payload)
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses=errors(404))
 def get_job(job_id: JobId, state: StateDep, _token: TokenDep) -> Any:
     """A job's status and its result on each platform."""
-    return to_json(job_or_404(state.queue.get_job(job_id), job_id))
+    return model_json(JobPublic, job_or_404(state.queue.get_job(job_id), job_id).to_dict())
 
 
 @router.post("/{job_id}/cancel", response_model=JobPublic, responses=errors(403, 404, 409))
