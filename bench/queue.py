@@ -5,10 +5,15 @@ Run: ``python bench/queue.py [--jobs 1000] [--pg postgresql://postgres@127.0.0.1
 * enqueue rate (``add_job`` one by one, one transaction each) and drain rate (jobs/s from
   ``start(concurrency)`` until every job is completed) with a no-op publisher, on SQLite and
   PostgreSQL at concurrency 1, 8 and 32;
-* scheduling lateness (publish start minus scheduled time) p50/p99 over 1,000 jobs scheduled over
-  a few seconds, workers already running;
+* scheduling lateness (publish start minus scheduled time) p50/p99 over 1,000 jobs due 5 ms apart
+  (``--late-jobs``, ``--late-gap-ms``), workers already running (a worker with nothing due sleeps
+  until the next due time, or until a NOTIFY/in-process wake-up moves that time earlier);
 * procrastinate with a no-op task on the same PostgreSQL server (its own database, created and
-  dropped here): defer rate, drain rate at the same concurrencies, and lateness;
+  dropped here): defer rate, drain rate at the same concurrencies, and lateness with its default
+  poll;
+* statements per enqueue and per drained job (``stmts/...``), counted on the engine;
+* usage counting and quota enforcement are off unless ``--with-quota`` (the references do
+  neither; with them on, each job costs two more transactions);
 * huey (``SqliteHuey``, thread workers) with a no-op task: enqueue rate and drain rate;
 * bare claim loops, the protocol's floor: a table with a partial index, one transaction to claim
   (PostgreSQL ``FOR UPDATE SKIP LOCKED``; SQLite ``BEGIN IMMEDIATE``) and one to finish, per job,
@@ -38,7 +43,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from multipublish.bootstrap import build_service
 from multipublish.db import make_engine
@@ -67,6 +72,15 @@ class NoopPublisher:
         return PublishResult(platform, True, PublishStatus.PUBLISHED, video_id=reference)
 
 
+#: ``--with-quota``: count usage and enforce quotas as production does (two more transactions per
+#: job); by default off, as the reference engines do neither.
+WITH_QUOTA = False
+#: Lateness phase: this many jobs due ``LATE_GAP_MS`` apart (``--late-jobs``, ``--late-gap-ms``); on a
+#: loaded machine spread them so the due rate stays below the drain rate, or the figure is a backlog.
+LATE_JOBS = 1000
+LATE_GAP_MS = 5.0
+
+
 def settings(url: str) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -74,7 +88,26 @@ def settings(url: str) -> Settings:
         platform_concurrency=dict.fromkeys(PLATFORMS, 10_000),
         account_concurrency=10_000,
         queue_poll_interval=1.0,
+        quota_enforce=WITH_QUOTA,
+        record_usage=WITH_QUOTA,
     )
+
+
+class Statements:
+    """Statements sent per job while a phase runs (the engine's own count; the progress polls of
+    this script excluded)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.n = 0
+        event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "count(*) FROM jobs WHERE status = 'completed'" not in statement:
+            self.n += 1
+
+    def take(self) -> int:
+        n, self.n = self.n, 0
+        return n
 
 
 def pct(values: list[float], q: float) -> float:
@@ -114,18 +147,24 @@ async def ours(url: str, label: str, n: int) -> dict[str, Any]:
     pub = NoopPublisher()
     engine = make_engine(url, **({"pool_size": 40, "max_overflow": 40}))
     queue = build_service(settings(url), engine=engine, publisher=pub).queue
+    count = Statements(engine)
     for conc in CONCURRENCY:
         clear(queue)
+        count.take()
         t0 = time.perf_counter()
         for i in range(n):
             queue.add_job(f"b{conc}-{i}", job(i))
         out[f"enqueue/s c={conc}"] = n / (time.perf_counter() - t0)
+        if conc == 1:
+            out["stmts/enqueue"] = count.take() / n
         q = build_service(settings(url), engine=engine, publisher=pub).queue
+        count.take()
         t0 = time.perf_counter()
         await q.start(conc)
         while await completed(q) < n:
             await asyncio.sleep(0.025)
         out[f"drain/s c={conc}"] = n / (time.perf_counter() - t0)
+        out[f"stmts/job c={conc}"] = count.take() / n
         await q.stop()
     # Lateness: workers running, 1,000 jobs scheduled over the next few seconds.
     clear(queue)
@@ -134,11 +173,11 @@ async def ours(url: str, label: str, n: int) -> dict[str, Any]:
     await q.start(8)
     # Every job must be enqueued before its time comes: leave room for the enqueue itself.
     rate = max(1.0, min(v for k, v in out.items() if k.startswith("enqueue")))
-    base = datetime.now(UTC) + timedelta(seconds=2 + 1.5 * 1000 / rate)
-    for i in range(1000):
-        q.add_job(f"late-{i}", job(i, when=base + timedelta(milliseconds=5 * i)))
+    base = datetime.now(UTC) + timedelta(seconds=2 + 1.5 * LATE_JOBS / rate)
+    for i in range(LATE_JOBS):
+        q.add_job(f"late-{i}", job(i, when=base + timedelta(milliseconds=LATE_GAP_MS * i)))
     deadline = time.monotonic() + 300
-    while len(pub.lateness) < 1000 and time.monotonic() < deadline:
+    while len(pub.lateness) < LATE_JOBS and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     await q.stop()
     lat = [x * 1000 for x in pub.lateness]
@@ -179,15 +218,15 @@ async def procrastinate_ref(pg_admin: str, n: int) -> dict[str, Any]:
                 await app.run_worker_async(concurrency=conc, wait=False, install_signal_handlers=False)
                 out[f"drain/s c={conc}"] = n / (time.perf_counter() - t0)
             rate = max(1.0, min(v for k, v in out.items() if k.startswith("enqueue")))
-            base = datetime.now(UTC) + timedelta(seconds=2 + 1.5 * 1000 / rate)
-            for i in range(1000):
-                when = base + timedelta(milliseconds=5 * i)
+            base = datetime.now(UTC) + timedelta(seconds=2 + 1.5 * LATE_JOBS / rate)
+            for i in range(LATE_JOBS):
+                when = base + timedelta(milliseconds=LATE_GAP_MS * i)
                 await noop.configure(schedule_at=when).defer_async(sched=when.timestamp())
             worker = asyncio.create_task(
                 app.run_worker_async(concurrency=8, wait=True, install_signal_handlers=False)
             )
             deadline = time.monotonic() + 300
-            while len(lateness) < 1000 and time.monotonic() < deadline:
+            while len(lateness) < LATE_JOBS and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
             worker.cancel()
             try:
@@ -355,29 +394,38 @@ async def main() -> None:
     )
     ap.add_argument("--skip-procrastinate", action="store_true")
     ap.add_argument("--skip-huey", action="store_true")
+    ap.add_argument("--with-quota", action="store_true", help="count usage and enforce quotas (production)")
+    ap.add_argument("--late-jobs", type=int, default=1000, help="jobs in the lateness phase")
+    ap.add_argument("--late-gap-ms", type=float, default=5.0, help="due times this far apart")
+    ap.add_argument("--only", choices=("sqlite", "pg"), help="one database (and its references) only")
     args = ap.parse_args()
+    global WITH_QUOTA, LATE_JOBS, LATE_GAP_MS
+    WITH_QUOTA, LATE_JOBS, LATE_GAP_MS = args.with_quota, args.late_jobs, args.late_gap_ms
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"usage counted and quotas enforced: {WITH_QUOTA}")
     admin_url = make_engine(args.pg).url.render_as_string(hide_password=False)
     named: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp)
-        named["sqlite"] = await ours(f"sqlite:///{db / 'bench.db'}", "multipublish (SQLite)", args.jobs)
-        named["bare sqlite"] = bare_ref(f"sqlite:///{db / 'bare.db'}", "bare loop (SQLite)", args.jobs)
-        if not args.skip_huey:
-            named["huey"] = huey_ref(tmp, args.jobs)
-    name = f"mp_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        pg = make_engine(admin_url).url.set(database=name).render_as_string(hide_password=False)
-        named["pg"] = await ours(pg, "multipublish (PostgreSQL)", args.jobs)
-        named["bare pg"] = bare_ref(pg, "bare loop (PostgreSQL)", args.jobs)
-    finally:
+    if args.only != "pg":
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Path(tmp)
+            named["sqlite"] = await ours(f"sqlite:///{db / 'bench.db'}", "multipublish (SQLite)", args.jobs)
+            named["bare sqlite"] = bare_ref(f"sqlite:///{db / 'bare.db'}", "bare loop (SQLite)", args.jobs)
+            if not args.skip_huey:
+                named["huey"] = huey_ref(tmp, args.jobs)
+    if args.only != "sqlite":
+        name = f"mp_bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    if not args.skip_procrastinate:
-        named["procrastinate"] = await procrastinate_ref(admin_url, args.jobs)
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            pg = make_engine(admin_url).url.set(database=name).render_as_string(hide_password=False)
+            named["pg"] = await ours(pg, "multipublish (PostgreSQL)", args.jobs)
+            named["bare pg"] = bare_ref(pg, "bare loop (PostgreSQL)", args.jobs)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if not args.skip_procrastinate:
+            named["procrastinate"] = await procrastinate_ref(admin_url, args.jobs)
     print(f"\njobs per run: {args.jobs}; no-op publisher/task; {os.cpu_count()} CPUs")
     table(list(named.values()))
     ratios(named)
