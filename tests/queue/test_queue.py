@@ -337,6 +337,24 @@ async def test_cancel_running_job_seen_at_renewal(make_queue: MakeQueue) -> None
     assert {r["status"] for r in q.get_job("j").results.values()} == {"unknown"}
 
 
+async def test_cancel_asked_after_the_last_renewal_is_seen_by_the_finish(make_queue: MakeQueue) -> None:
+    """The finishing UPDATE is the fence and answers the row's cancel flag: a cancel asked after
+    the worker's last renewal still decides the job (as a locking read before the write did)."""
+    from multipublish.platforms.base import PublishResult, PublishStatus
+
+    q = make_queue()
+    q.add_job("j", cfg())
+    [claim] = q.store.claim("w", 1).claims
+    assert q.cancel_job("j").cancel_requested
+    done = PublishResult("tiktok", True, PublishStatus.PUBLISHED, video_id="v1")
+    out = q.store.finish(claim, {"tiktok": done})
+    assert out is not None and out.job.status == QueueStatus.CANCELLED and out.job.cancel_requested
+    job = q.get_job("j")
+    assert job.status == QueueStatus.CANCELLED and job.locked_by is None
+    assert job.results["tiktok"]["status"] == "published" and job.results["tiktok"]["video_id"] == "v1"
+    assert q.store.finish(claim, {"tiktok": done}) is None  # the lease is gone with the decision
+
+
 async def test_cancel_running_job_with_real_workers(engine: Engine) -> None:
     from tests.queue.conftest import queue_settings
 
