@@ -17,7 +17,7 @@ import pytest
 from multipublish.errors import ErrorKind
 from multipublish.manager import PublishingManager
 from multipublish.platforms.base import PublishConfig, PublishStatus
-from multipublish.platforms.upload_post_codes import ERROR_CODES
+from multipublish.platforms.upload_post_codes import ERROR_CODES, HARD_CAP_WAIT, kind_of_code
 from tests.platforms.upload_post_support import (
     UPLOAD_POST_PLATFORMS,
     arm,
@@ -139,6 +139,46 @@ async def test_each_error_code_maps_to_its_kind(
     assert result.details["error_code"] == code
 
 
+def test_only_documented_codes_are_listed() -> None:
+    """Each code the table maps is one upload-post documents (its citation is in the table)."""
+    assert set(ERROR_CODES) == {
+        "tiktok_privacy_unavailable",
+        "profile_limit_reached",
+        "quota_exceeded",
+        "reached_active_user_cap",
+    }
+    assert kind_of_code("PROFILE_LIMIT_REACHED") is ErrorKind.PERMANENT  # as the page spells it
+
+
+async def test_code_named_only_in_the_words_is_read(
+    make_manager: MakeManager, sandbox_url: str, small_video: Path
+) -> None:
+    """The TikTok cap's page shows the code as the error's text: waited out, not given up on."""
+    manager = make_manager()
+    arm(sandbox_url, "tiktok", "reject", code="reached_active_user_cap")
+    result = await manager.publish_to_platform(
+        "acct", "tiktok", small_video, PublishConfig(title="x"), validate=False
+    )
+    assert result.error == '{"code": "reached_active_user_cap"}'  # as the service words it
+    assert result.error_kind is ErrorKind.RATE_LIMITED
+    assert result.details["error_code"] == "reached_active_user_cap"
+
+
+async def test_hard_cap_waits_for_the_rolling_window(
+    make_manager: MakeManager, sandbox_url: str, small_video: Path
+) -> None:
+    """docs.upload-post.com/guides/limit-of-uploads: 429 with ``hard_cap`` violations."""
+    manager = make_manager()
+    arm(sandbox_url, "instagram", "hard_cap")
+    result = await manager.publish_to_platform(
+        "acct", "instagram", small_video, PublishConfig(title="x"), validate=False
+    )
+    assert result.error_kind is ErrorKind.QUOTA
+    assert result.retry_after == HARD_CAP_WAIT
+    assert "Daily cap reached for instagram" in (result.error or "")
+    assert posts(sandbox_url) == []
+
+
 async def test_unknown_error_code_is_permanent_whatever_the_words(
     make_manager: MakeManager, sandbox_url: str, small_video: Path
 ) -> None:
@@ -213,14 +253,14 @@ async def test_connected_profile_publishes(
 async def test_emulator_refuses_unknown_profile_itself(
     make_manager: MakeManager, sandbox_url: str, small_video: Path
 ) -> None:
-    """With the check off, the emulator (like the service) still refuses: 404 profile_not_found."""
+    """With the check off, the emulator (like the service) still refuses: 404, words only."""
     configure(sandbox_url, profiles={"creator": ["tiktok"]})
     manager = make_manager(user="ghost", upload_post_check_profile=False)
     result = await manager.publish_to_platform(
         "acct", "tiktok", small_video, PublishConfig(title="x"), validate=False
     )
     assert result.error_kind is ErrorKind.PERMANENT
-    assert result.details["error_code"] == "profile_not_found"
+    assert "not found" in (result.error or "") and "error_code" not in result.details
     assert posts(sandbox_url) == []
 
 

@@ -54,7 +54,14 @@ from multipublish.platforms.http import (
     response_json,
 )
 from multipublish.platforms.options import FormFields
-from multipublish.platforms.upload_post_codes import kind_of_code, kind_of_words, rate_limit_wait
+from multipublish.platforms.upload_post_codes import (
+    HARD_CAP_WAIT,
+    code_of,
+    hard_cap,
+    kind_of_code,
+    kind_of_words,
+    rate_limit_wait,
+)
 from multipublish.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -146,8 +153,14 @@ class UploadPostClient:
         message = error_message(response)
         body = response.text
         data = response_json(response)
-        kind = kind_of_code(data.get("error_code"))
-        if kind is None:
+        code = code_of(data)
+        kind = kind_of_code(code)
+        capped = hard_cap(data) if response.status_code == 429 else []
+        if capped:
+            # The network's cap for this account over a rolling 24 h: wait for it, not the minute.
+            kind = ErrorKind.QUOTA
+            message = "; ".join(str(v.get("message") or v.get("platform")) for v in capped)
+        elif kind is None:
             kind = error_kind_for_status(response.status_code, body)
             if response.status_code == 429 and looks_like_quota(body):
                 kind = ErrorKind.QUOTA
@@ -159,6 +172,10 @@ class UploadPostClient:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if kind is ErrorKind.RATE_LIMITED:  # not QUOTA: X-RateLimit-Reset is the minute window's
             retry_after = rate_limit_wait(response.headers, retry_after=retry_after)
+        elif capped and retry_after is None:
+            retry_after = HARD_CAP_WAIT
+        if code and not data.get("error_code"):
+            data = {**data, "error_code": code}
         raise UploadPostHTTPError(
             platform,
             kind,
@@ -347,11 +364,11 @@ def _kind_of_platform_error(entry: Mapping[str, Any]) -> ErrorKind:
     A code we do not know is permanent (the platform refused this post; sending it again spends
     another of the plan's uploads); the message's words decide only when no code came.
     """
-    code = entry.get("error_code")
+    code = code_of(entry)
     kind = kind_of_code(code)
     if kind is not None:
         return kind
-    if isinstance(code, str) and code.strip():
+    if code:
         return ErrorKind.PERMANENT
     return kind_of_words(str(entry.get("error") or entry.get("message") or ""))
 
@@ -626,8 +643,9 @@ class UploadPostPlatform:
                 details=details,
             )
         error = str(entry.get("error") or entry.get("message") or "rejected by the platform")
-        if entry.get("error_code"):
-            details["error_code"] = entry["error_code"]
+        code = code_of(entry)
+        if code:
+            details["error_code"] = code
         return self._failed(_kind_of_platform_error(entry), error, request_id=request_id, details=details)
 
     # -- status ---------------------------------------------------------------------------------

@@ -13,45 +13,36 @@ from types import MappingProxyType
 
 from multipublish.errors import ErrorKind
 
-#: Documented (or seen in the official clients) ``error_code`` values and their kinds.
-#: ``tiktok_privacy_unavailable``: the creator's account does not offer the privacy level asked
-#: for (a private account has no ``PUBLIC_TO_EVERYONE``); the answer lists the allowed ones.
-#: ``PROFILE_LIMIT_REACHED``: docs.upload-post.com/api/user-profiles (403).
-#: ``quota_exceeded``: the plan's monthly uploads are used up (429 with ``usage``).
-#: The others are the TikTok/Meta/LinkedIn codes upload-post passes on in a platform's result
-#: [unverified: from the platforms' own error references, not upload-post's pages].
+#: The ``error_code`` values upload-post documents, each with where, and its kind. Nothing else is
+#: listed: an unknown code is permanent (see ``_kind_of_platform_error``), so a code we guessed at
+#: could only make us retry what should not be, or give up on what should be retried.
 ERROR_CODES: Mapping[str, ErrorKind] = MappingProxyType(
     {
-        "quota_exceeded": ErrorKind.QUOTA,
-        "monthly_limit_reached": ErrorKind.QUOTA,
-        "rate_limit_exceeded": ErrorKind.RATE_LIMITED,
-        "rate_limited": ErrorKind.RATE_LIMITED,
-        "too_many_requests": ErrorKind.RATE_LIMITED,
-        "spam_risk_too_many_posts": ErrorKind.RATE_LIMITED,
+        # The creator's TikTok account does not offer the privacy level asked for (a private
+        # account has no PUBLIC_TO_EVERYONE); the answer lists the allowed ones. The official SDK
+        # (upload-post 2.13, api_client.py, upload_video and get_tiktok_publishing_settings).
         "tiktok_privacy_unavailable": ErrorKind.PERMANENT,
-        "tiktok_too_long": ErrorKind.PERMANENT,
-        "invalid_parameter": ErrorKind.PERMANENT,
-        "validation_error": ErrorKind.PERMANENT,
-        "unsupported_media": ErrorKind.PERMANENT,
-        "media_too_large": ErrorKind.PERMANENT,
-        "profile_not_found": ErrorKind.PERMANENT,
-        "user_not_found": ErrorKind.PERMANENT,
+        # docs.upload-post.com/api/user-profiles: 403 when the plan's profiles are all used.
         "profile_limit_reached": ErrorKind.PERMANENT,
-        "plan_upgrade_required": ErrorKind.PERMANENT,
-        "platform_not_in_plan": ErrorKind.PERMANENT,
-        "spam_risk_text": ErrorKind.PERMANENT,
-        "spam_risk_user_banned_from_posting": ErrorKind.PERMANENT,
-        "platform_not_connected": ErrorKind.AUTH,
-        "account_not_connected": ErrorKind.AUTH,
-        "token_expired": ErrorKind.AUTH,
-        "reconnect_required": ErrorKind.AUTH,
-        "access_token_invalid": ErrorKind.AUTH,
-        "scope_not_authorized": ErrorKind.AUTH,
-        "platform_unavailable": ErrorKind.TRANSIENT,
-        "upstream_timeout": ErrorKind.TRANSIENT,
-        "internal_error": ErrorKind.TRANSIENT,
+        # The plan's monthly uploads are used up: 429 with ``usage`` (count, limit, last_reset;
+        # docs.upload-post.com/guides/error-handling shows ``usage``). The code itself was not
+        # found again on docs.upload-post.com in the December 2026 review; a 429 whose words
+        # speak of the plan's limit is read as QUOTA anyway (``looks_like_quota``).
+        "quota_exceeded": ErrorKind.QUOTA,
+        # docs.upload-post.com/guides/reached-active-user-cap-error: {"code":
+        # "reached_active_user_cap"}, TikTok's daily cap of active users of upload-post's app;
+        # "the best solution is to wait and retry", reset every 24 hours. Not this post's fault.
+        "reached_active_user_cap": ErrorKind.RATE_LIMITED,
     }
 )
+
+#: docs.upload-post.com/guides/limit-of-uploads: a network's hard cap per connected account in a
+#: rolling 24-hour window answers 429 ``{"message": "Post verification failed", "violations":
+#: [{"platform", "type": "hard_cap", "used_last_24h", "cap"}]}``; scheduled posts are checked
+#: again at their time. A quota of the account on that network, not a short rate limit.
+HARD_CAP = "hard_cap"
+#: How long to wait after a hard cap: the window rolls, its oldest post's age is not given.
+HARD_CAP_WAIT = 3600.0
 
 
 def kind_of_code(code: object) -> ErrorKind | None:
@@ -61,6 +52,26 @@ def kind_of_code(code: object) -> ErrorKind | None:
     return ERROR_CODES.get(code.strip().lower())
 
 
+def code_of(data: Mapping[str, object]) -> str | None:
+    """The documented code an error carries: ``error_code``, else ``code`` (the TikTok cap's
+    page shows ``{"code": "reached_active_user_cap"}``), else one named in the message text
+    (that page shows the code as the error's text)."""
+    for key in ("error_code", "code"):
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    text = " ".join(str(data.get(k) or "") for k in ("error", "message")).lower()
+    return next((code for code in ERROR_CODES if code in text), None)
+
+
+def hard_cap(data: Mapping[str, object]) -> list[dict[str, object]]:
+    """The ``hard_cap`` violations of a 429 "Post verification failed" answer."""
+    found = data.get("violations")
+    if not isinstance(found, list):
+        return []
+    return [v for v in found if isinstance(v, dict) and v.get("type") == HARD_CAP]
+
+
 def kind_of_words(text: str) -> ErrorKind:
     """Only for a per-platform failure that came without any ``error_code``."""
     lowered = text.lower()
@@ -68,7 +79,7 @@ def kind_of_words(text: str) -> ErrorKind:
         return ErrorKind.QUOTA
     if "rate limit" in lowered:
         return ErrorKind.RATE_LIMITED
-    if any(w in lowered for w in ("token", "unauthori", "reconnect", "auth")):
+    if any(w in lowered for w in ("token", "unauthori", "reconnect", "auth", "not connected")):
         return ErrorKind.AUTH
     if any(w in lowered for w in ("timeout", "timed out", "temporar", "unavailable", "try again")):
         return ErrorKind.TRANSIENT

@@ -10,7 +10,9 @@ Control endpoints (tests use them; none exists on the real services):
   size, sha256, request_id, video_id, status, created); ``DELETE /_sandbox/posts`` resets all.
 - ``POST /_sandbox/faults`` ``{"platform", "fault", "times": 1, "on"?, "seconds"?}``; faults:
   http_500, rate_limit (Retry-After = seconds), drop_connection, slow (seconds), expired_token,
-  quota_exceeded, lose_response, reject (upload-post: that platform's result fails).
+  quota_exceeded, lose_response, reject (upload-post: that platform's result fails, with ``code``
+  as its ``error_code``; a scheduled post fails at its time, as does one armed ``on: "due"``),
+  rate_limit_reset (429 with only X-RateLimit-Reset), hard_cap (429 "Post verification failed").
   ``on`` narrows which requests it hits (see ``state.FAULT_TARGETS``); ``GET``/``DELETE`` too.
 - ``GET|POST /_sandbox/config``: ``SandboxConfig`` knobs (plan_limit, token_lifetime,
   accept_any_token, async_pending_polls, sync_timeout, youtube_quota, ...).

@@ -30,6 +30,7 @@ FAULT_KINDS = (
     "lose_response",
     "reject",
     "rate_limit_reset",
+    "hard_cap",
 )
 #: Which requests a fault hits (``on``): upload-post ``upload``/``status``; YouTube ``insert``
 #: (session start), ``chunk`` (any PUT with bytes), ``final_chunk`` (the one that completes),
@@ -83,7 +84,8 @@ class Fault:
     #: ``slow``: seconds to wait; ``rate_limit``: the Retry-After value; ``rate_limit_reset``:
     #: seconds until the ``X-RateLimit-Reset`` it sends (and no Retry-After).
     seconds: float = 2.0
-    #: ``reject``: the ``error_code`` of the platform's failed result (``platform_error``).
+    #: ``reject``: the ``error_code`` of the platform's failed result (none when empty: upload-post's
+    #: documented per-platform failures carry only their words).
     code: str = ""
     id: str = field(default_factory=lambda: secrets.token_hex(6))
     hits: int = 0

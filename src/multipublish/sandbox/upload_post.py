@@ -228,6 +228,17 @@ def _fault_response(
             429,
             {**headers, "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset},
         )
+    if fault.fault == "hard_cap":
+        # docs.upload-post.com/guides/limit-of-uploads: the network's cap per account, rolling 24 h.
+        platform = fault.platform
+        return json_response(
+            {"success": False, "message": "Post verification failed",
+             "violations": [{"platform": platform, "type": "hard_cap",
+                             "message": f"Daily cap reached for {platform}: 15/15 in last 24h",
+                             "used_last_24h": 15, "cap": 15}]},
+            429,
+            headers,
+        )
     if fault.fault == "expired_token":
         return json_response(INVALID_TOKEN, 401)
     if fault.fault == "quota_exceeded":
@@ -380,7 +391,8 @@ async def upload(request: Request) -> Response:
         # The service picks the only connected page; with several it lists them.
         _discard(form)
         return json_response(
-            {"success": False, "error_code": "facebook_page_required",
+            # No error_code: upload-post documents only the ``available_pages`` list here.
+            {"success": False,
              "message": "Several Facebook pages are connected: send facebook_page_id",
              "available_pages": pages},
             400,
@@ -390,8 +402,7 @@ async def upload(request: Request) -> Response:
     if profiles and user not in profiles:
         _discard(form)
         return json_response(
-            {"success": False, "error_code": "profile_not_found",
-             "message": f"Profile {user!r} not found"},
+            {"success": False, "message": f"Profile {user!r} not found"},
             404,
             headers,
         )
@@ -400,7 +411,7 @@ async def upload(request: Request) -> Response:
     delay = 0.0
     lose = False
     rejected: str | None = None
-    rejected_code = "platform_error"
+    rejected_code = ""
     if fault is not None:
         answer = _fault_response(state, fault, user, headers)
         if answer is not None:
@@ -412,7 +423,7 @@ async def upload(request: Request) -> Response:
             lose = True
         elif fault.fault == "reject":
             rejected = fault.platform
-            rejected_code = fault.code or "platform_error"
+            rejected_code = fault.code
         elif fault.fault == "drop_connection":
             raise DropConnection
 
@@ -499,7 +510,7 @@ def _record(
         post_id = new_id("", 9)
         if platform in refusals:
             message, code = refusals[platform]
-            results[platform] = {"success": False, "error": message, "error_code": code}
+            results[platform] = _refused(message, code)
             continue
         pages = state.config.facebook_pages
         only_page = pages[0]["page_id"] if len(pages) == 1 else ""
@@ -556,12 +567,26 @@ def _refusals(state: SandboxState, user: str, platforms: list[str]) -> dict[str,
     connected = state.config.profiles.get(user)
     for platform in platforms:
         if connected is not None and platform not in connected:
-            out[platform] = (
-                f"{platform} is not connected to profile {user!r}", "platform_not_connected"
-            )
+            # Per-platform failures carry only their words in upload-post's documented answers
+            # (docs.upload-post.com/guides/error-handling: results[platform].error).
+            out[platform] = (f"{platform} is not connected to profile {user!r}", "")
         elif platform == "tiktok" and state.config.plan == "free":
-            out[platform] = ("TikTok posting needs a paid plan", "platform_not_in_plan")
+            out[platform] = ("TikTok posting needs a paid plan, it's not available on Free", "")
     return out
+
+
+def _refused(message: str, code: str) -> dict[str, Any]:
+    """A platform's failed result: its words, and its ``error_code`` when it has one.
+
+    TikTok's cap of upload-post's daily active users comes as the error's text
+    ``{"code":"reached_active_user_cap"}`` (docs.upload-post.com/guides/reached-active-user-cap-error).
+    """
+    if code == "reached_active_user_cap":
+        return {"success": False, "error": json.dumps({"code": code})}
+    result: dict[str, Any] = {"success": False, "error": message}
+    if code:
+        result["error_code"] = code
+    return result
 
 
 def _lagging(state: SandboxState, record: dict[str, Any]) -> bool:
@@ -587,17 +612,15 @@ def _settle_due_jobs(state: SandboxState) -> None:
                 refused.setdefault(
                     fault.platform,
                     (f"{fault.platform} rejected the post at its scheduled time (sandbox fault)",
-                     fault.code or "platform_error"),
+                     fault.code),
                 )
             for post in record["posts"]:
                 refusal = refused.get(post["platform"])
                 if refusal is None:
                     post["status"] = "published"
                     continue
-                post.update(status="failed", error=refusal[0], error_code=refusal[1])
-                record["results"][post["platform"]] = {
-                    "success": False, "error": refusal[0], "error_code": refusal[1]
-                }
+                post.update(status="failed", error=refusal[0], error_code=refusal[1] or None)
+                record["results"][post["platform"]] = _refused(*refusal)
 
 
 def _status_body(record: dict[str, Any], status: str, now: float) -> dict[str, Any]:
