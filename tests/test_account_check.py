@@ -77,12 +77,23 @@ def test_a_good_account_passes_every_check(cli_settings: Settings, sandbox_url: 
     assert "good/tiktok: ok" in text and "ok   connected: tiktok is connected" in text
 
 
+def test_facebook_without_page_id_passes_with_one_page(cli_settings: Settings, sandbox_url: str) -> None:
+    """page_id is optional: the service posts to the profile's only page (the check names it)."""
+    configure(sandbox_url, profiles={"creator": ["facebook"]}, plan="basic")
+    add(PublishingManager(cli_settings), "one", "facebook")
+    code, report, output = run_check("one")
+    assert code == 0, output
+    [check] = [c for c in report["platforms"][0]["checks"] if c["name"] == "page_id"]
+    assert check["ok"] and "1122334455 (Sandbox Page)" in check["detail"]
+
+
 def test_each_failure_is_named_with_its_fix(cli_settings: Settings, sandbox_url: str) -> None:
-    configure(sandbox_url, profiles={"creator": ["tiktok"]}, plan="free")
+    pages = [{"page_id": "111", "page_name": "Shop"}, {"page_id": "222", "page_name": "Blog"}]
+    configure(sandbox_url, profiles={"creator": ["tiktok"]}, plan="free", facebook_pages=pages)
     manager = PublishingManager(cli_settings)
     add(manager, "bad", "tiktok")  # free plan: no TikTok
     add(manager, "bad", "linkedin")  # not connected to the profile
-    add(manager, "bad", "facebook")  # no page_id
+    add(manager, "bad", "facebook")  # no page_id, and two pages to choose from
     add(manager, "ghost", "instagram", user="nobody")  # no such profile
     add(manager, "badkey", "tiktok", api_key="invalid-key-0000")
     add(manager, "stale", "youtube", refresh_token="revoked-1//abc")
@@ -94,6 +105,7 @@ def test_each_failure_is_named_with_its_fix(cli_settings: Settings, sandbox_url:
     assert not checks[("linkedin", "connected")]["ok"]
     assert "Manage Users" in checks[("linkedin", "connected")]["detail"]
     assert not checks[("facebook", "page_id")]["ok"]
+    assert "111 (Shop), 222 (Blog)" in checks[("facebook", "page_id")]["detail"]
 
     code, report, _ = run_check("ghost")
     assert code == 1

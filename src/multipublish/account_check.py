@@ -139,7 +139,25 @@ async def _upload_post(
         limit = listing.get("limit")
         report.add("plan", True, f"upload-post plan {plan}" + (f", {limit} uploads a month" if limit else ""))
     if platform == "facebook" and not credentials.get("page_id"):
-        report.add("page_id", False, "Facebook posts go to a page: add the account's page_id")
+        await _facebook_page(client, user, report)
+
+
+async def _facebook_page(client: Any, user: str, report: PlatformReport) -> None:
+    """Without a page id the service posts to the profile's only page, or answers with
+    ``available_pages`` when there are several: say which, from the pages listing."""
+    try:
+        listing = await client.api.facebook_pages(user)
+    except PlatformError as exc:
+        report.add("page_id", False, f"no page_id, and the Facebook pages could not be listed: {exc.message}")
+        return
+    pages = [p for p in listing.get("pages") or [] if isinstance(p, dict)]
+    names = ", ".join(f"{p.get('page_id')} ({p.get('page_name') or '?'})" for p in pages)
+    if len(pages) == 1:
+        report.add("page_id", True, f"no page_id: posts go to the only connected page, {names}")
+    elif not pages:
+        report.add("page_id", False, "no Facebook page is connected to this profile: connect one")
+    else:
+        report.add("page_id", False, f"several Facebook pages are connected: add page_id, one of {names}")
 
 
 async def _youtube(manager: PublishingManager, account_id: str, report: PlatformReport) -> None:

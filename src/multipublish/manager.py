@@ -10,10 +10,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 
@@ -26,6 +27,7 @@ from multipublish.errors import (
     PlatformError,
     strip_prefixes,
 )
+from multipublish.media.remote import check_video_url, video_url_of
 from multipublish.platforms.base import (
     Checkpoint,
     PlatformClient,
@@ -110,9 +112,21 @@ class PublishingManager:
         platforms: list[str],
         config: PublishConfig | None = None,
     ) -> dict[str, dict[str, Any]]:
-        """Per platform ``{"valid", "errors", "warnings", "media"}``; with ``config`` its text too."""
-        from multipublish.media.validate import validate_video_for_platforms
+        """Per platform ``{"valid", "errors", "warnings", "media"}``; with ``config`` its text too.
 
+        A video by URL (``video_path`` or ``config.video_url``) is validated partially: its size
+        from a ``HEAD`` request, its text; the report says what was not checked.
+        """
+        from multipublish.media.validate import validate_url_for_platforms, validate_video_for_platforms
+
+        url = video_url_of(video_path) or (config.video_url if config is not None else None)
+        if url is not None:
+            from multipublish.media.remote import head_video
+            from multipublish.webhooks import check_webhook_url
+
+            settings = self.settings
+            remote = head_video(check_video_url(url), lambda u: check_webhook_url(u, settings))
+            return validate_url_for_platforms(remote, platforms, self.rules, config=config)
         return validate_video_for_platforms(video_path, platforms, self.rules, config=config)
 
     def validate_config_for_platforms(
@@ -244,16 +258,39 @@ class PublishingManager:
         return _Target(name, base, post_type, client, account_id)
 
     @staticmethod
-    def _check_file(video_path: str | Path) -> Path:
-        path = Path(video_path)
-        if not path.is_file():
-            raise InputError("video_path", f"no such file: {path.name}")
-        return path
+    def _source(
+        video_path: str | Path, config: PublishConfig, targets: list[_Target]
+    ) -> tuple[Path, PublishConfig]:
+        """The file to upload, or (a video by URL) its name and the config carrying the URL.
+
+        A URL is checked here, before any upload: YouTube cannot take one, and ``thumbnail_path``
+        ``"auto"`` needs the file's frames.
+        """
+        url = video_url_of(video_path) or config.video_url
+        if url is None:
+            path = Path(video_path)
+            if not path.is_file():
+                raise InputError("video_path", f"no such file: {path.name}")
+            return path, config
+        url = check_video_url(url)
+        for target in targets:
+            if target.base == "youtube":
+                raise InputError(
+                    "video_path",
+                    "YouTube takes the video's bytes (videos.insert), not a URL: give a local file "
+                    "for youtube, or publish the URL to the upload-post platforms only",
+                )
+        if config.thumbnail_path == "auto":
+            raise InputError("thumbnail_path", "'auto' picks a frame of a local file; a video URL has none")
+        # Only the name travels to the client (for its logs); the bytes stay at the URL.
+        name = Path(urlsplit(url).path).name or "video"
+        return Path(name), replace(config, video_url=url)
 
     async def _validation_refusal(
         self, target: _Target, path: Path, config: PublishConfig
     ) -> PublishResult | None:
-        report = await asyncio.to_thread(self.validate_video_for_platforms, path, [target.name], config)
+        source = config.video_url or path
+        report = await asyncio.to_thread(self.validate_video_for_platforms, source, [target.name], config)
         entry = report.get(target.name) or report.get(target.base)
         if entry is None and len(report) == 1:
             entry = next(iter(report.values()))
@@ -283,7 +320,7 @@ class PublishingManager:
         preparation: dict[str, Any] | None = None
         if validate:
             refusal = await self._validation_refusal(target, path, config)
-            if refusal is not None and config.auto_fix:
+            if refusal is not None and config.auto_fix and not config.video_url:  # needs the file
                 path, preparation, refusal = await self._auto_fix(target, path, config, refusal)
             if refusal is not None:
                 return refusal
@@ -410,7 +447,7 @@ class PublishingManager:
         ``resume`` is the reference of an unfinished earlier attempt to continue.
         """
         target = self._target(account_id, platform, config)
-        path = self._check_file(video_path)
+        path, config = self._source(video_path, config, [target])
         return await self._run(
             target,
             path,
@@ -443,7 +480,7 @@ class PublishingManager:
         for platform in platforms:
             target = self._target(account_id, platform, config)
             targets.setdefault(target.name, target)
-        path = self._check_file(video_path)
+        path, config = self._source(video_path, config, list(targets.values()))
         outcomes = await asyncio.gather(
             *(
                 self._run(t, path, config, request_id=None, progress=progress, validate=validate)

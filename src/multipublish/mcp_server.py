@@ -144,9 +144,9 @@ def build_mcp(service: Service, *, roots: list[Path] | None) -> MCPServer:
                 {"video_path": video_path, "platforms": platforms, "title": title,
                  "description": description, "tags": tags or []}
             )
-            from multipublish.api.paths import resolve_media_path
+            from multipublish.api.paths import resolve_video
 
-            video = resolve_media_path(body.video_path, roots)
+            video = resolve_video(body.video_path, roots)
             config = PublishConfig(
                 title=body.title or "", description=body.description or "", tags=list(body.tags or [])
             )

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from multipublish.api.paths import resolve_media_path
+from multipublish.api.paths import resolve_media_path, resolve_video
 from multipublish.api.schemas import PublishFields, ScheduledPublishCreate
 from multipublish.catalogue import base_platform
 from multipublish.errors import ConflictError, InputError, NotFoundError, ValidationFailed
@@ -25,9 +25,9 @@ if TYPE_CHECKING:
     from multipublish.queue import Job, PublishingQueue, QueuedPublishConfig
 
 
-def publish_config(body: PublishFields, roots: list[Path] | None) -> tuple[Path, PublishConfig]:
-    """The guarded video path and the ``PublishConfig`` of a request body."""
-    video = resolve_media_path(body.video_path, roots)
+def publish_config(body: PublishFields, roots: list[Path] | None) -> tuple[Path | str, PublishConfig]:
+    """The guarded video path (or checked video URL) and the ``PublishConfig`` of a request body."""
+    video = resolve_video(body.video_path, roots)
     thumb = (
         str(resolve_media_path(body.thumbnail_path, roots, field="thumbnail_path"))
         if body.thumbnail_path and body.thumbnail_path != "auto"
@@ -44,10 +44,17 @@ def publish_config(body: PublishFields, roots: list[Path] | None) -> tuple[Path,
     return video, config
 
 
-def check_video(manager: PublishingManager, video: Path, platforms: list[str], config: PublishConfig) -> None:
-    """Refuse (422 with the per-platform report) a video or text a platform would reject."""
+def check_video(
+    manager: PublishingManager, video: Path | str, platforms: list[str], config: PublishConfig
+) -> None:
+    """Refuse (422 with the per-platform report) a video or text a platform would reject.
+
+    A video by URL is validated partially (its size and text; the report says what not), and
+    ``auto_fix`` cannot prepare a file that is not here.
+    """
     report = manager.validate_video_for_platforms(video, platforms, config)
-    if config.auto_fix and not all(entry.get("valid", False) for entry in report.values()):
+    fixable = isinstance(video, Path)
+    if fixable and config.auto_fix and not all(entry.get("valid", False) for entry in report.values()):
         # Accepted when preparation can fix the file (planned now, encoded at publish time) and
         # the text is valid; refused with the planner's reason otherwise.
         text = manager.validate_config_for_platforms(config, platforms)
@@ -73,7 +80,7 @@ def check_accounts(manager: PublishingManager, account_id: str, platforms: list[
 
 
 def queued_config(
-    body: ScheduledPublishCreate, video: Path, config: PublishConfig
+    body: ScheduledPublishCreate, video: Path | str, config: PublishConfig
 ) -> QueuedPublishConfig:
     from multipublish.queue import QueuedPublishConfig
 

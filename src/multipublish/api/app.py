@@ -33,7 +33,9 @@ Publish one video to TikTok, Instagram, Facebook, LinkedIn and YouTube from many
 
 Every route but `/healthz` and `/readyz` needs an API token: create one with
 `multipublish tokens create --name NAME` and send `Authorization: Bearer <token>`.
-`video_path` must name a file under `MULTIPUBLISH_MEDIA_ROOTS` (or one sent to `/uploads`).
+`video_path` must name a file under `MULTIPUBLISH_MEDIA_ROOTS` (or one sent to `/uploads`), or be an
+`http(s)://` URL that upload-post fetches itself (TikTok, Instagram, Facebook, LinkedIn; not YouTube;
+validated partially: size from `HEAD`, and the text).
 Errors answer `{"error", "message", "field", "reason"}`: 422 refused input, 404 unknown id,
 409 conflicting state.
 """

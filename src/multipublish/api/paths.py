@@ -48,6 +48,19 @@ def resolve_media_path(
     return resolved
 
 
+def resolve_video(raw: str, roots: list[Path] | None, *, field: str = "video_path") -> Path | str:
+    """A guarded local file, or a checked ``http(s)://`` URL (upload-post fetches it itself).
+
+    A URL names no file of this server, so the media roots do not apply to it.
+    """
+    from multipublish.media.remote import check_video_url, video_url_of
+
+    url = video_url_of(raw)
+    if url is not None:
+        return check_video_url(url, field_name=field)
+    return resolve_media_path(raw, roots, field=field)
+
+
 def upload_root(roots: list[Path]) -> Path:
     """Where uploads go: ``<first media root>/uploads``."""
     if not roots:

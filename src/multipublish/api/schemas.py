@@ -152,7 +152,12 @@ class PublishFields(RequestModel):
 
     account_id: str = Field(min_length=1, max_length=200, pattern=ACCOUNT_ID_PATTERN)
     platforms: Platforms
-    video_path: str = Field(min_length=1, max_length=4096, examples=["/path/to/video.mp4"])
+    video_path: str = Field(
+        min_length=1,
+        max_length=4096,
+        examples=["/path/to/video.mp4"],
+        description="a file under the media roots, or an http(s):// URL (upload-post platforms only)",
+    )
     title: Text500 = ""
     description: str = Field(default="", max_length=10000)
     tags: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=100)

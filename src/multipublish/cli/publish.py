@@ -1,4 +1,4 @@
-"""``multipublish publish FILE --account A --platforms tiktok,youtube --title ...``.
+"""``multipublish publish FILE|URL --account A --platforms tiktok,youtube --title ...``.
 
 Publishes now, to every platform at once, with a progress bar per platform and a result table (or
 ``--json``). Exit status: 0 every platform published, 1 any failed or is unknown, 2 a usage error.
@@ -46,7 +46,14 @@ def parse_options(items: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def publish(
-    file: Annotated[Path, typer.Argument(help="Video file to publish.", show_default=False)],
+    file: Annotated[
+        str,
+        typer.Argument(
+            help="Video file to publish, or an http(s):// URL upload-post fetches (not YouTube).",
+            metavar="FILE|URL",
+            show_default=False,
+        ),
+    ],
     account: Annotated[str, typer.Option("--account", "-a", help="Account id.")],
     platforms: Annotated[
         str, typer.Option("--platforms", "-p", help="Comma-separated, e.g. tiktok,instagram:stories.")
@@ -73,7 +80,7 @@ def publish(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
-    """Publish FILE to one or more platforms of one account, now."""
+    """Publish FILE (or a video URL) to one or more platforms of one account, now."""
     from multipublish.errors import InputError
     from multipublish.platforms.base import PublishConfig
 
@@ -106,9 +113,10 @@ def publish(
 
 
 async def _run(
-    file: Path, account: str, names: list[str], config: Any, *, quiet: bool, validate: bool
+    file: str, account: str, names: list[str], config: Any, *, quiet: bool, validate: bool
 ) -> dict[str, Any]:
     from multipublish.bootstrap import build_service
+    from multipublish.media.remote import video_url_of
 
     manager = build_service().manager
     progress = Progress(
@@ -119,7 +127,8 @@ async def _run(
         console=Console(stderr=True),
         disable=quiet,
     )
-    size = file.stat().st_size if file.is_file() else 0
+    source: str | Path = file if video_url_of(file) else Path(file)
+    size = source.stat().st_size if isinstance(source, Path) and source.is_file() else 0
     tasks = {name.strip().lower(): progress.add_task(name.strip().lower(), total=size) for name in names}
 
     def on_progress(platform: str, sent: int, total: int) -> None:
@@ -130,7 +139,7 @@ async def _run(
     try:
         with progress:
             return await manager.publish_multi_platform(
-                account, names, file, config, progress=on_progress, validate=validate
+                account, names, source, config, progress=on_progress, validate=validate
             )
     finally:
         await manager.aclose()

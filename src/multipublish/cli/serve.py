@@ -162,6 +162,7 @@ def schedule(
     video_path is relative to the plan file. A JSON plan is a list of objects with the same fields.
     """
     from multipublish.errors import InputError
+    from multipublish.media.remote import video_url_of
     from multipublish.scheduling import prepare, read_plan, schedule_batch
 
     settings = get_settings()
@@ -170,7 +171,7 @@ def schedule(
             raise InputError("--from", f"no such file: {plan}")
         items = read_plan(plan)
         for item in items:  # relative paths are relative to the plan file
-            if not Path(item.video_path).is_absolute():
+            if not video_url_of(item.video_path) and not Path(item.video_path).is_absolute():
                 item.video_path = str((plan.parent / item.video_path).resolve())
             if item.thumbnail_path not in (None, "", "auto") and not Path(item.thumbnail_path).is_absolute():
                 item.thumbnail_path = str((plan.parent / item.thumbnail_path).resolve())

@@ -21,6 +21,7 @@ from multipublish.captions import text_length as text_length
 from multipublish.catalogue import parse_platform
 from multipublish.errors import InputError, MediaError, UnknownPlatformError
 from multipublish.media.probe import MediaInfo, probe
+from multipublish.media.remote import NOT_CHECKED, RemoteVideo
 from multipublish.media.rules import PlatformRules, RuleSet, load_rules, ratio_value
 
 #: Frame rates that are not "odd" (anything else gets a warning).
@@ -86,6 +87,53 @@ def validate_video_for_platforms(
     return report
 
 
+def validate_url_for_platforms(
+    remote: RemoteVideo,
+    platforms: Iterable[str],
+    rules: RuleSet | None = None,
+    config: PostText | None = None,
+) -> dict[str, dict[str, Any]]:
+    """The report of a video named by URL: partial, since its bytes are not here.
+
+    The size (from ``HEAD``) is checked against each platform's limit and the text as for a file;
+    every entry says which checks were not made. YouTube cannot take a URL: an error there.
+    """
+    names = _platform_names(platforms)
+    rules = rules if rules is not None else load_rules(None)
+    media = remote.to_dict()
+    report: dict[str, dict[str, Any]] = {}
+    for name in names:
+        rule, found = _resolve(name, rules)
+        if rule is not None:
+            if rule.platform == "youtube":
+                found.errors.append(
+                    "video_path: YouTube takes the video's bytes (videos.insert), not a URL; "
+                    "give a local file"
+                )
+            if remote.status in (401, 403, 404, 410):
+                found.errors.append(
+                    f"video_path: the URL answered HTTP {remote.status} to HEAD; the service could "
+                    "not fetch it either"
+                )
+            if remote.size is not None:
+                _check_size(remote.size, rule, found)
+            if config is not None:
+                _check_text(config, rule, found)
+        found.warn(
+            "validated partially: the video is at a URL, so its "
+            + ", ".join(NOT_CHECKED)
+            + " were not checked"
+        )
+        found.warnings.extend(remote.notes)
+        report[name] = {
+            "valid": not found.errors,
+            "errors": found.errors,
+            "warnings": found.warnings,
+            "media": media,
+        }
+    return report
+
+
 def validate_config_for_platforms(
     config: PostText, platforms: Iterable[str], rules: RuleSet | None = None
 ) -> dict[str, dict[str, Any]]:
@@ -131,8 +179,7 @@ def _resolve(name: str, rules: RuleSet) -> tuple[PlatformRules | None, _Findings
 def _check_media(info: MediaInfo, rule: PlatformRules, found: _Findings) -> None:
     """Add the breaches of ``rule`` by the probed file ``info`` to ``found``."""
     _check_duration(info, rule, found)
-    if rule.max_size is not None and info.size > rule.max_size:
-        found.breach("max_size", f"file size {_bytes(info.size)} is over the {_bytes(rule.max_size)} limit")
+    _check_size(info.size, rule, found)
     _check_format(info, rule, found)
     _check_picture(info, rule, found)
     _check_frame_rate(info, rule, found)
@@ -363,6 +410,11 @@ def _check_field(
 
 
 # -- formatting --------------------------------------------------------------------------------
+
+
+def _check_size(size: int, rule: PlatformRules, found: _Findings) -> None:
+    if rule.max_size is not None and size > rule.max_size:
+        found.breach("max_size", f"file size {_bytes(size)} is over the {_bytes(rule.max_size)} limit")
 
 
 def _secs(value: float) -> str:

@@ -58,6 +58,10 @@ class PublishConfig:
     #: platform, instead of failing validation (``multipublish.media.prepare``). ``thumbnail_path``
     #: ``"auto"`` picks and sets a YouTube thumbnail from the video.
     auto_fix: bool = False
+    #: The video by ``http(s)://`` URL instead of a file: upload-post fetches it itself (its
+    #: ``video`` field takes a URL). Set by the manager when ``video_path`` is a URL; validation
+    #: is then partial (size from ``HEAD`` only) and YouTube refuses it (it takes bytes only).
+    video_url: str | None = None
 
     def options_for(self, platform: str) -> dict[str, Any]:
         """The ``platform_specific`` options of one platform (empty when none)."""
@@ -80,6 +84,7 @@ class PublishConfig:
             scheduled_time=datetime.fromisoformat(st) if isinstance(st, str) else st,
             localizations=dict(data.get("localizations") or {}),
             auto_fix=bool(data.get("auto_fix", False)),
+            video_url=data.get("video_url") or None,
         )
 
 

@@ -167,6 +167,18 @@ def _quote(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
 
 
+def form_body(fields: Iterable[tuple[str, str]]) -> tuple[bytes, str]:
+    """A small ``multipart/form-data`` body of text fields only, and its Content-Type."""
+    boundary = uuid.uuid4().hex
+    body = bytearray()
+    for key, value in fields:
+        body += f"--{boundary}\r\n".encode()
+        body += f'Content-Disposition: form-data; name="{_quote(key)}"\r\n\r\n'.encode()
+        body += str(value).encode() + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    return bytes(body), f"multipart/form-data; boundary={boundary}"
+
+
 @dataclass
 class StreamingMultipart:
     """A ``multipart/form-data`` body whose file part is streamed from disk.

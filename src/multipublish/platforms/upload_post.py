@@ -33,6 +33,7 @@ import httpx
 from multipublish.captions import CAPTION_OPTION, compose_caption
 from multipublish.catalogue import CATALOGUE, UPLOAD_POST_PLATFORMS
 from multipublish.errors import ErrorKind, InputError, PlatformError
+from multipublish.media.remote import host_of, video_url_of
 from multipublish.platforms.base import (
     Checkpoint,
     ProgressCallback,
@@ -46,6 +47,7 @@ from multipublish.platforms.http import (
     describe_exception,
     error_kind_for_status,
     error_message,
+    form_body,
     looks_like_quota,
     make_timeout,
     new_request_id,
@@ -213,6 +215,10 @@ class UploadPostClient:
     ) -> httpx.Response:
         """``POST /upload`` with the file streamed in the multipart body; returns the response.
 
+        ``video_path`` may be an ``http(s)://`` URL, sent as the ``video`` field for the service to
+        fetch (as the official SDK does): docs.upload-post.com/api/upload-video, "The video file to
+        upload (can be a file upload or a video URL)".
+
         Raises ``PlatformError`` for an HTTP error status and ``UploadInterrupted`` when the
         connection fails, telling whether the whole body had been sent.
         """
@@ -222,18 +228,27 @@ class UploadPostClient:
         form.append(("title", title))
         form += list(fields)
         form.append(("request_id", rid))
-        body = StreamingMultipart(form, "video", Path(video_path), progress=progress)
+        url = video_url_of(video_path)
+        body: StreamingMultipart | bytes
+        if url is not None:
+            body, ctype = form_body([*form, ("video", url)])
+            head = {"Content-Type": ctype}
+        else:
+            body = StreamingMultipart(form, "video", Path(video_path), progress=progress)
+            head = body.headers
         # The request id doubles as the Idempotency-Key: should two workers ever send the same
         # platform upload (a lease lost mid-upload), the service answers the second with the first.
-        headers = {**body.headers, "X-Request-Id": rid, "Idempotency-Key": rid}
+        headers = {**head, "X-Request-Id": rid, "Idempotency-Key": rid}
         try:
             response = await self._http.post("/upload", content=body, headers=headers)
         except httpx.HTTPError as exc:
+            # A few hundred bytes of form: whether they all left is not known, so a URL upload's
+            # lost answer is always asked about (asking is never wrong, only slower).
             raise UploadInterrupted(
                 platform_label,
                 describe_exception(exc),
-                body_complete=body.complete,
-                bytes_sent=body.bytes_sent,
+                body_complete=body.complete if isinstance(body, StreamingMultipart) else True,
+                bytes_sent=body.bytes_sent if isinstance(body, StreamingMultipart) else 0,
             ) from None
         self._raise_for(response, platform_label)
         return response
@@ -252,6 +267,13 @@ class UploadPostClient:
     async def list_users(self) -> dict[str, Any]:
         """``GET /uploadposts/users``: the key's profiles and the accounts connected to each."""
         response = await self._get("/uploadposts/users")
+        self._raise_for(response)
+        return response_json(response)
+
+    async def facebook_pages(self, profile: str | None = None) -> dict[str, Any]:
+        """``GET /uploadposts/facebook/pages[?profile=]``: the pages a Facebook upload may go to
+        (the official SDK's ``get_facebook_pages``)."""
+        response = await self._get("/uploadposts/facebook/pages", {"profile": profile} if profile else None)
         self._raise_for(response)
         return response_json(response)
 
@@ -514,17 +536,28 @@ class UploadPostPlatform:
             if progress is not None:
                 progress(label, sent, total)
 
-        size = Path(video_path).stat().st_size
-        log.info(
-            "upload-post: publishing to %s for account %s (request %s, %d bytes)",
-            self.platform,
-            self.account_id,
-            request_id,
-            size,
-        )
+        source: str | Path = video_path
+        if config.video_url:  # the service fetches it: no bytes leave us
+            source, size = config.video_url, 0
+            log.info(
+                "upload-post: publishing to %s for account %s (request %s, video by URL from %s)",
+                self.platform,
+                self.account_id,
+                request_id,
+                host_of(config.video_url),
+            )
+        else:
+            size = Path(video_path).stat().st_size
+            log.info(
+                "upload-post: publishing to %s for account %s (request %s, %d bytes)",
+                self.platform,
+                self.account_id,
+                request_id,
+                size,
+            )
         try:
             response = await self.api.upload_video(
-                video_path,
+                source,
                 config.title,
                 str(self._credentials.get("user") or ""),
                 [self.platform],

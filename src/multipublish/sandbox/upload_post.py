@@ -12,6 +12,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.requests import ClientDisconnect, Request
@@ -365,10 +366,14 @@ async def upload(request: Request) -> Response:
         seen_platforms[:] = form.get_all("platform[]")
         return state.media_path(f"{upload_key}-{name}.bin")
 
+    ctype = request.headers.get("content-type", "")
     try:
-        await read_form(
-            request.stream(), request.headers.get("content-type", ""), file_path, on_file_bytes, form
-        )
+        if ctype.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+            # A video by URL with no file part: the official SDK posts such a form urlencoded
+            # (requests' ``data=`` without ``files=``).
+            await _read_urlencoded(request, form)
+        else:
+            await read_form(request.stream(), ctype, file_path, on_file_bytes, form)
     except MultipartError as exc:
         _discard(form)
         return _error(str(exc), 400, headers)
@@ -478,6 +483,20 @@ async def upload(request: Request) -> Response:
     if lose:
         raise DropConnection
     return json_response(body, code, headers)
+
+
+#: Bytes of a urlencoded upload form (text fields only) the emulator reads at most.
+URLENCODED_LIMIT = 1 << 20
+
+
+async def _read_urlencoded(request: Request, form: ParsedForm) -> None:
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > URLENCODED_LIMIT:
+            raise MultipartError("form too large")
+    for name, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+        form.fields.setdefault(name, []).append(value)
 
 
 def _discard(form: ParsedForm) -> None:

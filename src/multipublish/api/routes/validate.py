@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from multipublish.api.auth import TokenDep
 from multipublish.api.deps import StateDep
-from multipublish.api.paths import resolve_media_path
+from multipublish.api.paths import resolve_video
 from multipublish.api.routes.common import errors, to_json
 from multipublish.api.schemas import PlatformValidationPublic, ValidateCreate
 from multipublish.platforms.base import PublishConfig
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/publishing", tags=["validation"])
 )
 def validate(body: ValidateCreate, state: StateDep, _token: TokenDep) -> Any:
     """Per platform: ``valid``, ``errors``, ``warnings`` and what the file is."""
-    video = resolve_media_path(body.video_path, state.settings.media_root_paths())
+    video = resolve_video(body.video_path, state.settings.media_root_paths())
     config = None
     if body.title is not None or body.description is not None or body.tags is not None:
         config = PublishConfig(
