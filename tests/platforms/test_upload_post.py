@@ -154,12 +154,11 @@ OPTION_CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ),
     (
         "facebook",
-        {"privacy": "only_me", "place": "123456789"},
+        {"privacy": "only_me"},
         {
             "facebook_page_id": "1122334455",
             "facebook_media_type": "VIDEO",
             "video_state": "DRAFT",
-            "facebook_place_id": "123456789",
         },
     ),
     (
@@ -236,6 +235,8 @@ async def test_post_type_from_platform_name(
             {"backdated_time": "2024-11-06T12:00:00Z"},
             "platform_specific.facebook.backdated_time",
         ),
+        # Not a field upload-post documents (its upload-video page): refused, not sent to be lost.
+        ("facebook", {"place": "123456789"}, "platform_specific.facebook.place"),
         # Instagram's location_id is a place id, not a place's name.
         ("instagram", {"location": "Paris, France"}, "platform_specific.instagram.location"),
         ("linkedin", {"visibility": "everyone"}, "platform_specific.linkedin.visibility"),

@@ -12,7 +12,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import Engine
 
@@ -244,23 +243,3 @@ def test_rest_publish_and_schedule_by_url(
         listed = api.get("/api/publishing/jobs").json()
     assert [p["video_url"] for p in posts(sandbox_url)] == [url, url]
     assert len(listed["jobs"] if isinstance(listed, dict) else listed) == 1
-
-
-def test_sdk_uploads_by_url_against_the_emulator(sandbox_url: str) -> None:
-    """The official SDK sends a URL as the ``video`` field of an urlencoded form; the emulator takes it."""
-    from upload_post import UploadPostClient
-
-    previous = UploadPostClient.BASE_URL
-    UploadPostClient.BASE_URL = f"{sandbox_url}/api"
-    client = UploadPostClient("sandbox-key")
-    try:
-        answer = client.upload_video(
-            "https://cdn.example.com/v.mp4", title="SDK by URL", user="creator", platforms=["tiktok"]
-        )
-    finally:
-        client.session.close()
-        UploadPostClient.BASE_URL = previous
-    assert answer["success"] is True
-    [post] = posts(sandbox_url)
-    assert post["video_url"] == "https://cdn.example.com/v.mp4" and post["title"] == "SDK by URL"
-    assert httpx.get(f"{sandbox_url}/_sandbox/posts", timeout=10).status_code == 200

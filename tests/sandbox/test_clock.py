@@ -77,3 +77,33 @@ def test_token_endpoint_accepts_basic_client_auth(server: SandboxServer) -> None
                         data={"grant_type": "refresh_token", "refresh_token": "rt"})
     assert missing.status_code == 400
     assert missing.json()["error"] == "invalid_request"
+
+
+def test_sdk_scheduled_post_fails_at_its_time(server: SandboxServer, clock: Clock, small_video: Path) -> None:
+    """The official SDK follows a scheduled post by job id; a refusal shows only once it is due."""
+    from upload_post import UploadPostClient
+
+    previous = UploadPostClient.BASE_URL
+    UploadPostClient.BASE_URL = f"{server.url}/api"
+    sdk = UploadPostClient("sandbox-key")
+    try:
+        due = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock.now + 3600))
+        job_id = sdk.upload_video(
+            small_video, title="Later", user="u", platforms=["linkedin"], scheduled_date=due
+        )["job_id"]
+        fault = {"platform": "linkedin", "fault": "reject", "on": "due", "code": "tiktok_privacy_unavailable"}
+        HTTP.post(f"{server.url}/_sandbox/faults", json=fault).raise_for_status()
+        assert sdk.get_job_status(job_id)["status"] == "queued"
+        assert posts(server.url)[0]["status"] == "scheduled"
+        clock.now += 3601
+        status = sdk.get_job_status(job_id)
+        assert status["status"] == "failed"
+        [result] = status["results"]
+        assert result["success"] is False and result["error_code"] == "tiktok_privacy_unavailable"
+        assert posts(server.url)[0]["status"] == "failed"
+        assert sdk.list_scheduled() == []
+        history = sdk.get_history(page=1, limit=10)["history"]
+        assert [h["success"] for h in history] == [False]
+    finally:
+        sdk.session.close()
+        UploadPostClient.BASE_URL = previous

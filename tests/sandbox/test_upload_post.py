@@ -338,3 +338,28 @@ def test_sdk_status_lags_behind_the_upload(
         sdk.get_status(answer["request_id"])
     HTTP.post(f"{sandbox_url}/_sandbox/config", json={"status_lag": 0}).raise_for_status()
     assert sdk.get_status(answer["request_id"])["status"] == "completed"
+
+
+def test_sdk_uploads_by_url(sdk: UploadPostClient, sandbox_url: str) -> None:
+    """A URL goes as the ``video`` field of an urlencoded form (no file part); the emulator takes it."""
+    answer = sdk.upload_video(
+        "https://cdn.example.com/v.mp4", title="SDK by URL", user="creator", platforms=["tiktok"]
+    )
+    assert answer["success"] is True and answer["results"]["tiktok"]["success"] is True
+    [post] = posts(sandbox_url)
+    assert post["video_url"] == "https://cdn.example.com/v.mp4" and post["title"] == "SDK by URL"
+    assert post["size"] is None
+
+
+def test_sdk_sees_documented_refusals(sdk: UploadPostClient, sandbox_url: str, small_video: Path) -> None:
+    """A hard cap (429 "Post verification failed") and TikTok's active-user cap, as documented."""
+    arm = {"platform": "instagram", "fault": "hard_cap"}
+    HTTP.post(f"{sandbox_url}/_sandbox/faults", json=arm).raise_for_status()
+    with pytest.raises(UploadPostError, match="Post verification failed"):
+        sdk.upload_video(small_video, title="capped", user="u", platforms=["instagram"])
+    arm = {"platform": "tiktok", "fault": "reject", "code": "reached_active_user_cap"}
+    HTTP.post(f"{sandbox_url}/_sandbox/faults", json=arm).raise_for_status()
+    answer = sdk.upload_video(small_video, title="cap", user="u", platforms=["tiktok"])
+    tiktok = answer["results"]["tiktok"]
+    assert tiktok["success"] is False and "reached_active_user_cap" in tiktok["error"]
+    assert posts(sandbox_url) == []

@@ -1,4 +1,4 @@
-"""Facebook pages through upload-post: page id from the credentials, post type, privacy, place.
+"""Facebook pages through upload-post: page id from the credentials, post type, privacy.
 
 Only fields upload-post knows are sent. Without a page id the service picks the profile's only
 connected page, or answers with ``available_pages`` (surfaced to the user by the client).
@@ -33,12 +33,14 @@ def map_options(
         raise opts.error("privacy", "a Facebook page has no friends audience: use public or only_me")
     if state:
         fields.append(("video_state", state))
-    place = opts.text("place", max_length=100)
-    if place:
-        if not place.isdigit():
-            raise opts.error("place", f"must be a numeric place id, got {place!r}")
-        # Not on upload-video's page, but sent by the official SDK (upload-post 2.13).
-        fields.append(("facebook_place_id", place))
+    if opts.options.get("place") is not None:
+        opts.text("place", max_length=100)  # marks it read
+        # docs.upload-post.com/api/upload-video documents no Facebook place field, and the SDK's
+        # own upload_video docstring lists Facebook's as facebook_page_id, video_state,
+        # facebook_media_type and thumbnail_url. Its _add_facebook_params (2.13) does send an
+        # undocumented ``facebook_place_id``, which the service may ignore without a word: the
+        # documentation wins, and the option is refused before the upload rather than lost after.
+        raise opts.error("place", "upload-post documents no field that carries a Facebook place")
     if opts.options.get("backdated_time") is not None:
         opts.timestamp("backdated_time")  # marks it read
         # Graph API pages can backdate, but upload-post has no field that carries it: refused
