@@ -72,6 +72,7 @@ def test_the_ci_split_covers_every_kill_point_of_every_platform() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # the harness's own limit (below), not the suite's 300 s per test
 @pytest.mark.parametrize("db", ["sqlite", "postgresql"])
 def test_worker_killed_at_protocol_steps_loses_nothing_and_posts_once(
     db: str, request: pytest.FixtureRequest
