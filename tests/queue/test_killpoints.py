@@ -40,7 +40,8 @@ CI_SPLIT: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "postgresql": (
         ("facebook", "linkedin", "youtube"),
-        (*BOTH, "upload_unanswered", "thumbnail_being_set", "thumbnail_set", "playlist_item_added"),
+        (*BOTH, "upload_unanswered", "thumbnail_being_set", "thumbnail_session", "thumbnail_set",
+         "playlist_item_added"),
     ),
 }
 
