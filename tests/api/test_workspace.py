@@ -3,12 +3,23 @@ queue, drafts, the calendar range read and a job's attempts."""
 
 from __future__ import annotations
 
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import httpx
+
+from multipublish.settings import Settings
 from multipublish.workspace.slots import SlotStore
 from tests.api.helpers import add_account, wait_for_job
-from tests.fixtures.api import StartServer
+from tests.fixtures.api import ApiServer, StartServer
 
 
 def test_slots_next_free_and_add_to_queue(start_api: StartServer, db_url: str) -> None:
@@ -41,6 +52,18 @@ def test_slots_next_free_and_add_to_queue(start_api: StartServer, db_url: str) -
         {"account_id": "acme", "platforms": ["tiktok"], "video_path": video, "title": "q2"}]}).json()
     took = datetime.fromisoformat(second["jobs"][0]["scheduled_time"].replace("Z", "+00:00"))
     assert took - at >= timedelta(hours=23)  # the next day's slot (a DST day is 23 or 25 hours)
+    # a cancelled queued job gives its slot back: the next add to queue takes it over
+    assert client.post(f"/api/publishing/jobs/{made.json()['jobs'][0]['id']}/cancel").status_code == 200
+    again = client.post("/api/publishing/publish/queue", json={"jobs": [
+        {"account_id": "acme", "platforms": ["tiktok"], "video_path": video, "title": "q1"}]})
+    assert again.status_code == 201, again.text
+    assert again.json()["jobs"][0]["scheduled_time"].replace("Z", "+00:00") == at.isoformat()
+    # a refused batch leaves the slot free (no job half made, no slot held)
+    bad = client.post("/api/publishing/publish/queue", json={"jobs": [
+        {"account_id": "acme", "platforms": ["tiktok"], "video_path": "/nowhere/x.mp4"}]})
+    assert bad.status_code == 422 and bad.json()["field"] == "jobs[0].video_path"
+    nxt = client.get("/api/publishing/slots/acme/next").json()["scheduled_time"]
+    assert datetime.fromisoformat(nxt.replace("Z", "+00:00")) - took >= timedelta(hours=23)
     timed = client.post("/api/publishing/publish/queue", json={"jobs": [
         {"account_id": "acme", "platforms": ["tiktok"], "video_path": video,
          "scheduled_time": "2099-01-01T00:00:00Z"}]})
@@ -50,12 +73,93 @@ def test_slots_next_free_and_add_to_queue(start_api: StartServer, db_url: str) -
     start = (at - timedelta(hours=1)).isoformat()
     end = (took + timedelta(hours=1)).isoformat()
     cal = client.get("/api/publishing/calendar", params={"start": start, "end": end}).json()["jobs"]
-    assert [j["title"] for j in cal] == ["q1", "q2"]
+    assert [j["title"] for j in cal] == ["q1", "q2"]  # the cancelled first q1 is not drawn
     slots = client.get("/api/publishing/slot-times", params={"start": start, "end": end}).json()["slots"]
     assert [s["taken"] for s in slots] == [True, True]
     too_long = client.get("/api/publishing/calendar",
                           params={"start": "2099-01-01T00:00:00Z", "end": "2099-06-01T00:00:00Z"})
     assert too_long.status_code == 422 and too_long.json()["field"] == "end"
+
+
+_SERVE = """
+import sys, uvicorn
+from multipublish.api import create_app
+from multipublish.settings import Settings
+settings = Settings.model_validate_json(sys.argv[2])
+uvicorn.run(create_app(settings, start_workers=False), host="127.0.0.1", port=int(sys.argv[1]),
+            log_level="warning")
+"""
+
+
+@contextmanager
+def _api_process(settings: Settings) -> Iterator[str]:
+    """The same service in a process of its own (its own engine, its own memory): the base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    values = settings.model_dump(mode="json")
+    assert settings.secret_key is not None
+    values["secret_key"] = settings.secret_key.get_secret_value()  # dumped masked otherwise
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SERVE, str(port), json.dumps(values)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            assert time.monotonic() < deadline, "the second API process did not start"
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_concurrent_add_to_queue_across_processes_get_distinct_slots(
+    start_api: StartServer, db_url: str
+) -> None:
+    """Two API processes on one database, eight "add to queue" at once: eight different slots."""
+    server: ApiServer = start_api(db_url, start_workers=False)
+    client = server.client()
+    add_account(client, "acme", "tiktok")
+    assert client.put("/api/publishing/slots/acme", json={"timezone": "UTC", "slots": [
+        {"weekday": d, "time": t} for d in range(7) for t in ("08:00", "12:00", "18:00")]}
+    ).status_code == 200
+    video = str(server.media_root / "video.mp4")
+    count = 8
+    with _api_process(server.settings) as other:
+        barrier = threading.Barrier(count)
+        answers: list[httpx.Response] = []
+
+        def add(i: int) -> None:
+            url = other if i % 2 else server.url
+            with httpx.Client(base_url=url, timeout=120,
+                              headers={"Authorization": f"Bearer {server.token}"}) as c:
+                barrier.wait()
+                answers.append(c.post("/api/publishing/publish/queue", json={"jobs": [
+                    {"account_id": "acme", "platforms": ["tiktok"], "video_path": video,
+                     "title": f"q{i}"}]}))
+
+        threads = [threading.Thread(target=add, args=(i,)) for i in range(count)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert [a.status_code for a in answers] == [201] * count, [a.text for a in answers]
+    times = sorted(a.json()["jobs"][0]["scheduled_time"] for a in answers)
+    assert len(set(times)) == count, times
+    # and they are the first eight free slots, none skipped for good
+    expected = [at.isoformat() for at, _ in SlotStore(server.app.state.service.engine).occurrences(
+        "acme", datetime.fromisoformat(times[0].replace("Z", "+00:00")),
+        datetime.fromisoformat(times[-1].replace("Z", "+00:00")) + timedelta(seconds=1))]
+    assert [t.replace("Z", "+00:00") for t in times] == expected
 
 
 def test_slots_keep_wall_clock_across_dst(start_api: StartServer, sqlite_url: str) -> None:

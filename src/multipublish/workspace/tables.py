@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Index, Integer, String, Table, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+    false,
+)
 
 from multipublish.db.tables import BigIntPK, UTCDateTime, jobs, metadata
 
@@ -29,7 +39,22 @@ drafts = Table(
     Column("data", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    #: Bumped by every save; a save naming an older version is refused (a second tab, migration 0012).
+    Column("version", Integer, nullable=False, server_default="1"),
     Index("ix_drafts_updated_at", "updated_at"),
+)
+
+#: A queue slot taken by "add to queue" (migration ``0012``): the primary key makes the claim
+#: atomic across processes, so two requests at once never get the same slot.
+slot_claims = Table(
+    "slot_claims",
+    metadata,
+    Column("account_id", String(200), primary_key=True),
+    Column("slot_time", UTCDateTime, primary_key=True),
+    Column("claim", String(40), nullable=False),  #: the claiming request's random token
+    Column("claimed_at", UTCDateTime, nullable=False),
+    #: False while the claiming request is still adding its jobs
+    Column("done", Boolean, nullable=False, server_default=false()),
 )
 
 #: The calendar reads jobs by their time range.

@@ -399,24 +399,32 @@ def slot_times(
 async def add_to_queue(
     body: BatchScheduleCreate, request: Request, state: StateDep, token: TokenDep
 ) -> Any:
-    """Schedule the jobs (one account, no ``scheduled_time``) into that account's next free slot."""
-    from multipublish.workspace.slots import take_lock
+    """Schedule the jobs (one account, no ``scheduled_time``) into that account's next free slot.
 
+    The slot is claimed in the database first, so concurrent requests (other tabs, other API
+    processes) each get a different one.
+    """
     accounts = {j.account_id for j in body.jobs}
     if len(accounts) != 1:
         raise InputError("jobs", "add to queue takes jobs of one account")
+    account = accounts.pop()
     for i, job in enumerate(body.jobs):
         if job.scheduled_time is not None:
             raise InputError(f"jobs[{i}].scheduled_time", "the queue chooses the time: leave it out")
 
     def add() -> tuple[int, Any]:
-        with take_lock:
-            at = _slots(state).next_free(accounts.pop())
+        store = _slots(state)
+        at, claim = store.claim_next(account)
+        try:
             items = [j.model_copy(update={"scheduled_time": at}) for j in body.jobs]
             jobs = schedule_batch(
                 items, roots=state.settings.media_root_paths(), manager=state.manager,
                 queue=state.queue, field_prefix="jobs",
             )
+        except BaseException:
+            store.release(account, at, claim)
+            raise
+        store.confirm(account, at, claim)
         return 201, {"jobs": [to_json(j) for j in jobs], "count": len(jobs)}
 
     async def produce() -> tuple[int, Any]:
