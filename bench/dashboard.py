@@ -10,11 +10,13 @@ median of:
 
 - first render: the browser's ``first-contentful-paint``;
 - interactive: the page showing its data (the jobs table filled, the calendar's month drawn with
-  its events), measured in the page from navigation start;
+  its posts, or with a count per busy day when the month holds too many to draw one by one),
+  measured in the page from navigation start;
 - page weight: bytes over the wire (document plus every script, style and API answer), with a
   cold cache (the session cookie comes from the login form, in another browser context).
 
-The goal is under 1 s for both pages at 10,000 jobs. Everything is deleted afterwards.
+The goal is under 1 s for both pages at 10,000 jobs. The machine's load average is printed before
+and after (the figures mean little on a loaded machine). Everything is deleted afterwards.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     del sys.path[0]
 
 import argparse
+import os
 import shutil
 import socket
 import statistics
@@ -116,7 +119,7 @@ def measure(
             if verbose:
                 entries = page.evaluate("performance.getEntriesByType('resource').map(r => r.toJSON())")
                 arrived = [(r["name"].split("/", 3)[-1][:40], round(r["responseEnd"])) for r in entries]
-                print(page_name, arrived)
+                print(page_name, f"interactive {ready:.0f} ms", arrived)
             ctx.close()
         browser.close()
     return {k: statistics.median(v) for k, v in out.items()}
@@ -166,6 +169,7 @@ def main() -> None:
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         raise SystemExit("chromium is not installed (apt-get install -y chromium)")
+    print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     tmp = Path(tempfile.mkdtemp(prefix="mp-bench-dash-"))
     try:
         media = tmp / "media"
@@ -187,6 +191,7 @@ def main() -> None:
         for name, label, m in rows:
             print(f"{name:<10}{label:<14}{m['first_render_ms']:>11.0f} ms{m['interactive_ms']:>11.0f} ms"
                   f"{m['weight_kb']:>9.0f} KB")
+        print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from tests.fixtures.api import ApiServer
 
 TERMINAL = {"completed", "failed", "cancelled"}
 
@@ -60,3 +64,19 @@ def dashboard_login(browser: httpx.Client, token: str) -> str:
     assert login.status_code == 303, login.text
     cookies = [c.split(";", 1)[0] for c in login.headers.get_list("set-cookie")]
     return next(c for c in cookies if c.startswith("multipublish_session="))
+
+
+def add_jobs(server: ApiServer, times: list[datetime], title: str = "Post") -> list[str]:
+    """Waiting jobs of "acme" at these times, added to the queue directly (no HTTP per job)."""
+    from multipublish.platforms.base import PublishConfig
+    from multipublish.queue.models import QueuedPublishConfig
+
+    queue = server.app.state.service.queue
+    return [
+        queue.add_job(None, QueuedPublishConfig(
+            account_id="acme", platforms=["tiktok"], video_path=str(server.media_root / "video.mp4"),
+            config=PublishConfig(title=f"{title} {i}"), scheduled_time=at,
+        )).id
+        for i, at in enumerate(times)
+    ]
+

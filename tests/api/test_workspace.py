@@ -18,7 +18,7 @@ import httpx
 
 from multipublish.settings import Settings
 from multipublish.workspace.slots import SlotStore
-from tests.api.helpers import add_account, wait_for_job
+from tests.api.helpers import add_account, add_jobs, wait_for_job
 from tests.fixtures.api import ApiServer, StartServer
 
 
@@ -58,12 +58,17 @@ def test_slots_next_free_and_add_to_queue(start_api: StartServer, db_url: str) -
         {"account_id": "acme", "platforms": ["tiktok"], "video_path": video, "title": "q1"}]})
     assert again.status_code == 201, again.text
     assert again.json()["jobs"][0]["scheduled_time"].replace("Z", "+00:00") == at.isoformat()
+    # a platform the account does not have: refused in words, nothing made, the slot still free
+    lacking = client.post("/api/publishing/publish/queue", json={"jobs": [
+        {"account_id": "acme", "platforms": ["instagram"], "video_path": video}]})
+    assert lacking.status_code == 404 and "acme/instagram" in lacking.json()["message"], lacking.text
     # a refused batch leaves the slot free (no job half made, no slot held)
     bad = client.post("/api/publishing/publish/queue", json={"jobs": [
         {"account_id": "acme", "platforms": ["tiktok"], "video_path": "/nowhere/x.mp4"}]})
     assert bad.status_code == 422 and bad.json()["field"] == "jobs[0].video_path"
     nxt = client.get("/api/publishing/slots/acme/next").json()["scheduled_time"]
     assert datetime.fromisoformat(nxt.replace("Z", "+00:00")) - took >= timedelta(hours=23)
+    assert client.get("/api/publishing/jobs").json()["count"] == 3  # q1 (cancelled), q2, q1 again
     timed = client.post("/api/publishing/publish/queue", json={"jobs": [
         {"account_id": "acme", "platforms": ["tiktok"], "video_path": video,
          "scheduled_time": "2099-01-01T00:00:00Z"}]})
@@ -183,8 +188,18 @@ def test_drafts_and_attempts(start_api: StartServer, sqlite_url: str) -> None:
     made = client.post("/api/publishing/drafts", json={"data": {"title": "T", "description": "d"}})
     assert made.status_code == 201
     draft = made.json()
-    assert client.put(f"/api/publishing/drafts/{draft['id']}",
-                      json={"data": {"title": "T2"}}).json()["title"] == "T2"
+    assert draft["version"] == 1
+    url = f"/api/publishing/drafts/{draft['id']}"
+    saved = client.put(url, json={"data": {"title": "T2"}, "version": 1}).json()
+    assert (saved["title"], saved["version"]) == ("T2", 2)
+    # a second tab still at version 1: refused in words, the newer words kept
+    stale = client.put(url, json={"data": {"title": "old tab"}, "version": 1})
+    assert stale.status_code == 409 and "another tab" in stale.json()["message"]
+    assert client.get(url).json()["title"] == "T2"
+    # overwrite on purpose (no version): the last save wins, and the version still moves on
+    assert client.put(url, json={"data": {"title": "T3"}}).json()["version"] == 3
+    versioned_new = client.post("/api/publishing/drafts", json={"data": {}, "version": 4})
+    assert versioned_new.status_code == 422 and versioned_new.json()["field"] == "version"
     big = client.post("/api/publishing/drafts", json={"data": {"x": "y" * 70_000}})
     assert big.status_code == 422 and big.json()["field"] == "data"
     gone = client.delete(f"/api/publishing/drafts/{draft['id']}")
@@ -199,3 +214,36 @@ def test_drafts_and_attempts(start_api: StartServer, sqlite_url: str) -> None:
     assert [(a["platform"], a["success"]) for a in attempts["attempts"]] == [("tiktok", True)]
     assert attempts["webhooks"] == []  # no webhook_url: nothing sent
     assert client.get("/api/publishing/jobs/job_nope/attempts").status_code == 404
+
+
+def test_calendar_summary_counts_per_day_of_the_users_zone(start_api: StartServer, db_url: str) -> None:
+    server = start_api(db_url, start_workers=False)
+    client = server.client()
+    busy = [datetime(2099, 3, 10, 10, m, tzinfo=UTC) for m in range(5)]
+    ids = add_jobs(server, [*busy, datetime(2099, 3, 10, 23, 30, tzinfo=UTC)])
+    gone = add_jobs(server, [datetime(2099, 3, 12, 9, tzinfo=UTC)], "Gone")[0]
+    server.app.state.service.queue.cancel_job(gone)
+    month = {"start": "2099-03-01T00:00:00Z", "end": "2099-04-01T00:00:00Z"}
+
+    utc = client.get("/api/publishing/calendar/summary", params=month).json()
+    assert utc["complete"] is True and utc["total"] == 6
+    assert utc["days"] == [{"date": "2099-03-10", "count": 6}]  # the cancelled job is not counted
+    assert sorted(j["id"] for j in utc["jobs"]) == sorted(ids)
+    # in Tokyo (UTC+9) the 23:30 UTC post falls on the next day; over the limit, only the days with
+    # at most ``few`` posts come as posts, the busy day as a number
+    tokyo = client.get("/api/publishing/calendar/summary",
+                       params={**month, "timezone": "Asia/Tokyo", "limit": 3, "few": 1}).json()
+    assert tokyo["complete"] is False and tokyo["total"] == 6
+    assert tokyo["days"] == [{"date": "2099-03-10", "count": 5}, {"date": "2099-03-11", "count": 1}]
+    assert [j["id"] for j in tokyo["jobs"]] == [ids[5]]
+    refused = client.get("/api/publishing/calendar/summary", params={**month, "timezone": "Mars/Base"})
+    assert refused.status_code == 422 and refused.json()["field"] == "timezone"
+
+    # a day's list, a page at a time, in time order
+    day = {"start": "2099-03-10T00:00:00Z", "end": "2099-03-11T00:00:00Z"}
+    first = client.get("/api/publishing/calendar", params={**day, "limit": 4}).json()
+    rest = client.get("/api/publishing/calendar", params={**day, "limit": 4, "offset": 4}).json()
+    assert first["more"] is True and rest["more"] is False
+    assert [j["id"] for j in first["jobs"] + rest["jobs"]] == ids
+    too_many = client.get("/api/publishing/calendar", params={**day, "limit": 5000})
+    assert too_many.status_code == 422

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.api.helpers import add_account
+from tests.api.helpers import add_account, add_jobs
 from tests.e2e.browser import browser_page, shot
 from tests.e2e.test_composer import _db_time
 from tests.fixtures.api import StartServer
@@ -89,16 +89,59 @@ def test_calendar_drag_reschedules_and_refuses(start_api: StartServer, db_url: s
         pg.evaluate("localStorage.setItem('mp-tz', 'UTC')")
         soon = (datetime.now(UTC) + timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
         current = _schedule(client, video, "Soon", soon.isoformat())
-        pg.goto(server.url + f"/calendar?month={soon:%Y-%m}")
+        # this month's six weeks always hold tomorrow and a past day, unless today is their first
+        # cell (a Monday the 1st): then the previous month's six weeks hold both
+        today = datetime.now(UTC).date()
+        shown = today if today.day > 1 or today.weekday() else today - timedelta(days=1)
+        pg.goto(server.url + f"/calendar?month={shown:%Y-%m}")
         past = pg.locator("td.fc-day-past")
-        if past.count():
-            _drag(pg, pg.locator(f'.fc-event[data-job="{current}"]'), past.first)
-            expect(pg.locator("#message")).to_contain_text("in the past")
-            assert _db_time(server.settings.database_url, current) == soon
+        expect(past.first).to_be_visible()
+        _drag(pg, pg.locator(f'.fc-event[data-job="{current}"]'), past.first)
+        expect(pg.locator("#message")).to_contain_text("in the past")
+        assert _db_time(server.settings.database_url, current) == soon
 
         # a finished job cannot be dragged at all
         done = client.get(f"/api/publishing/jobs/{stale}").json()
         assert done["status"] == "cancelled"
+
+
+def test_busy_month_draws_day_counts_that_open_the_days_list(
+    start_api: StartServer, sqlite_url: str
+) -> None:
+    """A month too busy to draw post by post: a count per busy day, its list paged; the week drawn."""
+    from playwright.sync_api import expect
+
+    server = start_api(sqlite_url, start_workers=False)
+    busy = [datetime(2099, 2, 10, 8, tzinfo=UTC) + timedelta(minutes=5 * i) for i in range(120)]
+    # every other day holds 5 posts: more than the month draws one by one
+    spread = [datetime(2099, 2, 1 + i % 28, 7, tzinfo=UTC) + timedelta(minutes=i) for i in range(28 * 5)
+              if 1 + i % 28 not in (10, 20)]
+    add_jobs(server, busy + spread)
+    lone = add_jobs(server, [datetime(2099, 2, 20, 15, tzinfo=UTC)], "Lone")[0]
+    with browser_page(server) as pg:
+        pg.evaluate("localStorage.setItem('mp-tz', 'UTC')")
+        pg.goto(server.url + "/calendar?month=2099-02")
+        expect(pg.locator("#calendar")).to_have_attribute("data-mode", "counts")
+        badge = pg.locator('.fc-event.day-count[data-day="2099-02-10"]')
+        expect(badge).to_contain_text("120 posts")
+        expect(pg.locator(f'.fc-event[data-job="{lone}"]')).to_have_count(1)  # a quiet day: the post
+        assert pg.locator(".fc-event[data-job]").count() == 1
+        badge.focus()
+        pg.keyboard.press("Enter")  # a badge is a button
+        expect(pg.locator("#day-title")).to_contain_text("10")
+        items = pg.locator("#day-jobs li")
+        expect(items).to_have_count(50)
+        pg.click("#day-more")
+        expect(items).to_have_count(100)
+        pg.click("#day-more")
+        expect(items).to_have_count(120)
+        expect(pg.locator("#day-more")).to_be_hidden()
+        first_id = items.first.get_attribute("data-job")
+        expect(items.first.locator("a")).to_have_attribute("href", f"/jobs/{first_id}")
+        shot(pg, "calendar-busy-month-1366")
+        pg.click("#day-week")  # zoomed in, the week is drawn post by post
+        expect(pg.locator("#calendar")).to_have_attribute("data-mode", "posts")
+        expect(pg.locator(".fc-timegrid-event[data-job]").first).to_be_attached()
 
 
 def test_queue_slots_and_add_to_queue(

@@ -219,6 +219,58 @@ def test_drafts_are_saved_and_reopened(start_api: StartServer, sqlite_url: str) 
         expect(pg.locator("#pf-linkedin")).not_to_be_checked()
 
 
+def _save_draft(page: Any, title: str, saved: bool = True) -> None:
+    """Type a title and press "Save draft"; wait for the word that it was saved (when expected)."""
+    from playwright.sync_api import expect
+
+    page.fill("#title", title)
+    page.click("#save-draft")
+    if saved:
+        expect(page.locator("#message")).to_contain_text("Draft saved")
+
+
+def test_a_second_tab_saving_a_stale_draft_is_refused(start_api: StartServer, sqlite_url: str) -> None:
+    """Two tabs on one draft: the stale one is told, nothing is lost, and it may overwrite."""
+    from playwright.sync_api import expect
+
+    server = start_api(sqlite_url, start_workers=False)
+    client = server.client()
+    add_account(client, "acme", "tiktok")
+    with browser_page(server) as first:
+        first.goto(server.url + "/compose")
+        _save_draft(first, "Version one")
+        draft_id = client.get("/api/publishing/drafts").json()["drafts"][0]["id"]
+        second = first.context.new_page()  # another tab, same session
+        second.goto(server.url + "/compose")
+        second.locator(f'#drafts option[value="{draft_id}"]').wait_for(state="attached")
+        second.select_option("#drafts", draft_id)
+        expect(second.locator("#title")).to_have_value("Version one")
+
+        _save_draft(first, "Newer words from the first tab")
+        _save_draft(second, "Stale tab words", saved=False)
+        expect(second.locator("#message")).to_contain_text("changed in another tab")
+        expect(second.locator("#draft-conflict")).to_be_visible()
+        assert client.get(f"/api/publishing/drafts/{draft_id}").json()["title"] == (
+            "Newer words from the first tab")  # nothing overwritten
+        expect(second.locator("#title")).to_have_value("Stale tab words")  # nor lost in the tab
+
+        second.click("#draft-copy")  # keep both
+        expect(second.locator("#message")).to_contain_text("Draft saved")
+        titles = sorted(d["title"] for d in client.get("/api/publishing/drafts").json()["drafts"])
+        assert titles == ["Newer words from the first tab", "Stale tab words"]
+
+        # the second tab opens the draft afresh and saves: now the first tab is the stale one, and
+        # overwrites on purpose
+        second.select_option("#drafts", draft_id)
+        expect(second.locator("#title")).to_have_value("Newer words from the first tab")
+        _save_draft(second, "Second tab wins")
+        _save_draft(first, "First tab, now stale", saved=False)
+        expect(first.locator("#draft-conflict")).to_be_visible()
+        first.click("#draft-overwrite")
+        expect(first.locator("#message")).to_contain_text("Draft saved")
+        assert client.get(f"/api/publishing/drafts/{draft_id}").json()["title"] == "First tab, now stale"
+
+
 def test_fix_offered_for_a_video_a_platform_refuses(
     start_api: StartServer, sqlite_url: str, video_factory: Any
 ) -> None:
@@ -255,7 +307,7 @@ def test_fix_offered_for_a_video_a_platform_refuses(
     assert job["results"]["tiktok"]["status"] == "published"
 
 
-def test_job_page_cancel_and_retry_with_confirmation(start_api: StartServer, sqlite_url: str) -> None:
+def test_job_page_cancel_with_confirmation_and_a_stale_page(start_api: StartServer, sqlite_url: str) -> None:
     from playwright.sync_api import expect
 
     server = start_api(sqlite_url)
@@ -264,10 +316,13 @@ def test_job_page_cancel_and_retry_with_confirmation(start_api: StartServer, sql
     job = client.post("/api/publishing/publish/scheduled", json={
         "account_id": "acme", "platforms": ["tiktok"], "video_path": str(server.media_root / "video.mp4"),
         "title": "Later", "scheduled_time": "2099-01-01T10:00:00Z"}).json()
+    other = client.post("/api/publishing/publish/scheduled", json={
+        "account_id": "acme", "platforms": ["tiktok"], "video_path": str(server.media_root / "video.mp4"),
+        "title": "Also later", "scheduled_time": "2099-01-02T10:00:00Z"}).json()
     with browser_page(server) as pg:
         pg.goto(server.url + f"/jobs/{job['id']}")
         expect(pg.locator("#job-status")).to_have_attribute("data-status", "scheduled")
-        expect(pg.locator("#retry")).to_have_count(0)  # only a failed or cancelled job retries
+        expect(pg.locator("#retry")).to_have_count(0)  # only a failed job retries
         expect(pg.locator(".timeline li.next")).to_contain_text("Publishes")
         pg.click("#cancel")
         expect(pg.locator("#confirm")).to_be_visible()
@@ -277,6 +332,18 @@ def test_job_page_cancel_and_retry_with_confirmation(start_api: StartServer, sql
         pg.click("#confirm-yes")
         expect(pg.locator("#job-status")).to_have_attribute("data-status", "cancelled")
         expect(pg.locator("#cancel")).to_have_count(0)
-        expect(pg.locator("#retry")).to_be_visible()
+        expect(pg.locator("#retry")).to_have_count(0)  # the queue does not retry a cancelled job
+
+        # a stale page: the job is cancelled elsewhere while this page asks for confirmation
+        pg.goto(server.url + f"/jobs/{other['id']}")
+        expect(pg.locator("#job-status")).to_have_attribute("data-status", "scheduled")
+        pg.click("#cancel")
+        expect(pg.locator("#confirm")).to_be_visible()
+        assert client.post(f"/api/publishing/jobs/{other['id']}/cancel").status_code == 200
+        pg.click("#confirm-yes")
+        expect(pg.locator("#message")).to_contain_text("Cannot cancel")
+        expect(pg.locator("#message")).to_contain_text("now shows the job as it is")
+        expect(pg.locator("#job-status")).to_have_attribute("data-status", "cancelled")
+        expect(pg.locator("#cancel")).to_have_count(0)
         pg.goto(server.url + "/jobs/job_doesnotexist")
         expect(pg.locator("#summary")).to_contain_text("No job job_doesnotexist")

@@ -1,4 +1,8 @@
-"""Saved drafts: the composer's form as the user left it, to finish later (or on another device)."""
+"""Saved drafts: the composer's form as the user left it, to finish later (or on another device).
+
+Every save bumps the draft's ``version``; a save that names the version it started from is refused
+when another tab or device saved since, so a stale tab never silently overwrites newer words.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, insert, select, update
 
 from multipublish.db import utcnow
-from multipublish.errors import InputError, NotFoundError
+from multipublish.errors import ConflictError, InputError, NotFoundError
 from multipublish.workspace.tables import drafts
 
 #: A draft is a form, not a file store: refuse anything larger.
@@ -18,7 +22,7 @@ MAX_DRAFT_BYTES = 64 * 1024
 
 def _row(r: Any) -> dict[str, Any]:
     return {"id": r.id, "title": r.title, "data": r.data, "created_at": r.created_at,
-            "updated_at": r.updated_at}
+            "updated_at": r.updated_at, "version": r.version}
 
 
 class DraftStore:
@@ -39,8 +43,14 @@ class DraftStore:
             raise NotFoundError("draft", draft_id)
         return _row(row)
 
-    def save(self, data: dict[str, Any], draft_id: str | None = None) -> dict[str, Any]:
-        """Create a draft (no id) or replace one; the title is the form's own title."""
+    def save(
+        self, data: dict[str, Any], draft_id: str | None = None, version: int | None = None
+    ) -> dict[str, Any]:
+        """Create a draft (no id) or replace one; the title is the form's own title.
+
+        With ``version``, the replace happens only if the draft is still at that version (one
+        conditional UPDATE, so two saves at once cannot both pass); ``ConflictError`` otherwise.
+        """
         if len(json.dumps(data)) > MAX_DRAFT_BYTES:
             raise InputError("data", f"a draft holds at most {MAX_DRAFT_BYTES // 1024} KiB of form data")
         title = str(data.get("title") or "")[:500]
@@ -49,12 +59,24 @@ class DraftStore:
             if draft_id is None:
                 draft_id = "draft_" + secrets.token_hex(8)
                 conn.execute(insert(drafts).values(id=draft_id, title=title, data=data,
-                                                   created_at=now, updated_at=now))
+                                                   created_at=now, updated_at=now, version=1))
             else:
-                done = conn.execute(update(drafts).where(drafts.c.id == draft_id)
-                                    .values(title=title, data=data, updated_at=now))
+                query = update(drafts).where(drafts.c.id == draft_id)
+                if version is not None:
+                    query = query.where(drafts.c.version == version)
+                done = conn.execute(query.values(title=title, data=data, updated_at=now,
+                                                 version=drafts.c.version + 1))
                 if done.rowcount == 0:
-                    raise NotFoundError("draft", draft_id)
+                    current = conn.execute(
+                        select(drafts.c.version).where(drafts.c.id == draft_id)
+                    ).scalar()
+                    if current is None:
+                        raise NotFoundError("draft", draft_id)
+                    raise ConflictError(
+                        f"draft {draft_id} changed in another tab or device since version {version} "
+                        f"was opened (it is at version {current} now): reload it, or overwrite it "
+                        "with this version"
+                    )
         return self.get(draft_id)
 
     def delete(self, draft_id: str) -> None:

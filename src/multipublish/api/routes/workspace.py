@@ -62,6 +62,8 @@ class DraftPublic(BaseModel):
     data: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    #: bumped by every save; send it back with a change to refuse a stale one
+    version: int
 
 
 class DraftDeletedPublic(BaseModel):
@@ -115,6 +117,22 @@ class CalendarJobPublic(BaseModel):
 
 class CalendarPublic(BaseModel):
     jobs: list[CalendarJobPublic]
+    #: more jobs follow in the range: ask again with ``offset`` + ``len(jobs)``
+    more: bool = False
+
+
+class CalendarDayPublic(BaseModel):
+    date: str = Field(description="the day in ``timezone`` (YYYY-MM-DD)")
+    count: int
+
+
+class CalendarSummaryPublic(BaseModel):
+    timezone: str
+    total: int
+    days: list[CalendarDayPublic]
+    #: every job of the range when ``complete``; otherwise those of the days with at most ``few``
+    jobs: list[CalendarJobPublic]
+    complete: bool
 
 
 class AttemptPublic(BaseModel):
@@ -273,6 +291,11 @@ async def profile_check(body: ProfileCheckBody, state: StateDep, _token: TokenDe
 class DraftBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     data: dict[str, Any] = Field(description="the composer's form, as the page saves it")
+    version: int | None = Field(
+        default=None, ge=1,
+        description="the version this change started from: a 409 when the draft was saved since "
+                    "(another tab); leave it out to overwrite whatever is there",
+    )
 
 
 def _drafts(state: ServiceState) -> Any:
@@ -289,6 +312,8 @@ def list_drafts(state: StateDep, _token: TokenDep) -> Any:
 
 @router.post("/drafts", status_code=201, response_model=DraftPublic, responses=errors())
 def create_draft(body: DraftBody, state: StateDep, _token: TokenDep) -> Any:
+    if body.version is not None:
+        raise InputError("version", "a new draft has no version yet: leave it out")
     return to_json(_drafts(state).save(body.data))
 
 
@@ -297,9 +322,10 @@ def get_draft(draft_id: DraftId, state: StateDep, _token: TokenDep) -> Any:
     return to_json(_drafts(state).get(draft_id))
 
 
-@router.put("/drafts/{draft_id}", response_model=DraftPublic, responses=errors(404))
+@router.put("/drafts/{draft_id}", response_model=DraftPublic, responses=errors(404, 409))
 def update_draft(draft_id: DraftId, body: DraftBody, state: StateDep, _token: TokenDep) -> Any:
-    return to_json(_drafts(state).save(body.data, draft_id))
+    """Replace the draft; with ``version``, only if nobody saved it since (409 otherwise)."""
+    return to_json(_drafts(state).save(body.data, draft_id, body.version))
 
 
 @router.delete("/drafts/{draft_id}", response_model=DraftDeletedPublic, responses=errors(404))
@@ -485,6 +511,25 @@ def _webhooks(conn: Any, job_id: str) -> list[dict[str, Any]]:
 
 
 # -- the calendar -----------------------------------------------------------------------------
+def _calendar_select(account_id: str | None) -> Any:
+    """The calendar's columns of the jobs that are drawn (cancelled ones are not)."""
+    from multipublish.db import jobs as j
+
+    query = select(
+        j.c.id, j.c.title, j.c.status, j.c.account_id, j.c.platforms, j.c.scheduled_time
+    ).where(j.c.status != "cancelled")
+    return query.where(j.c.account_id == account_id) if account_id else query
+
+
+def _calendar_rows(conn: Any, query: Any) -> list[dict[str, Any]]:
+    # plain dicts of plain values: a week view holds hundreds of posts on a busy calendar
+    return [
+        {"id": r.id, "title": r.title, "status": r.status, "account_id": r.account_id,
+         "platforms": list(r.platforms), "scheduled_time": r.scheduled_time}
+        for r in conn.execute(query).all()
+    ]
+
+
 @router.get("/calendar", response_model=CalendarPublic, responses=errors(), tags=["jobs"])
 def calendar_jobs(
     state: StateDep,
@@ -492,24 +537,104 @@ def calendar_jobs(
     start: datetime,
     end: datetime,
     account_id: Annotated[str | None, Query(pattern=ACCOUNT_ID_PATTERN, max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Any:
-    """Jobs with a time in ``[start, end)`` (at most 62 days), for the calendar: one indexed read."""
+    """Jobs with a time in ``[start, end)`` (at most 62 days), a page at a time: one indexed read."""
     from multipublish.db import jobs as j
 
     begin, finish = _window(start, end)
     query = (
-        select(j.c.id, j.c.title, j.c.status, j.c.account_id, j.c.platforms, j.c.scheduled_time)
+        _calendar_select(account_id)
+        .where(j.c.scheduled_time >= begin, j.c.scheduled_time < finish)
+        .order_by(j.c.scheduled_time, j.c.id)
+        .offset(offset)
+        .limit(limit + 1)
+    )
+    with state.engine.connect() as conn:
+        rows = _calendar_rows(conn, query)
+    return {"jobs": rows[:limit], "more": len(rows) > limit}
+
+
+#: Jobs are counted in quarter-hour buckets (every UTC offset in use is a multiple of 15 minutes),
+#: then the buckets are folded into the user's days: exact in any zone, across DST changes.
+_BUCKET_S = 900
+
+
+def _bucket(dialect: str) -> Any:
+    from sqlalchemy import BigInteger, Integer, cast, func
+
+    from multipublish.db import jobs as j
+
+    if dialect == "sqlite":  # timestamps are stored as UTC text there
+        return cast(func.strftime("%s", j.c.scheduled_time), Integer) // _BUCKET_S
+    return cast(func.floor(func.extract("epoch", j.c.scheduled_time) / _BUCKET_S), BigInteger)
+
+
+@router.get("/calendar/summary", response_model=CalendarSummaryPublic, responses=errors(),
+            tags=["jobs"])
+def calendar_summary(
+    state: StateDep,
+    _token: TokenDep,
+    start: datetime,
+    end: datetime,
+    timezone: Annotated[str, Query(min_length=1, max_length=64)] = "UTC",
+    account_id: Annotated[str | None, Query(pattern=ACCOUNT_ID_PATTERN, max_length=200)] = None,
+    limit: Annotated[int, Query(ge=0, le=1000)] = 200,
+    few: Annotated[int, Query(ge=0, le=100)] = 3,
+) -> Any:
+    """Jobs per day of ``timezone`` in ``[start, end)``, and the jobs themselves where they are few.
+
+    One grouped, index-backed count; then every job when there are at most ``limit``, else only
+    the jobs of the days holding at most ``few`` (the calendar draws "N posts" for the others).
+    A busy month is then a few dozen numbers instead of thousands of posts.
+    """
+    from sqlalchemy import and_, func, or_
+
+    from multipublish.db import jobs as j
+    from multipublish.workspace.slots import zone
+
+    begin, finish = _window(start, end)
+    tz = zone(timezone)
+    bucket = _bucket(state.engine.dialect.name).label("bucket")
+    counting = (
+        select(bucket, func.count().label("n"))
         .where(j.c.scheduled_time >= begin, j.c.scheduled_time < finish, j.c.status != "cancelled")
-        .order_by(j.c.scheduled_time)
-        .limit(5000)
+        .group_by(bucket)
     )
     if account_id:
-        query = query.where(j.c.account_id == account_id)
+        counting = counting.where(j.c.account_id == account_id)
+    days: dict[str, int] = {}
     with state.engine.connect() as conn:
-        rows = conn.execute(query).all()
-    # plain dicts of plain values: a month view holds a thousand posts on a busy calendar
-    return {"jobs": [
-        {"id": r.id, "title": r.title, "status": r.status, "account_id": r.account_id,
-         "platforms": list(r.platforms), "scheduled_time": r.scheduled_time}
-        for r in rows
-    ]}
+        for b, n in conn.execute(counting).all():
+            local = datetime.fromtimestamp(int(b) * _BUCKET_S, tz).date().isoformat()
+            days[local] = days.get(local, 0) + int(n)
+        total = sum(days.values())
+        complete = total <= limit
+        ranges = [] if complete else [_local_day(d, tz) for d, n in sorted(days.items()) if n <= few]
+        rows: list[dict[str, Any]] = []
+        if complete or ranges:
+            query = _calendar_select(account_id).where(
+                j.c.scheduled_time >= begin, j.c.scheduled_time < finish
+            )
+            if ranges:
+                query = query.where(or_(*(
+                    and_(j.c.scheduled_time >= a, j.c.scheduled_time < b) for a, b in ranges
+                )))
+            rows = _calendar_rows(conn, query.order_by(j.c.scheduled_time, j.c.id).limit(max(limit, 1)))
+    return {
+        "timezone": timezone, "total": total, "complete": complete, "jobs": rows,
+        "days": [{"date": d, "count": n} for d, n in sorted(days.items())],
+    }
+
+
+def _local_day(day: str, tz: Any) -> tuple[datetime, datetime]:
+    """The UTC instants where ``day`` (YYYY-MM-DD) begins and ends in ``tz``."""
+    from datetime import UTC, date
+
+    first = date.fromisoformat(day)
+    after = first + timedelta(days=1)
+    return (
+        datetime(first.year, first.month, first.day, tzinfo=tz).astimezone(UTC),
+        datetime(after.year, after.month, after.day, tzinfo=tz).astimezone(UTC),
+    )

@@ -12,6 +12,7 @@ const C = {
   report: {},         // per platform key: {valid, errors, warnings}
   upload: null,       // the running tus.Upload
   draftId: null,
+  draftVersion: null, // the version this tab opened or last saved (a stale save is refused)
   idempotencyKey: null,
   checkTimer: null,
   fixable: {},        // per platform key: true when media preparation can make the file valid
@@ -406,14 +407,39 @@ async function loadDrafts() {
   if (C.draftId) sel.value = C.draftId;
 }
 
-async function saveDraft() {
+function draftConflict(show) {
+  $("draft-conflict").hidden = !show;
+  if (show) $("draft-overwrite").focus();
+}
+
+async function saveDraft(opts) {
+  const asNew = opts && opts.asNew;
   try {
-    const body = { data: formState() };
-    const d = C.draftId ? await api("PUT", "/api/publishing/drafts/" + C.draftId, body)
-      : await api("POST", "/api/publishing/drafts", body);
-    C.draftId = d.id;
+    const data = formState();
+    const d = C.draftId && !asNew
+      ? await api("PUT", "/api/publishing/drafts/" + C.draftId, { data, version: (opts && opts.version) || C.draftVersion || undefined })
+      : await api("POST", "/api/publishing/drafts", { data });
+    C.draftId = d.id; C.draftVersion = d.version;
+    draftConflict(false);
     await loadDrafts();
     say(`Draft saved (${human(d.updated_at)}).`);
+  } catch (e) {
+    if (e.status === 409) {
+      // another tab saved first: nothing was written here, and this tab's words are still in the form
+      draftConflict(true);
+      say("This draft was changed in another tab or device since you opened it: nothing was saved. " +
+        "Reload the saved one, overwrite it with this tab's, or keep this tab's as a new draft.", "error");
+    } else if (e.status === 404 && C.draftId) {
+      C.draftId = null; C.draftVersion = null;
+      say("This draft was deleted in another tab (or published): “Save draft” keeps this tab's as a new one.", "error");
+    } else say("Could not save the draft: " + e.message, "error");
+  }
+}
+
+async function overwriteDraft() {
+  try { // over the version saved now: a third save meanwhile is refused again
+    const current = await api("GET", "/api/publishing/drafts/" + C.draftId);
+    await saveDraft({ version: current.version });
   } catch (e) { say("Could not save the draft: " + e.message, "error"); }
 }
 
@@ -425,6 +451,16 @@ function prefillFromQuery() {
   applyState({ account_id: q.get("account") || $("account").value, platforms: q.get("platform") ? [q.get("platform")] : [],
     when: "at", scheduled_time: utcToWall(at, userTz()).slice(0, 16) });
   say(`Set to the best free slot, ${human(at)}: add the video and the text.`);
+}
+
+async function openDraft(id) {
+  try {
+    const d = await api("GET", "/api/publishing/drafts/" + id);
+    C.draftId = d.id; C.draftVersion = d.version;
+    draftConflict(false);
+    applyState(d.data);
+    say(`Opened draft “${d.title || "(untitled)"}”.`);
+  } catch (err) { say(err.message, "error"); }
 }
 
 // -- publish ----------------------------------------------------------------------------------
@@ -489,7 +525,10 @@ async function publish(event) {
       el("ul", {}, ...result.jobs.map((j) => el("li", {}, el("a", { href: "/jobs/" + encodeURIComponent(j.id), class: "job-link" }, j.id),
         " " + j.platforms.join(", ")))));
     say(`${result.count} job${result.count > 1 ? "s" : ""} created.`);
-    if (C.draftId) { await api("DELETE", "/api/publishing/drafts/" + C.draftId).catch(() => null); C.draftId = null; loadDrafts(); }
+    if (C.draftId) {
+      await api("DELETE", "/api/publishing/drafts/" + C.draftId).catch(() => null);
+      C.draftId = null; C.draftVersion = null; loadDrafts();
+    }
     refreshNextSlot();
   } catch (e) {
     const field = (e.field || "").replace(/^jobs\[\d+\]\./, "");
@@ -534,16 +573,11 @@ document.addEventListener("DOMContentLoaded", async () => {
   for (const r of form().querySelectorAll('input[name="when"]')) r.addEventListener("change", whenChanged);
   $("scheduled_time").addEventListener("input", () => { C.idempotencyKey = null; fieldError(form(), "scheduled_time", ""); });
   form().addEventListener("submit", publish);
-  $("save-draft").addEventListener("click", saveDraft);
-  $("drafts").addEventListener("change", async (e) => {
-    if (!e.target.value) return;
-    try {
-      const d = await api("GET", "/api/publishing/drafts/" + e.target.value);
-      C.draftId = d.id;
-      applyState(d.data);
-      say(`Opened draft “${d.title || "(untitled)"}”.`);
-    } catch (err) { say(err.message, "error"); }
-  });
+  $("save-draft").addEventListener("click", () => saveDraft());
+  $("draft-overwrite").addEventListener("click", overwriteDraft);
+  $("draft-reload").addEventListener("click", () => openDraft(C.draftId));
+  $("draft-copy").addEventListener("click", () => saveDraft({ asNew: true }));
+  $("drafts").addEventListener("change", (e) => { if (e.target.value) openDraft(e.target.value); });
   try {
     const [rules, accounts] = await Promise.all([api("GET", "/api/publishing/platforms"), api("GET", "/api/publishing/accounts")]);
     C.rules = rules;

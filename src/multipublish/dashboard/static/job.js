@@ -54,7 +54,7 @@ function renderActions(job) {
   if (!DONE.includes(job.status))
     box.append(el("button", { id: "cancel", class: "danger", onclick: () => confirmThen(
       "Cancel this job? Platforms that already published keep their post.", () => act("cancel")) }, "Cancel job"));
-  if (job.status === "failed" || job.status === "cancelled")
+  if (job.status === "failed") // the queue retries failed jobs only (a cancelled one is a 409)
     box.append(el("button", { id: "retry", onclick: () => confirmThen(
       "Run this job again? Only platforms that have not published run.", () => act("retry")) }, "Retry"));
 }
