@@ -292,7 +292,7 @@ class DraftBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     data: dict[str, Any] = Field(description="the composer's form, as the page saves it")
     version: int | None = Field(
-        default=None, ge=1,
+        default=None, ge=1, le=2**31 - 1,  # the column is a 32-bit integer
         description="the version this change started from: a 409 when the draft was saved since "
                     "(another tab); leave it out to overwrite whatever is there",
     )
