@@ -31,6 +31,7 @@ from multipublish.media.remote import check_video_url, video_url_of
 from multipublish.platforms.base import (
     Checkpoint,
     PlatformClient,
+    PreparedUpload,
     ProgressCallback,
     PublishConfig,
     PublishResult,
@@ -319,11 +320,10 @@ class PublishingManager:
     ) -> PublishResult:
         preparation: dict[str, Any] | None = None
         if validate:
-            refusal = await self._validation_refusal(target, path, config)
-            if refusal is not None and config.auto_fix and not config.video_url:  # needs the file
-                path, preparation, refusal = await self._auto_fix(target, path, config, refusal)
-            if refusal is not None:
-                return refusal
+            prepared = await self._prepare(target, path, config, None)
+            if prepared.refusal is not None:
+                return prepared.refusal
+            path, preparation = prepared.path, prepared.preparation
         if config.thumbnail_path == "auto":
             config = await asyncio.to_thread(self._auto_thumbnail, target, path, config)
         rid = request_id or new_request_id()
@@ -375,28 +375,69 @@ class PublishingManager:
             )
         return result
 
+    async def prepare_upload(
+        self,
+        account_id: str,
+        platform: str,
+        video_path: str | Path,
+        config: PublishConfig,
+        *,
+        progress: Callable[[float], None] | None = None,
+    ) -> PreparedUpload:
+        """Validate the file and text for one platform and, with ``config.auto_fix``, prepare the
+        file (``progress(fraction)`` from a helper thread while it encodes).
+
+        The queue runs this as its own step before the upload (``publish_to_platform`` with the
+        prepared path and ``validate=False`` afterwards), so the job can show the preparation's
+        progress and store what was done before anything is sent.
+        """
+        target = self._target(account_id, platform, config)
+        path, config = self._source(video_path, config, [target])
+        return await self._prepare(target, path, config, progress)
+
+    async def _prepare(
+        self,
+        target: _Target,
+        path: Path,
+        config: PublishConfig,
+        progress: Callable[[float], None] | None,
+    ) -> PreparedUpload:
+        refusal = await self._validation_refusal(target, path, config)
+        if refusal is None:
+            return PreparedUpload(path)
+        if not config.auto_fix or config.video_url:  # preparation needs the file itself
+            return PreparedUpload(path, refusal=refusal)
+        return await self._auto_fix(target, path, config, refusal, progress)
+
     async def _auto_fix(
-        self, target: _Target, path: Path, config: PublishConfig, refusal: PublishResult
-    ) -> tuple[Path, dict[str, Any] | None, PublishResult | None]:
-        """Prepare the file for this platform; the path to upload, what was done, or a refusal.
+        self,
+        target: _Target,
+        path: Path,
+        config: PublishConfig,
+        refusal: PublishResult,
+        progress: Callable[[float], None] | None,
+    ) -> PreparedUpload:
+        """Prepare the file for this platform; the path to upload and what was done, or a refusal.
 
         Encoding runs in worker processes (through a thread: the event loop is never blocked). A
         retried publish finds the finished rendition in the cache and reuses it.
         """
-        fixed = await asyncio.to_thread(self.prepare_video_for_platforms, path, [target.name])
+        hook = None if progress is None else (lambda _name, fraction: progress(fraction))
+        fixed = await asyncio.to_thread(self.prepare_video_for_platforms, path, [target.name], progress=hook)
         entry = fixed[target.name]
         details = dict(refusal.details or {})
         if not entry["valid"]:
             refusal.error = f"{refusal.error}; auto_fix could not fix it: {entry.get('error')}"
             refusal.details = {**details, "preparation": entry}
-            return path, None, refusal
+            return PreparedUpload(path, refusal=refusal)
         prepared = Path(entry["path"])
         again = await self._validation_refusal(target, prepared, config)  # the text may still fail
         if again is not None:
             again.details = {**(again.details or {}), "preparation": entry}
-            return path, None, again
+            return PreparedUpload(path, refusal=again)
         log.info("auto_fix %s for %s: %s", path.name, target.name, ", ".join(entry["actions"]))
-        return prepared, {"actions": entry["actions"], "path": entry["path"], "source": str(path)}, None
+        done = {"actions": entry["actions"], "path": entry["path"], "source": str(path)}
+        return PreparedUpload(prepared, preparation=done)
 
     def _auto_thumbnail(self, target: _Target, path: Path, config: PublishConfig) -> PublishConfig:
         """``thumbnail_path="auto"``: a picked frame for YouTube (cached), nothing elsewhere."""

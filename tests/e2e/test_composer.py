@@ -302,7 +302,12 @@ def test_fix_offered_for_a_video_a_platform_refuses(
         job_id = link.inner_text()
         link.click()
         expect(pg.locator("#job-status")).to_have_attribute("data-status", "completed", timeout=90_000)
-    job = client.get(f"/api/publishing/jobs/{job_id}").json()
+        job = client.get(f"/api/publishing/jobs/{job_id}").json()
+        actions = job["results"]["tiktok"]["preparation"]["actions"]
+        assert "reframe_pad" in actions
+        expect(pg.locator('.platform-card[data-platform="tiktok"] .prepared')).to_have_text(
+            "Prepared for this platform: " + ", ".join(actions)
+        )
     assert job["config"]["auto_fix"] is True
     assert job["results"]["tiktok"]["status"] == "published"
 

@@ -3,12 +3,8 @@ processes (``multipublish worker``) that get killed."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +15,7 @@ from multipublish.manager import PublishingManager
 from multipublish.platforms.base import PublishConfig
 from multipublish.queue import PublishingQueue, QueuedPublishConfig, QueueStatus
 from tests.platforms.upload_post_support import arm, credentials, posts, sandbox_settings
-from tests.queue.conftest import FakeClock
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.queue.conftest import FakeClock, wait_for, worker_env
 
 
 @pytest.fixture
@@ -82,61 +76,6 @@ async def test_lost_response_never_posts_twice(
 
 
 # -- real processes --------------------------------------------------------------------------
-
-
-def worker_env(db_url: str, sandbox_url: str | None, secret_key: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MULTIPUBLISH_")}
-    env.update(
-        MULTIPUBLISH_DATABASE_URL=db_url,
-        MULTIPUBLISH_SECRET_KEY=secret_key,
-        MULTIPUBLISH_LEASE_SECONDS="2",
-        MULTIPUBLISH_QUEUE_POLL_INTERVAL="0.5",
-        MULTIPUBLISH_HTTP_TIMEOUT="60",
-        MULTIPUBLISH_STATUS_POLL_INTERVAL="0.05",
-        MULTIPUBLISH_STATUS_POLL_MAX_INTERVAL="0.1",
-        MULTIPUBLISH_LOG_LEVEL="WARNING",
-        PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
-        **extra,
-    )
-    if sandbox_url:
-        env["MULTIPUBLISH_SANDBOX_URL"] = sandbox_url
-    return env
-
-
-@pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[Any]:
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-        log = (tmp_path / f"worker{len(procs)}.log").open("wb")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "multipublish", "worker", *args],
-            env=env,
-            cwd=tmp_path,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        procs.append(proc)
-        return proc
-
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def wait_for(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.slow

@@ -61,6 +61,21 @@ def _fmt(job: Any) -> str:
     return f"{job.id}\t{job.status}\tp{job.priority}\t{job.account_id}\t{when}\t{parts}"
 
 
+def _step(res: dict[str, Any]) -> str:
+    """`` (preparing: 42%)`` while a platform's file is prepared, then what was done to it."""
+    out = ""
+    phase = res.get("phase")
+    if phase == "preparing":
+        progress = res.get("progress")
+        out += f" (preparing: {round(100 * float(progress or 0.0))}%)"
+    elif phase:
+        out += f" ({phase})"
+    preparation = res.get("preparation")
+    if isinstance(preparation, dict) and preparation.get("actions"):
+        out += " [prepared: " + ", ".join(str(a) for a in preparation["actions"]) + "]"
+    return out
+
+
 def worker(
     concurrency: int = typer.Option(None, "--concurrency", "-c", help="Async workers in this process."),
     publisher: str = typer.Option(
@@ -167,7 +182,7 @@ def show_cmd(
         typer.echo(f"{key}: {data[key]}")
     for key, res in job.results.items():
         extra = res.get("url") or res.get("error") or ""
-        typer.echo(f"  {key}: {res.get('status')} {extra}")
+        typer.echo(f"  {key}: {res.get('status')}{_step(res)} {extra}".rstrip())
 
 
 @jobs_app.command("cancel")

@@ -49,8 +49,10 @@ def _fmt(value: Any, pct: bool = False) -> str:
 
 def _stats_table(title: str, rows: list[dict[str, Any]]) -> Table:
     table = Table(title=title)
-    for col in ("", "attempts", "ok", "failed", "success", "retries", "median s", "p95 s", "failure reasons"):
-        table.add_column(col, justify="left" if col in ("", "failure reasons") else "right")
+    columns: tuple[str, ...] = ("", "attempts", "ok", "failed", "success", "retries", "median s", "p95 s")
+    columns += ("failure reasons", "fixes")
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("", "failure reasons", "fixes") else "right")
     for r in rows:
         table.add_row(
             r["key"],
@@ -62,6 +64,7 @@ def _stats_table(title: str, rows: list[dict[str, Any]]) -> Table:
             _fmt(r["median_s"]),
             _fmt(r["p95_s"]),
             _fmt(r["failure_reasons"]),
+            _fmt(r.get("fixes") or {}),
         )
     return table
 

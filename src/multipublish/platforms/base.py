@@ -27,6 +27,7 @@ __all__ = [
     "parse_platform",
 ]
 
+
 class PublishStatus(StrEnum):
     """Outcome of one publish on one platform."""
 
@@ -199,6 +200,18 @@ class ProtocolStep:
 #: ``await checkpoint(step)`` stores ``step`` durably; the client goes on to the next step only
 #: once it returns (it raises when the step could not be stored: the client must stop there).
 Checkpoint = Callable[[ProtocolStep], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class PreparedUpload:
+    """What a publisher's ``prepare_upload`` decided: the file to upload, or why none is."""
+
+    #: The original file, or its rendition when ``auto_fix`` prepared one.
+    path: Path
+    #: ``{"actions", "path", "source"}`` when the file was fixed, else None.
+    preparation: dict[str, Any] | None = None
+    #: A failed result (validation, or a file preparation could not fix): nothing to upload.
+    refusal: PublishResult | None = None
 
 
 @runtime_checkable

@@ -31,6 +31,7 @@ from sqlalchemy import (
     Boolean,
     Connection,
     Engine,
+    Float,
     Integer,
     String,
     Text,
@@ -156,6 +157,11 @@ def _result_dict(row: Any) -> dict[str, Any]:
     preparation = row.details.get("preparation") if isinstance(row.details, dict) else None
     if preparation:  # auto_fix: what was done to the file before the upload
         out["preparation"] = preparation
+    phase = getattr(row, "phase", None)
+    if phase:  # the step in flight: ``preparing`` (with its progress) or ``uploading``
+        out["phase"] = phase
+        progress = getattr(row, "progress", None)
+        out["progress"] = None if progress is None else round(float(progress), 4)
     return out
 
 
@@ -448,6 +454,7 @@ _RESULT_VALUES = {
     "request_id": func.coalesce(_b("b_rid", String()), job_results.c.request_id),
     "published_at": func.coalesce(_b("b_pub", UTCDateTime()), job_results.c.published_at),
     "attempts": job_results.c.attempts + 1,
+    "phase": None,  # a written result ends the step in flight
 }
 _U_RESULT = (
     update(job_results)
@@ -469,6 +476,12 @@ _U_DECIDE_WITH_RESULT_PG = select(_DECIDED.c.cancel_requested).add_cte(
     .values(**_RESULT_VALUES)
     .cte("written")
 )
+#: The step a running platform is in (media preparation, then the upload) and its progress.
+_U_PHASE = (
+    update(job_results)
+    .where(job_results.c.job_id == _b("b_j"), job_results.c.platform == _b("b_p"))
+    .values(phase=_b("b_phase", String()), progress=_b("b_progress", Float()), updated_at=_NOW)
+)
 _U_STEP = (
     update(job_results)
     .where(job_results.c.job_id == _b("b_j"), job_results.c.platform == _b("b_p"))
@@ -485,6 +498,7 @@ _IN_FLIGHT_VALUES = {
     "error": _b("b_err"),
     "error_kind": str(ErrorKind.UNKNOWN),
     "updated_at": _NOW,
+    "phase": None,
 }
 #: Every platform still to run of a job whose worker vanished: it may have been sent.
 _U_IN_FLIGHT_UNKNOWN = (
@@ -617,6 +631,9 @@ def _result_params(
             view[col] = value
     if r.success:
         view["published_at"] = now.isoformat()
+    preparation = (r.details or {}).get("preparation")
+    if preparation:  # as ``_result_dict`` reads it back (the webhook is built from this view)
+        view["preparation"] = preparation
     return params, view
 
 
@@ -1268,12 +1285,43 @@ class JobStore:
             )
         return True
 
+    def stage(
+        self,
+        claim: Claim,
+        key: str,
+        phase: str,
+        progress: float | None,
+        preparation: dict[str, Any] | None = None,
+    ) -> bool:
+        """Store the step a platform in flight is in (``preparing`` with the fraction done, then
+        ``uploading``), fenced like a result; ``False`` when the lease was lost.
+
+        ``preparation`` (what was done to the file, and the rendition) goes into the result's
+        details with the step that ends the preparation, before the upload starts: a worker lost
+        after it leaves the job detail saying what was prepared, and the next attempt finds the
+        finished rendition in the cache.
+        """
+        now = self.now()
+        with self._tx() as conn:
+            if self._fence(conn, claim, now) is None:
+                return False
+            params = {"b_j": claim.job.id, "b_p": key, "b_phase": phase, "b_progress": progress, "b_now": now}
+            conn.execute(_U_PHASE, params)
+            if preparation is not None:
+                where = (job_results.c.job_id == claim.job.id, job_results.c.platform == key)
+                details = conn.execute(select(job_results.c.details).where(*where)).scalar()
+                merged = {**(details if isinstance(details, dict) else {}), "preparation": preparation}
+                conn.execute(update(job_results).where(*where).values(details=merged))
+        return True
+
     def _view(self, claim: Claim, changed: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         view = {k: dict(v) for k, v in claim.job.results.items()}
         tasks = {t.key for t in claim.tasks}
         for key, values in changed.items():
             entry = view.setdefault(key, {})
             entry.update(values)
+            entry.pop("phase", None)  # a written result ends the step in flight
+            entry.pop("progress", None)
             if key in tasks:
                 entry["attempts"] = int(entry.get("attempts") or 0) + 1
         return view

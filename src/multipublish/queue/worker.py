@@ -36,7 +36,15 @@ from multipublish.errors import (
     InputError,
     PlatformError,
 )
-from multipublish.platforms.base import Checkpoint, ProtocolStep, Publisher, PublishResult, PublishStatus
+from multipublish.media.remote import video_url_of
+from multipublish.platforms.base import (
+    Checkpoint,
+    PreparedUpload,
+    ProtocolStep,
+    Publisher,
+    PublishResult,
+    PublishStatus,
+)
 from multipublish.queue.models import Job, QueuedPublishConfig, QueueStatus
 from multipublish.queue.notify import Waker, listen
 from multipublish.queue.store import CHANNEL, Claim, ClaimBatch, JobStore, Outcome, PlatformTask
@@ -51,6 +59,8 @@ T = TypeVar("T")
 _Count = Callable[[], Awaitable[None]]
 #: Tries of a result write over a database blip (about 6 s in all).
 _DB_ATTEMPTS = 7
+#: Seconds between two writes of a preparation's progress.
+_STAGE_INTERVAL = 0.5
 
 
 def default_worker_id() -> str:
@@ -569,16 +579,23 @@ class PublishingQueue:
                     return deferred_result(t.key, decision, self.clock()), None
                 reservation = decision.reservation
             try:
-                result = await self.manager.publish_to_platform(
-                    job.account_id,
-                    t.key,
-                    job.video_path,
-                    job.config,
-                    request_id=t.request_id,
-                    record_usage=False,
-                    checkpoint=checkpoint,
-                    resume=resume,
-                )
+                prepared = await self._prepare(claim, t)
+                if prepared is not None and prepared.refusal is not None:
+                    result = prepared.refusal  # refused before anything was sent
+                else:
+                    result = await self.manager.publish_to_platform(
+                        job.account_id,
+                        t.key,
+                        job.video_path if prepared is None else str(prepared.path),
+                        job.config,
+                        request_id=t.request_id,
+                        validate=prepared is None,  # a prepared upload was validated already
+                        record_usage=False,
+                        checkpoint=checkpoint,
+                        resume=resume,
+                    )
+                    if prepared is not None and prepared.preparation is not None:
+                        result.details = {**(result.details or {}), "preparation": prepared.preparation}
             except BaseException:
                 if reservation is not None:
                     await asyncio.shield(self._release(reservation))
@@ -608,6 +625,56 @@ class PublishingQueue:
             await count()
             return result, None
         return result, count
+
+    async def _prepare(self, claim: Claim, t: PlatformTask) -> PreparedUpload | None:
+        """``auto_fix``: validation and media preparation as a step of its own, before the upload.
+
+        The platform's ``phase`` is ``preparing`` with the fraction encoded (written at most every
+        ``_STAGE_INTERVAL`` seconds), then ``uploading`` together with what was done, in one
+        fenced write before the first byte is sent. A worker killed while encoding leaves only a
+        hidden temporary file (never taken for a rendition); the next attempt prepares again, or
+        reuses the finished rendition. ``None`` without ``auto_fix`` (or a publisher without
+        ``prepare_upload``): the publisher validates as part of the upload, as before.
+        """
+        job = claim.job
+        prepare_upload = getattr(self.manager, "prepare_upload", None)
+        if not job.config.auto_fix or prepare_upload is None:
+            return None
+        if job.config.video_url or video_url_of(job.video_path):
+            return None  # a video by URL: nothing to prepare here, the publisher validates it
+        done = [0.0]
+
+        def progress(fraction: float) -> None:  # from a helper thread; read by the writer below
+            done[0] = max(done[0], fraction)
+
+        async def write(phase: str, preparation: dict[str, Any] | None = None) -> None:
+            if not await self._durably(self.store.stage, claim, t.key, phase, done[0], preparation):
+                raise _LeaseLost
+
+        async def keep_writing() -> None:
+            written = done[0]
+            while True:
+                await asyncio.sleep(_STAGE_INTERVAL)
+                if done[0] != written:
+                    written = done[0]
+                    await write("preparing")
+
+        await write("preparing")
+        writer = asyncio.create_task(keep_writing(), name=f"mp-prepare-{job.id}")
+        try:
+            outcome = await prepare_upload(
+                job.account_id, t.key, job.video_path, job.config, progress=progress
+            )
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        if not isinstance(outcome, PreparedUpload):
+            raise TypeError(f"prepare_upload returned {type(outcome).__name__}, not a PreparedUpload")
+        if outcome.refusal is None:
+            done[0] = 1.0
+            await write("uploading", outcome.preparation)
+        return outcome
 
     def _checkpoint(self, claim: Claim, t: PlatformTask) -> Checkpoint:
         """Each protocol step goes to the job's result row (fenced) before the client goes on."""

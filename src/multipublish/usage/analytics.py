@@ -54,6 +54,7 @@ STAT_COLUMNS = (
     "quota_units",
     "cost",
     "failure_reasons",
+    "fixes",
 )
 #: Columns of the monthly cost table, in export order.
 COST_COLUMNS = (
@@ -123,6 +124,7 @@ def _records(
             u.plan_uploads,
             u.quota_units,
             u.cost,
+            u.fixes,
         )
         .where(usage_records.c.occurred_at >= since, usage_records.c.occurred_at < until)
         .order_by(usage_records.c.occurred_at, usage_records.c.id)
@@ -156,6 +158,8 @@ def _stats(group: str, key: str, rows: list[Row[Any]]) -> dict[str, Any]:
         "quota_units": sum(int(r.quota_units or 0) for r in rows),
         "cost": round(sum(float(r.cost or 0.0) for r in rows), 6),
         "failure_reasons": dict(Counter(r.error_kind or "unspecified" for r in failed).most_common()),
+        # auto_fix: attempts whose file was prepared, per action (one attempt may count several)
+        "fixes": dict(Counter(a for r in rows for a in (r.fixes or "").split(",") if a).most_common()),
     }
 
 

@@ -483,6 +483,7 @@ class UsageStore:
             "quota_units": units,
             "cost": round(cost, 6),
             "currency": self.settings.usage_currency,
+            "fixes": _fixes(result),
         }
         with self._write() as conn:
             record_id = conn.execute(usage_records.insert().values(**values)).inserted_primary_key
@@ -643,3 +644,12 @@ def _find_rate_limit(details: dict[str, Any]) -> tuple[int | None, int | None, d
         if remaining is not None:
             return _int(get("Limit")), remaining, parse_timestamp(get("Reset"))
     return None
+
+
+def _fixes(result: PublishResult) -> str | None:
+    """The media fixes applied before this attempt's upload (``auto_fix``), comma-separated."""
+    preparation = (result.details or {}).get("preparation")
+    actions = preparation.get("actions") if isinstance(preparation, dict) else None
+    if not isinstance(actions, list) or not actions:
+        return None
+    return ",".join(str(a) for a in actions)[:500]

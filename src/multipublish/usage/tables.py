@@ -53,6 +53,8 @@ usage_records = Table(
     #: Money spent, priced when recorded (later price changes do not rewrite history).
     Column("cost", Float, nullable=False, default=0.0),
     Column("currency", String(8), nullable=False, default="USD"),
+    #: Media fixes applied before the upload (``auto_fix``), action names comma-separated.
+    Column("fixes", Text, nullable=True),
     Index("ix_usage_records_occurred_at", "occurred_at"),
     Index("ix_usage_records_account_platform", "account_id", "platform", "occurred_at"),
     Index("ix_usage_records_job_id", "job_id"),

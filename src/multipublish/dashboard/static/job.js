@@ -85,6 +85,12 @@ async function load() {
     const tries = extra.attempts.filter((a) => a.platform === base || a.platform === name);
     const card = el("section", { class: "platform-card", "data-platform": name, "data-status": r.status || "pending" },
       el("h3", {}, name, " ", el("span", { class: "badge status-" + (r.status || "pending") }, r.status || "pending")),
+      r.phase === "preparing" ? el("p", { class: "phase", "data-phase": "preparing" },
+        `preparing: ${Math.round(100 * (r.progress || 0))}%`, " ",
+        el("progress", { max: "100", value: String(Math.round(100 * (r.progress || 0))) })) : null,
+      r.phase === "uploading" && job.status === "processing" ? el("p", { class: "phase", "data-phase": "uploading" }, "uploading…") : null,
+      r.preparation && (r.preparation.actions || []).length ? el("p", { class: "muted prepared" },
+        "Prepared for this platform: " + r.preparation.actions.join(", ")) : null,
       r.url ? el("p", {}, el("a", { href: r.url, rel: "noopener noreferrer", target: "_blank", class: "post-link" }, "Open the post ↗")) : null,
       r.error ? el("p", { class: "error" }, r.error + (r.error_kind && KIND_WORDS[r.error_kind] ? ` — ${KIND_WORDS[r.error_kind]}` : "")) : null);
     const list = el("ol", { class: "timeline", "aria-label": `Attempts on ${name}` });

@@ -16,6 +16,7 @@ import os
 import queue
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -284,6 +285,17 @@ def _init_worker(updates: Any) -> None:
     _updates = updates
     if hasattr(signal, "SIGXFSZ"):  # a file-size limit is an error to report, not a kill
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    parent = os.getppid()
+    threading.Thread(target=_exit_with, args=(parent,), name="prepare-orphan", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """End this encoder when the process that asked for it is gone (killed: a queue worker's
+    SIGKILL does not reach its pool), instead of encoding on for nobody. Its temporary file stays
+    hidden, never taken for a rendition, and goes with the next prune."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def _render_job(
