@@ -439,3 +439,72 @@ def test_content_hash_follows_the_content(tmp_path: Path) -> None:
     path.write_bytes(b"b" * 1000)  # same size, new content (and a new modification time)
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
     assert content_hash(path) == hashlib.sha256(b"b" * 1000).hexdigest()
+
+
+def test_remux_while_hashing_is_named_by_content_and_a_changed_file_misses(
+    video_factory: VideoFactory, tmp_path: Path
+) -> None:
+    import hashlib
+    import shutil
+
+    a = video_factory("mp4", width=180, height=320, duration=3.2, fps=30, faststart=False)
+    b = video_factory("mp4", width=180, height=320, duration=3.4, fps=30, faststart=False)
+    out = tmp_path / "out"
+    first_copy, second_copy = tmp_path / "x" / "clip.mp4", tmp_path / "y" / "clip.mp4"
+    for copy in (first_copy, second_copy):
+        copy.parent.mkdir()
+        shutil.copyfile(a, copy)  # a new file: its digest is not known yet, it is computed meanwhile
+    first = _prepare(first_copy, ["instagram:reels"], out)["instagram:reels"]
+    assert first["actions"] == ["faststart"] and first["valid"], first
+    name = Path(first["path"]).name
+    assert name.split(".")[1] == hashlib.sha256(a.read_bytes()).hexdigest()[:16]
+    assert [p.name for p in out.iterdir()] == [name]  # no temporary file left behind
+    _assert_valid(first, "instagram:reels")
+    again = _prepare(second_copy, ["instagram:reels"], out)["instagram:reels"]
+    assert again["path"] == first["path"] and [p.name for p in out.iterdir()] == [name]  # reused
+    shutil.copyfile(b, first_copy)  # the same path, other content
+    changed = _prepare(first_copy, ["instagram:reels"], out)["instagram:reels"]
+    assert Path(changed["path"]).name.split(".")[1] == hashlib.sha256(b.read_bytes()).hexdigest()[:16]
+    assert sorted(p.name for p in out.iterdir()) == sorted([name, Path(changed["path"]).name])
+    _assert_valid(changed, "instagram:reels")
+
+
+def test_a_write_the_system_refuses_is_a_clear_error_and_leaves_nothing(wide: Path, tmp_path: Path) -> None:
+    # A full disk cannot be made without root (a small tmpfs needs a mount: the test above); a
+    # file-size limit (RLIMIT_FSIZE) makes the kernel refuse the rendition's writes part-way the same
+    # way (EFBIG instead of ENOSPC), through the real CLI in a process of its own.
+    import json
+    import resource
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    limit = 4096  # well under the rendition's size
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    command = [sys.executable, "-m", "multipublish", "prepare", str(wide), "--platforms", "instagram:reels"]
+    proc = subprocess.run(
+        [*command, "--out", str(out), "--json"], capture_output=True, text=True, preexec_fn=cap, timeout=300
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    entry = json.loads(proc.stdout)["instagram:reels"]
+    assert not entry["valid"] and str(wide) in entry["error"], entry
+    assert f"cannot write in {out}" in entry["error"] and "largest file size" in entry["error"], entry
+    assert "Traceback" not in proc.stderr
+    assert list(out.iterdir()) == []  # no rendition, and no temporary file either
+
+
+def test_read_only_output_folder(wide: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        if os.access(folder, os.W_OK):
+            pytest.skip("running as root: a read-only mode does not stop root")
+        entry = _prepare(wide, ["instagram:reels"], folder)["instagram:reels"]
+        assert not entry["valid"] and f"output folder {folder}: not writable" in entry["error"], entry
+        assert list(folder.iterdir()) == []
+    finally:
+        folder.chmod(0o700)

@@ -49,13 +49,27 @@ _digests_lock = threading.Lock()
 _DIGESTS_KEPT = 256
 
 
+Identity = tuple[int, int, int, int]
+
+
+def identity(path: str | Path) -> Identity:
+    """(device, inode, size, modification time): a file rewritten in place changes it."""
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def known_digest(ident: Identity) -> str | None:
+    """The digest this process already computed for a file of this identity, if any."""
+    with _digests_lock:
+        return _digests.get(ident)
+
+
 def content_hash(path: str | Path) -> str:
     """SHA-256 of the file's bytes, hex (the first 16 characters name its renditions)."""
     with open(path, "rb") as fh:
         st = os.fstat(fh.fileno())
         key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-        with _digests_lock:
-            known = _digests.get(key)
+        known = known_digest(key)
         if known is not None:
             return known
         digest = hashlib.file_digest(fh, "sha256").hexdigest()
@@ -66,9 +80,18 @@ def content_hash(path: str | Path) -> str:
     return digest
 
 
+def _stem(source: str | Path) -> str:
+    return re.sub(r"[^\w.-]+", "_", Path(source).stem)[:60] or "video"
+
+
 def rendition_name(source: str | Path, digest: str, target_key: str, container: str) -> str:
-    stem = re.sub(r"[^\w.-]+", "_", Path(source).stem)[:60] or "video"
-    return f"{stem}.{digest[:16]}.{target_key}.{container}"
+    return f"{_stem(source)}.{digest[:16]}.{target_key}.{container}"
+
+
+def early_name(source: str | Path, target_key: str, container: str) -> str:
+    """The name a rendition is written under before its source's digest is known (always as a
+    temporary file: see ``temp_path``); renamed to ``rendition_name`` once it is."""
+    return f"{_stem(source)}.{target_key}.{container}"
 
 
 def temp_path(final: Path) -> Path:

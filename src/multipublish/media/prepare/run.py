@@ -157,53 +157,104 @@ def _render_all(
     """One job per distinct target; existing renditions are reused, the others rendered."""
     jobs: dict[str, _Job] = {}
     folder_error = _prepare_folder(out_dir)
-    digest = renditions.content_hash(source) if folder_error is None else ""
     for name, plan in plans.items():
         target = plan.target
         assert target is not None
-        job = jobs.get(target.key)
-        if job is None:
-            final = out_dir / renditions.rendition_name(source, digest, target.key, target.container)
-            job = jobs[target.key] = _Job(target=target, final=final, error=folder_error)
+        job = jobs.setdefault(target.key, _Job(target=target, final=out_dir, error=folder_error))
         job.platforms.append(name)
+    if folder_error is not None:
+        return jobs
+    ident = renditions.identity(source)
+    keys = {(ident, key) for key in jobs}
     with _claims_lock:  # one writer per rendition in this process (two platforms, two threads)
-        while any(job.final in _claims for job in jobs.values()):
+        while keys & _claims:
             _claims_lock.wait(timeout=1.0)
-        todo = [job for job in jobs.values() if job.error is None and not job.final.exists()]
-        _claims.update(job.final for job in todo)
+        _claims.update(keys)
     try:
-        _render_todo(jobs, todo, source, progress, max_workers)
+        _render_claimed(source, ident, jobs, out_dir, progress, max_workers)
     finally:
         with _claims_lock:
-            _claims.difference_update(job.final for job in todo)
+            _claims.difference_update(keys)
             _claims_lock.notify_all()
     return jobs
 
 
-#: Renditions being written by this process, so a second caller waits and then reuses them.
-_claims: set[Path] = set()
+#: Renditions being written by this process, by (source identity, target key), so a second
+#: caller waits and then reuses them.
+_claims: set[tuple[renditions.Identity, str]] = set()
 _claims_lock = threading.Condition()
 
 
-def _render_todo(
-    jobs: dict[str, _Job],
-    todo: list[_Job],
+def _render_claimed(
     source: Path,
+    ident: renditions.Identity,
+    jobs: dict[str, _Job],
+    out_dir: Path,
     progress: ProgressCallback | None,
     max_workers: int | None,
 ) -> None:
-    for job in jobs.values():
-        if job.error is None and job not in todo:
+    """Name each job by the source's digest, reuse what exists, render the rest.
+
+    A digest not known yet is computed in a thread while the stream copies run (a copy costs
+    about what hashing costs, so a remux-only fix no longer pays for both in turn): they are
+    written under a temporary name, renamed to their rendition once the digest is known, or
+    dropped when a rendition of this content exists already or the file changed meanwhile.
+    Encodes, minutes long and possibly cached, wait for the digest.
+    """
+    digest = renditions.known_digest(ident)
+    early: dict[str, Path] = {}
+    early_errors: dict[str, str] = {}
+    if digest is None:
+        hashing: Future[str] = Future()
+        thread = threading.Thread(target=_hash_into, args=(source, hashing), name="prepare-hash", daemon=True)
+        thread.start()
+        try:
+            for key, job in jobs.items():
+                if job.target.remux_only:
+                    name = renditions.early_name(source, key, job.target.container)
+                    temp = renditions.temp_path(out_dir / name)
+                    error = _write_temp(str(source), job.target, temp, _reporter(job, progress))
+                    if error is None:
+                        early[key] = temp
+                    else:
+                        early_errors[key] = error
+        finally:
+            digest = hashing.result()  # the thread ends on its own; a hashing error is raised here
+        if renditions.identity(source) != ident:  # rewritten meanwhile: what was copied may be either
+            for temp in early.values():
+                _remove(temp)
+            early.clear()
+            early_errors.clear()
+            digest = renditions.content_hash(source)
+    todo: list[_Job] = []
+    for key, job in jobs.items():
+        job.final = out_dir / renditions.rendition_name(source, digest, key, job.target.container)
+        copied = early.pop(key, None)
+        if job.final.exists():
+            if copied is not None:
+                _remove(copied)
             renditions.touch(job.final)
             if progress is not None:
                 for name in job.platforms:
                     progress(name, 1.0)
-    # Stream copies are I/O, done here (the caller's thread); encodes go to the process pool.
-    for job in [job for job in todo if job.target.remux_only]:
+        elif copied is not None:
+            job.error = _commit(str(source), copied, job.final)
+        elif key in early_errors:
+            job.error = early_errors[key]
+        else:
+            todo.append(job)
+    for job in [job for job in todo if job.target.remux_only]:  # I/O: in the caller's thread
         job.error = _render_job(str(source), job.target, str(job.final), _reporter(job, progress))
     encodes = [job for job in todo if not job.target.remux_only]
     if encodes:
         _run_pool(source, encodes, progress, max_workers)
+
+
+def _hash_into(source: Path, future: Future[str]) -> None:
+    try:
+        future.set_result(renditions.content_hash(source))
+    except BaseException as exc:  # handed to the waiting caller
+        future.set_exception(exc)
 
 
 def _reporter(job: _Job, progress: ProgressCallback | None) -> Callable[[float], None] | None:
@@ -305,10 +356,6 @@ def _render_job(
 
     In a pool worker progress goes through the queue set up by ``_init_worker``.
     """
-    import av
-
-    from multipublish.media.prepare.encode import RenditionTooLarge, render
-
     final_path = Path(final)
     temp = renditions.temp_path(final_path)
 
@@ -318,30 +365,51 @@ def _render_job(
         elif _updates is not None:
             _updates.put((target.key, fraction))
 
+    return _write_temp(source, target, temp, report) or _commit(source, temp, final_path)
+
+
+def _write_temp(
+    source: str, target: Target, temp: Path, progress: Callable[[float], None] | None
+) -> str | None:
+    """Write ``target`` of ``source`` to ``temp``; the error message (``temp`` removed) or None."""
+    import av
+
+    from multipublish.media.prepare.encode import RenditionTooLarge, render
+
     try:
-        render(source, target, str(temp), report)
-        renditions.commit(temp, final_path)
+        render(source, target, str(temp), progress)
     except RenditionTooLarge as exc:
         _remove(temp)
         return f"{source}: cannot bring it under the size limit ({exc})"
     except OSError as exc:
         _remove(temp)
-        return f"{source}: cannot write {final_path.name} in {final_path.parent}: {_os_reason(exc)}"
+        return f"{source}: cannot write in {temp.parent}: {_os_reason(exc)}"
     except av.FFmpegError as exc:
         _remove(temp)
         if _is_space_error(exc):
-            return f"{source}: cannot write in {final_path.parent}: no space left on the device"
+            return f"{source}: cannot write in {temp.parent}: {_os_reason(exc)}"
         reason = getattr(exc, "strerror", None) or str(exc)
         return f"{source}: cannot be prepared (FFmpeg: {reason})"
     return None
 
 
-def _os_reason(exc: OSError) -> str:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+def _commit(source: str, temp: Path, final: Path) -> str | None:
+    """Flush and rename ``temp`` to ``final``; the error message (``temp`` removed) or None."""
+    try:
+        renditions.commit(temp, final)
+    except OSError as exc:
+        _remove(temp)
+        return f"{source}: cannot write {final.name} in {final.parent}: {_os_reason(exc)}"
+    return None
+
+
+def _os_reason(exc: OSError | Exception) -> str:
+    code = getattr(exc, "errno", None)
+    if code in (errno.ENOSPC, errno.EDQUOT):
         return "no space left on the device"
-    if exc.errno == errno.EFBIG:
-        return "the file would be too large for the file system"
-    return exc.strerror or str(exc)
+    if code == errno.EFBIG:
+        return "the file would be over the largest file size allowed (file system or process limit)"
+    return getattr(exc, "strerror", None) or str(exc)
 
 
 def _is_space_error(exc: Exception) -> bool:
