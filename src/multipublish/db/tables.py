@@ -144,7 +144,7 @@ job_results = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("published_at", UTCDateTime, nullable=True),
     #: The step in flight of a running platform: ``preparing`` (media preparation, nothing sent
-    #: yet) or ``uploading``; cleared when its result is written (migration ``0012``).
+    #: yet) or ``uploading``; cleared when its result is written (migration ``0013``).
     Column("phase", String(16), nullable=True),
     #: Fraction (0..1) of the video prepared, while ``phase`` is ``preparing`` and after.
     Column("progress", Float, nullable=True),
