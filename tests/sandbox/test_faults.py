@@ -378,8 +378,11 @@ def test_idempotency_key_replays_the_first_answer(sandbox_url: str, small_video:
 
 def test_youtube_daily_quota_and_upload_limit(sandbox_url: str) -> None:
     token = access_token(sandbox_url)
-    configure(sandbox_url, youtube_quota=1600 + 49)
+    configure(sandbox_url, youtube_insert_calls=1, youtube_quota=10)
     start_session(sandbox_url, token, 100)
+    # videos.insert is charged to its own bucket (1 per call), not to the 10-unit pool.
+    spent = HTTP.get(f"{sandbox_url}/_sandbox/youtube").json()
+    assert (spent["inserts_used"], spent["quota_used"]) == (1, 0)
     refused = HTTP.post(
         f"{sandbox_url}/upload/youtube/v3/videos",
         params={"part": "snippet", "uploadType": "resumable"},
@@ -387,7 +390,7 @@ def test_youtube_daily_quota_and_upload_limit(sandbox_url: str) -> None:
     )
     assert refused.status_code == 403
     assert refused.json()["error"]["errors"][0]["reason"] == "quotaExceeded"
-    configure(sandbox_url, youtube_quota=10**6, youtube_upload_limit=1)
+    configure(sandbox_url, youtube_insert_calls=10**6, youtube_upload_limit=1)
     limited = HTTP.post(
         f"{sandbox_url}/upload/youtube/v3/videos",
         params={"part": "snippet", "uploadType": "resumable"},

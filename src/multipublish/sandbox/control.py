@@ -132,6 +132,7 @@ async def youtube_state(request: Request) -> Response:
                 "playlist_items": list(state.playlist_items),
                 "thumbnails": dict(state.thumbnails),
                 "quota_used": state.youtube_quota_used,
+                "inserts_used": state.youtube_inserts_used,
                 "sessions": [
                     {"id": s.id, "received": s.sink.size, "total": s.total,
                      "video_id": s.video_id}

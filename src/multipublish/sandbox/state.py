@@ -112,8 +112,12 @@ class SandboxConfig:
     sync_timeout: float = 59.0
     #: Keep received media files on disk (sha256 and size are recorded either way).
     store_media: bool = True
-    #: YouTube daily quota in units (videos.insert 1600, thumbnails.set and playlistItems 50).
+    #: YouTube daily quota in units for every method but videos.insert and search.list
+    #: (thumbnails.set and playlistItems.insert 50, videos.list 1).
     youtube_quota: int = 1_000_000
+    #: videos.insert calls a day: that method has its own bucket, 1 per call, 100 a day by default at
+    #: Google (developers.google.com/youtube/v3/determine_quota_cost); generous here like the units.
+    youtube_insert_calls: int = 1_000_000
     #: Videos a channel may upload before 400 uploadLimitExceeded.
     youtube_upload_limit: int = 1000
     #: The Google Cloud project has not passed YouTube's API audit: every upload is private,
@@ -289,6 +293,8 @@ class SandboxState:
         #: Resumable thumbnails.set sessions by upload id (channel, video_id, data, answer).
         self.thumbnail_sessions: dict[str, dict[str, Any]] = {}
         self.youtube_quota_used = 0
+        #: videos.insert calls charged to their own bucket.
+        self.youtube_inserts_used = 0
         #: Issued access tokens -> the scopes granted with them (space-separated).
         self.token_scopes: dict[str, str] = {}
         #: Video id -> ``videos.list`` calls left before its processing settles.

@@ -35,7 +35,9 @@ PRIVACY = ("private", "unlisted", "public")
 #: document's ``maxSize`` says 50 MB; the reference page's 2 MB is the limit thumbnails have.
 MAX_THUMBNAIL = 2 * 1024 * 1024
 THUMBNAIL_TYPES = ("image/jpeg", "image/png", "application/octet-stream")
-COST_INSERT, COST_THUMBNAIL, COST_PLAYLIST, COST_READ = 1600, 50, 50, 1
+#: videos.insert is charged 1 call to its own bucket, not units; the rest in units
+#: (developers.google.com/youtube/v3/determine_quota_cost).
+COST_THUMBNAIL, COST_PLAYLIST, COST_READ = 50, 50, 1
 SCOPE = "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube"
 _S = TypeVar("_S")
 _RANGE = re.compile(r"^bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)$")
@@ -128,6 +130,15 @@ def _insufficient_scope() -> Response:
         "Request had insufficient authentication scopes.",
         domain="global",
     )
+
+
+def _spend_insert(state: SandboxState) -> bool:
+    """Charge one call to the videos.insert bucket; ``False`` when the day's calls are used up."""
+    with state.lock:
+        if state.youtube_inserts_used + 1 > state.config.youtube_insert_calls:
+            return False
+        state.youtube_inserts_used += 1
+        return True
 
 
 def _spend(state: SandboxState, units: int) -> bool:
@@ -327,7 +338,7 @@ async def start_upload(request: Request) -> Response:
     if uploaded >= limit:
         return yt_error(400, "uploadLimitExceeded", "The user has exceeded the number of videos "
                         "they may upload.")
-    if not _spend(state, COST_INSERT):
+    if not _spend_insert(state):
         return _quota_error()
     session_id = new_id("sb-", 16)
     session = YouTubeSession(
