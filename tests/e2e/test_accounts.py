@@ -78,9 +78,11 @@ def test_connect_youtube_through_the_consent_screen(
         pg.fill("#yt-account", "channel1")
         pg.fill("#yt-client-id", "web-client.apps.googleusercontent.com")
         pg.fill("#yt-client-secret", "GOCSPX-web-secret")
+        pg.check("#yt-analytics")  # opted in: Google's screen asks for Analytics too
         pg.click("#yt-connect")
         expect(pg.locator("#allow")).to_be_visible()
         assert "code_challenge_method=S256" in pg.url and "state=" in pg.url
+        expect(pg.locator("main li", has_text="yt-analytics.readonly")).to_have_count(1)
         pg.locator("#allow").click()
         expect(pg.locator("#message")).to_contain_text("YouTube connected for channel1")
         expect(pg.locator('#accounts tr[data-account="channel1"][data-platform="youtube"]')).to_have_count(1)

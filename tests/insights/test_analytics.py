@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from multipublish.accounts import AccountStore
 from multipublish.insights import InsightStore, MetricsCollector
 from multipublish.insights.collector import NO_ANALYTICS, PAUSE
-from multipublish.platforms.google_oauth import ANALYTICS_SCOPES, YOUTUBE_SCOPES
+from multipublish.platforms.google_oauth import ANALYTICS_SCOPES, YOUTUBE_SCOPES, can_read_analytics
 from multipublish.sandbox.youtube import _channel_for
 from multipublish.settings import Settings
 from tests.insights.conftest import REFRESH_TOKEN, YT_ACCOUNT, FakeClock, seed, set_audience
@@ -129,3 +129,54 @@ async def test_an_account_without_the_scope_is_said_and_never_asked(
     assert (r.sampled, r.calls) == (1, 1)
     row = store.post(pid)
     assert row["state_reason"] == NO_ANALYTICS and row["watch_time_s"] is None and row["views"] > 0
+
+
+def _connect(server: str, token: str, sb_query: dict[str, str] | None = None, **body: Any) -> httpx.URL:
+    """The dashboard's "Connect YouTube" web flow, the browser played by httpx: Google's consent
+    (the sandbox grants at once) and back to the callback; answers where the callback sent us."""
+    started = httpx.post(f"{server}/api/publishing/youtube/connect", timeout=10,
+                         headers={"Authorization": f"Bearer {token}"},
+                         json={"account_id": YT_ACCOUNT, "client_id": "web-client.apps.example",
+                               "client_secret": "GOCSPX-web-secret", **body})
+    assert started.status_code == 200, started.text
+    consent = httpx.get(started.json()["auth_url"], timeout=10, follow_redirects=False)
+    back = httpx.get(consent.headers["location"], timeout=10, follow_redirects=False)
+    assert back.status_code == 303
+    return httpx.URL(back.headers["location"])
+
+
+async def test_connect_with_analytics_in_the_dashboard_flow_then_watch_time_is_collected(
+    sb: str, settings: Settings, db: Engine, clock: FakeClock, accounts: AccountStore
+) -> None:
+    from multipublish.api import create_app
+    from multipublish.api.tokens import TokenStore
+    from tests.fixtures.api import serve_in_thread
+
+    app = create_app(settings, start_workers=False, mcp=False)
+    with serve_in_thread(app) as server:
+        token = TokenStore(db).create("tests")[0]
+        # declined on Google's screen: still connected, said so, no analytics stored
+        grant(sb, WITHOUT)
+        back = _connect(server, token, analytics=True)
+        assert back.params["youtube_connected"] == YT_ACCOUNT and "not granted" in back.params["youtube_note"]
+        assert not can_read_analytics(accounts.load(YT_ACCOUNT, "youtube").credentials["scopes"])
+        grant(sb, "")  # the user grants what is asked
+        back = _connect(server, token)  # without the box ticked: not asked
+        assert "youtube_note" not in back.params
+        assert not can_read_analytics(accounts.load(YT_ACCOUNT, "youtube").credentials["scopes"])
+        back = _connect(server, token, analytics=True)  # reconnected with the box ticked
+        assert back.params["youtube_connected"] == YT_ACCOUNT and "youtube_note" not in back.params
+    stored = accounts.load(YT_ACCOUNT, "youtube").credentials
+    assert ANALYTICS_SCOPES[0] in stored["scopes"] and set(YOUTUBE_SCOPES) <= set(stored["scopes"])
+
+    refresh = stored["refresh_token"]
+    set_audience(sb, _channel_for(refresh), base=5000.0, noise=0.0, peaks=[100], watch_seconds=30.0)
+    settings.insights_schedule = [86400.0 * 2]
+    store = InsightStore(db, settings, clock=clock.dt)
+    [post] = seed(sb, "youtube", [clock.dt()], refresh_token=refresh)
+    pid = store.register(YT_ACCOUNT, "youtube", post["video_id"], clock.dt())
+    clock.advance(2 * 86400)
+    r = await MetricsCollector(db, settings, clock=clock.dt, worker_id="w", accounts=accounts).run_once()
+    row = store.post(pid)
+    assert (r.sampled, r.calls) == (1, 2) and row["state_reason"] is None
+    assert row["watch_time_s"] > 0

@@ -19,7 +19,14 @@ from multipublish.accounts import AccountStore
 from multipublish.cli.accounts_auth import authorize_account
 from multipublish.errors import ErrorKind, NotFoundError, PlatformError
 from multipublish.platforms.base import PublishConfig, PublishStatus
-from multipublish.platforms.google_oauth import merge_token, token_file_path
+from multipublish.platforms.google_oauth import (
+    ANALYTICS_SCOPES,
+    UPLOAD_SCOPE,
+    YOUTUBE_SCOPES,
+    can_read_analytics,
+    merge_token,
+    token_file_path,
+)
 from multipublish.settings import Settings
 from tests.fixtures.youtube import (
     ACCOUNT,
@@ -205,6 +212,16 @@ def test_an_empty_refresh_token_never_replaces_the_stored_one(
     assert _stored(yt_store)["refresh_token"] == "1//new"
 
 
+@pytest.fixture
+def consenting(sandbox_url: str, yt_store: AccountStore, yt_client_secrets: Path) -> AccountStore:
+    """The account, its client secrets sending consent to the sandbox's screen; its store."""
+    secrets = json.loads(yt_client_secrets.read_text())
+    secrets["installed"]["auth_uri"] = f"{sandbox_url}/o/oauth2/auth"
+    yt_client_secrets.write_text(json.dumps(secrets))
+    yt_store.add(ACCOUNT, "youtube", {"client_secrets_file": str(yt_client_secrets)})
+    return yt_store
+
+
 def _consent_in_background(url_holder: list[str]) -> Callable[[str], None]:
     """Play the user: open the printed URL; the sandbox consents and redirects to our server."""
 
@@ -221,15 +238,9 @@ def _consent_in_background(url_holder: list[str]) -> Callable[[str], None]:
 
 
 def test_consent_flow_stores_the_new_token_and_it_works(
-    sandbox_url: str,
-    yt_settings: Settings,
-    yt_store: AccountStore,
-    yt_client_secrets: Path,
+    sandbox_url: str, yt_settings: Settings, consenting: AccountStore
 ) -> None:
-    secrets = json.loads(yt_client_secrets.read_text())
-    secrets["installed"]["auth_uri"] = f"{sandbox_url}/o/oauth2/auth"
-    yt_client_secrets.write_text(json.dumps(secrets))
-    yt_store.add(ACCOUNT, "youtube", {"client_secrets_file": str(yt_client_secrets)})
+    yt_store = consenting
     urls: list[str] = []
 
     masked = authorize_account(
@@ -251,21 +262,39 @@ def test_consent_flow_stores_the_new_token_and_it_works(
     assert stored["refresh_token"] not in json.dumps(masked)
 
 
+def test_reconnect_with_analytics_asks_for_it_and_stores_the_granted_scopes(
+    sandbox_url: str, yt_settings: Settings, consenting: AccountStore
+) -> None:
+    yt_store = consenting
+    urls: list[str] = []
+
+    def consent(**kwargs: Any) -> None:
+        authorize_account(ACCOUNT, yt_settings, open_browser=False, host="127.0.0.1",
+                          timeout_seconds=20, echo=_consent_in_background(urls), **kwargs)
+
+    consent()  # connected without analytics: not asked, not stored
+    assert ANALYTICS_SCOPES[0] not in httpx.URL(urls[-1]).params["scope"].split()
+    assert not can_read_analytics(_stored(yt_store)["scopes"])
+    consent(analytics=True)  # the same account again, with analytics
+    assert ANALYTICS_SCOPES[0] in httpx.URL(urls[-1]).params["scope"].split()
+    stored = _stored(yt_store)
+    assert ANALYTICS_SCOPES[0] in stored["scopes"] and UPLOAD_SCOPE in stored["scopes"]
+    # a user who unticks analytics on Google's screen is still connected, without it
+    set_config(sandbox_url, youtube_granted_scopes=" ".join(YOUTUBE_SCOPES))
+    consent(analytics=True)
+    stored = _stored(yt_store)
+    assert stored["refresh_token"].startswith("1//sandbox-") and not can_read_analytics(stored["scopes"])
+
+
 def test_consent_for_an_unknown_account_is_not_found(yt_settings: Settings) -> None:
     with pytest.raises(NotFoundError):
         authorize_account("nobody", yt_settings, open_browser=False, timeout_seconds=1)
 
 
 def test_cli_accounts_auth_no_browser_prints_the_url_and_stores_the_token(
-    sandbox_url: str,
-    yt_settings: Settings,
-    yt_store: AccountStore,
-    yt_client_secrets: Path,
+    sandbox_url: str, yt_settings: Settings, consenting: AccountStore
 ) -> None:
-    secrets = json.loads(yt_client_secrets.read_text())
-    secrets["installed"]["auth_uri"] = f"{sandbox_url}/o/oauth2/auth"
-    yt_client_secrets.write_text(json.dumps(secrets))
-    yt_store.add(ACCOUNT, "youtube", {"client_secrets_file": str(yt_client_secrets)})
+    yt_store = consenting
     assert yt_settings.secret_key is not None
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("MULTIPUBLISH_")},

@@ -28,8 +28,12 @@ def authorize_account(
     port: int = 0,
     timeout_seconds: float | None = None,
     echo: Any = typer.echo,
+    analytics: bool = False,
 ) -> dict[str, Any]:
     """Run the consent flow for ``account_id``'s YouTube credentials and store the token.
+
+    ``analytics`` also asks for ``yt-analytics.readonly``; the scopes stored are those granted, so
+    a user who unticks it on Google's screen is still connected (insights then say so per post).
 
     Returns the masked credentials as stored. Raises ``NotFoundError`` for an unknown account and
     ``MultipublishError`` (with a message fit for the user) when the flow fails.
@@ -57,6 +61,7 @@ def authorize_account(
                 port=port,
                 prompt=echo,
                 timeout_seconds=timeout_seconds,
+                analytics=analytics,
             )
         except ValueError as exc:  # unusable client secrets
             raise MultipublishError(f"credentials of {account_id!r}: {exc}") from None
@@ -129,6 +134,12 @@ def add_auth_command(accounts_app: typer.Typer) -> None:
         check: bool = typer.Option(
             True, "--check/--no-check", help="Ask YouTube for the channel afterwards."
         ),
+        analytics: bool = typer.Option(
+            False,
+            "--analytics",
+            help="Also ask to read YouTube Analytics (watch time for `multipublish insights`); "
+            "run again with it to add the scope to an account already connected.",
+        ),
     ) -> None:
         """Authorise multipublish to upload to an account's YouTube channel (Google consent)."""
         if platform.strip().lower() != "youtube":
@@ -138,15 +149,18 @@ def add_auth_command(accounts_app: typer.Typer) -> None:
                 err=True,
             )
             raise typer.Exit(2)
+        from multipublish.platforms.google_oauth import can_read_analytics
+
         settings = get_settings()
         try:
-            authorize_account(
+            stored = authorize_account(
                 account_id,
                 settings,
                 open_browser=not no_browser,
                 host=host,
                 port=port,
                 timeout_seconds=timeout,
+                analytics=analytics,
             )
         except NotFoundError:
             typer.echo(
@@ -159,6 +173,10 @@ def add_auth_command(accounts_app: typer.Typer) -> None:
             typer.echo(f"error: {exc.message}", err=True)
             raise typer.Exit(1) from None
         typer.echo(f"Stored the YouTube token of account {account_id}.")
+        if analytics and not can_read_analytics(stored.get("scopes")):
+            typer.echo(
+                "note: YouTube Analytics was not granted; insights collect views without watch time"
+            )
         if check:
             try:
                 title = _check_channel(account_id, settings)

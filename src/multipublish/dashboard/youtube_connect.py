@@ -27,7 +27,12 @@ from multipublish.api.auth import TokenDep
 from multipublish.api.deps import StateDep, get_state
 from multipublish.api.routes.common import errors
 from multipublish.api.schemas import ACCOUNT_ID_PATTERN
-from multipublish.platforms.google_oauth import YOUTUBE_SCOPES, resolve_auth_uri, resolve_token_uri
+from multipublish.platforms.google_oauth import (
+    can_read_analytics,
+    consent_scopes,
+    resolve_auth_uri,
+    resolve_token_uri,
+)
 
 router = APIRouter()
 CALLBACK = "/accounts/youtube/callback"
@@ -41,6 +46,9 @@ class ConnectBody(BaseModel):
     account_id: str = Field(min_length=1, max_length=200, pattern=ACCOUNT_ID_PATTERN)
     client_id: str = Field(min_length=5, max_length=300, pattern=r"^[!-~]+$")
     client_secret: str = Field(min_length=5, max_length=300, pattern=r"^[!-~]+$")
+    #: Also ask for ``yt-analytics.readonly`` (watch time for insights). Connecting an account
+    #: again with it replaces the stored token by one that carries the scope.
+    analytics: bool = False
 
 
 class ConnectPublic(BaseModel):
@@ -68,7 +76,7 @@ def connect(body: ConnectBody, request: Request, state: StateDep, _token: TokenD
                                 "redirect_uri": redirect_uri, **body.model_dump()}
     query = {
         "response_type": "code", "client_id": body.client_id, "redirect_uri": redirect_uri,
-        "scope": " ".join(YOUTUBE_SCOPES), "state": key, "access_type": "offline",
+        "scope": " ".join(consent_scopes(body.analytics)), "state": key, "access_type": "offline",
         "prompt": "consent", "include_granted_scopes": "true",
         "code_challenge": challenge.decode(), "code_challenge_method": "S256",
     }
@@ -109,7 +117,10 @@ async def callback(request: Request) -> Response:
         return back(youtube_error=f"Google refused the code: {why}")
     credentials = {"client_id": pending["client_id"], "client_secret": pending["client_secret"],
                    "refresh_token": tokens["refresh_token"]}
-    if tokens.get("scope"):
+    if tokens.get("scope"):  # what the user granted: may lack analytics when unticked
         credentials["scopes"] = str(tokens["scope"]).split()
     state.manager.add_account(pending["account_id"], "youtube", credentials)
+    if pending["analytics"] and not can_read_analytics(credentials.get("scopes")):
+        return back(youtube_connected=pending["account_id"],
+                    youtube_note="YouTube Analytics was not granted: insights show views without watch time")
     return back(youtube_connected=pending["account_id"])

@@ -61,6 +61,15 @@ ANALYTICS_SCOPES: tuple[str, ...] = (
 )
 
 
+def consent_scopes(analytics: bool = False) -> tuple[str, ...]:
+    """The scopes a consent asks for: the upload ones, plus ``yt-analytics.readonly`` when opted in.
+
+    Opt-in because Google shows each scope on the consent screen and a user who only publishes
+    should not be asked to share their channel's analytics; one who declines it still connects.
+    """
+    return (*YOUTUBE_SCOPES, ANALYTICS_SCOPES[0]) if analytics else YOUTUBE_SCOPES
+
+
 def can_read_analytics(scopes: Any) -> bool:
     """Whether granted ``scopes`` (as stored with the token) include a YouTube Analytics scope."""
     if isinstance(scopes, str):
@@ -541,8 +550,11 @@ def run_consent_flow(
     port: int = 0,
     prompt: Callable[[str], None] = print,
     timeout_seconds: float | None = None,
+    analytics: bool = False,
 ) -> dict[str, Any]:
     """Run Google's installed-app consent flow; return the new token (``to_json()`` fields).
+
+    ``analytics`` also asks for ``yt-analytics.readonly`` (watch time for insights).
 
     A local server on ``host:port`` (0: a free port) receives the redirect. Without a browser the
     authorisation URL is handed to ``prompt`` for the user to open anywhere. The token endpoint is
@@ -568,7 +580,7 @@ def run_consent_flow(
     section = next(iter(config.values()))
     section["token_uri"] = resolve_token_uri(settings)
     section["auth_uri"] = resolve_auth_uri(settings)
-    flow = _Flow.from_client_config(config, scopes=list(YOUTUBE_SCOPES))
+    flow = _Flow.from_client_config(config, scopes=list(consent_scopes(analytics)))
     # oauthlib raises "Scope has changed" when the user granted fewer scopes than asked; relaxed,
     # the token keeps the scopes really granted (and the client skips what they do not cover).
     with allow_local_http(section["token_uri"]), _env("OAUTHLIB_RELAX_TOKEN_SCOPE", "1"):
@@ -580,6 +592,8 @@ def run_consent_flow(
             timeout_seconds=timeout_seconds,
             access_type="offline",
             prompt="consent",
+            # a reconnect asking for one more scope keeps the ones granted before
+            include_granted_scopes="true",
         )
     token = credentials_to_token(creds)
     granted = getattr(creds, "granted_scopes", None)

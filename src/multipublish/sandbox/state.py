@@ -286,6 +286,10 @@ class SandboxState:
         #: Authorization codes -> (PKCE code_challenge, redirect_uri) given at consent: the token
         #: exchange must send the matching code_verifier and the same redirect_uri.
         self.auth_codes: dict[str, tuple[str, str]] = {}
+        #: Authorization codes -> the scopes granted at their consent (space-separated), and the
+        #: refresh tokens they were exchanged for -> the same: the token answers carry them.
+        self.code_scopes: dict[str, str] = {}
+        self.refresh_scopes: dict[str, str] = {}
         self.sessions: dict[str, YouTubeSession] = {}
         self.videos: dict[str, dict[str, Any]] = {}
         self.playlist_items: list[dict[str, Any]] = []

@@ -1007,6 +1007,7 @@ async def token(request: Request) -> Response:
             return _oauth_error("invalid_grant", "Malformed auth code.")
         with state.lock:
             challenge, redirect = state.auth_codes.pop(code, ("", ""))
+            granted = state.code_scopes.pop(code, "")
         if challenge:
             # RFC 7636 4.6: S256(code_verifier) must equal the code_challenge sent at consent, and
             # redirect_uri must repeat the one the code was issued for (Google enforces both).
@@ -1019,6 +1020,8 @@ async def token(request: Request) -> Response:
         refresh = "1//sandbox-" + new_id("", 16)
         with state.lock:
             state.refresh_tokens.add(refresh)
+            if granted:
+                state.refresh_scopes[refresh] = granted
         body = {**_issue(state, refresh), "refresh_token": refresh}
     else:
         return _oauth_error("unsupported_grant_type", f"Invalid grant_type: {grant}")
@@ -1045,8 +1048,9 @@ def _issue(state: SandboxState, refresh: str) -> dict[str, Any]:
     with state.lock:
         state.access_tokens[access] = state.clock() + lifetime
         state.token_channels[access] = _channel_for(refresh)
-    scope = state.config.youtube_granted_scopes or SCOPE
     with state.lock:
+        # what the user granted at the consent this refresh token came from, as Google answers
+        scope = state.config.youtube_granted_scopes or state.refresh_scopes.get(refresh) or SCOPE
         state.token_scopes[access] = scope
     return {"access_token": access, "expires_in": lifetime, "scope": scope, "token_type": "Bearer"}
 
@@ -1064,12 +1068,14 @@ async def authorize(request: Request) -> Response:
     if request.query_params.get("sandbox_consent") == "deny":
         return _back(redirect_uri, {"error": "access_denied"}, request)
     code = "sandbox-code-" + new_id("", 12)
-    if request.query_params.get("code_challenge"):
-        with state_of(request).lock:
-            state_of(request).auth_codes[code] = (request.query_params["code_challenge"], redirect_uri)
-    params = {"code": code,
-              "scope": state_of(request).config.youtube_granted_scopes
-              or request.query_params.get("scope", SCOPE)}
+    state = state_of(request)
+    # the scopes asked are granted unless the test set what the user grants (unticks some)
+    granted = state.config.youtube_granted_scopes or request.query_params.get("scope", SCOPE)
+    with state.lock:
+        state.code_scopes[code] = granted
+        if request.query_params.get("code_challenge"):
+            state.auth_codes[code] = (request.query_params["code_challenge"], redirect_uri)
+    params = {"code": code, "scope": granted}
     return _back(redirect_uri, params, request)
 
 

@@ -86,7 +86,8 @@ async function connectYouTube(event) {
   const form = document.getElementById("youtube-form");
   const body = { account_id: document.getElementById("yt-account").value.trim(),
     client_id: document.getElementById("yt-client-id").value.trim(),
-    client_secret: document.getElementById("yt-client-secret").value.trim() };
+    client_secret: document.getElementById("yt-client-secret").value.trim(),
+    analytics: document.getElementById("yt-analytics").checked };
   for (const n of ["yt_account_id", "client_id", "client_secret"]) fieldError(form, n, "");
   let bad = false;
   if (!body.account_id) { fieldError(form, "yt_account_id", "Name the account."); bad = true; }
@@ -106,7 +107,8 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("yt-redirect").textContent = location.origin + "/accounts/youtube/callback";
   document.getElementById("youtube-form").addEventListener("submit", connectYouTube);
   const q = new URLSearchParams(location.search);
-  if (q.get("youtube_connected")) msg(`YouTube connected for ${q.get("youtube_connected")}.`);
+  if (q.get("youtube_connected")) msg(`YouTube connected for ${q.get("youtube_connected")}.`
+    + (q.get("youtube_note") ? " " + q.get("youtube_note") + "." : ""));
   if (q.get("youtube_error")) msg("YouTube was not connected: " + q.get("youtube_error"), true);
   for (const b of document.querySelectorAll("button.check")) b.addEventListener("click", () => checkAccount(b));
   document.getElementById("profile-check").addEventListener("click", checkProfile);
