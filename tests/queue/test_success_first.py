@@ -149,5 +149,6 @@ async def test_youtube_reference_over_200_characters_is_recorded_and_the_job_com
         rows = conn.execute(
             select(usage_records.c.request_id, usage_records.c.success, usage_records.c.quota_units)
         ).all()
-    # thumbnail + playlist item (50 + 50); the insert is a call of its own daily bucket
-    assert rows == [(result["request_id"], True, 100)]
+    # thumbnail + playlist item (50 + 50) + one processing read (videos.list, 1); the insert is a
+    # call of its own daily bucket
+    assert rows == [(result["request_id"], True, 101)]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from multipublish.accounts import AccountStore
 from multipublish.manager import PublishingManager
@@ -21,6 +21,8 @@ from multipublish.queue import PublishingQueue, QueuedPublishConfig, QueueStatus
 from multipublish.settings import Settings
 from multipublish.usage import QuotaGate, UsageStore
 from multipublish.usage.resets import next_local_midnight
+from multipublish.usage.tables import usage_records
+from tests.fixtures.youtube import set_config, youtube_state
 from tests.usage.conftest import FakeClock, ok
 
 PROJECT_1 = "project-1.apps.googleusercontent.com"
@@ -103,6 +105,8 @@ async def manager(
         http_timeout=10.0,
         youtube_chunk_size=256 * 1024,
         youtube_daily_uploads=1,  # one upload a day per project (videos.insert's own bucket)
+        status_poll_interval=0.01,  # processing polls without the 5 s waits
+        status_poll_max_interval=0.02,
     )
     m = PublishingManager(settings, engine=engine)
     # Two channels through the same downloaded client secrets (one Cloud project) ...
@@ -156,3 +160,51 @@ async def test_second_channel_of_a_project_is_deferred_when_the_first_spent_its_
     assert other is not None and other.status == QueueStatus.COMPLETED, other
     titles = sorted(str(p.get("title")) for p in _posts(sandbox_url))
     assert titles == ["Upload of brand-a", "Upload of brand-c"]  # brand-b never reached YouTube
+
+
+async def test_every_call_of_a_publish_is_counted_as_google_charges_it(
+    manager: PublishingManager,
+    engine: Engine,
+    clock: FakeClock,
+    sandbox_url: str,
+    vertical_video: Path,
+    yt_thumbnail: Path,
+) -> None:
+    """Processing polls (videos.list), thumbnails.set and playlistItems.insert are all spent from
+    the project's units: the counter ends where the service's own count of units does."""
+    polls = 3
+    set_config(sandbox_url, youtube_processing_polls=polls)
+    settings = manager.settings
+    store = UsageStore(engine, settings, clock=clock)
+    queue = PublishingQueue(engine, manager, settings=settings, clock=clock, quota_gate=QuotaGate(store))
+    before = youtube_state(sandbox_url)["quota_used"]
+    queue.add_job(
+        "polled",
+        QueuedPublishConfig(
+            account_id="brand-a",
+            platforms=["youtube"],
+            video_path=str(vertical_video),
+            config=PublishConfig(
+                title="Polled",
+                description="d",
+                thumbnail_path=str(yt_thumbnail),
+                platform_specific={"youtube": {"playlist_id": "PLcounted"}},
+            ),
+        ),
+    )
+    done = await queue.process_one()
+    assert done is not None and done.status == QueueStatus.COMPLETED, done
+    spent = youtube_state(sandbox_url)["quota_used"] - before
+    cost = settings.youtube_unit_cost
+    # polls looks see it processing, the next one sees it processed
+    expected = (polls + 1) * cost("videos.list") + cost("thumbnails.set") + cost("playlistItems.insert")
+    assert spent == expected  # what the service charged ...
+    counter = store.quota_state("brand-a", "youtube")
+    assert counter is not None and counter["used"] == expected  # ... is what the project's counter says
+    inserts = store.quota_state("brand-b", "youtube:videos.insert")
+    assert inserts is not None and inserts["used"] == 1
+    with engine.connect() as conn:
+        units = conn.execute(
+            select(usage_records.c.quota_units).where(usage_records.c.job_id == "polled")
+        ).scalars().all()
+    assert units == [expected]

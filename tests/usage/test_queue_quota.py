@@ -90,7 +90,8 @@ async def test_youtube_at_daily_limit_waits_for_midnight_pacific_while_tiktok_go
     vertical_video: Path,
     engine: Engine,
 ) -> None:
-    queue, store = world(youtube_daily_units=3200)  # two inserts a day
+    # two uploads a day: each an insert and one processing read (videos.list, 1 unit)
+    queue, store = world(youtube_daily_units=2 * 1601)
     for n in range(2):
         queue.add_job(f"yt{n}", _job(vertical_video, ["youtube"]))
         done = await queue.process_one()
@@ -118,7 +119,7 @@ async def test_youtube_at_daily_limit_waits_for_midnight_pacific_while_tiktok_go
     assert _posts(sandbox_url, "youtube") == 3
     assert _posts(sandbox_url, "tiktok") == 1  # never posted twice
     youtube = [s for s in store.quota_states("brand") if s["platform"] == "youtube"]
-    assert youtube[0]["used"] == 1600  # the new Pacific day holds only the deferred upload
+    assert youtube[0]["used"] == 1601  # the new Pacific day holds only the deferred upload
     with engine.connect() as conn:
         rows = conn.execute(select(usage_records.c.platform, usage_records.c.success)).all()
     # three YouTube uploads and one TikTok upload recorded; the deferral itself is not an attempt
@@ -171,6 +172,6 @@ async def test_direct_manager_publish_is_recorded_once(
         ).all()
     assert sorted(rows) == [("tiktok", None, 0.5), ("youtube", None, 0.0)]
     states = {s["platform"]: s["used"] for s in store.quota_states("brand")}
-    assert states["youtube"] == 1600
+    assert states["youtube"] == 1600 + 1  # the insert and the processing read (videos.list)
     # the service's usage block, when the sandbox sends one, is the plan count
     assert states["upload-post"] >= 1

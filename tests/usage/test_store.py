@@ -213,3 +213,26 @@ def test_a_cost_for_a_method_that_is_not_called_is_refused_by_name() -> None:
         Settings(youtube_unit_costs={"video.insert": 10})
     with pytest.raises(ValueError, match=r"youtube_unit_costs\.videos\.list: must be a whole number"):
         Settings(youtube_unit_costs={"videos.list": -1})
+
+
+def test_the_calls_an_attempt_reports_are_what_it_is_charged(engine: Engine, clock: FakeClock) -> None:
+    """A YouTube result names the calls its attempt made: each costs its setting, failed or not;
+    the insert only when its upload started (the module's insert rule)."""
+    store = UsageStore(engine, Settings(youtube_unit_costs={"videos.list": 2}), clock=clock)
+    gate = QuotaGate(store)
+    held = gate.reserve("chan", "youtube")
+    assert held.allowed and held.reservation is not None
+    calls = {"videos.insert": 1, "videos.list": 4, "thumbnails.set": 2, "playlistItems.list": 1}
+    gate.settle(held.reservation, "chan", ok("youtube", youtube_calls=calls), duration_s=1.0)
+    assert _state(store, "chan", "youtube")["used"] == 4 * 2 + 2 * 50 + 1
+    assert _state(store, "chan", "youtube:videos.insert")["used"] == 1
+    # Refused before the upload started: the channel-status read is spent, the insert given back.
+    held = gate.reserve("chan", "youtube")
+    assert held.allowed and held.reservation is not None
+    refused = failed("youtube", ErrorKind.PERMANENT, youtube_calls={"channels.list": 1, "bogus": 9})
+    gate.settle(held.reservation, "chan", refused, duration_s=1.0)
+    assert _state(store, "chan", "youtube")["used"] == 4 * 2 + 2 * 50 + 1 + 1
+    assert _state(store, "chan", "youtube:videos.insert")["used"] == 1
+    with engine.connect() as conn:
+        units = conn.execute(select(usage_records.c.quota_units).order_by(usage_records.c.id)).scalars().all()
+    assert units == [109, 1]

@@ -23,13 +23,15 @@ Error kinds: 401 -> refresh the token once and repeat, then ``auth``; ``quotaExc
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -99,6 +101,12 @@ VERIFY_URL = "https://www.youtube.com/verify"
 QUOTA_REASONS = frozenset({"quotaExceeded", "uploadLimitExceeded", "dailyLimitExceeded"})
 RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 PACIFIC = ZoneInfo("America/Los_Angeles")
+#: ``PublishResult.details`` key: the Data API calls one attempt made, by method (``videos.list``:
+#: 3, ...), so the usage store charges each with its documented cost, not only the planned ones.
+CALLS_DETAIL = "youtube_calls"
+#: The tally of the attempt running in this task (see :meth:`YouTubeClient._counted`).
+_P = ParamSpec("_P")
+_CALLS: contextvars.ContextVar[dict[str, int] | None] = contextvars.ContextVar("youtube_calls", default=None)
 
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
@@ -482,6 +490,28 @@ def _privacy_warnings(
 
 
 # -- the client --------------------------------------------------------------------------------------
+def _tallied(
+    attempt: Callable[Concatenate[YouTubeClient, _P], Coroutine[Any, Any, PublishResult]],
+) -> Callable[Concatenate[YouTubeClient, _P], Coroutine[Any, Any, PublishResult]]:
+    """Run one attempt with a fresh call tally and put the tally in its result's details
+    (``CALLS_DETAIL``): the usage store charges what the attempt really called (processing polls,
+    playlist checks, the channel-status read), not only what the plan said it would."""
+
+    @functools.wraps(attempt)
+    async def run(self: YouTubeClient, /, *args: _P.args, **kwargs: _P.kwargs) -> PublishResult:
+        tally: dict[str, int] = {}
+        token = _CALLS.set(tally)
+        try:
+            result = await attempt(self, *args, **kwargs)
+        finally:
+            _CALLS.reset(token)
+        if tally:
+            result.details[CALLS_DETAIL] = dict(tally)
+        return result
+
+    return run
+
+
 class YouTubeClient:
     """Publishes to one YouTube channel (one account's OAuth credentials)."""
 
@@ -538,11 +568,15 @@ class YouTubeClient:
         *,
         headers: Mapping[str, str] | None = None,
         content: Callable[[], Any] | None = None,
+        api: str | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
         """One authorised call; a 401 refreshes the token once and repeats the call.
 
         ``content`` makes a fresh body per attempt (a streamed body can be sent only once).
+        ``api`` names the Data API method the request is a call of (None: a chunk of one already
+        counted); each request sent is tallied, since "all API requests, including invalid
+        requests, incur a quota cost" (developers.google.com/youtube/v3/determine_quota_cost).
         Transport failures propagate as ``httpx.TransportError``.
         """
         response: httpx.Response | None = None
@@ -550,6 +584,9 @@ class YouTubeClient:
             token = await self._oauth.access_token()
             sent_headers = {**(headers or {}), "Authorization": f"Bearer {token}"}
             body = content() if content is not None else None
+            tally = _CALLS.get()
+            if api is not None and tally is not None:
+                tally[api] = tally.get(api, 0) + 1
             response = await self._http.request(method, url, headers=sent_headers, content=body, **kwargs)
             if response.status_code != 401 or attempt:
                 return response
@@ -593,6 +630,7 @@ class YouTubeClient:
         return PlatformError(PLATFORM, ErrorKind.TRANSIENT, f"{what}: {describe_exception(exc)}")
 
     # -- publish -------------------------------------------------------------------------------------
+    @_tallied
     async def publish(
         self,
         video_path: Path,
@@ -611,6 +649,7 @@ class YouTubeClient:
         reference), the bytes the session confirmed, the video id, the thumbnail, the playlist
         item. ``resume`` (an earlier attempt's reference) continues that attempt: a video already
         made only gets the steps left; a session asked for its offset continues from there.
+        The result's ``details["youtube_calls"]`` counts the Data API calls made, by method.
         """
         plan = plan_upload(video_path, config, post_type, now=self._clock())
         details: dict[str, Any] = {"request_id": request_id}
@@ -769,6 +808,7 @@ class YouTubeClient:
                 response = await self._send(
                     "GET",
                     f"{self._settings.youtube_api_root()}youtube/v3/videos",
+                    api="videos.list",
                     params={"part": "status,processingDetails", "id": video_id},
                 )
             except (httpx.TransportError, PlatformError) as exc:
@@ -822,6 +862,7 @@ class YouTubeClient:
         response = await self._send(
             "POST",
             url,
+            api="videos.insert",
             params={"part": ",".join(k for k in plan.metadata if k in PARTS), "uploadType": "resumable"},
             headers={
                 "Content-Type": "application/json; charset=UTF-8",
@@ -1024,6 +1065,7 @@ class YouTubeClient:
                     lambda: self._send(
                         "POST",
                         f"{self._settings.youtube_api_root()}youtube/v3/playlistItems",
+                        api="playlistItems.insert",
                         params={"part": "snippet"},
                         json={
                             "snippet": {
@@ -1057,6 +1099,7 @@ class YouTubeClient:
         start = await self._send(
             "POST",
             f"{self._settings.youtube_upload_root()}upload/youtube/v3/thumbnails/set",
+            api="thumbnails.set",
             params={"videoId": video_id, "uploadType": "resumable"},
             headers={
                 "X-Upload-Content-Type": content_type,
@@ -1126,6 +1169,7 @@ class YouTubeClient:
         response = await self._send(
             "GET",
             f"{self._settings.youtube_api_root()}youtube/v3/playlistItems",
+            api="playlistItems.list",
             params={"part": "id", "playlistId": playlist_id, "videoId": video_id},
         )
         if response.status_code != 200:
@@ -1133,6 +1177,7 @@ class YouTubeClient:
         return bool(response_json(response).get("items"))
 
     # -- reconcile -----------------------------------------------------------------------------------
+    @_tallied
     async def reconcile(self, reference: str, *, checkpoint: Checkpoint | None = None) -> PublishResult:
         """What became of an upload whose outcome was ``unknown``, read from the steps its reference
         recorded: a video id finishes the steps left; a session is asked how far it got; no session
@@ -1252,6 +1297,7 @@ class YouTubeClient:
             response = await self._send(
                 "GET",
                 f"{self._settings.youtube_api_root()}youtube/v3/channels",
+                api="channels.list",
                 params={"part": "status", "mine": "true"},
             )
         except (httpx.TransportError, PlatformError) as exc:
@@ -1281,6 +1327,7 @@ class YouTubeClient:
             response = await self._send(
                 "GET",
                 f"{self._settings.youtube_api_root()}youtube/v3/channels",
+                api="channels.list",
                 params={"part": "snippet", "mine": "true"},
             )
         except httpx.TransportError as exc:

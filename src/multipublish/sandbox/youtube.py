@@ -934,6 +934,7 @@ async def list_channels(request: Request) -> Response:
         return channel
     items = []
     parts = {p.strip() for p in request.query_params.get("part", "").split(",")}
+    _spend(state_of(request), COST_READ)  # channels.list: 1 unit (determine_quota_cost)
     if request.query_params.get("mine") == "true":
         item: dict[str, Any] = {"kind": "youtube#channel", "etag": new_id("", 12), "id": channel}
         if "snippet" in parts:

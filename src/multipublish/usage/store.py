@@ -15,7 +15,10 @@ Counting rules (documented once, used by the gate and by the reports):
   ``youtube_unit_costs["videos.insert"]`` units of ``youtube_daily_units``), plus
   ``thumbnails.set`` with a thumbnail and ``playlistItems.insert`` with a playlist. A failed upload
   that never sent a byte gives its units back; one that started uploading keeps them (Google charges
-  for the call).
+  for the call). Every other call the client reports making (``details["youtube_calls"]``: the
+  processing polls' ``videos.list``, ``playlistItems.list``, the channel-status ``channels.list``,
+  each thumbnail or playlist try) is counted at its ``youtube_unit_costs``, whatever the outcome;
+  a result without that report counts what was planned.
 * A quota refusal from the service marks the bucket exhausted until its reset.
 
 Whose counter: :meth:`UsageStore.quota_key` is the one place that says it. upload-post counters are
@@ -41,7 +44,7 @@ from multipublish import catalogue
 from multipublish.db import ensure_schema
 from multipublish.errors import ErrorKind
 from multipublish.platforms.base import PublishConfig, PublishResult, PublishStatus
-from multipublish.settings import Settings
+from multipublish.settings import YOUTUBE_UNIT_COSTS, Settings
 from multipublish.usage.models import (
     UPLOAD_POST,
     UPLOAD_POST_RATE,
@@ -55,6 +58,8 @@ from multipublish.usage.models import (
 from multipublish.usage.resets import next_local_midnight, parse_timestamp, upload_post_reset
 from multipublish.usage.tables import quota_state, usage_records
 
+#: Where a YouTube result reports the Data API calls its attempt made (the client's ``CALLS_DETAIL``).
+_CALLS_DETAIL = "youtube_calls"
 #: The platforms that go through upload-post and share its monthly plan (from the catalogue).
 UPLOAD_POST_PLATFORMS = frozenset(catalogue.UPLOAD_POST_PLATFORMS)
 #: Longest error text kept per record.
@@ -418,6 +423,13 @@ class UsageStore:
         self, platform: str, result: PublishResult, planned: Sequence[Charge]
     ) -> tuple[Charge, ...]:
         """What a finished attempt really took (see the module docstring for the rules)."""
+        calls = _youtube_calls(result) if quota_bucket(platform) == YOUTUBE_UNITS else None
+        if calls is not None:
+            return self._charges_of_calls(calls, bool(self._planned_taken(platform, result, planned)))
+        return self._planned_taken(platform, result, planned)
+
+    @staticmethod
+    def _planned_taken(platform: str, result: PublishResult, planned: Sequence[Charge]) -> tuple[Charge, ...]:
         if result.success or result.status != PublishStatus.FAILED:
             return tuple(planned)
         if result.error_kind == ErrorKind.QUOTA:
@@ -425,6 +437,26 @@ class UsageStore:
         if quota_bucket(platform) == YOUTUBE_UNITS and result.bytes_sent > 0:
             return tuple(planned)
         return ()
+
+    def _charges_of_calls(self, calls: dict[str, int], insert_taken: bool) -> tuple[Charge, ...]:
+        """The charges of the Data API calls a YouTube attempt reports it made, each at its
+        documented cost (``youtube_unit_costs``). The ``videos.insert`` call follows the insert
+        rule of the module docstring (``insert_taken``); every other call counts once made."""
+        cost = self.settings.youtube_unit_cost
+        charges: list[Charge] = []
+        units = 0
+        for method, count in sorted(calls.items()):
+            if method == "videos.insert":
+                if not insert_taken:
+                    continue
+                if self.settings.youtube_daily_uploads:
+                    charges.append(Charge(bucket=YOUTUBE_INSERTS, amount=1))
+                    continue
+                count = 1
+            units += cost(method) * count
+        if units:
+            charges.append(Charge(bucket=YOUTUBE_UNITS, amount=units))
+        return tuple(charges)
 
     def record_attempt(
         self,
@@ -653,3 +685,16 @@ def _fixes(result: PublishResult) -> str | None:
     if not isinstance(actions, list) or not actions:
         return None
     return ",".join(str(a) for a in actions)[:500]
+
+
+def _youtube_calls(result: PublishResult) -> dict[str, int] | None:
+    """The calls a YouTube attempt reports (known methods, whole counts), or ``None`` when it
+    reports none (an older client or a result made elsewhere: the planned charges count)."""
+    raw = result.details.get(_CALLS_DETAIL)
+    if not isinstance(raw, dict):
+        return None
+    return {
+        str(m): int(n)
+        for m, n in raw.items()
+        if m in YOUTUBE_UNIT_COSTS and isinstance(n, int) and not isinstance(n, bool) and n > 0
+    }
