@@ -85,6 +85,11 @@ def test_cli_and_best_times_read_the_same_figures(start_api: StartServer, tmp_pa
         rest = api.get("/api/publishing/insights", params={"since": "30d", "account_id": "acme"}).json()
         best = api.get("/api/publishing/best-times", params={"account_id": "acme", "platform": "youtube"})
         assert best.status_code == 200, best.text
+        tokyo = api.get("/api/publishing/best-times",
+                        params={"account_id": "acme", "platform": "youtube", "timezone": "Asia/Tokyo"}).json()
+        bad_tz = api.get("/api/publishing/best-times",
+                         params={"account_id": "acme", "platform": "youtube", "timezone": "Mars/Olympus"})
+        assert bad_tz.status_code == 422 and bad_tz.json()["field"] == "timezone"
     [group] = rest["groups"]
     assert group["posts"] == 40 and group["best_post"]["views_24h"] == 5000
     assert group["worst_post"]["views_24h"] == 1000
@@ -93,6 +98,12 @@ def test_cli_and_best_times_read_the_same_figures(start_api: StartServer, tmp_pa
     model = best.json()
     assert model["best"][0]["hour_of_week"] == 43 and model["best"][0]["label"] == "Tue 19:00 UTC"
     assert model["next_free_slot"] is not None
+    # the same peak on Tokyo's wall clock (UTC+9, no DST): nine hours later in the week, same instant
+    assert tokyo["timezone"] == "Asia/Tokyo" and model["timezone"] == "UTC"
+    assert tokyo["best"][0]["hour_of_week"] == 43 + 9 and tokyo["best"][0]["label"] == "Wed 04:00 Asia/Tokyo"
+    assert [h["expected_views"] for h in tokyo["hours"]] == [
+        model["hours"][(h - 9) % 168]["expected_views"] for h in range(168)]
+    assert tokyo["next_free_slot"] == model["next_free_slot"]
 
     runner = CliRunner()
     env = {"MULTIPUBLISH_DATABASE_URL": url}
@@ -108,6 +119,12 @@ def test_cli_and_best_times_read_the_same_figures(start_api: StartServer, tmp_pa
     assert bad.exit_code == 2 and "since" in bad.output
     bt = runner.invoke(cli, ["best-times", "--account", "acme", "--platform", "youtube"], env=env)
     assert bt.exit_code == 0 and "Tue 19:00 UTC" in bt.stdout
+    bt = runner.invoke(cli, ["best-times", "--account", "acme", "--platform", "youtube",
+                             "--timezone", "Asia/Tokyo"], env=env)
+    assert bt.exit_code == 0 and "Wed 04:00 Asia/Tokyo" in bt.stdout
+    bad_tz = runner.invoke(cli, ["best-times", "--account", "acme", "--platform", "youtube",
+                                 "--timezone", "Nowhere"], env=env)
+    assert bad_tz.exit_code == 2 and "timezone" in bad_tz.output
     engine.dispose()
 
 

@@ -56,10 +56,11 @@ def test_insights_page_charts_real_samples(
     first = store.post(ids[0])
     server = start_api(settings.database_url, start_workers=False)
 
-    for width, scheme in ((390, "dark"), (1366, "light")):
+    best: dict[str, set[int]] = {}
+    for width, scheme, zone in ((390, "dark", "UTC"), (1366, "light", "Asia/Tokyo")):
         extra = {"is_mobile": True, "has_touch": True} if width == 390 else {}
         with browser_page(server, width=width, height=900, color_scheme=scheme, bypass_csp=True,
-                          **extra) as pg:
+                          timezone_id=zone, **extra) as pg:
             pg.goto(server.url + "/insights")
             pg.wait_for_selector("body[data-insights-ready=true]")
             group = pg.locator("section.insight-group")
@@ -77,6 +78,13 @@ def test_insights_page_charts_real_samples(
             assert pg.locator(".heatmap td.heat").count() == 168
             assert pg.locator(".heatmap td.heat-best").count() >= 1
             assert "90 % band" in pg.locator(".heatmap td.heat").first.get_attribute("title")
+            # hours of week on the wall clock of the user's zone (the browser's here), said on the page
+            assert f"Hours in {zone}" in pg.locator(".best-tz").inner_text()
+            assert pg.locator(".heatmap thead th").first.inner_text() == zone
+            assert pg.locator('.heatmap td[data-hour="52"]').get_attribute("title").startswith(
+                f"Wed 04:00 {zone}")
+            cells = pg.locator(".heatmap td.heat-best")
+            best[zone] = {int(cells.nth(i).get_attribute("data-hour") or -1) for i in range(cells.count())}
             assert "shrunk toward a flat prior" in group.inner_text()  # 10 posts: low confidence
             link = pg.locator("a.add-best")
             assert "best free slot" in link.inner_text()
@@ -95,3 +103,5 @@ def test_insights_page_charts_real_samples(
                 pg.wait_for_url("**/compose?**")
                 pg.wait_for_function("() => document.getElementById('scheduled_time').value !== ''")
                 assert pg.locator('input[name="when"][value="at"]').is_checked()
+    # the same best hours, shifted by Tokyo's nine hours
+    assert best["UTC"] and best["Asia/Tokyo"] == {(h + 9) % 168 for h in best["UTC"]}

@@ -139,20 +139,28 @@ def best_times(
     account: Annotated[str, typer.Option("--account", help="The account.")],
     platform: Annotated[str, typer.Option("--platform", help="The platform.")],
     fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.table,
+    timezone: Annotated[
+        str, typer.Option("--timezone", help="IANA zone the hours are in (e.g. Europe/Paris).")
+    ] = "UTC",
 ) -> None:
     """The hours of the week this account's posts do best (learned from its own posts)."""
     from multipublish.errors import InputError
     from multipublish.insights.besttimes import fit_account
     from multipublish.platforms.base import parse_platform
     from multipublish.usage.export import to_json
+    from multipublish.workspace.slots import zone
 
     try:
         base = parse_platform(platform)[0]
     except InputError as exc:
         raise typer.BadParameter(exc.reason, param_hint="--platform") from None
+    try:
+        tz = zone(timezone)
+    except InputError as exc:
+        raise typer.BadParameter(exc.reason, param_hint="--timezone") from None
     engine, _settings = _engine_settings()
     try:
-        data = fit_account(engine, account, base).to_dict()
+        data = fit_account(engine, account, base, tz=tz).to_dict()
     finally:
         engine.dispose()
     if fmt is not Format.table:

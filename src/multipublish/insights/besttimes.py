@@ -15,6 +15,10 @@ and heavy-tailed):
    fewer than 3 posts); the 90 % band is ``exp(mu + effect_h +- 1.645 se_h) - 1`` views.
 
 Best hours are the local maxima of ``effect_h``, at least ``min_gap`` hours apart, best first.
+
+Hours of week are UTC unless a time zone is given: then each post's hour of week is read on the
+zone's wall clock at its publish time (an audience keeps its local habits across a DST change),
+and the curve, labels and next free slot are in that zone.
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy import Engine, select
 
+from multipublish.insights.store import hour_of_week
 from multipublish.insights.tables import insight_posts
 
 HOURS = 168
@@ -35,8 +41,9 @@ DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 Z90 = 1.645
 
 
-def hour_label(h: int) -> str:
-    return f"{DAYS[h // 24]} {h % 24:02d}:00 UTC"
+def hour_label(h: int, timezone: str = "UTC") -> str:
+    return f"{DAYS[h // 24]} {h % 24:02d}:00 {timezone}"
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +60,8 @@ class BestTimes:
     se: np.ndarray
     support: np.ndarray
     best_hours: list[int]
+    #: The IANA zone the hours of week are read in.
+    timezone: str = "UTC"
 
     def expected(self, h: int) -> float:
         return math.expm1(self.mu + float(self.effect[h]))
@@ -61,7 +70,7 @@ class BestTimes:
         def hour(h: int) -> dict[str, Any]:
             return {
                 "hour_of_week": h,
-                "label": hour_label(h),
+                "label": hour_label(h, self.timezone),
                 "expected_views": round(self.expected(h), 1),
                 "low": round(math.expm1(self.mu + float(self.effect[h] - Z90 * self.se[h])), 1),
                 "high": round(math.expm1(self.mu + float(self.effect[h] + Z90 * self.se[h])), 1),
@@ -73,6 +82,7 @@ class BestTimes:
             "platform": self.platform,
             "posts": self.posts,
             "metric": self.metric,
+            "timezone": self.timezone,
             "confidence": "none" if self.posts == 0 else "low" if self.posts < 30 else "ok",
             "best": [hour(h) for h in self.best_hours[:top]],
             "hours": [hour(h) for h in range(HOURS)],
@@ -90,6 +100,7 @@ def fit(
     prior_strength: float = 3.0,
     prior: Sequence[float] | None = None,
     min_gap: int = 6,
+    timezone: str = "UTC",
 ) -> BestTimes:
     """Fit the curve from posts' hours of week and their early views (see the module docstring)."""
     h = np.asarray(hours, dtype=int) % HOURS
@@ -119,6 +130,7 @@ def fit(
         se=se,
         support=support,
         best_hours=_local_maxima(effect, min_gap) if n else [],
+        timezone=timezone,
     )
 
 
@@ -134,22 +146,32 @@ def _local_maxima(curve: np.ndarray, min_gap: int) -> list[int]:
 
 
 def fit_account(
-    engine: Engine, account_id: str, platform: str, *, metric: str = "views_24h", **kwargs: Any
+    engine: Engine,
+    account_id: str,
+    platform: str,
+    *,
+    metric: str = "views_24h",
+    tz: ZoneInfo | None = None,
+    **kwargs: Any,
 ) -> BestTimes:
-    """The curve of one account on one platform, from its followed posts."""
+    """The curve of one account on one platform, from its followed posts (hours in ``tz``)."""
     c = insight_posts.c
     column = {"views_1h": c.views_1h, "views_24h": c.views_24h, "views_7d": c.views_7d}[metric]
-    query = select(c.hour_of_week, column).where(
+    local = tz is not None and tz.key != "UTC"
+    # UTC reads the stored hour of week; another zone needs each publish time (DST moves offsets)
+    when = c.published_at if local else c.hour_of_week
+    query = select(when, column).where(
         c.account_id == account_id, c.platform == platform, column.is_not(None)
     )
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     return fit(
-        [int(r[0]) for r in rows],
+        [hour_of_week(r[0], tz) if local else int(r[0]) for r in rows],
         [float(r[1]) for r in rows],
         account_id=account_id,
         platform=platform,
         metric=metric,
+        timezone=tz.key if tz is not None else "UTC",
         **kwargs,
     )
 
@@ -157,14 +179,17 @@ def fit_account(
 def next_slot(model: BestTimes, after: datetime, busy: Sequence[datetime] = (), gap_minutes: int = 60,
               horizon_days: int = 7) -> datetime | None:
     """The soonest start of a best hour after ``after`` with nothing of the account's already
-    scheduled within ``gap_minutes``: "add to queue at the best free slot"."""
+    scheduled within ``gap_minutes``: "add to queue at the best free slot" (a UTC time)."""
     if not model.best_hours:
         return None
-    start = after.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    tz = ZoneInfo(model.timezone)
+    # whole hours of the zone's wall clock (a zone may be offset by 30 or 45 minutes from UTC)
+    start = after.astimezone(tz).replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+    start += timedelta(hours=1)
     candidates = []
     for step in range(horizon_days * 24):
         when = start + timedelta(hours=step)
-        how = when.weekday() * 24 + when.hour
+        how = hour_of_week(when, tz)
         if how in model.best_hours[:3]:
             candidates.append((model.best_hours.index(how), when))
     gap = timedelta(minutes=gap_minutes)

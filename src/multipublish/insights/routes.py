@@ -23,6 +23,7 @@ from multipublish.insights.besttimes import fit_account, next_slot
 from multipublish.insights.report import build_insights, insights_csv
 from multipublish.platforms.base import parse_platform
 from multipublish.usage.analytics import parse_since
+from multipublish.workspace.slots import zone
 
 router = APIRouter(prefix="/api/publishing", tags=["insights"])
 
@@ -95,13 +96,16 @@ def best_times(
     platform: Annotated[str, Query(description="The platform", max_length=64)],
     metric: Annotated[Metric, Query(description="Which early views the model learns")] = Metric.views_24h,
     top: Annotated[int, Query(ge=1, le=20)] = 5,
+    timezone: Annotated[
+        str, Query(description="IANA zone the hours of week are in (default UTC)", max_length=64)
+    ] = "UTC",
 ) -> Any:
     """Expected early views by hour of week from the account's own posts (shrunk toward a flat
     prior when it has few), with a 90 % band, the best hours, and the next free best slot."""
     if not account_id.strip():
         raise InputError("account_id", "required")
     base = parse_platform(platform)[0]  # an empty or unknown platform is a 422 naming the field
-    model = fit_account(state.engine, account_id, base, metric=str(metric))
+    model = fit_account(state.engine, account_id, base, metric=str(metric), tz=zone(timezone))
     data = model.to_dict(top=top)
     slot = next_slot(model, datetime.now(UTC), _busy(state, account_id))
     data["next_free_slot"] = slot.isoformat() if slot else None

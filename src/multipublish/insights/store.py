@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, update
@@ -30,9 +30,9 @@ MILESTONES = {"views_1h": 3600.0, "views_24h": 86400.0, "views_7d": 7 * 86400.0}
 LIVE_STATES = ("active", "paused")
 
 
-def hour_of_week(when: datetime) -> int:
-    """Monday 00h UTC = 0 .. Sunday 23h = 167."""
-    when = when.astimezone(UTC)
+def hour_of_week(when: datetime, tz: tzinfo | None = None) -> int:
+    """Monday 00h = 0 .. Sunday 23h = 167, on the wall clock of ``tz`` (UTC when none)."""
+    when = when.astimezone(tz or UTC)
     return when.weekday() * 24 + when.hour
 
 

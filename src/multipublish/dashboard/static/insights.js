@@ -9,7 +9,7 @@ const charts = [];
 function cssVar(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888"; }
 function num(v) { return v === null || v === undefined ? "—" : Math.round(v).toLocaleString(); }
 function pct(v) { return v === null || v === undefined ? "—" : (100 * v).toFixed(1) + " %"; }
-function hourLabel(h) { return `${DAY_NAMES[Math.floor(h / 24)]} ${String(h % 24).padStart(2, "0")}:00 UTC`; }
+function hourLabel(h, tz) { return `${DAY_NAMES[Math.floor(h / 24)]} ${String(h % 24).padStart(2, "0")}:00 ${tz}`; }
 
 function axes(xLabel, yLabel, xValues) {
   const stroke = cssVar("--fg"), grid = { stroke: cssVar("--line"), width: 1 };
@@ -96,13 +96,13 @@ function heatmap(model) {
   const values = model.hours.map((h) => h.expected_views);
   const min = Math.min(...values), span = Math.max(1e-9, Math.max(...values) - min);
   const best = new Set(model.best.map((b) => b.hour_of_week));
-  const head = el("tr", {}, el("th", { scope: "col" }, "UTC"),
+  const head = el("tr", {}, el("th", { scope: "col" }, model.timezone),
     ...Array.from({ length: 24 }, (_, h) => el("th", { scope: "col" }, String(h).padStart(2, "0"))));
   const rows = DAY_NAMES.map((d, day) => el("tr", {}, el("th", { scope: "row" }, d),
     ...Array.from({ length: 24 }, (_, hour) => {
       const c = model.hours[day * 24 + hour];
       const level = Math.min(5, Math.floor((5 * (c.expected_views - min)) / span + 0.5)); // lowest to highest hour
-      const words = `${hourLabel(c.hour_of_week)}: ${num(c.expected_views)} expected views (90 % band ${num(c.low)} to ${num(c.high)})`;
+      const words = `${hourLabel(c.hour_of_week, model.timezone)}: ${num(c.expected_views)} expected views (90 % band ${num(c.low)} to ${num(c.high)})`;
       return el("td", { class: `heat heat-${level}${best.has(c.hour_of_week) ? " heat-best" : ""}`, title: words,
         "data-hour": String(c.hour_of_week) }, el("span", { class: "visually-hidden" }, words));
     })));
@@ -115,7 +115,7 @@ function bandChart(box, model) {
   const xs = model.hours.map((h) => h.hour_of_week);
   plot(box, {
     title: "Expected views by hour of week, with the 90 % band",
-    axes: axes("hour of week (UTC)", "views at 24 h", (u, ticks) => ticks.map((t) => (t % 24 === 0 ? DAY_NAMES[t / 24] || "" : ""))),
+    axes: axes(`hour of week (${model.timezone})`, "views at 24 h", (u, ticks) => ticks.map((t) => (t % 24 === 0 ? DAY_NAMES[t / 24] || "" : ""))),
     scales: { x: { time: false } },
     series: [{}, { label: "low", stroke: cssVar("--muted"), dash: [4, 4], width: 1 },
       { label: "expected", stroke: cssVar("--accent"), width: 2 },
@@ -128,10 +128,13 @@ async function bestTimes(box, g) {
   box.append(el("h4", {}, "Best times"));
   let model;
   try {
-    model = await api("GET", `/api/publishing/best-times?account_id=${encodeURIComponent(g.account_id)}&platform=${encodeURIComponent(g.platform)}`);
+    // hours of week on the wall clock of the zone chosen in the header (the calendar's)
+    const q = new URLSearchParams({ account_id: g.account_id, platform: g.platform, timezone: userTz() });
+    model = await api("GET", "/api/publishing/best-times?" + q.toString());
   } catch (e) { box.append(el("p", { class: "error" }, e.reason || e.message)); return; }
   const conf = { none: "no posts yet: a flat prior", low: `only ${model.posts} posts: shrunk toward a flat prior, wide band`, ok: `${model.posts} posts` }[model.confidence];
   box.append(el("p", { class: "hint" }, `Learned from this account's own posts (${conf}).`));
+  box.append(el("p", { class: "hint best-tz" }, `Hours in ${model.timezone} (the time zone chosen at the top of the page).`));
   if (model.best.length) {
     box.append(el("ol", { class: "best-hours" }, ...model.best.map((b) => el("li", {},
       `${b.label}: ${num(b.expected_views)} views (90 % band ${num(b.low)}–${num(b.high)})`))));
