@@ -14,7 +14,16 @@ from multipublish.errors import ErrorKind
 from multipublish.media.probe import probe
 from multipublish.media.sample import make_video
 from multipublish.platforms.base import PublishConfig, PublishStatus
-from tests.fixtures.youtube import ACCOUNT, NOW, ClientFactory, set_config, youtube_posts, youtube_state
+from tests.fixtures.youtube import (
+    ACCOUNT,
+    NOW,
+    ClientFactory,
+    arm,
+    no_wait,
+    set_config,
+    youtube_posts,
+    youtube_state,
+)
 
 
 @pytest.fixture(scope="session")
@@ -100,3 +109,34 @@ async def test_a_channel_youtube_disallows_is_told_so_and_short_videos_never_ask
     error = long.error or ""
     assert "disallowed" in error and "does not allow this channel long uploads" in error
     assert [p["title"] for p in youtube_posts(sandbox_url)] == ["Short one"]
+
+
+async def test_a_long_video_that_skipped_our_check_is_rejected_by_youtube_for_its_length(
+    sandbox_url: str,
+    yt_add_account: Any,
+    yt_client: ClientFactory,
+    long_clip: Path,
+    yt_clip: Path,
+) -> None:
+    """The channel status cannot be read (channels.list fails), so the client lets YouTube decide:
+    Google takes the bytes and rejects the video in processing with ``rejectionReason: length``."""
+    yt_add_account()
+    set_config(sandbox_url, youtube_long_uploads_default="eligible")
+    arm(sandbox_url, "http_500", on="channels", times=1)
+    result = await yt_client(sleep=no_wait).publish(
+        long_clip, PublishConfig(title="Too long"), post_type="video", request_id="r1"
+    )
+    assert not result.success and result.status is PublishStatus.FAILED
+    assert result.error_kind is ErrorKind.PERMANENT  # never re-uploaded
+    assert "YouTube rejected the video (length)" in (result.error or "")
+    assert result.details["uploadStatus"] == "rejected"
+    assert result.details["rejectionReason"] == "length"
+    assert result.bytes_sent == long_clip.stat().st_size  # the bytes went out before the refusal
+    assert "validation" not in result.details  # not our own check: Google's
+    [post] = youtube_posts(sandbox_url)
+    assert post["status"] == "rejected"
+    # A short video on the same channel is processed as usual.
+    short = await yt_client(sleep=no_wait).publish(
+        yt_clip, PublishConfig(title="Short"), post_type="video", request_id="r2"
+    )
+    assert short.success, short.error

@@ -439,7 +439,13 @@ def _processing_refusal(status: Mapping[str, Any], details: Mapping[str, Any]) -
     """Google's reason when the upload was rejected or its processing failed, else ``None``."""
     upload = status.get("uploadStatus")
     if upload == "rejected":
-        return f"YouTube rejected the video ({status.get('rejectionReason') or 'no reason given'})"
+        reason = status.get("rejectionReason") or "no reason given"
+        if reason == "length":  # "Video duration was too long" (videos#status.rejectionReason)
+            return (
+                "YouTube rejected the video (length): it is longer than this channel may upload; "
+                f"over 15 minutes needs a verified channel ({VERIFY_URL})"
+            )
+        return f"YouTube rejected the video ({reason})"
     if upload == "failed" or details.get("processingStatus") in ("failed", "terminated"):
         reason = (
             status.get("failureReason")

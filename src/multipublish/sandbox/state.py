@@ -303,6 +303,9 @@ class SandboxState:
         self.token_scopes: dict[str, str] = {}
         #: Video id -> ``videos.list`` calls left before its processing settles.
         self.youtube_processing: dict[str, int] = {}
+        #: Video id -> the ``rejectionReason`` its processing ends with whatever the configured
+        #: outcome (``length``: over 15 minutes on a channel without long uploads).
+        self.youtube_rejections: dict[str, str] = {}
         #: Hidden audiences (multipublish.sandbox.audience) by account key, and each video's titles
         #: over time (the experiment's switch changes how fast views come in).
         self.audiences: dict[str, Any] = {}

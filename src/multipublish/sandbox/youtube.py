@@ -400,12 +400,41 @@ def _video_resource(state: SandboxState, video_id: str) -> dict[str, Any]:
     return copy
 
 
+#: "Unverified accounts can upload videos up to 15 minutes long" (support.google.com/youtube/answer/71673).
+LONG_UPLOAD_SECONDS = 15 * 60
+
+
+def _too_long(state: SandboxState, session: YouTubeSession) -> bool:
+    """Whether YouTube rejects this upload for its length: over 15 minutes on a channel whose
+    ``longUploadsStatus`` is not ``allowed``. Google accepts the bytes and rejects the video in
+    processing, ``status.uploadStatus: rejected`` with ``rejectionReason: length`` ("Video
+    duration was too long", developers.google.com/youtube/v3/docs/videos#status.rejectionReason),
+    so a client that skipped its own check sees a failed publish, as it would in production."""
+    config = state.config
+    if config.youtube_long_uploads.get(session.channel, config.youtube_long_uploads_default) == "allowed":
+        return False
+    path = session.sink.path
+    if path is None or not path.exists():
+        return False
+    from multipublish.errors import MediaError
+    from multipublish.media.probe import probe
+
+    try:
+        return probe(path).duration > LONG_UPLOAD_SECONDS
+    except MediaError:
+        return False  # not a video the sandbox can read: its processing outcome decides
+
+
 def _finish(state: SandboxState, session: YouTubeSession) -> str:
     """Turn a complete session into a video (once) and record the post."""
     with state.lock:
         if session.video_id is not None:
             return session.video_id
         session.sink.close()
+    too_long = _too_long(state, session)  # probed outside the lock (reads the file)
+    with state.lock:
+        if session.video_id is not None:
+            return session.video_id
         video_id = new_id("", 6)[:11]
         snippet = dict(session.metadata.get("snippet") or {})
         status = dict(session.metadata.get("status") or {})
@@ -448,6 +477,8 @@ def _finish(state: SandboxState, session: YouTubeSession) -> str:
             resource["localizations"] = dict(session.metadata["localizations"])
         state.videos[video_id] = resource
         state.youtube_processing[video_id] = state.config.youtube_processing_polls
+        if too_long:
+            state.youtube_rejections[video_id] = "length"
         session.video_id = video_id
         state.posts.append(
             {
@@ -908,9 +939,13 @@ def _advance_processing(state: SandboxState, video_id: str) -> None:
         state.youtube_processing[video_id] = left - 1
         return
     del state.youtube_processing[video_id]
-    outcome = state.config.youtube_processing_outcome
+    rejection = state.youtube_rejections.pop(video_id, None)
+    outcome = "rejected" if rejection else state.config.youtube_processing_outcome
     status = video["status"]
-    if outcome == "failed":
+    if rejection:
+        status.update(uploadStatus="rejected", rejectionReason=rejection)
+        video["processingDetails"] = {"processingStatus": "succeeded"}
+    elif outcome == "failed":
         status.update(uploadStatus="failed", failureReason="conversion")
         video["processingDetails"] = {
             "processingStatus": "failed",
