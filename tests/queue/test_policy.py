@@ -107,7 +107,25 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] = [
         "newly-scheduled-at-the-service-tells-the-webhook",
         {"a": PUB, "b": res("scheduled", None, 600.0)},
         {"newly_scheduled": True},
-        {"status": "scheduled", "after": 600.0, "event": "job.scheduled"},
+        {"status": "scheduled", "after": 600.0, "event": "job.scheduled", "events": ("job.scheduled",)},
+    ),
+    (
+        "newly-scheduled-while-another-retries-tells-both",
+        {"a": res("failed", "transient"), "b": res("scheduled", None, 600.0)},
+        {"newly_scheduled": True},
+        {"status": "retrying", "events": ("job.scheduled", "job.retry_scheduled")},
+    ),
+    (
+        "newly-scheduled-while-another-failed-for-good-is-the-job-scheduled",
+        {"a": res("failed", "permanent"), "b": res("scheduled", None, 600.0)},
+        {"newly_scheduled": True},
+        {"status": "scheduled", "events": ("job.scheduled",)},
+    ),
+    (
+        "still-scheduled-while-another-retries-tells-only-the-retry",
+        {"a": res("failed", "transient"), "b": res("scheduled", None, 600.0)},
+        {},
+        {"status": "retrying", "events": ("job.retry_scheduled",)},
     ),
 ]
 
@@ -134,6 +152,8 @@ def test_decide(results: dict[str, Any], overrides: dict[str, Any], expected: di
         assert d.attempts == expected["attempts"]
     if "event" in expected:
         assert d.event == expected["event"]
+    if "events" in expected:
+        assert d.events == expected["events"]
     if "message" in expected:
         assert expected["message"] in (d.error_message or "")
     if "no" in expected:

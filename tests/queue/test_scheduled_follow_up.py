@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import Engine
 from standardwebhooks import Webhook
@@ -145,3 +146,59 @@ async def test_scheduled_upload_is_followed_up_by_job_id(
         assert [p["status"] for p in posts(service.url)] == ["published"]
     assert len(service.state.requests) == 1  # never uploaded again
     assert len(receiver.requests) == 2
+
+
+async def test_a_platform_scheduled_while_another_retries_is_told_once(
+    manager: PublishingManager,
+    engine: Engine,
+    service: SandboxServer,
+    service_clock: HandClock,
+    receiver: Receiver,
+    vertical_video: Path,
+) -> None:
+    """TikTok is accepted for later while Instagram's upload fails and retries: the webhook hears
+    ``job.scheduled`` for TikTok's transition then, not only the job's final event, and once."""
+    manager.add_account("acc", "instagram", credentials("instagram"))
+    clock = FakeClock()
+    q = PublishingQueue(engine, manager, settings=manager.settings, clock=clock)
+    arm(service.url, "instagram", "http_500", times=10)  # this attempt's Instagram upload fails
+    later = datetime.now(UTC) + timedelta(hours=2)
+    q.add_job(
+        "s2",
+        QueuedPublishConfig(
+            account_id="acc",
+            platforms=["tiktok", "instagram"],
+            video_path=str(vertical_video),
+            config=PublishConfig(title="later", scheduled_time=later),
+            webhook_url=receiver.url,
+        ),
+    )
+    job = await q.process_one()
+    assert job is not None and job.status == QueueStatus.RETRYING, job.error_message
+    assert job.results["tiktok"]["status"] == "scheduled"
+    assert job.results["instagram"]["status"] == "failed"
+    assert await q.deliver_webhooks() == 2
+    told = {e["event"]: e for e in _events(receiver)}  # sent together, delivered in either order
+    assert sorted(told) == ["job.retry_scheduled", "job.scheduled"]
+    assert told["job.scheduled"]["results"]["tiktok"]["status"] == "scheduled"
+    # The retry: Instagram is accepted for later too (its own transition, told once); TikTok,
+    # still waiting at the service, is not told again.
+    httpx.delete(f"{service.url}/_sandbox/faults", timeout=10)
+    clock.advance(3600)
+    await q.process_one()
+    job = q.get_job("s2")
+    assert job is not None and job.status == QueueStatus.SCHEDULED, job.error_message
+    assert [job.results[k]["status"] for k in ("tiktok", "instagram")] == ["scheduled", "scheduled"]
+    assert await q.deliver_webhooks() == 1
+    assert _events(receiver)[-1]["event"] == "job.scheduled"
+    # Due: both published; the job's final event, and no third job.scheduled.
+    service_clock.now += 2 * 3600 + 120
+    clock.now = job.run_at  # the follow-up time the job was given
+    await q.process_one()
+    job = q.get_job("s2")
+    assert job is not None and job.status == QueueStatus.COMPLETED, job.error_message
+    assert await q.deliver_webhooks() == 1
+    names = [e["event"] for e in _events(receiver)]
+    assert sorted(names[:2]) == ["job.retry_scheduled", "job.scheduled"]
+    assert names[2:] == ["job.scheduled", "job.completed"]
+    assert sorted(p["platform"] for p in posts(service.url)) == ["instagram", "tiktok"]  # once each

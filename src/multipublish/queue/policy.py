@@ -25,11 +25,12 @@ The rules, once:
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec
 
 from multipublish.errors import ErrorKind, with_platform
 from multipublish.queue.backoff import MAX_DELAY, backoff_delay
@@ -39,6 +40,7 @@ from multipublish.queue.models import QueueStatus
 #: :data:`FINAL_KIND_NAMES`).
 FINAL_KINDS: tuple[ErrorKind, ...] = (ErrorKind.AUTH, ErrorKind.PERMANENT)
 FINAL_KIND_NAMES: tuple[str, ...] = tuple(str(k) for k in FINAL_KINDS)
+_P = ParamSpec("_P")
 #: Default wait for a quota error that names no reset time.
 QUOTA_DEFAULT_WAIT = 3600.0
 #: When to ask again about a post the service scheduled for later, if it named no time.
@@ -64,12 +66,37 @@ class Decision:
     wait_reason: str | None = None
     #: Webhook event to send, if any.
     event: str | None = None
+    #: An event told before ``event``: ``job.scheduled`` when a platform was accepted for later
+    #: in this attempt while the job as a whole goes elsewhere (another platform retries, waits
+    #: for quota, or failed), so the platform's transition is told once whatever the others do.
+    also: str | None = None
+
+    @property
+    def events(self) -> tuple[str, ...]:
+        """The webhook events of this decision, in the order they are sent."""
+        return tuple(e for e in (self.also, self.event) if e)
 
     @property
     def finished(self) -> bool:
         return self.status in (QueueStatus.COMPLETED, QueueStatus.FAILED, QueueStatus.CANCELLED)
 
 
+def _scheduled_told_once(decide: Callable[_P, Decision]) -> Callable[_P, Decision]:
+    """A platform newly accepted for later is told (``job.scheduled``) whatever the job's other
+    platforms do: added as ``Decision.also`` when the job as a whole goes elsewhere."""
+
+    @functools.wraps(decide)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> Decision:
+        decision = decide(*args, **kwargs)
+        told = decision.event == "job.scheduled"
+        if kwargs.get("newly_scheduled") and not kwargs.get("cancelled") and not told:
+            return replace(decision, also="job.scheduled")
+        return decision
+
+    return run
+
+
+@_scheduled_told_once
 def decide(
     *,
     job_id: str,
@@ -89,7 +116,8 @@ def decide(
 
     ``results[key]`` needs ``status``, ``error_kind``, ``retry_after`` and ``error``.
     ``newly_scheduled``: a platform was accepted for later by its service in this attempt (the
-    job tells its webhook once, ``job.scheduled``; a follow-up that finds it still waiting does not).
+    job tells its webhook once, ``job.scheduled``; a follow-up that finds it still waiting does not),
+    whatever the job's other platforms do (``Decision.also`` when the job itself is not scheduled).
     """
     pending = [k for k, r in results.items() if is_runnable(r.get("status"), r.get("error_kind"))]
     final_failed = [k for k, r in results.items() if r.get("status") == "failed" and k not in pending]

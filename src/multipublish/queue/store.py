@@ -125,7 +125,7 @@ class Outcome:
 
 
 #: A decided job: (item index, job as decided, columns written, webhook event, next run time).
-_Decided = tuple[int, Job, dict[str, Any], str | None, datetime | None]
+_Decided = tuple[int, Job, dict[str, Any], tuple[str, ...], datetime | None]
 
 
 def request_id_for(job_id: str, key: str, suffix: str = "") -> str:
@@ -1508,19 +1508,19 @@ class JobStore:
         conn: Connection,
         job: Job,
         values: dict[str, Any],
-        event: str | None,
+        events: tuple[str, ...],
         next_at: datetime | None,
         now: datetime,
     ) -> Outcome:
         conn.execute(_U_DECIDE, {"b_j": job.id, **_decision_params(job, values)})
-        return self._after_decision(conn, job, values, event, next_at, now)
+        return self._after_decision(conn, job, values, events, next_at, now)
 
     def _after_decision(
         self,
         conn: Connection,
         job: Job,
         values: dict[str, Any],
-        event: str | None,
+        events: tuple[str, ...],
         next_at: datetime | None,
         now: datetime,
     ) -> Outcome:
@@ -1530,10 +1530,10 @@ class JobStore:
             _cancel_unstarted(conn, job.id, now)
         out = _apply(job, values)
         webhook = False
-        if event and out.webhook_url:
+        for event in events if out.webhook_url else ():
             self._enqueue_webhook(conn, out, event, next_at, now)
             webhook = True
-        return Outcome(out, event, webhook)
+        return Outcome(out, events[-1] if events else None, webhook)
 
     def _plan(
         self,
@@ -1543,8 +1543,9 @@ class JobStore:
         cancelled: bool = False,
         lost_lease: bool = False,
         newly_scheduled: bool = False,
-    ) -> tuple[dict[str, Any], str | None, datetime | None]:
-        """The policy's decision for ``job`` (``queue/policy.py``) as the columns to write."""
+    ) -> tuple[dict[str, Any], tuple[str, ...], datetime | None]:
+        """The policy's decision for ``job`` (``queue/policy.py``) as the columns to write, its
+        webhook events (in order) and when it runs next."""
         decision = decide(
             job_id=job.id,
             attempt=job.attempts,
@@ -1571,7 +1572,7 @@ class JobStore:
             values["run_at"] = decision.run_at
         if decision.attempts is not None:
             values["attempts"] = decision.attempts
-        return values, decision.event, decision.run_at
+        return values, decision.events, decision.run_at
 
     # -- webhooks outbox ------------------------------------------------------------------------
     def _enqueue_webhook(
