@@ -36,6 +36,13 @@ def _config(**overrides: Any) -> PublishConfig:
     return PublishConfig(**values)
 
 
+def _with_extras(thumbnail: Path, playlist_id: str) -> PublishConfig:
+    """A publish that also sets a thumbnail and adds the video to a playlist."""
+    return _config(
+        thumbnail_path=str(thumbnail), platform_specific={"youtube": {"playlist_id": playlist_id}}
+    )
+
+
 async def test_upload_sends_every_field_in_chunks_and_the_bytes_arrive_intact(
     sandbox_url: str, yt_add_account: Callable[..., Any], yt_client: ClientFactory, yt_clip: Path
 ) -> None:
@@ -145,13 +152,7 @@ async def test_thumbnail_and_playlist_follow_the_upload(
 ) -> None:
     yt_add_account()
     result = await yt_client().publish(
-        yt_clip,
-        _config(
-            thumbnail_path=str(yt_thumbnail),
-            platform_specific={"youtube": {"playlist_id": "PLsandbox123"}},
-        ),
-        post_type="video",
-        request_id="req-5",
+        yt_clip, _with_extras(yt_thumbnail, "PLsandbox123"), post_type="video", request_id="req-5"
     )
     assert result.success, result.error
     assert "warnings" not in result.details
@@ -177,13 +178,7 @@ async def test_thumbnail_and_playlist_survive_server_errors_and_drops(
     arm(sandbox_url, "drop_connection", on="playlist", times=1)
     arm(sandbox_url, "http_500", on="playlist", times=1)
     result = await yt_client().publish(
-        yt_clip,
-        _config(
-            thumbnail_path=str(yt_thumbnail),
-            platform_specific={"youtube": {"playlist_id": "PLretried"}},
-        ),
-        post_type="video",
-        request_id="req-5b",
+        yt_clip, _with_extras(yt_thumbnail, "PLretried"), post_type="video", request_id="req-5b"
     )
     assert result.success, result.error
     assert "warnings" not in result.details, result.details
@@ -373,10 +368,7 @@ async def test_unresolved_outcome_is_unknown_and_reconcile_finds_the_video(
             if sent == last_chunk_start:
                 proxy.cut()  # the open connection carries the final chunk; new ones are refused
 
-        config = _config(
-            thumbnail_path=str(yt_thumbnail),
-            platform_specific={"youtube": {"playlist_id": "PLlater"}},
-        )
+        config = _with_extras(yt_thumbnail, "PLlater")
         result = await client.publish(
             yt_clip, config, post_type="video", request_id="r", progress=cut_before_final_chunk
         )
