@@ -5,9 +5,10 @@ Run: ``python bench/queue.py [--jobs 1000] [--pg postgresql://postgres@127.0.0.1
 * enqueue rate (``add_job`` one by one, one transaction each) and drain rate (jobs/s from
   ``start(concurrency)`` until every job is completed) with a no-op publisher, on SQLite and
   PostgreSQL at concurrency 1, 8 and 32;
-* scheduling lateness (publish start minus scheduled time) p50/p99 over 1,000 jobs due 5 ms apart
-  (``--late-jobs``, ``--late-gap-ms``), workers already running (a worker with nothing due sleeps
-  until the next due time, or until a NOTIFY/in-process wake-up moves that time earlier);
+* scheduling lateness (publish start minus scheduled time) p50/p99 over 1,000 jobs due at a quarter
+  of the drain rate measured at c=8, at least 5 ms apart (``--late-jobs``, ``--late-gap-ms``),
+  workers already running (a worker with nothing due sleeps until the next due time, or until a
+  NOTIFY/in-process wake-up moves that time earlier);
 * procrastinate with a no-op task on the same PostgreSQL server (its own database, created and
   dropped here): defer rate, drain rate at the same concurrencies, and lateness with its default
   poll;
@@ -75,10 +76,13 @@ class NoopPublisher:
 #: ``--with-quota``: count usage and enforce quotas as production does (two more transactions per
 #: job); by default off, as the reference engines do neither.
 WITH_QUOTA = False
-#: Lateness phase: this many jobs due ``LATE_GAP_MS`` apart (``--late-jobs``, ``--late-gap-ms``); on a
-#: loaded machine spread them so the due rate stays below the drain rate, or the figure is a backlog.
+#: Lateness phase: this many jobs due ``LATE_GAP_MS`` apart (``--late-jobs``, ``--late-gap-ms``); the
+#: due rate must stay below the drain rate, or the figure is a backlog.
 LATE_JOBS = 1000
-LATE_GAP_MS = 5.0
+LATE_GAP_MS: float | None = None
+#: The widest gap our runs used (``--late-gap-ms`` unset: a quarter of the drain rate at c=8, at
+#: least 5 ms); procrastinate's lateness is measured with the same gap.
+LATE_GAP_USED = 5.0
 
 
 def settings(url: str) -> Settings:
@@ -174,8 +178,13 @@ async def ours(url: str, label: str, n: int) -> dict[str, Any]:
     # Every job must be enqueued before its time comes: leave room for the enqueue itself.
     rate = max(1.0, min(v for k, v in out.items() if k.startswith("enqueue")))
     base = datetime.now(UTC) + timedelta(seconds=2 + 1.5 * LATE_JOBS / rate)
+    # Due at most a quarter of the measured drain rate at c=8: lateness, not a backlog.
+    global LATE_GAP_USED
+    gap = LATE_GAP_MS if LATE_GAP_MS is not None else max(5.0, 4000.0 / out["drain/s c=8"])
+    LATE_GAP_USED = max(LATE_GAP_USED, gap)
+    out["late gap ms"] = gap
     for i in range(LATE_JOBS):
-        q.add_job(f"late-{i}", job(i, when=base + timedelta(milliseconds=LATE_GAP_MS * i)))
+        q.add_job(f"late-{i}", job(i, when=base + timedelta(milliseconds=gap * i)))
     deadline = time.monotonic() + 300
     while len(pub.lateness) < LATE_JOBS and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
@@ -220,7 +229,7 @@ async def procrastinate_ref(pg_admin: str, n: int) -> dict[str, Any]:
             rate = max(1.0, min(v for k, v in out.items() if k.startswith("enqueue")))
             base = datetime.now(UTC) + timedelta(seconds=2 + 1.5 * LATE_JOBS / rate)
             for i in range(LATE_JOBS):
-                when = base + timedelta(milliseconds=LATE_GAP_MS * i)
+                when = base + timedelta(milliseconds=LATE_GAP_USED * i)
                 await noop.configure(schedule_at=when).defer_async(sched=when.timestamp())
             worker = asyncio.create_task(
                 app.run_worker_async(concurrency=8, wait=True, install_signal_handlers=False)
@@ -396,7 +405,12 @@ async def main() -> None:
     ap.add_argument("--skip-huey", action="store_true")
     ap.add_argument("--with-quota", action="store_true", help="count usage and enforce quotas (production)")
     ap.add_argument("--late-jobs", type=int, default=1000, help="jobs in the lateness phase")
-    ap.add_argument("--late-gap-ms", type=float, default=5.0, help="due times this far apart")
+    ap.add_argument(
+        "--late-gap-ms",
+        type=float,
+        default=None,
+        help="due times this far apart (default: 4 s / the drain rate at c=8, at least 5 ms)",
+    )
     ap.add_argument("--only", choices=("sqlite", "pg"), help="one database (and its references) only")
     args = ap.parse_args()
     global WITH_QUOTA, LATE_JOBS, LATE_GAP_MS

@@ -8,6 +8,7 @@ store really sends (captured from the engine), explained with their real paramet
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -162,3 +163,36 @@ def test_claim_and_listing_plans_read_an_index_in_order(engine: Engine, deep_sto
     assert failures == []
     assert checked["claim candidates"] >= 3 and checked["listing"] == 4 and checked["next due time"] == 1
     assert checked["claim"] >= 2 and checked["fenced decision"] == 1
+
+
+def test_a_queue_never_analysed_gets_statistics_and_an_ordered_claim(engine: Engine) -> None:
+    """PostgreSQL plans a table it never analysed as a few rows and sorts every waiting job on each
+    claim; ``refresh_statistics`` (the housekeeper calls it every 10 s) analyses the queue's tables
+    once they are far from what the planner knows, and then the claim reads its index in order."""
+    store = JobStore(engine, settings=queue_settings(), clock=lambda: T0)
+    if not store.is_pg:
+        assert store.refresh_statistics() == []  # SQLite's queries pin their index
+        return
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO jobs (id, account_id, platforms, video_path, config, title, status,"
+                " priority, run_at, attempts, max_retries, retry_delay, cancel_requested,"
+                " created_at, updated_at) SELECT 'job' || g, 'acct', '[\"tiktok\"]'::json, '/v.mp4',"
+                " '{}', '', 'pending', 0, TIMESTAMPTZ '2030-01-01 11:00:00+00', 0, 3, 300, false,"
+                " now(), now() FROM generate_series(1, 5000) AS g"
+            )
+        )
+    engine.dispose()  # the inserting session's counters reach pg_stat when it ends
+    analysed: list[str] = []
+    for _ in range(100):  # the statistics collector may take a moment
+        analysed = store.refresh_statistics()
+        if analysed:
+            break
+        time.sleep(0.1)
+    assert "jobs" in analysed
+    assert store.refresh_statistics() == []  # fresh now: nothing more to do
+    with _captured(engine) as seen:
+        store.claim("w-fresh", 1)
+    plans = [_plan(engine, st, p) for st, p in seen if MARKERS["claim candidates"] in st]
+    assert plans and all(_bad(engine, plan) == [] for plan in plans)

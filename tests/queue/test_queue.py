@@ -377,6 +377,26 @@ async def test_cancel_running_job_with_real_workers(engine: Engine) -> None:
         await q.stop()
 
 
+async def test_renewal_never_takes_a_job_claimed_while_it_was_in_flight(make_queue: MakeQueue) -> None:
+    """One slot chains job after job (each finish claims the next in its transaction) while leases
+    are renewed three times a second: a renewal sent before a chained claim does not list that
+    job, which is not lost for it. Every job runs once, on its first attempt (the clock stands
+    still: a job wrongly stopped as lost would stay running until the test's timeout)."""
+    pub = RecordingPublisher()
+    q = make_queue(pub, lease_seconds=1, account_concurrency=10_000)
+    n = 400
+    for i in range(n):
+        q.add_job(f"c{i}", cfg(["tiktok"], account_id=f"a{i % 7}"))
+    await q.start(1)
+    try:
+        assert await q.wait_idle(timeout=60)
+    finally:
+        await q.stop()
+    jobs = [q.get_job(f"c{i}") for i in range(n)]
+    assert [j.id for j in jobs if j.status != QueueStatus.COMPLETED or j.attempts != 1] == []
+    assert len(pub.calls) == n
+
+
 async def test_concurrency_caps_hold_across_workers(make_queue: MakeQueue) -> None:
     q1 = make_queue(platform_concurrency={"tiktok": 2, "youtube": 1}, account_concurrency=10)
     q2 = make_queue(platform_concurrency={"tiktok": 2, "youtube": 1}, account_concurrency=10)

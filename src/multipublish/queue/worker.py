@@ -104,6 +104,9 @@ class _Running:
     task: asyncio.Task[None]
     #: Why the task was cancelled: ``cancel`` (user), ``lost`` (lease), ``stop`` (shutdown).
     reason: str | None = None
+    #: Its finish is on its way to the database: the fenced write itself says if the lease was
+    #: lost, and a renewal answered after it committed no longer lists the job.
+    finishing: bool = False
 
     def stop(self, reason: str) -> None:
         if self.reason is None:
@@ -521,6 +524,9 @@ class PublishingQueue:
         self, claim: Claim, results: dict[str, PublishResult], claim_next: int
     ) -> Outcome | None:
         """Finish through the committer (one transaction for every job ending at the same time)."""
+        run = self._running.get(claim.job.id)
+        if run is not None and run.claim is claim:
+            run.finishing = True
         if self._committer is None or self._committer.done():
             return await self._durably(self.store.finish, claim, results, claim_next=claim_next)
         fut: asyncio.Future[Outcome | None] = asyncio.get_running_loop().create_future()
@@ -548,6 +554,20 @@ class PublishingQueue:
                 for (*_, fut), outcome in zip(batch, outcomes, strict=True):
                     if not fut.done():
                         fut.set_result(outcome)
+                    elif outcome is not None:
+                        await self._adopt(outcome.next_claims)
+
+    async def _adopt(self, claims: list[Claim]) -> None:
+        """Jobs claimed for a chain that was stopped meanwhile: run them apart, or hand them back
+        when the workers are stopping (never left held until their lease expires)."""
+        for claim in claims:
+            if self._claiming:
+                self._launch(claim)
+                continue
+            try:
+                await self._db(self.store.release, claim)
+            except Exception:
+                log.exception("could not hand back job %s", claim.job.id)
 
     async def _run_platform(self, claim: Claim, t: PlatformTask) -> tuple[PublishResult, _Count | None]:
         """One platform's attempt: its result, and the counting to run once the result is stored.
@@ -765,6 +785,9 @@ class PublishingQueue:
             if not self._running:
                 last_ok = time.monotonic()
                 continue
+            # Only jobs held before the renewal is sent are judged by its answer: a job claimed
+            # while it is in flight (a chained claim) is missing from it without being lost.
+            judged = dict(self._running)
             try:
                 held = await self._db(self.store.renew, self.worker_id)
             except Exception:
@@ -775,7 +798,9 @@ class PublishingQueue:
                         run.stop("lost")
                 continue
             last_ok = time.monotonic()
-            for jid, run in list(self._running.items()):
+            for jid, run in judged.items():
+                if self._running.get(jid) is not run or run.finishing:
+                    continue  # ended meanwhile (its slot may hold a new job, judged next time)
                 state = held.get(jid)
                 if state is None or state[0] != run.claim.attempt:
                     run.stop("lost")
@@ -811,15 +836,26 @@ class PublishingQueue:
         )
 
     async def _housekeeping(self) -> None:
+        """Every 10 s: the planner's statistics of a queue that grew a lot (PostgreSQL); every
+        minute: finished jobs past the retention go to the archive."""
         assert self._stop is not None
+        archive_at = 0.0
         while not self._stop.is_set():
             try:
-                while await self._db(self.store.archive) >= 500:
-                    pass
-            except Exception:
-                log.exception("archiving finished jobs failed")
+                analysed = await self._db(self.store.refresh_statistics)
+                if analysed:
+                    log.info("planner statistics refreshed: %s", ", ".join(analysed))
+            except Exception as exc:  # the claim still works with stale statistics, only slower
+                log.warning("could not refresh the planner's statistics: %s", type(exc).__name__)
+            if time.monotonic() >= archive_at:
+                archive_at = time.monotonic() + 60.0
+                try:
+                    while await self._db(self.store.archive) >= 500:
+                        pass
+                except Exception:
+                    log.exception("archiving finished jobs failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=60.0)
+                await asyncio.wait_for(self._stop.wait(), timeout=10.0)
 
 
 def _failure(key: str, message: str, kind: ErrorKind, retry_after: float | None = None) -> PublishResult:
