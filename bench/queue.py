@@ -37,6 +37,7 @@ if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(
 
 import argparse
 import asyncio
+import sqlite3
 import tempfile
 import time
 import uuid
@@ -44,7 +45,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, text
+import psycopg
+from sqlalchemy import create_engine, text
 
 from multipublish.bootstrap import build_service
 from multipublish.db import make_engine
@@ -98,16 +100,47 @@ def settings(url: str) -> Settings:
 
 
 class Statements:
-    """Statements sent per job while a phase runs (the engine's own count; the progress polls of
-    this script excluded)."""
+    """Statements sent per job while a phase runs, counted at the driver (its cursors' ``execute``
+    and ``executemany``), so a path that runs on the DBAPI cursor directly is counted as one
+    through SQLAlchemy; the progress polls of this script excluded. COMMIT is not a statement here
+    (as in SQLAlchemy's own count); SQLite's explicit ``BEGIN IMMEDIATE`` is."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self) -> None:
         self.n = 0
-        event.listen(engine, "before_cursor_execute", self._seen)
+        counter = self
 
-    def _seen(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if "count(*) FROM jobs WHERE status = 'completed'" not in statement:
-            self.n += 1
+        def seen(statement: Any) -> None:
+            if "count(*) FROM jobs WHERE status = 'completed'" not in str(statement):
+                counter.n += 1
+
+        class SqliteCursor(sqlite3.Cursor):
+            def execute(self, sql: str, *args: Any) -> Any:
+                seen(sql)
+                return super().execute(sql, *args)
+
+            def executemany(self, sql: str, *args: Any) -> Any:
+                seen(sql)
+                return super().executemany(sql, *args)
+
+        class SqliteConnection(sqlite3.Connection):
+            def cursor(self, factory: Any = SqliteCursor) -> Any:
+                return super().cursor(factory)
+
+        class PgCursor(psycopg.Cursor[Any]):
+            def execute(self, query: Any, *args: Any, **kw: Any) -> Any:
+                seen(query)
+                return super().execute(query, *args, **kw)
+
+            def executemany(self, query: Any, *args: Any, **kw: Any) -> Any:
+                seen(query)
+                return super().executemany(query, *args, **kw)
+
+        self.connect_args = {"sqlite": {"factory": SqliteConnection}, "pg": {"cursor_factory": PgCursor}}
+
+    def engine(self, url: str, **kw: Any) -> Any:
+        """An engine whose connections count here."""
+        kind = "pg" if url.startswith("postgresql") else "sqlite"
+        return make_engine(url, connect_args=self.connect_args[kind], **kw)
 
     def take(self) -> int:
         n, self.n = self.n, 0
@@ -149,9 +182,9 @@ async def completed(queue: PublishingQueue) -> int:
 async def ours(url: str, label: str, n: int) -> dict[str, Any]:
     out: dict[str, Any] = {"backend": label}
     pub = NoopPublisher()
-    engine = make_engine(url, **({"pool_size": 40, "max_overflow": 40}))
+    count = Statements()
+    engine = count.engine(url, pool_size=40, max_overflow=40)
     queue = build_service(settings(url), engine=engine, publisher=pub).queue
-    count = Statements(engine)
     for conc in CONCURRENCY:
         clear(queue)
         count.take()
@@ -370,10 +403,13 @@ def ratios(rows: dict[str, dict[str, Any]]) -> None:
             ratio = " / ".join(f"{r(ours, ref, key)} {ref}" for ref in refs if ref in rows)
             print(f"| {ours} drain c={conc} | {rows[ours][key]:,.0f} jobs/s | {cells} | {ratio} |")
     key = "enqueue/s c=1"
-    for ours, ref in (("pg", "procrastinate"), ("sqlite", "huey")):
-        if ours in rows and ref in rows:
-            print(f"| {ours} enqueue one by one | {rows[ours][key]:,.0f} jobs/s | {ref} "
-                  f"{rows[ref][key]:,.0f} | {r(ours, ref, key)} |")
+    for ours, refs in (("pg", ("procrastinate", "bare pg")), ("sqlite", ("huey", "bare sqlite"))):
+        if ours not in rows:
+            continue
+        cells = "; ".join(f"{ref} {rows[ref][key]:,.0f}" for ref in refs if ref in rows)
+        ratio = " / ".join(f"{r(ours, ref, key)} {ref}" for ref in refs if ref in rows)
+        print(f"| {ours} enqueue one by one ({rows[ours]['stmts/enqueue']:.0f} statements) |"
+              f" {rows[ours][key]:,.0f} jobs/s | {cells} | {ratio} |")
     for ours in ("pg", "sqlite"):
         if ours in rows:
             proc = rows.get("procrastinate", {}).get("late p99 ms", float("nan"))

@@ -34,6 +34,7 @@ from sqlalchemy import (
     Float,
     Integer,
     String,
+    Table,
     Text,
     and_,
     bindparam,
@@ -48,7 +49,8 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from multipublish.db import UTCDateTime, job_results, jobs, utcnow
 from multipublish.errors import ConflictError, ErrorKind, InputError, NotFoundError
@@ -548,13 +550,102 @@ def _split_joined(rows: Sequence[Any]) -> tuple[dict[str, Any], dict[str, dict[s
     return by_id, results
 
 
-_I_JOB = insert(jobs)
-_I_RESULTS = insert(job_results)
-_S_ARCHIVED = select(jobs_archive.c.job_id).where(jobs_archive.c.job_id == _b("b_j"))
 _NOTIFY = text("SELECT pg_notify(:c, :p)").bindparams(c=CHANNEL)
-_S_ARCHIVED_NOTIFY_PG = text(
-    "SELECT EXISTS (SELECT 1 FROM jobs_archive WHERE job_id = :b_j) FROM pg_notify(:c, :p)"
-).bindparams(c=CHANNEL)
+
+#: Columns an enqueue writes (the others keep their NULL or server state).
+_ENQUEUE_JOB_COLS = (
+    "id", "account_id", "platforms", "video_path", "config", "title", "status", "priority",
+    "scheduled_time", "run_at", "attempts", "max_retries", "retry_delay", "cancel_requested",
+    "webhook_url", "callback_data", "wait_reason", "created_at", "updated_at",
+)
+_ENQUEUE_RESULT_COLS = (
+    "job_id", "platform", "platform_name", "status", "success", "attempts", "bytes_sent",
+    "request_id", "updated_at",
+)
+
+
+def _enqueue_pg() -> Any:
+    """The PostgreSQL enqueue as one statement (``JobStore._add_pg``).
+
+    The job is inserted only when its id is not in the archive (then nothing is written and no row
+    comes back); its results come from arrays, one element per platform, and are joined to the
+    inserted job, so they exist exactly when it does. The counters' statement triggers fire for
+    each of the two INSERTs as for separate statements.
+    """
+    from sqlalchemy.dialects import postgresql
+
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+    def sql_type(table: Table, name: str) -> str:
+        # Strings as TEXT: a cast to VARCHAR(n) would cut a long value where the column refuses it.
+        type_ = table.c[name].type
+        return "TEXT" if isinstance(type_, String) else str(type_.compile(dialect=dialect))
+
+    job_values = ", ".join(f"CAST(:{c} AS {sql_type(jobs, c)})" for c in _ENQUEUE_JOB_COLS)
+    arrays = ", ".join(f"CAST(:r_{c} AS {sql_type(job_results, c)}[])" for c in _ENQUEUE_RESULT_COLS)
+    result_cols = ", ".join(_ENQUEUE_RESULT_COLS)
+    stmt = text(
+        f"WITH fresh AS (INSERT INTO jobs ({', '.join(_ENQUEUE_JOB_COLS)}) SELECT {job_values}"
+        " WHERE NOT EXISTS (SELECT 1 FROM jobs_archive WHERE job_id = :id) RETURNING id),"
+        f" results AS (INSERT INTO job_results ({result_cols})"
+        f" SELECT {', '.join(f'r.{c}' for c in _ENQUEUE_RESULT_COLS)}"
+        f" FROM fresh CROSS JOIN unnest({arrays}) AS r({result_cols}))"
+        " SELECT pg_notify(:c, :p) FROM fresh"
+    )
+    # Typed where the value needs the column's own conversion (JSON documents, aware datetimes).
+    typed = [
+        bindparam(c, type_=jobs.c[c].type)
+        for c in _ENQUEUE_JOB_COLS
+        if isinstance(jobs.c[c].type, JSON | UTCDateTime)
+    ]
+    return stmt.bindparams(*typed)
+
+
+_ENQUEUE_PG = _enqueue_pg()
+
+
+class _DriverInsert:
+    """An INSERT of fixed columns for one dialect: its SQL text and bind processors, made once.
+
+    SQLite's enqueue runs it on the driver's cursor: SQLAlchemy's work per statement (execution
+    context, parameter processing, result set-up, events) cost several times what SQLite itself
+    spends on the row (issue 12's profile). The values still go through each column type's own bind
+    processor, so they are stored exactly as SQLAlchemy stores them.
+    """
+
+    def __init__(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        dialect: Dialect,
+        *,
+        unless_in: tuple[Table, str, str] | None = None,
+    ) -> None:
+        """``unless_in=(other, its column, our column)``: insert nothing (rowcount 0) when ``other``
+        holds a row whose column equals the value of ours (the archive check, in the INSERT)."""
+        if dialect.paramstyle != "qmark":
+            raise ValueError(f"{dialect.name}: _DriverInsert speaks qmark only")
+        quote = dialect.identifier_preparer.quote
+        self.columns = tuple(columns)
+        names = ", ".join(quote(c) for c in columns)
+        marks = ", ".join("?" for _ in columns)
+        if unless_in is None:
+            self.sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})"
+            self._key: str | None = None
+        else:
+            other, their, self._key = unless_in
+            self.sql = (
+                f"INSERT INTO {quote(table.name)} ({names}) SELECT {marks} WHERE NOT EXISTS"
+                f" (SELECT 1 FROM {quote(other.name)} WHERE {quote(their)} = ?)"
+            )
+        self._procs = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+
+    def params(self, values: dict[str, Any]) -> tuple[Any, ...]:
+        out = tuple(
+            value if proc is None else proc(value)
+            for proc, value in zip(self._procs, (values[c] for c in self.columns), strict=True)
+        )
+        return out if self._key is None else (*out, values[self._key])
 
 
 #: Queue tables whose row count is far from what the planner last learnt (never analysed, or
@@ -705,6 +796,9 @@ class JobStore:
         self.rand = rand
         self.is_pg = engine.dialect.name == "postgresql"
         self._next_recovery: datetime | None = None
+        #: The same pool; connections from it run each statement as its own transaction.
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._driver_inserts: tuple[_DriverInsert, _DriverInsert] | None = None
 
     # -- plumbing -------------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -801,21 +895,10 @@ class JobStore:
             }
             for key in cfg.platforms
         ]
-        try:
-            with self._tx() as conn:
-                if self.is_pg:  # the wake-up goes out at commit only: one round trip for both
-                    archived = conn.execute(
-                        _S_ARCHIVED_NOTIFY_PG,
-                        {"b_j": job_id, "p": _notify_payload(run_at if run_at > now else None)},
-                    ).scalar()
-                else:
-                    archived = conn.execute(_S_ARCHIVED, {"b_j": job_id}).first() is not None
-                if archived:
-                    raise ConflictError(f"job {job_id!r} already exists (archived)")
-                conn.execute(_I_JOB, row)
-                conn.execute(_I_RESULTS, results)
-        except IntegrityError:
-            raise ConflictError(f"job {job_id!r} already exists") from None
+        if self.is_pg:
+            self._add_pg(job_id, row, results, _notify_payload(run_at if run_at > now else None))
+        else:
+            self._add_sqlite(job_id, row, results)
         return _job_from_row(
             _Row(
                 {
@@ -829,6 +912,75 @@ class JobStore:
             ),
             {str(r["platform"]): _fresh_result(r) for r in results},
         )
+
+    def _add_pg(
+        self, job_id: str, row: dict[str, Any], results: list[dict[str, Any]], payload: str
+    ) -> None:
+        """One statement in autocommit: the job, its results, the archive check and the wake-up.
+
+        Atomic as any statement is; one round trip instead of five (BEGIN, the archive check with
+        ``pg_notify``, two INSERTs, COMMIT). The NOTIFY goes out when the statement commits.
+        """
+        params = {**row, "c": CHANNEL, "p": payload}
+        for col in _ENQUEUE_RESULT_COLS:
+            params[f"r_{col}"] = [r[col] for r in results]
+        try:
+            with self._autocommit.connect() as conn:
+                inserted = conn.execute(_ENQUEUE_PG, params).first()
+        except IntegrityError:
+            raise ConflictError(f"job {job_id!r} already exists") from None
+        if inserted is None:  # the NOT EXISTS found it in the archive: nothing was written
+            raise ConflictError(f"job {job_id!r} already exists (archived)")
+
+    def _add_sqlite(self, job_id: str, row: dict[str, Any], results: list[dict[str, Any]]) -> None:
+        """The enqueue on the driver's cursor: BEGIN IMMEDIATE, the job (unless archived), its results.
+
+        Three statements, prepared once (``_DriverInsert``); the archive check is part of the job's
+        INSERT, so it costs no statement of its own.
+        """
+        job_sql, result_sql = self._sqlite_inserts()
+        dbapi = self.engine.dialect.loaded_dbapi
+        fairy = self.engine.raw_connection()
+        sql = "BEGIN IMMEDIATE"
+        try:
+            cur = fairy.cursor()
+            try:
+                cur.execute(sql)
+                try:
+                    sql = job_sql.sql
+                    cur.execute(sql, job_sql.params(row))
+                    if cur.rowcount == 0:  # its id is in the archive: nothing was inserted
+                        raise ConflictError(f"job {job_id!r} already exists (archived)")
+                    sql = result_sql.sql
+                    cur.executemany(sql, [result_sql.params(r) for r in results])
+                    sql = "COMMIT"
+                    fairy.commit()
+                except BaseException:
+                    fairy.rollback()
+                    raise
+            finally:
+                cur.close()
+        except dbapi.IntegrityError:
+            raise ConflictError(f"job {job_id!r} already exists") from None
+        except dbapi.Error as exc:
+            # As SQLAlchemy would raise it (callers retry on ``OperationalError``, "database is locked").
+            invalidated = self.engine.dialect.is_disconnect(exc, fairy.dbapi_connection, None)
+            if invalidated:
+                fairy.invalidate(exc)
+            raise DBAPIError.instance(
+                sql, None, exc, dbapi.Error, connection_invalidated=invalidated, dialect=self.engine.dialect
+            ) from exc
+        finally:
+            fairy.close()
+
+    def _sqlite_inserts(self) -> tuple[_DriverInsert, _DriverInsert]:
+        if self._driver_inserts is None:
+            dialect = self.engine.dialect
+            self._driver_inserts = (
+                _DriverInsert(jobs, _ENQUEUE_JOB_COLS, dialect, unless_in=(jobs_archive, "job_id", "id")),
+                _DriverInsert(job_results, _ENQUEUE_RESULT_COLS, dialect),
+            )
+        return self._driver_inserts
 
     def get(self, job_id: str) -> Job:
         """The job and its results in one statement (the API's status read)."""
