@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
+from collections import namedtuple
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -68,6 +69,7 @@ from multipublish.queue.models import (
     platform_key,
 )
 from multipublish.queue.policy import FINAL_KIND_NAMES, decide, is_runnable
+from multipublish.queue.rawsql import Hot
 from multipublish.queue.schema import (
     jobs_archive,
     queue_counts,
@@ -270,10 +272,34 @@ _S_EXPIRED = select(jobs.c.id).where(
     jobs.c.status == str(QueueStatus.PROCESSING), jobs.c.lease_expires_at < _NOW
 )
 _S_EXPIRED_PG = _S_EXPIRED.with_for_update(skip_locked=True, of=jobs)
-_S_RESULTS = select(job_results).where(job_results.c.job_id.in_(_b("b_ids", expanding=True)))
+#: The result columns ``_result_dict`` reads (a job's view of its platforms).
+_RESULT_READ = (
+    "platform",
+    "status",
+    "success",
+    "video_id",
+    "url",
+    "error",
+    "error_kind",
+    "attempts",
+    "request_id",
+    "reference",
+    "bytes_sent",
+    "details",
+    "updated_at",
+    "published_at",
+    "phase",
+    "progress",
+)
+_ResultRow = namedtuple("_ResultRow", _RESULT_READ)  # type: ignore[misc]
+_S_RESULTS = select(job_results.c.job_id, *[job_results.c[n] for n in _RESULT_READ]).where(
+    job_results.c.job_id.in_(_b("b_ids", expanding=True))
+)
 #: One job's results: a plain parameter, so the compiled statement is reused as it is (an
 #: expanding ``IN`` is rendered again on every execution).
-_S_RESULTS_ONE = select(job_results).where(job_results.c.job_id == _b("b_j"))
+_S_RESULTS_ONE = select(job_results.c.job_id, *[job_results.c[n] for n in _RESULT_READ]).where(
+    job_results.c.job_id == _b("b_j")
+)
 _CANDIDATES: dict[tuple[bool, bool, bool], Any] = {}
 
 
@@ -332,6 +358,9 @@ def _candidates(by_account: bool, by_platform: bool, pg: bool) -> Any:
     return _CANDIDATES[key]
 
 
+#: The uncapped shapes (no list to expand) on the DBAPI cursor, per database (``pg``).
+_H_CANDIDATES = {pg: Hot(_candidates(False, False, pg)) for pg in (False, True)}
+
 _S_COUNTS = select(
     queue_counts.c.kind, queue_counts.c.platform, queue_counts.c.status, func.sum(queue_counts.c.n)
 ).group_by(queue_counts.c.kind, queue_counts.c.platform, queue_counts.c.status)
@@ -384,15 +413,41 @@ _CLAIM_VALUES = {
     "wait_reason": None,
     "updated_at": _NOW,
 }
+#: What a claim reads back: the job's columns the claim did not just write itself (status, owner,
+#: lease, wait reason and update time are known without reading them).
+_CLAIMED = (
+    "id",
+    "account_id",
+    "platforms",
+    "video_path",
+    "config",
+    "title",
+    "priority",
+    "scheduled_time",
+    "attempts",
+    "max_retries",
+    "retry_delay",
+    "webhook_url",
+    "callback_data",
+    "error_message",
+    "created_at",
+    "started_at",
+    "completed_at",
+    "run_at",
+    "cancel_requested",
+)
 _U_CLAIM = (
     update(jobs)
     .where(jobs.c.id.in_(_b("b_ids", expanding=True)), text(_WAITING_LIT))
     .values(**_CLAIM_VALUES)
-    .returning(*jobs.c)
+    .returning(*[jobs.c[n] for n in _CLAIMED])
 )
 #: The claim of one job (the chained claim of a finishing slot): no expanding ``IN`` to render.
 _U_CLAIM_ONE = (
-    update(jobs).where(jobs.c.id == _b("b_j"), text(_WAITING_LIT)).values(**_CLAIM_VALUES).returning(*jobs.c)
+    update(jobs)
+    .where(jobs.c.id == _b("b_j"), text(_WAITING_LIT))
+    .values(**_CLAIM_VALUES)
+    .returning(*[jobs.c[n] for n in _CLAIMED])
 )
 _U_RID = (
     update(job_results)
@@ -528,7 +583,7 @@ _S_JOB_WITH_RESULTS = (
 def _with_results(claim: Any) -> Any:
     """PostgreSQL: the claim's ``UPDATE`` and the claimed jobs' result rows in one statement."""
     claimed = claim.cte("claimed")
-    return select(claimed, *[c.label(f"r_{c.name}") for c in job_results.c]).select_from(
+    return select(claimed, *[job_results.c[n].label(f"r_{n}") for n in _RESULT_READ]).select_from(
         claimed.outerjoin(job_results, job_results.c.job_id == claimed.c.id)
     )
 
@@ -536,6 +591,53 @@ def _with_results(claim: Any) -> Any:
 _U_CLAIM_WITH_RESULTS_PG = _with_results(_U_CLAIM)
 _U_CLAIM_ONE_WITH_RESULTS_PG = _with_results(_U_CLAIM_ONE)
 _RESULT_COLS = [c.name for c in job_results.c]
+
+# The hot path's statements on the DBAPI cursor (``queue/rawsql.py``): the chained claim and the
+# finish of one job, what a worker at concurrency 1 sends per job.
+_H_LOCK = Hot(_S_LOCK)
+_H_IN_USE = Hot(_S_IN_USE)
+_H_RESULTS_ONE = Hot(_S_RESULTS_ONE)
+_H_CLAIM_ONE = Hot(_U_CLAIM_ONE)
+_H_CLAIM_ONE_WITH_RESULTS_PG = Hot(_U_CLAIM_ONE_WITH_RESULTS_PG)
+_H_DECIDE_FENCED = Hot(_U_DECIDE_FENCED)
+_H_DECIDE_WITH_RESULT_PG = Hot(_U_DECIDE_WITH_RESULT_PG)
+_H_RESULT = Hot(_U_RESULT)
+_N_CLAIMED = len(_CLAIMED)
+_I_ATTEMPTS = _CLAIMED.index("attempts")
+
+
+def _claimed_job(
+    row: Sequence[Any],
+    results: dict[str, dict[str, Any]],
+    worker_id: str,
+    lease_until: datetime,
+    now: datetime,
+) -> Job:
+    """The job a claim just took, from the columns it read back (``_CLAIMED``) and what it wrote."""
+    data = dict(zip(_CLAIMED, row, strict=False))
+    data.update(
+        status=QueueStatus.PROCESSING,
+        locked_by=worker_id,
+        lease_expires_at=lease_until,
+        wait_reason=None,
+        updated_at=now,
+    )
+    return _job_from_row(_Row(data), results)
+
+
+def _split_claimed(
+    rows: Sequence[Sequence[Any]],
+) -> tuple[dict[str, Any], dict[str, dict[str, dict[str, Any]]]]:
+    """PostgreSQL: rows of claimed jobs joined to their results, as job rows and results by id."""
+    by_id: dict[str, Any] = {}
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        job_id = r[0]
+        by_id.setdefault(job_id, r)
+        per_job = results.setdefault(job_id, {})
+        if r[_N_CLAIMED] is not None:
+            per_job[r[_N_CLAIMED]] = _result_dict(_ResultRow._make(r[_N_CLAIMED:]))
+    return by_id, results
 
 
 def _split_joined(rows: Sequence[Any]) -> tuple[dict[str, Any], dict[str, dict[str, dict[str, Any]]]]:
@@ -551,6 +653,7 @@ def _split_joined(rows: Sequence[Any]) -> tuple[dict[str, Any], dict[str, dict[s
 
 
 _NOTIFY = text("SELECT pg_notify(:c, :p)").bindparams(c=CHANNEL)
+_H_NOTIFY = Hot(_NOTIFY)
 
 #: Columns an enqueue writes (the others keep their NULL or server state).
 _ENQUEUE_JOB_COLS = (
@@ -823,17 +926,19 @@ class JobStore:
     def _notify(self, conn: Connection, run_at: datetime | None = None) -> None:
         """Wake listening workers; a future ``run_at`` only moves their timers (no claim storm)."""
         if self.is_pg:
-            conn.execute(_NOTIFY, {"p": _notify_payload(run_at)})
+            _H_NOTIFY.rows(conn, {"p": _notify_payload(run_at)})
 
     def _results_for(self, conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {i: {} for i in ids}
         if not ids:
             return out
-        one = len(ids) == 1
-        for row in conn.execute(
-            _S_RESULTS_ONE if one else _S_RESULTS, {"b_j": ids[0]} if one else {"b_ids": list(ids)}
-        ):
-            out.setdefault(row.job_id, {})[row.platform] = _result_dict(row)
+        rows = (
+            _H_RESULTS_ONE.rows(conn, {"b_j": ids[0]})
+            if len(ids) == 1
+            else conn.execute(_S_RESULTS, {"b_ids": list(ids)}).all()
+        )
+        for row in rows:
+            out.setdefault(row[0], {})[row[1]] = _result_dict(_ResultRow._make(row[1:]))
         return out
 
     def _load(
@@ -1259,7 +1364,7 @@ class JobStore:
     ) -> ClaimBatch:
         lease = float(lease_seconds or self.settings.lease_seconds)
         if self.is_pg:
-            conn.execute(_S_LOCK)
+            _H_LOCK.rows(conn, {})
         if self._recovery_due(now):
             self._recover_expired(conn, now)
         plat_use, acct_use = self._in_use(conn)
@@ -1272,18 +1377,22 @@ class JobStore:
             params["b_accts"] = full_accts
         if full_plats:
             params["b_plats"] = full_plats
-        stmt = _candidates(bool(full_accts), bool(full_plats), self.is_pg)
-        candidates = conn.execute(stmt, params).all()
-        picked: list[Any] = []
         capped = bool(full_plats or full_accts)
+        candidates = (
+            conn.execute(_candidates(bool(full_accts), bool(full_plats), self.is_pg), params).all()
+            if capped
+            else _H_CANDIDATES[self.is_pg].rows(conn, params)
+        )
+        picked: list[Any] = []
         for cand in candidates:
             if len(picked) >= limit:
                 break
+            _, _, account, plats = cand
             names: dict[str, int] = {}
-            for key in cand.platforms:
+            for key in plats:
                 names[platform_base(key)] = names.get(platform_base(key), 0) + 1
-            a_used = acct_use.get(cand.account_id, 0)
-            n = len(cand.platforms)
+            a_used = acct_use.get(account, 0)
+            n = len(plats)
             fits = a_used == 0 or a_used + n <= acct_cap
             for name, k in names.items():
                 used = plat_use.get(name, 0)
@@ -1293,40 +1402,33 @@ class JobStore:
             if not fits:
                 capped = True
                 continue
-            acct_use[cand.account_id] = a_used + n
+            acct_use[account] = a_used + n
             for name, k in names.items():
                 plat_use[name] = plat_use.get(name, 0) + k
             picked.append(cand)
         if not picked:
             return ClaimBatch([], capped)
-        ids = [c.id for c in picked]
+        ids = [c[1] for c in picked]
+        lease_until = now + timedelta(seconds=lease)
+        params = {"b_ids": ids, "b_j": ids[0], "b_w": worker_id, "b_exp": lease_until, "b_now": now}
+        rows: Sequence[Sequence[Any]]
         if len(ids) == 1:
-            stmt = _U_CLAIM_ONE_WITH_RESULTS_PG if self.is_pg else _U_CLAIM_ONE
+            rows = (_H_CLAIM_ONE_WITH_RESULTS_PG if self.is_pg else _H_CLAIM_ONE).rows(conn, params)
         else:
-            stmt = _U_CLAIM_WITH_RESULTS_PG if self.is_pg else _U_CLAIM
-        rows = conn.execute(
-            stmt,
-            {
-                "b_ids": ids,
-                "b_j": ids[0],
-                "b_w": worker_id,
-                "b_exp": now + timedelta(seconds=lease),
-                "b_now": now,
-            },
-        ).all()
+            rows = conn.execute(_U_CLAIM_WITH_RESULTS_PG if self.is_pg else _U_CLAIM, params).all()
         if self.is_pg:
-            by_id, results = _split_joined(rows)
+            by_id, results = _split_claimed(rows)
         else:
-            by_id = {r.id: r for r in rows}
-            results = self._results_for(conn, ids)
+            by_id = {r[0]: r for r in rows}
+            results = self._results_for(conn, list(by_id))
         claims: list[Claim] = []
         new_rids: list[dict[str, Any]] = []
         for jid in ids:  # keep claim order
             row = by_id.get(jid)
             if row is None:
                 continue
-            job = _job_from_row(row, results[jid])
-            claim = Claim(job=job, worker_id=worker_id, attempt=row.attempts)
+            job = _claimed_job(row, results[jid], worker_id, lease_until, now)
+            claim = Claim(job=job, worker_id=worker_id, attempt=row[_I_ATTEMPTS])
             for key in job.platforms:
                 res = job.results.get(key)
                 if res is None or not _runnable(_ResultView(res)):
@@ -1336,7 +1438,7 @@ class JobStore:
                     # A confirmed failure: a new request id, so the service does not answer
                     # with the old failure; still deterministic per (job, platform, attempt).
                     # Written before the upload starts, so a crash leaves it to reconcile.
-                    rid = request_id_for(jid, key, f"a{row.attempts}")
+                    rid = request_id_for(jid, key, f"a{job.attempts}")
                     new_rids.append({"b_j": jid, "b_p": key, "b_rid": rid})
                 claim.tasks.append(PlatformTask(key, rid, res["status"], res["reference"]))
             claims.append(claim)
@@ -1355,7 +1457,7 @@ class JobStore:
         """Uploads in flight per platform and per account, across every worker."""
         plat: dict[str, int] = {}
         acct: dict[str, int] = {}
-        for name, account, n in conn.execute(_S_IN_USE):
+        for name, account, n in _H_IN_USE.rows(conn, {}):
             plat[name] = plat.get(name, 0) + int(n)
             acct[account] = acct.get(account, 0) + int(n)
         return plat, acct
@@ -1564,8 +1666,8 @@ class JobStore:
                     "b_err": "stopped before the outcome was known",
                 },
             )
-        if writes:
-            conn.execute(_U_RESULT, writes)
+        for params in writes:
+            _H_RESULT.run(conn, params)
 
     def _finish_one(
         self, conn: Connection, item: tuple[Claim, dict[str, PublishResult], bool, int], now: datetime
@@ -1579,13 +1681,13 @@ class JobStore:
         values, event, next_at = self._plan(job, now, cancelled=cancelled, newly_scheduled=newly)
         params = {**self._fence_params(claim, now), **_decision_params(job, values)}
         if self.is_pg and len(writes) == 1 and not dangling:
-            row = conn.execute(_U_DECIDE_WITH_RESULT_PG, {**writes[0], **params}).first()
+            rows = _H_DECIDE_WITH_RESULT_PG.rows(conn, {**writes[0], **params})
             writes = []
         else:
-            row = conn.execute(_U_DECIDE_FENCED, params).first()
-        if row is None:
+            rows = _H_DECIDE_FENCED.rows(conn, params)
+        if not rows:
             return []
-        if row.cancel_requested and not job.cancel_requested:
+        if rows[0][0] and not job.cancel_requested:
             job = replace(job, cancel_requested=True)
             if not cancelled:
                 values, event, next_at = self._plan(job, now, newly_scheduled=newly)

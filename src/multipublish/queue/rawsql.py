@@ -1,0 +1,137 @@
+"""The worker's few hot statements run on the DBAPI cursor, compiled once per dialect.
+
+SQLAlchemy Core costs about 150 us of Python per execution (parameter construction, execution
+context, result set-up, event dispatch) against 20-200 us for the statement itself on SQLite; at
+one job in flight that machinery was half of a job's cost. A ``Hot`` statement is compiled once
+per dialect into its SQL string, its parameter order and its type processors (the dialect's own:
+``UTCDateTime``, JSON and booleans behave exactly as through ``Connection.execute``), then sent on
+the connection's cursor. What SQLAlchemy still does for us is kept:
+
+* ``before_cursor_execute`` listeners see every statement with the parameters the cursor gets
+  (the plan test explains them; ``bench/queue.py`` counts them);
+* DBAPI errors are wrapped as through ``Connection.execute`` (``DBAPIError`` subclasses, a dead
+  connection invalidated), so retries over a blip and conflict handling are unchanged.
+
+Statements with an expanding ``IN`` are not hot (their SQL depends on the list): they go through
+``Connection.execute`` as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ClauseElement
+
+_Proc = Callable[[Any], Any] | None
+
+
+class _Compiled:
+    __slots__ = ("binds", "names", "positional", "results", "sql", "types")
+
+    def __init__(self, stmt: ClauseElement, dialect: Dialect) -> None:
+        compiled: Any = stmt.compile(dialect=dialect)
+        self.sql: str = compiled.string
+        procs: Mapping[str, _Proc] = compiled._bind_processors
+        defaults: dict[str, Any] = {}
+        for bind, name in compiled.bind_names.items():
+            if bind.expanding:
+                raise ValueError(f"{name}: an expanding IN is not a hot statement")
+            if not bind.required:
+                defaults[name] = bind.effective_value
+        order: Sequence[str] = (
+            compiled.positiontup if compiled.positional else sorted(set(compiled.bind_names.values()))
+        )
+        #: (name, is given by the caller, default, processor) in the order the cursor takes them.
+        self.binds: list[tuple[str, bool, Any, _Proc]] = [
+            (name, name not in defaults, defaults.get(name), procs.get(name)) for name in order
+        ]
+        self.names = [name for name, *_ in self.binds]
+        self.positional: bool = bool(compiled.positional)
+        self.types = [col[3] for col in compiled._result_columns or ()]
+        #: Result processors, set at the first execution: some depend on the column's type code
+        #: in the cursor's description (PostgreSQL's numerics).
+        self.results: list[_Proc] | None = None
+
+    def params(self, given: Mapping[str, Any]) -> Any:
+        values = []
+        for name, required, default, proc in self.binds:
+            value = given[name] if required or name in given else default
+            values.append(value if proc is None or value is None else proc(value))
+        return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
+
+
+class Hot:
+    """One hot statement: ``rows(conn, params)`` returns its processed rows as tuples."""
+
+    __slots__ = ("_by_dialect", "stmt")
+
+    def __init__(self, stmt: ClauseElement) -> None:
+        self.stmt = stmt
+        self._by_dialect: dict[int, _Compiled] = {}
+
+    def _compiled(self, dialect: Dialect) -> _Compiled:
+        key = id(dialect)
+        found = self._by_dialect.get(key)
+        if found is None:
+            found = self._by_dialect[key] = _Compiled(self.stmt, dialect)
+        return found
+
+    def sql(self, dialect: Dialect) -> str:
+        """The SQL string the cursor gets on ``dialect`` (the same as ``Connection.execute``'s)."""
+        return self._compiled(dialect).sql
+
+    def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Execute and fetch every row, each column through its type's result processor."""
+        c = self._compiled(conn.dialect)
+        cursor, args = _run(conn, c, params)
+        try:
+            description = cursor.description
+            if description is None:
+                return []
+            raw = cursor.fetchall()
+        except Exception as exc:  # wrapped as SQLAlchemy does, then raised
+            conn._handle_dbapi_exception(exc, c.sql, args, cursor, None)
+        finally:
+            cursor.close()
+        procs = c.results
+        if procs is None:
+            dialect = conn.dialect
+            pairs = zip(c.types, description, strict=False)
+            procs = [t._cached_result_processor(dialect, d[1]) for t, d in pairs]
+            c.results = procs
+        if not any(procs):
+            return [tuple(r) for r in raw]
+        return [
+            tuple(v if p is None or v is None else p(v) for p, v in zip(procs, r, strict=True)) for r in raw
+        ]
+
+    def run(self, conn: Connection, params: Mapping[str, Any]) -> int:
+        """Execute a statement without rows; returns the rows it changed."""
+        c = self._compiled(conn.dialect)
+        cursor, _ = _run(conn, c, params)
+        try:
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+
+def _run(conn: Connection, c: _Compiled, params: Mapping[str, Any]) -> tuple[Any, Any]:
+    sql, args = c.sql, c.params(params)
+    cursor = conn.connection.cursor()
+    try:
+        if conn._has_events or conn.engine._has_events:  # as ``Connection._execute_context`` does
+            for fn in conn.dispatch.before_cursor_execute:
+                sql, args = fn(conn, cursor, sql, args, None, False)
+        cursor.execute(sql, args)
+    except Exception as exc:  # wrapped as SQLAlchemy does, then raised
+        try:
+            conn._handle_dbapi_exception(exc, sql, args, cursor, None)
+        finally:
+            cursor.close()
+    return cursor, args
+
+
+__all__ = ["Hot"]
