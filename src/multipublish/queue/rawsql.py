@@ -108,6 +108,25 @@ class Hot:
             tuple(v if p is None or v is None else p(v) for p, v in zip(procs, r, strict=True)) for r in raw
         ]
 
+    def run_many(self, conn: Connection, many: Sequence[Mapping[str, Any]]) -> None:
+        """Execute once per parameter set in one ``executemany`` (no rows back)."""
+        if len(many) <= 1:
+            for params in many:
+                self.run(conn, params)
+            return
+        c = self._compiled(conn.dialect)
+        sql, args = c.sql, [c.params(p) for p in many]
+        cursor = conn.connection.cursor()
+        try:
+            if conn._has_events or conn.engine._has_events:
+                for fn in conn.dispatch.before_cursor_execute:
+                    sql, args = fn(conn, cursor, sql, args, None, True)
+            cursor.executemany(sql, args)
+        except Exception as exc:  # wrapped as SQLAlchemy does, then raised
+            conn._handle_dbapi_exception(exc, sql, args, cursor, None)
+        finally:
+            cursor.close()
+
     def run(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """Execute a statement without rows; returns the rows it changed."""
         c = self._compiled(conn.dialect)

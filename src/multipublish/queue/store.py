@@ -590,6 +590,15 @@ def _with_results(claim: Any) -> Any:
 
 _U_CLAIM_WITH_RESULTS_PG = _with_results(_U_CLAIM)
 _U_CLAIM_ONE_WITH_RESULTS_PG = _with_results(_U_CLAIM_ONE)
+#: SQLite (no writable CTE): the claimed job's results as one JSON array in the claim's own
+#: ``RETURNING`` (a subquery), instead of a second statement. ``details`` is carried
+#: as its stored text (decoded here as the JSON type would: SQLite's ``json()`` rejects NaN).
+_U_CLAIM_ONE_WITH_RESULTS_SQLITE = _U_CLAIM_ONE.returning(
+    select(func.json_group_array(func.json_array(*[job_results.c[n] for n in _RESULT_READ])))
+    .where(job_results.c.job_id == _b("b_j"))  # the claimed id: a correlated one would scan
+    .scalar_subquery()
+    .label("results")
+)
 _RESULT_COLS = [c.name for c in job_results.c]
 
 # The hot path's statements on the DBAPI cursor (``queue/rawsql.py``): the chained claim and the
@@ -597,11 +606,13 @@ _RESULT_COLS = [c.name for c in job_results.c]
 _H_LOCK = Hot(_S_LOCK)
 _H_IN_USE = Hot(_S_IN_USE)
 _H_RESULTS_ONE = Hot(_S_RESULTS_ONE)
-_H_CLAIM_ONE = Hot(_U_CLAIM_ONE)
+_H_CLAIM_ONE_WITH_RESULTS_SQLITE = Hot(_U_CLAIM_ONE_WITH_RESULTS_SQLITE)
 _H_CLAIM_ONE_WITH_RESULTS_PG = Hot(_U_CLAIM_ONE_WITH_RESULTS_PG)
 _H_DECIDE_FENCED = Hot(_U_DECIDE_FENCED)
 _H_DECIDE_WITH_RESULT_PG = Hot(_U_DECIDE_WITH_RESULT_PG)
 _H_RESULT = Hot(_U_RESULT)
+_H_DECIDE = Hot(_U_DECIDE)
+_H_RID = Hot(_U_RID)
 _N_CLAIMED = len(_CLAIMED)
 _I_ATTEMPTS = _CLAIMED.index("attempts")
 
@@ -623,6 +634,26 @@ def _claimed_job(
         updated_at=now,
     )
     return _job_from_row(_Row(data), results)
+
+
+_R_SUCCESS, _R_DETAILS, _R_UPDATED, _R_PUBLISHED = (
+    _RESULT_READ.index(n) for n in ("success", "details", "updated_at", "published_at")
+)
+
+
+def _results_from_json(text: str | None, dialect: Any) -> dict[str, dict[str, Any]]:
+    """SQLite: the results array of ``_U_CLAIM_ONE_WITH_RESULTS_SQLITE``, as ``_results_for``'s."""
+    to_dt: Any = job_results.c.updated_at.type._cached_result_processor(dialect, None)
+    out: dict[str, dict[str, Any]] = {}
+    for values in json.loads(text or "[]"):
+        values[_R_SUCCESS] = bool(values[_R_SUCCESS])
+        if values[_R_DETAILS] is not None:
+            values[_R_DETAILS] = json.loads(values[_R_DETAILS])
+        for i in (_R_UPDATED, _R_PUBLISHED):
+            if values[i] is not None:
+                values[i] = to_dt(values[i])
+        out[values[0]] = _result_dict(_ResultRow._make(values))
+    return out
 
 
 def _split_claimed(
@@ -1413,11 +1444,15 @@ class JobStore:
         params = {"b_ids": ids, "b_j": ids[0], "b_w": worker_id, "b_exp": lease_until, "b_now": now}
         rows: Sequence[Sequence[Any]]
         if len(ids) == 1:
-            rows = (_H_CLAIM_ONE_WITH_RESULTS_PG if self.is_pg else _H_CLAIM_ONE).rows(conn, params)
+            hot = _H_CLAIM_ONE_WITH_RESULTS_PG if self.is_pg else _H_CLAIM_ONE_WITH_RESULTS_SQLITE
+            rows = hot.rows(conn, params)
         else:
             rows = conn.execute(_U_CLAIM_WITH_RESULTS_PG if self.is_pg else _U_CLAIM, params).all()
         if self.is_pg:
             by_id, results = _split_claimed(rows)
+        elif len(ids) == 1:
+            by_id = {r[0]: r for r in rows}
+            results = {r[0]: _results_from_json(r[_N_CLAIMED], conn.dialect) for r in rows}
         else:
             by_id = {r[0]: r for r in rows}
             results = self._results_for(conn, list(by_id))
@@ -1442,8 +1477,7 @@ class JobStore:
                     new_rids.append({"b_j": jid, "b_p": key, "b_rid": rid})
                 claim.tasks.append(PlatformTask(key, rid, res["status"], res["reference"]))
             claims.append(claim)
-        if new_rids:
-            conn.execute(_U_RID, new_rids)
+        _H_RID.run_many(conn, new_rids)
         return ClaimBatch(claims, capped)
 
     def _recovery_due(self, now: datetime) -> bool:
@@ -1666,8 +1700,7 @@ class JobStore:
                     "b_err": "stopped before the outcome was known",
                 },
             )
-        for params in writes:
-            _H_RESULT.run(conn, params)
+        _H_RESULT.run_many(conn, writes)
 
     def _finish_one(
         self, conn: Connection, item: tuple[Claim, dict[str, PublishResult], bool, int], now: datetime
@@ -1728,10 +1761,8 @@ class JobStore:
             values, event, next_at = self._plan(job, now, cancelled=cancelled, newly_scheduled=newly)
             decisions.append({"b_j": job.id, **_decision_params(job, values)})
             decided.append((idx, job, values, event, next_at))
-        if decisions:
-            conn.execute(_U_DECIDE, decisions)
-        if writes:
-            conn.execute(_U_RESULT, writes)
+        _H_DECIDE.run_many(conn, decisions)
+        _H_RESULT.run_many(conn, writes)
         return decided
 
     def release(self, claim: Claim) -> bool:

@@ -51,7 +51,7 @@ from multipublish.queue.store import CHANNEL, Claim, ClaimBatch, JobStore, Outco
 from multipublish.settings import Settings, get_settings
 from multipublish.usage.gate import QuotaGate, deferred_result
 from multipublish.usage.models import Reservation
-from multipublish.usage.port import UsagePort
+from multipublish.usage.port import NoUsage, UsagePort
 from multipublish.webhooks import check_webhook_url, deliver_once, webhook_secret
 
 log = logging.getLogger(__name__)
@@ -748,7 +748,7 @@ class PublishingQueue:
                     result.details = {**result.details, "quota_wait_until": verdict.wait_until.isoformat()}
                 return
             usage = self._usage_port()
-            if usage is not None:
+            if usage is not None and not isinstance(usage, NoUsage):  # nothing to count: no thread hop
                 await self._db(
                     usage.record,
                     job.account_id,
