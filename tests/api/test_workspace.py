@@ -210,7 +210,14 @@ def test_drafts_and_attempts(start_api: StartServer, sqlite_url: str) -> None:
     job = client.post("/api/publishing/publish/scheduled", json={
         "account_id": "acme", "platforms": ["tiktok"], "video_path": video}).json()
     assert wait_for_job(client, job["id"])["status"] == "completed"
-    attempts = client.get(f"/api/publishing/jobs/{job['id']}/attempts").json()
+    # The attempt is counted just after the result is stored (a stored success never waits on
+    # counting), so it may trail the job's completion by a moment.
+    deadline = time.monotonic() + 15
+    while True:
+        attempts = client.get(f"/api/publishing/jobs/{job['id']}/attempts").json()
+        if attempts["attempts"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert [(a["platform"], a["success"]) for a in attempts["attempts"]] == [("tiktok", True)]
     assert attempts["webhooks"] == []  # no webhook_url: nothing sent
     assert client.get("/api/publishing/jobs/job_nope/attempts").status_code == 404
