@@ -220,8 +220,11 @@ def _plan_into(info: MediaInfo, rule: PlatformRules, trim: bool, fit: str, firm:
         actions += [a for a in _VIDEO_ORDER if a in video_reasons]
         if info.rotation:
             actions.append("bake_rotation")
-        if cap is not None and cap < ceiling:
-            size_check = max_size
+        if max_size is not None:
+            # Checked even when the quality ceiling is below the size cap (the encoder's rate
+            # control can overshoot both, on noise), and under the margin, not only the limit:
+            # the rendition is planned again once written (``run._check``) with this same margin.
+            size_check = int(max_size * _CAP_MARGIN)
     if not actions:
         return Plan(platform=rule.key)
     target = Target(container=container, video=video, audio=audio, end=end, max_size=size_check)
