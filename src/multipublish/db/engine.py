@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
 from datetime import UTC, datetime
@@ -64,8 +65,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
+            # On the driver's cursor: SQLAlchemy's execution path cost several times SQLite's
+            # own BEGIN (about 0.4 ms of an empty write transaction's 0.5), paid by every write.
             mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            statement = f"BEGIN {mode}"
+            cursor = conn.connection.driver_connection.cursor()
+            try:
+                cursor.execute(statement)
+            except sqlite3.Error as err:  # as SQLAlchemy raises it (a lock: OperationalError)
+                raise exc.DBAPIError.instance(statement, None, err, sqlite3.Error) from err
+            finally:
+                cursor.close()
 
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
