@@ -83,6 +83,11 @@ class Hot:
         """The SQL string the cursor gets on ``dialect`` (the same as ``Connection.execute``'s)."""
         return self._compiled(dialect).sql
 
+    def args(self, dialect: Dialect, params: Mapping[str, Any]) -> Any:
+        """The cursor's parameters for ``params`` (each through its type's bind processor), for a
+        caller that drives the DBAPI connection itself."""
+        return self._compiled(dialect).params(params)
+
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Execute and fetch every row, each column through its type's result processor."""
         c = self._compiled(conn.dialect)

@@ -50,7 +50,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from multipublish.db import UTCDateTime, job_results, jobs, utcnow
@@ -738,48 +737,19 @@ def _enqueue_pg() -> Any:
 _ENQUEUE_PG = _enqueue_pg()
 
 
-class _DriverInsert:
-    """An INSERT of fixed columns for one dialect: its SQL text and bind processors, made once.
-
-    SQLite's enqueue runs it on the driver's cursor: SQLAlchemy's work per statement (execution
-    context, parameter processing, result set-up, events) cost several times what SQLite itself
-    spends on the row (issue 12's profile). The values still go through each column type's own bind
-    processor, so they are stored exactly as SQLAlchemy stores them.
-    """
-
-    def __init__(
-        self,
-        table: Table,
-        columns: Sequence[str],
-        dialect: Dialect,
-        *,
-        unless_in: tuple[Table, str, str] | None = None,
-    ) -> None:
-        """``unless_in=(other, its column, our column)``: insert nothing (rowcount 0) when ``other``
-        holds a row whose column equals the value of ours (the archive check, in the INSERT)."""
-        if dialect.paramstyle != "qmark":
-            raise ValueError(f"{dialect.name}: _DriverInsert speaks qmark only")
-        quote = dialect.identifier_preparer.quote
-        self.columns = tuple(columns)
-        names = ", ".join(quote(c) for c in columns)
-        marks = ", ".join("?" for _ in columns)
-        if unless_in is None:
-            self.sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})"
-            self._key: str | None = None
-        else:
-            other, their, self._key = unless_in
-            self.sql = (
-                f"INSERT INTO {quote(table.name)} ({names}) SELECT {marks} WHERE NOT EXISTS"
-                f" (SELECT 1 FROM {quote(other.name)} WHERE {quote(their)} = ?)"
-            )
-        self._procs = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
-
-    def params(self, values: dict[str, Any]) -> tuple[Any, ...]:
-        out = tuple(
-            value if proc is None else proc(value)
-            for proc, value in zip(self._procs, (values[c] for c in self.columns), strict=True)
-        )
-        return out if self._key is None else (*out, values[self._key])
+#: SQLite's enqueue (run on the driver's cursor by ``JobStore._add_sqlite``): the job unless its id
+#: is archived (no row inserted: the archive holds it), then its results.
+_I_JOB_SQLITE = Hot(
+    insert(jobs).from_select(
+        list(_ENQUEUE_JOB_COLS),
+        select(*[_b(c, jobs.c[c].type) for c in _ENQUEUE_JOB_COLS]).where(
+            ~exists().where(jobs_archive.c.job_id == _b("id", jobs.c.id.type))
+        ),
+    )
+)
+_I_RESULTS_SQLITE = Hot(
+    insert(job_results).values({c: _b(c, job_results.c[c].type) for c in _ENQUEUE_RESULT_COLS})
+)
 
 
 #: Queue tables whose row count is far from what the planner last learnt (never analysed, or
@@ -932,7 +902,6 @@ class JobStore:
         self._next_recovery: datetime | None = None
         #: The same pool; connections from it run each statement as its own transaction.
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._driver_inserts: tuple[_DriverInsert, _DriverInsert] | None = None
 
     # -- plumbing -------------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -1071,10 +1040,10 @@ class JobStore:
     def _add_sqlite(self, job_id: str, row: dict[str, Any], results: list[dict[str, Any]]) -> None:
         """The enqueue on the driver's cursor: BEGIN IMMEDIATE, the job (unless archived), its results.
 
-        Three statements, prepared once (``_DriverInsert``); the archive check is part of the job's
-        INSERT, so it costs no statement of its own.
+        Three statements, compiled once (``_I_JOB_SQLITE``, ``_I_RESULTS_SQLITE``); the archive
+        check is part of the job's INSERT, so it costs no statement of its own.
         """
-        job_sql, result_sql = self._sqlite_inserts()
+        dialect = self.engine.dialect
         dbapi = self.engine.dialect.loaded_dbapi
         fairy = self.engine.raw_connection()
         sql = "BEGIN IMMEDIATE"
@@ -1083,12 +1052,12 @@ class JobStore:
             try:
                 cur.execute(sql)
                 try:
-                    sql = job_sql.sql
-                    cur.execute(sql, job_sql.params(row))
+                    sql = _I_JOB_SQLITE.sql(dialect)
+                    cur.execute(sql, _I_JOB_SQLITE.args(dialect, row))
                     if cur.rowcount == 0:  # its id is in the archive: nothing was inserted
                         raise ConflictError(f"job {job_id!r} already exists (archived)")
-                    sql = result_sql.sql
-                    cur.executemany(sql, [result_sql.params(r) for r in results])
+                    sql = _I_RESULTS_SQLITE.sql(dialect)
+                    cur.executemany(sql, [_I_RESULTS_SQLITE.args(dialect, r) for r in results])
                     sql = "COMMIT"
                     fairy.commit()
                 except BaseException:
@@ -1108,15 +1077,6 @@ class JobStore:
             ) from exc
         finally:
             fairy.close()
-
-    def _sqlite_inserts(self) -> tuple[_DriverInsert, _DriverInsert]:
-        if self._driver_inserts is None:
-            dialect = self.engine.dialect
-            self._driver_inserts = (
-                _DriverInsert(jobs, _ENQUEUE_JOB_COLS, dialect, unless_in=(jobs_archive, "job_id", "id")),
-                _DriverInsert(job_results, _ENQUEUE_RESULT_COLS, dialect),
-            )
-        return self._driver_inserts
 
     def get(self, job_id: str) -> Job:
         """The job and its results in one statement (the API's status read)."""
