@@ -38,7 +38,9 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    any_,
     bindparam,
+    column,
     delete,
     exists,
     func,
@@ -50,7 +52,9 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.types import TypeDecorator
 
 from multipublish.db import UTCDateTime, job_results, jobs, utcnow
 from multipublish.errors import ConflictError, ErrorKind, InputError, NotFoundError
@@ -249,6 +253,26 @@ def _b(name: str, type_: Any = None, **kw: Any) -> Any:
     return bindparam(name, type_=type_, **kw)
 
 
+class _JsonIds(TypeDecorator[Sequence[str]]):
+    """SQLite: a list of ids sent as one JSON array, read back by ``json_each``."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Sequence[str] | None, dialect: Any) -> str | None:
+        return None if value is None else json.dumps(list(value))
+
+
+def _ids_in(col: Any, pg: bool) -> Any:
+    """``col`` is one of the ids in ``:b_ids``, sent as one parameter (a PostgreSQL array, a JSON
+    array on SQLite): the SQL is the same for any number of ids, so the statement is compiled once
+    and runs as a ``Hot`` one (an expanding ``IN`` is rendered again on every execution). Both
+    forms are index lookups (``= ANY`` on the unique index; SQLite reads the list, then searches)."""
+    if pg:
+        return col == any_(_b("b_ids", ARRAY(String())))
+    return col.in_(select(column("value")).select_from(func.json_each(_b("b_ids", _JsonIds()))))
+
+
 _NOW = _b("b_now", UTCDateTime())
 _RUNNABLE = and_(
     job_results.c.status != "published",
@@ -291,9 +315,16 @@ _RESULT_READ = (
     "progress",
 )
 _ResultRow = namedtuple("_ResultRow", _RESULT_READ)  # type: ignore[misc]
-_S_RESULTS = select(job_results.c.job_id, *[job_results.c[n] for n in _RESULT_READ]).where(
-    job_results.c.job_id.in_(_b("b_ids", expanding=True))
-)
+_Fence = namedtuple("_Fence", "id locked_by attempts status cancel_requested")
+#: Several jobs' results (per database: see ``_ids_in``).
+_H_RESULTS = {
+    pg: Hot(
+        select(job_results.c.job_id, *[job_results.c[n] for n in _RESULT_READ]).where(
+            _ids_in(job_results.c.job_id, pg)
+        )
+    )
+    for pg in (False, True)
+}
 #: One job's results: a plain parameter, so the compiled statement is reused as it is (an
 #: expanding ``IN`` is rendered again on every execution).
 _S_RESULTS_ONE = select(job_results.c.job_id, *[job_results.c[n] for n in _RESULT_READ]).where(
@@ -435,12 +466,19 @@ _CLAIMED = (
     "run_at",
     "cancel_requested",
 )
-_U_CLAIM = (
-    update(jobs)
-    .where(jobs.c.id.in_(_b("b_ids", expanding=True)), text(_WAITING_LIT))
-    .values(**_CLAIM_VALUES)
-    .returning(*[jobs.c[n] for n in _CLAIMED])
-)
+
+def _claim_ids(pg: bool) -> Any:
+    """The claim of the picked jobs (those still waiting), returning what ``_CLAIMED`` names."""
+    return (
+        update(jobs)
+        # SQLite would read the waiting jobs by status rather than look the few ids up: the
+        # unary ``+`` keeps the status test off the index.
+        .where(_ids_in(jobs.c.id, pg), text(_WAITING_LIT if pg else "+" + _WAITING_LIT))
+        .values(**_CLAIM_VALUES)
+        .returning(*[jobs.c[n] for n in _CLAIMED])
+    )
+
+
 #: The claim of one job (the chained claim of a finishing slot): no expanding ``IN`` to render.
 _U_CLAIM_ONE = (
     update(jobs)
@@ -487,12 +525,19 @@ _DECISION = {
     "lease_expires_at": None,
     "updated_at": _NOW,
 }
-_S_FENCE = (
-    select(jobs.c.id, jobs.c.locked_by, jobs.c.attempts, jobs.c.status, jobs.c.cancel_requested)
-    .where(jobs.c.id.in_(_b("b_ids", expanding=True)))
-    .order_by(jobs.c.id)
-)
-_S_FENCE_PG = _S_FENCE.with_for_update(of=jobs)
+
+
+def _fence_ids(pg: bool) -> Any:
+    """Several finishing jobs' rows, read as their fence (on PostgreSQL locked, in id order)."""
+    stmt = (
+        select(jobs.c.id, jobs.c.locked_by, jobs.c.attempts, jobs.c.status, jobs.c.cancel_requested)
+        .where(_ids_in(jobs.c.id, pg))
+        .order_by(jobs.c.id)
+    )
+    return stmt.with_for_update(of=jobs) if pg else stmt
+
+
+_H_FENCE = {pg: Hot(_fence_ids(pg)) for pg in (False, True)}
 _U_DECIDE = update(jobs).where(jobs.c.id == _b("b_j")).values(**_DECISION)
 #: The decision of one job with its fence in the ``WHERE``: no row back means the lease was lost.
 _U_DECIDE_FENCED = update(jobs).where(*_FENCE).values(**_DECISION).returning(jobs.c.cancel_requested)
@@ -587,7 +632,8 @@ def _with_results(claim: Any) -> Any:
     )
 
 
-_U_CLAIM_WITH_RESULTS_PG = _with_results(_U_CLAIM)
+#: The claim of several jobs: with their results on PostgreSQL (SQLite reads them after).
+_H_CLAIM = {False: Hot(_claim_ids(False)), True: Hot(_with_results(_claim_ids(True)))}
 _U_CLAIM_ONE_WITH_RESULTS_PG = _with_results(_U_CLAIM_ONE)
 #: SQLite (no writable CTE): the claimed job's results as one JSON array in the claim's own
 #: ``RETURNING`` (a subquery), instead of a second statement. ``details`` is carried
@@ -935,7 +981,7 @@ class JobStore:
         rows = (
             _H_RESULTS_ONE.rows(conn, {"b_j": ids[0]})
             if len(ids) == 1
-            else conn.execute(_S_RESULTS, {"b_ids": list(ids)}).all()
+            else _H_RESULTS[self.is_pg].rows(conn, {"b_ids": list(ids)})
         )
         for row in rows:
             out.setdefault(row[0], {})[row[1]] = _result_dict(_ResultRow._make(row[1:]))
@@ -1407,7 +1453,7 @@ class JobStore:
             hot = _H_CLAIM_ONE_WITH_RESULTS_PG if self.is_pg else _H_CLAIM_ONE_WITH_RESULTS_SQLITE
             rows = hot.rows(conn, params)
         else:
-            rows = conn.execute(_U_CLAIM_WITH_RESULTS_PG if self.is_pg else _U_CLAIM, params).all()
+            rows = _H_CLAIM[self.is_pg].rows(conn, params)
         if self.is_pg:
             by_id, results = _split_claimed(rows)
         elif len(ids) == 1:
@@ -1696,7 +1742,7 @@ class JobStore:
     ) -> list[_Decided]:
         """Several jobs: one locking read of their rows is the fence, then one batch of writes."""
         ids = sorted({c.job.id for c, _, _, _ in items})
-        fence = {r.id: r for r in conn.execute(_S_FENCE_PG if self.is_pg else _S_FENCE, {"b_ids": ids})}
+        fence = {r[0]: _Fence._make(r) for r in _H_FENCE[self.is_pg].rows(conn, {"b_ids": ids})}
         decided: list[_Decided] = []
         decisions: list[dict[str, Any]] = []
         writes: list[dict[str, Any]] = []
