@@ -12,6 +12,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     false,
+    text,
 )
 
 from multipublish.db.tables import BigIntPK, UTCDateTime, jobs, metadata
@@ -57,5 +58,10 @@ slot_claims = Table(
     Column("done", Boolean, nullable=False, server_default=false()),
 )
 
-#: The calendar reads jobs by their time range.
-Index("ix_jobs_scheduled_time", jobs.c.scheduled_time)
+#: The calendar reads jobs by their time range; jobs without a time are left out (migration 0014).
+Index(
+    "ix_jobs_scheduled_time",
+    jobs.c.scheduled_time,
+    postgresql_where=text("scheduled_time IS NOT NULL"),
+    sqlite_where=text("scheduled_time IS NOT NULL"),
+)
