@@ -780,7 +780,7 @@ def _enqueue_pg() -> Any:
     return stmt.bindparams(*typed)
 
 
-_ENQUEUE_PG = _enqueue_pg()
+_H_ENQUEUE_PG = Hot(_enqueue_pg())
 
 
 #: SQLite's enqueue (run on the driver's cursor by ``JobStore._add_sqlite``): the job unless its id
@@ -1077,10 +1077,10 @@ class JobStore:
             params[f"r_{col}"] = [r[col] for r in results]
         try:
             with self._autocommit.connect() as conn:
-                inserted = conn.execute(_ENQUEUE_PG, params).first()
+                inserted = _H_ENQUEUE_PG.rows(conn, params)
         except IntegrityError:
             raise ConflictError(f"job {job_id!r} already exists") from None
-        if inserted is None:  # the NOT EXISTS found it in the archive: nothing was written
+        if not inserted:  # the NOT EXISTS found it in the archive: nothing was written
             raise ConflictError(f"job {job_id!r} already exists (archived)")
 
     def _add_sqlite(self, job_id: str, row: dict[str, Any], results: list[dict[str, Any]]) -> None:
