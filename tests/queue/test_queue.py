@@ -416,6 +416,38 @@ async def test_concurrency_caps_hold_across_workers(make_queue: MakeQueue) -> No
     assert "same1" in got and "same2" not in got  # one upload at a time for account z
 
 
+async def test_a_finish_that_claims_holds_the_claim_lock_from_its_first_statement(
+    make_queue: MakeQueue, engine: Engine
+) -> None:
+    """PostgreSQL: the finishing statement takes the ``queue_state`` lock the chained claim needs
+    (one round trip less); another process's claim waits for it, so the caps still hold."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's writers take turns: there is no claim lock")
+    from sqlalchemy.exc import OperationalError
+
+    from multipublish.platforms.base import PublishResult, PublishStatus
+
+    q = make_queue()
+    for i in range(3):
+        q.add_job(f"l{i}", cfg(["tiktok"]))
+    one = q.store.claim("w1", 1).claims
+    pair = q.store.claim("w1", 2).claims
+    store = q.store
+    for claims in (one, pair):
+        ok = PublishResult("tiktok", True, PublishStatus.PUBLISHED, video_id="v")
+        items = [(c, {t.key: ok for t in c.tasks}, False, 1) for c in claims]
+        with store._tx() as conn:
+            now = store.now()
+            if len(items) == 1:
+                decided = store._finish_one(conn, items[0], now, lock=True)
+            else:
+                decided = store._finish_fenced(conn, items, now, lock=True)
+            assert len(decided) == len(items)
+            with engine.connect() as other, pytest.raises(OperationalError, match="lock"):
+                other.exec_driver_sql("SELECT id FROM queue_state WHERE id = 1 FOR UPDATE NOWAIT")
+            conn.rollback()
+
+
 async def test_workers_drain_in_process(make_queue: MakeQueue, engine: Engine) -> None:
     from tests.queue.conftest import queue_settings
 

@@ -40,6 +40,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    cast,
     column,
     delete,
     exists,
@@ -50,6 +51,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -285,11 +287,11 @@ _RUNNABLE = and_(
     ),
 )
 _S_LOCK = select(queue_state.c.id).where(queue_state.c.id == 1).with_for_update()
-_S_IN_USE = (
-    select(job_results.c.platform_name, jobs.c.account_id, func.count())
+#: The uploads in flight, one row each (counted in Python: a GROUP BY would sort them).
+_S_IN_FLIGHT = (
+    select(job_results.c.platform_name, jobs.c.account_id)
     .select_from(job_results.join(jobs, jobs.c.id == job_results.c.job_id))
     .where(jobs.c.status == str(QueueStatus.PROCESSING), _RUNNABLE)
-    .group_by(job_results.c.platform_name, jobs.c.account_id)
 )
 _S_EXPIRED = select(jobs.c.id).where(
     jobs.c.status == str(QueueStatus.PROCESSING), jobs.c.lease_expires_at < _NOW
@@ -388,8 +390,39 @@ def _candidates(by_account: bool, by_platform: bool, pg: bool) -> Any:
     return _CANDIDATES[key]
 
 
-#: The uncapped shapes (no list to expand) on the DBAPI cursor, per database (``pg``).
-_H_CANDIDATES = {pg: Hot(_candidates(False, False, pg)) for pg in (False, True)}
+def _candidates_with_use(pg: bool) -> Any:
+    """The uncapped candidates, each row also carrying the uploads in flight (``_S_IN_FLIGHT`` as one
+    JSON array, an uncorrelated subquery run once): the claim's two reads in one round trip. With
+    no candidate there is no row, and nothing to claim either; when a cap is full the claim
+    reads the capped shape after it."""
+    use = _S_IN_FLIGHT.subquery("in_use")
+    row = (func.json_build_array if pg else func.json_array)(*use.c)
+    agg = (func.json_agg if pg else func.json_group_array)(row)
+    in_use = select(cast(agg, Text) if pg else agg).select_from(use).scalar_subquery().label("in_use")
+    base = _candidates(False, False, pg)
+    if pg:
+        return base.add_columns(in_use)
+    # SQLite's shape is written out (``INDEXED BY``): the subquery goes in its select list.
+    sql = str(select(in_use).compile(compile_kwargs={"literal_binds": True}))[len("SELECT ") :]
+    return (
+        text(_SQLITE_CANDIDATES.format(extra="").replace(" FROM jobs", f", {sql} FROM jobs", 1))
+        .bindparams(_b("b_now", UTCDateTime()), _b("b_lim", Integer()))
+        .columns(jobs.c.seq, jobs.c.id, jobs.c.account_id, jobs.c.platforms, column("in_use", Text()))
+    )
+
+
+_H_CANDIDATES_WITH_USE = {pg: Hot(_candidates_with_use(pg)) for pg in (False, True)}
+
+
+def _in_use(doc: str | None) -> tuple[dict[str, int], dict[str, int]]:
+    """Uploads in flight per platform and per account, across every worker (``_S_IN_FLIGHT``'s
+    rows as the JSON array ``_candidates_with_use`` carries)."""
+    plat: dict[str, int] = {}
+    acct: dict[str, int] = {}
+    for name, account in json.loads(doc) if doc else ():
+        plat[name] = plat.get(name, 0) + 1
+        acct[account] = acct.get(account, 0) + 1
+    return plat, acct
 
 _S_COUNTS = select(
     queue_counts.c.kind, queue_counts.c.platform, queue_counts.c.status, func.sum(queue_counts.c.n)
@@ -571,12 +604,19 @@ _DECIDED = (
     .returning(jobs.c.id, jobs.c.cancel_requested)
     .cte("decided")
 )
-_U_DECIDE_WITH_RESULT_PG = select(_DECIDED.c.cancel_requested).add_cte(
+_WRITTEN = (
     update(job_results)
     .where(job_results.c.job_id.in_(select(_DECIDED.c.id)), job_results.c.platform == _b("b_p"))
     .values(**_RESULT_VALUES)
     .cte("written")
 )
+_U_DECIDE_WITH_RESULT_PG = select(_DECIDED.c.cancel_requested).add_cte(_WRITTEN)
+#: PostgreSQL, when the finishing transaction goes on to claim: the claim's ``queue_state`` lock
+#: taken by the finishing statement itself (joined to what it decided, so it is taken whenever a
+#: job was decided, and nothing is claimed otherwise), one round trip less per transaction.
+_CLAIM_LOCK = _S_LOCK.cte("claim_lock")
+_U_DECIDE_LOCKING_PG = select(_DECIDED.c.cancel_requested).select_from(_DECIDED).join(_CLAIM_LOCK, true())
+_U_DECIDE_WITH_RESULT_LOCKING_PG = _U_DECIDE_LOCKING_PG.add_cte(_WRITTEN)
 #: The step a running platform is in (media preparation, then the upload) and its progress.
 _U_PHASE = (
     update(job_results)
@@ -649,12 +689,14 @@ _RESULT_COLS = [c.name for c in job_results.c]
 # The hot path's statements on the DBAPI cursor (``queue/rawsql.py``): the chained claim and the
 # finish of one job, what a worker at concurrency 1 sends per job.
 _H_LOCK = Hot(_S_LOCK)
-_H_IN_USE = Hot(_S_IN_USE)
 _H_RESULTS_ONE = Hot(_S_RESULTS_ONE)
 _H_CLAIM_ONE_WITH_RESULTS_SQLITE = Hot(_U_CLAIM_ONE_WITH_RESULTS_SQLITE)
 _H_CLAIM_ONE_WITH_RESULTS_PG = Hot(_U_CLAIM_ONE_WITH_RESULTS_PG)
 _H_DECIDE_FENCED = Hot(_U_DECIDE_FENCED)
 _H_DECIDE_WITH_RESULT_PG = Hot(_U_DECIDE_WITH_RESULT_PG)
+_H_DECIDE_LOCKING_PG = Hot(_U_DECIDE_LOCKING_PG)
+_H_DECIDE_WITH_RESULT_LOCKING_PG = Hot(_U_DECIDE_WITH_RESULT_LOCKING_PG)
+_H_FENCE_LOCKING_PG = Hot(_fence_ids(True).join_from(jobs, _CLAIM_LOCK, true()))
 _H_RESULT = Hot(_U_RESULT)
 _H_DECIDE = Hot(_U_DECIDE)
 _H_RID = Hot(_U_RID)
@@ -1397,34 +1439,42 @@ class JobStore:
             return self._claim_in(conn, worker_id, limit, lease_seconds, self.now())
 
     def _claim_in(
-        self, conn: Connection, worker_id: str, limit: int, lease_seconds: float | None, now: datetime
+        self,
+        conn: Connection,
+        worker_id: str,
+        limit: int,
+        lease_seconds: float | None,
+        now: datetime,
+        *,
+        locked: bool = False,
     ) -> ClaimBatch:
+        """Claim in ``conn``'s transaction; ``locked``: it holds the ``queue_state`` lock already."""
         lease = float(lease_seconds or self.settings.lease_seconds)
-        if self.is_pg:
+        if self.is_pg and not locked:
             _H_LOCK.rows(conn, {})
         if self._recovery_due(now):
             self._recover_expired(conn, now)
-        plat_use, acct_use = self._in_use(conn)
+        params: dict[str, Any] = {"b_now": now, "b_lim": limit * 4 + 4}
+        found = _H_CANDIDATES_WITH_USE[self.is_pg].rows(conn, params)
+        plat_use, acct_use = _in_use(found[0][4] if found else None)
         caps = self.settings.platform_concurrency
         acct_cap = self.settings.account_concurrency
         full_plats = [p for p, n in plat_use.items() if n >= caps.get(p, 1 << 30)]
         full_accts = [a for a, n in acct_use.items() if n >= acct_cap]
-        params: dict[str, Any] = {"b_now": now, "b_lim": limit * 4 + 4}
-        if full_accts:
-            params["b_accts"] = full_accts
-        if full_plats:
-            params["b_plats"] = full_plats
         capped = bool(full_plats or full_accts)
-        candidates = (
-            conn.execute(_candidates(bool(full_accts), bool(full_plats), self.is_pg), params).all()
-            if capped
-            else _H_CANDIDATES[self.is_pg].rows(conn, params)
-        )
+        candidates: Sequence[Sequence[Any]] = found
+        if capped:  # read again without the jobs a full cap excludes, so the limit is not spent on them
+            if full_accts:
+                params["b_accts"] = full_accts
+            if full_plats:
+                params["b_plats"] = full_plats
+            shape = _candidates(bool(full_accts), bool(full_plats), self.is_pg)
+            candidates = conn.execute(shape, params).all()
         picked: list[Any] = []
         for cand in candidates:
             if len(picked) >= limit:
                 break
-            _, _, account, plats = cand
+            account, plats = cand[2], cand[3]
             names: dict[str, int] = {}
             for key in plats:
                 names[platform_base(key)] = names.get(platform_base(key), 0) + 1
@@ -1492,15 +1542,6 @@ class JobStore:
             return False
         self._next_recovery = now + timedelta(seconds=1)
         return True
-
-    def _in_use(self, conn: Connection) -> tuple[dict[str, int], dict[str, int]]:
-        """Uploads in flight per platform and per account, across every worker."""
-        plat: dict[str, int] = {}
-        acct: dict[str, int] = {}
-        for name, account, n in _H_IN_USE.rows(conn, {}):
-            plat[name] = plat.get(name, 0) + int(n)
-            acct[account] = acct.get(account, 0) + int(n)
-        return plat, acct
 
     def _recover_expired(self, conn: Connection, now: datetime) -> list[Outcome]:
         """Give jobs whose lease expired back to the queue (or fail them when attempts are spent)."""
@@ -1658,11 +1699,14 @@ class JobStore:
         out: list[Outcome | None] = [None] * len(items)
         if not items:
             return out
+        # On PostgreSQL a transaction that goes on to claim takes the claim's lock in its
+        # finishing statement (``_CLAIM_LOCK``).
+        lock = self.is_pg and any(item[3] for item in items)
         with self._tx() as conn:
             decided = (
-                self._finish_one(conn, items[0], now)
+                self._finish_one(conn, items[0], now, lock=lock)
                 if len(items) == 1
-                else self._finish_fenced(conn, items, now)
+                else self._finish_fenced(conn, items, now, lock=lock)
             )
             wanted = 0
             for idx, job, values, event, next_at in decided:
@@ -1670,7 +1714,9 @@ class JobStore:
                 wanted += items[idx][3]
             if wanted:
                 # The slots these jobs free are refilled in the same transaction.
-                claims = self._claim_in(conn, items[0][0].worker_id, wanted, None, now).claims
+                claims = self._claim_in(
+                    conn, items[0][0].worker_id, wanted, None, now, locked=lock
+                ).claims
                 for idx, *_ in decided:
                     outcome = out[idx]
                     take = items[idx][3]
@@ -1709,7 +1755,12 @@ class JobStore:
         _H_RESULT.run_many(conn, writes)
 
     def _finish_one(
-        self, conn: Connection, item: tuple[Claim, dict[str, PublishResult], bool, int], now: datetime
+        self,
+        conn: Connection,
+        item: tuple[Claim, dict[str, PublishResult], bool, int],
+        now: datetime,
+        *,
+        lock: bool = False,
     ) -> list[_Decided]:
         """One job: the decision's ``UPDATE`` is the fence (planned with the cancel flag as claimed,
         planned again in the rare case the row says a cancel was asked for meanwhile)."""
@@ -1720,10 +1771,11 @@ class JobStore:
         values, event, next_at = self._plan(job, now, cancelled=cancelled, newly_scheduled=newly)
         params = {**self._fence_params(claim, now), **_decision_params(job, values)}
         if self.is_pg and len(writes) == 1 and not dangling:
-            rows = _H_DECIDE_WITH_RESULT_PG.rows(conn, {**writes[0], **params})
+            hot = _H_DECIDE_WITH_RESULT_LOCKING_PG if lock else _H_DECIDE_WITH_RESULT_PG
+            rows = hot.rows(conn, {**writes[0], **params})
             writes = []
         else:
-            rows = _H_DECIDE_FENCED.rows(conn, params)
+            rows = (_H_DECIDE_LOCKING_PG if lock else _H_DECIDE_FENCED).rows(conn, params)
         if not rows:
             return []
         if rows[0][0] and not job.cancel_requested:
@@ -1739,10 +1791,13 @@ class JobStore:
         conn: Connection,
         items: Sequence[tuple[Claim, dict[str, PublishResult], bool, int]],
         now: datetime,
+        *,
+        lock: bool = False,
     ) -> list[_Decided]:
         """Several jobs: one locking read of their rows is the fence, then one batch of writes."""
         ids = sorted({c.job.id for c, _, _, _ in items})
-        fence = {r[0]: _Fence._make(r) for r in _H_FENCE[self.is_pg].rows(conn, {"b_ids": ids})}
+        hot = _H_FENCE_LOCKING_PG if lock else _H_FENCE[self.is_pg]
+        fence = {r[0]: _Fence._make(r) for r in hot.rows(conn, {"b_ids": ids})}
         decided: list[_Decided] = []
         decisions: list[dict[str, Any]] = []
         writes: list[dict[str, Any]] = []
