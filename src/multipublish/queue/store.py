@@ -22,7 +22,7 @@ import uuid
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -1766,7 +1766,7 @@ class JobStore:
         planned again in the rare case the row says a cancel was asked for meanwhile)."""
         claim, results, cancelled, _ = item
         changed, writes, dangling = self._prepare(claim, results, now)
-        job = replace(claim.job, results=self._view(claim, changed))
+        job = _changed(claim.job, results=self._view(claim, changed))
         newly = _newly_scheduled(claim, changed)
         values, event, next_at = self._plan(job, now, cancelled=cancelled, newly_scheduled=newly)
         params = {**self._fence_params(claim, now), **_decision_params(job, values)}
@@ -1779,7 +1779,7 @@ class JobStore:
         if not rows:
             return []
         if rows[0][0] and not job.cancel_requested:
-            job = replace(job, cancel_requested=True)
+            job = _changed(job, cancel_requested=True)
             if not cancelled:
                 values, event, next_at = self._plan(job, now, newly_scheduled=newly)
                 conn.execute(_U_DECIDE, {"b_j": job.id, **_decision_params(job, values)})
@@ -1813,7 +1813,7 @@ class JobStore:
             changed, job_writes, dangling = self._prepare(claim, results, now)
             writes.extend(job_writes)
             self._write_results(conn, claim.job.id, [], dangling, now)
-            job = replace(
+            job = _changed(
                 claim.job,
                 results=self._view(claim, changed),
                 cancel_requested=bool(row.cancel_requested),
@@ -2132,7 +2132,20 @@ def _apply(job: Job, values: dict[str, Any]) -> Job:
     changes = {k: v for k, v in values.items() if k in Job.__dataclass_fields__}
     if "status" in changes:
         changes["status"] = QueueStatus(changes["status"])
-    return replace(job, **changes)
+    return _changed(job, **changes)
+
+
+_JOB_FIELDS = tuple(Job.__dataclass_fields__)
+
+
+def _changed(job: Job, **changes: Any) -> Job:
+    """A copy of ``job`` with ``changes``: ``dataclasses.replace`` without its generic checks
+    (it ran twice per finished job at about 14 us each). The values are the caller's, as with
+    ``replace``; no field has a post-init step."""
+    copy = object.__new__(Job)
+    for name in _JOB_FIELDS:
+        object.__setattr__(copy, name, changes[name] if name in changes else getattr(job, name))
+    return copy
 
 
 class _ResultView:
