@@ -47,6 +47,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     not_,
     or_,
     select,
@@ -54,6 +55,7 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.types import TypeDecorator
@@ -390,7 +392,7 @@ def _candidates(by_account: bool, by_platform: bool, pg: bool) -> Any:
     return _CANDIDATES[key]
 
 
-def _candidates_with_use(pg: bool) -> Any:
+def _candidates_with_use(pg: bool, lim: int | None = None) -> Any:
     """The uncapped candidates, each row also carrying the uploads in flight (``_S_IN_FLIGHT`` as one
     JSON array, an uncorrelated subquery run once): the claim's two reads in one round trip. With
     no candidate there is no row, and nothing to claim either; when a cap is full the claim
@@ -399,11 +401,18 @@ def _candidates_with_use(pg: bool) -> Any:
     row = (func.json_build_array if pg else func.json_array)(*use.c)
     agg = (func.json_agg if pg else func.json_group_array)(row)
     in_use = select(cast(agg, Text) if pg else agg).select_from(use).scalar_subquery().label("in_use")
+    # Its constants are written in the SQL, not sent as parameters: PostgreSQL's generic plan of
+    # the prepared statement can then read the in-flight jobs by status, and need not be planned
+    # again on every execution (half a millisecond per claim).
+    dialect: Any = postgresql.dialect() if pg else None  # type: ignore[no-untyped-call]
+    sql = str(select(in_use).compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    sql = sql[len("SELECT ") :]
     base = _candidates(False, False, pg)
     if pg:
-        return base.add_columns(in_use)
+        # The LIMIT written in too (see ``_pg_candidates``).
+        stmt = base.add_columns(literal_column(sql))  # labelled "in_use" in its own SQL
+        return stmt.limit(literal_column(str(lim))) if lim is not None else stmt
     # SQLite's shape is written out (``INDEXED BY``): the subquery goes in its select list.
-    sql = str(select(in_use).compile(compile_kwargs={"literal_binds": True}))[len("SELECT ") :]
     return (
         text(_SQLITE_CANDIDATES.format(extra="").replace(" FROM jobs", f", {sql} FROM jobs", 1))
         .bindparams(_b("b_now", UTCDateTime()), _b("b_lim", Integer()))
@@ -411,7 +420,26 @@ def _candidates_with_use(pg: bool) -> Any:
     )
 
 
-_H_CANDIDATES_WITH_USE = {pg: Hot(_candidates_with_use(pg)) for pg in (False, True)}
+_H_CANDIDATES_WITH_USE_SQLITE = Hot(_candidates_with_use(False))
+_H_CANDIDATES_WITH_USE_PG: dict[int, Hot] = {}
+
+
+def _pg_candidates(want: int) -> tuple[Hot, int]:
+    """PostgreSQL's candidates statement for at least ``want`` rows, and the rows it reads.
+
+    A ``LIMIT`` sent as a parameter made the planner estimate a tenth of the table for the
+    prepared statement's generic plan, so it planned every execution anew (half a millisecond,
+    as long as running it). The limit is written in the SQL instead, rounded up to a power of
+    two so a process prepares only a few shapes; the generic plan is then as cheap as a custom
+    one and is kept.
+    """
+    lim = 8
+    while lim < want:
+        lim *= 2
+    hot = _H_CANDIDATES_WITH_USE_PG.get(lim)
+    if hot is None:
+        hot = _H_CANDIDATES_WITH_USE_PG[lim] = Hot(_candidates_with_use(True, lim))
+    return hot, lim
 
 
 def _in_use(doc: str | None) -> tuple[dict[str, int], dict[str, int]]:
@@ -1455,7 +1483,11 @@ class JobStore:
         if self._recovery_due(now):
             self._recover_expired(conn, now)
         params: dict[str, Any] = {"b_now": now, "b_lim": limit * 4 + 4}
-        found = _H_CANDIDATES_WITH_USE[self.is_pg].rows(conn, params)
+        if self.is_pg:
+            hot, params["b_lim"] = _pg_candidates(params["b_lim"])
+        else:
+            hot = _H_CANDIDATES_WITH_USE_SQLITE
+        found = hot.rows(conn, params)
         plat_use, acct_use = _in_use(found[0][4] if found else None)
         caps = self.settings.platform_concurrency
         acct_cap = self.settings.account_concurrency
