@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 from datetime import timedelta
 from typing import ClassVar
 
@@ -414,6 +415,56 @@ async def test_concurrency_caps_hold_across_workers(make_queue: MakeQueue) -> No
     q3.add_job("same2", cfg(["instagram"], account_id="z"))
     got = [c.job.id for c in q3.store.claim("w3", 10).claims]
     assert "same1" in got and "same2" not in got  # one upload at a time for account z
+
+
+async def test_a_batch_finish_writes_what_one_finish_at_a_time_writes(
+    make_queue: MakeQueue, engine: Engine
+) -> None:
+    """Jobs finished together (one statement for all of them on PostgreSQL) end with the same job
+    and result rows as the same jobs finished one by one: outcomes, retries, details, ids."""
+    from multipublish.errors import ErrorKind
+    from multipublish.platforms.base import PublishResult, PublishStatus
+
+    def outcomes(key: str, n: int) -> PublishResult:
+        if n % 3 == 0:
+            return PublishResult(key, True, PublishStatus.PUBLISHED, video_id=f"v{n}", url=f"https://x/{n}")
+        if n % 3 == 1:
+            return PublishResult.failed(key, ErrorKind.TRANSIENT, f"blip {n}", retry_after=30.0 + n)
+        return PublishResult.failed(key, ErrorKind.PERMANENT, f"refused {n}")
+
+    q = make_queue(platform_concurrency={"tiktok": 100, "youtube": 100}, account_concurrency=100)
+    rows: dict[str, list[dict[str, object]]] = {}
+    for mode in ("one", "batch"):
+        for n in range(6):
+            q.add_job(f"{mode}{n}", cfg(["tiktok", "youtube"] if n % 2 else ["tiktok"], account_id=f"a{n}"))
+        claims = q.store.claim(f"w-{mode}", 6).claims
+        assert len(claims) == 6
+        items = [
+            (c, {t.key: outcomes(t.key, int(c.job.id[-1])) for t in c.tasks}, False, 0) for c in claims
+        ]
+        if mode == "one":
+            for item in items:
+                assert q.store.finish_many([item]) != [None]
+        else:
+            assert None not in q.store.finish_many(items)
+        skip_job = ("seq", "id", "locked_by", "run_at", "updated_at")
+        skip_result = ("job_id", "request_id", "updated_at", "published_at")
+        with engine.connect() as conn:
+            got = []
+            for n in range(6):
+                jid = f"{mode}{n}"
+                job = conn.execute(select(jobs).where(jobs.c.id == jid)).mappings().one()
+                by_key = select(job_results).where(job_results.c.job_id == jid)
+                res = conn.execute(by_key.order_by(job_results.c.platform)).mappings().all()
+                kept = [{k: v for k, v in r.items() if k not in skip_result} for r in res]
+                got.append({**{k: v for k, v in job.items() if k not in skip_job}, "results": kept})
+            rows[mode] = got
+    for one, batch in zip(rows["one"], rows["batch"], strict=True):
+        for key in ("created_at", "started_at", "completed_at"):
+            one.pop(key), batch.pop(key)
+        for row in (one, batch):  # the retry time has jitter; the rest of the reason must match
+            row["wait_reason"] = re.sub(r"retry at \S+", "retry at T", str(row["wait_reason"]))
+        assert one == batch
 
 
 async def test_a_finish_that_claims_holds_the_claim_lock_from_its_first_statement(

@@ -23,7 +23,7 @@ from collections import namedtuple
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -905,6 +905,68 @@ def _fresh_result(r: dict[str, Any]) -> dict[str, Any]:
             }
         )
     )
+
+
+#: PostgreSQL: a batch's decisions and results in one statement, each set of rows sent as arrays
+#: (one per column) and read back with ``unnest``: one round trip and one execution instead of an
+#: ``UPDATE`` per job and per result. The rows were fenced (and locked) by ``_fence_ids`` first.
+#: Each ``SET`` is ``_DECISION``'s and ``_RESULT_VALUES``' own (``tests/queue`` checks the rows).
+_H_FINISH_BATCH_PG = Hot(
+    text(
+        "WITH d AS (SELECT * FROM unnest(CAST(:d_id AS TEXT[]), CAST(:d_status AS TEXT[]),"
+        " CAST(:d_run_at AS TIMESTAMPTZ[]), CAST(:d_attempts AS INTEGER[]),"
+        " CAST(:d_completed AS TIMESTAMPTZ[]), CAST(:d_errmsg AS TEXT[]), CAST(:d_wait AS TEXT[]),"
+        " CAST(:d_now AS TIMESTAMPTZ[]))"
+        " AS d(id, status, run_at, attempts, completed_at, error_message, wait_reason, updated_at)),"
+        " decided AS (UPDATE jobs SET status = d.status, run_at = d.run_at, attempts = d.attempts,"
+        " completed_at = d.completed_at, error_message = d.error_message,"
+        " wait_reason = d.wait_reason, locked_by = NULL, lease_expires_at = NULL,"
+        " updated_at = d.updated_at FROM d WHERE jobs.id = d.id RETURNING jobs.id)"
+        " UPDATE job_results SET status = r.status, success = r.success, error = r.error,"
+        " error_kind = r.error_kind, bytes_sent = r.bytes_sent, details = r.details,"
+        " updated_at = r.updated_at, video_id = coalesce(r.video_id, job_results.video_id),"
+        " url = coalesce(r.url, job_results.url),"
+        " reference = coalesce(r.reference, job_results.reference),"
+        " request_id = coalesce(r.request_id, job_results.request_id),"
+        " published_at = coalesce(r.published_at, job_results.published_at),"
+        " attempts = job_results.attempts + 1, phase = NULL"
+        " FROM unnest(CAST(:r_j AS TEXT[]), CAST(:r_p AS TEXT[]), CAST(:r_status AS TEXT[]),"
+        " CAST(:r_success AS BOOLEAN[]), CAST(:r_error AS TEXT[]), CAST(:r_kind AS TEXT[]),"
+        " CAST(:r_bytes AS BIGINT[]), CAST(:r_details AS JSON[]), CAST(:r_now AS TIMESTAMPTZ[]),"
+        " CAST(:r_vid AS TEXT[]), CAST(:r_url AS TEXT[]), CAST(:r_ref AS TEXT[]),"
+        " CAST(:r_rid AS TEXT[]), CAST(:r_pub AS TIMESTAMPTZ[]))"
+        " AS r(job_id, platform, status, success, error, error_kind, bytes_sent, details,"
+        " updated_at, video_id, url, reference, request_id, published_at)"
+        " WHERE job_results.job_id = r.job_id AND job_results.platform = r.platform"
+    )
+)
+_BATCH_DECISION = (
+    ("d_id", "b_j"), ("d_status", "b_status"), ("d_run_at", "b_run_at"),
+    ("d_attempts", "b_attempts"), ("d_completed", "b_completed"), ("d_errmsg", "b_errmsg"),
+    ("d_wait", "b_wait"), ("d_now", "b_now"),
+)
+_BATCH_RESULT = (
+    ("r_j", "b_j"), ("r_p", "b_p"), ("r_status", "b_rstatus"), ("r_success", "b_success"),
+    ("r_error", "b_error"), ("r_kind", "b_kind"), ("r_bytes", "b_bytes"), ("r_now", "b_now"),
+    ("r_vid", "b_vid"), ("r_url", "b_url"), ("r_ref", "b_ref"), ("r_rid", "b_rid"),
+    ("r_pub", "b_pub"),
+)
+
+
+def _finish_batch_params(
+    decisions: Sequence[dict[str, Any]], writes: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """``_H_FINISH_BATCH_PG``'s arrays from the per-job parameters of ``_U_DECIDE``/``_U_RESULT``
+    (JSON as its text, times in UTC, as their columns' bind processors send them)."""
+    params: dict[str, Any] = {}
+    for name, key in _BATCH_DECISION:
+        params[name] = [d[key] for d in decisions]
+    for name, key in _BATCH_RESULT:
+        params[name] = [w[key] for w in writes]
+    params["r_details"] = [None if w["b_details"] is None else json.dumps(w["b_details"]) for w in writes]
+    for name in ("d_run_at", "d_completed", "d_now", "r_now", "r_pub"):
+        params[name] = [None if v is None else v.astimezone(UTC) for v in params[name]]
+    return params
 
 
 def _decision_params(job: Job, values: dict[str, Any]) -> dict[str, Any]:
@@ -1854,8 +1916,11 @@ class JobStore:
             values, event, next_at = self._plan(job, now, cancelled=cancelled, newly_scheduled=newly)
             decisions.append({"b_j": job.id, **_decision_params(job, values)})
             decided.append((idx, job, values, event, next_at))
-        _H_DECIDE.run_many(conn, decisions)
-        _H_RESULT.run_many(conn, writes)
+        if self.is_pg and len(decisions) > 1:
+            _H_FINISH_BATCH_PG.run(conn, _finish_batch_params(decisions, writes))
+        else:
+            _H_DECIDE.run_many(conn, decisions)
+            _H_RESULT.run_many(conn, writes)
         return decided
 
     def release(self, claim: Claim) -> bool:
