@@ -103,6 +103,35 @@ def _plan(engine: Engine, statement: str, params: Any) -> list[str]:
     return [str(r[0]) if pg else str(r[3]) for r in rows]
 
 
+def _generic_plan(engine: Engine, statement: str, params: dict[str, Any]) -> list[str]:
+    """PostgreSQL's generic plan of ``statement`` (the plan a prepared statement keeps once the
+    planner finds it no worse than a custom one), explained with its real parameters."""
+    import psycopg
+
+    names: list[str] = []
+
+    def number(m: re.Match[str]) -> str:
+        if m.group(1) not in names:
+            names.append(m.group(1))
+        return f"${names.index(m.group(1)) + 1}"
+
+    sql = re.sub(r"%\((\w+)\)s", number, statement)
+    raw = engine.raw_connection()
+    try:
+        cur = psycopg.ClientCursor(raw.driver_connection)  # type: ignore[arg-type]
+        cur.execute("SET plan_cache_mode = force_generic_plan")
+        cur.execute("PREPARE mp_plan_check AS " + sql)
+        marks = ", ".join(["%s"] * len(names))
+        cur.execute(f"EXPLAIN EXECUTE mp_plan_check({marks})", [params[n] for n in names])
+        rows = cur.fetchall()
+        cur.execute("DEALLOCATE mp_plan_check")
+        cur.execute("RESET plan_cache_mode")
+        raw.rollback()
+    finally:
+        raw.close()
+    return [str(r[0]) for r in rows]
+
+
 def _bad(engine: Engine, plan: list[str]) -> list[str]:
     if engine.dialect.name == "postgresql":
         return [line for line in plan if re.search(r"\bSort\b|Seq Scan on (jobs|job_results)\b", line)]
@@ -171,6 +200,11 @@ def test_claim_and_listing_plans_read_an_index_in_order(engine: Engine, deep_sto
         plan = _plan(engine, statement, params)
         if _bad(engine, plan):
             failures.append((kind, statement, plan))
+        if kind == "claim candidates" and engine.dialect.name == "postgresql":
+            # This one is a prepared statement that keeps its generic plan: check that plan too.
+            plan = _generic_plan(engine, statement, params)
+            if _bad(engine, plan) or not any("ix_jobs_claim_order" in line for line in plan):
+                failures.append(("generic plan", statement, plan))
     assert failures == []
     assert checked["claim candidates"] >= 3 and checked["listing"] == 4 and checked["next due time"] == 1
     assert checked["claim"] >= 2 and checked["fenced decision"] == 1
