@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -43,3 +44,34 @@ def test_downgrade_to_base_and_up_again(engine: Engine) -> None:
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     upgrade(engine)
     assert {"accounts", "jobs", "job_results"} <= set(inspect(engine).get_table_names())
+
+
+def test_results_rebuilt_without_rowid_keep_their_rows_and_counters(engine: Engine) -> None:
+    """Migration 0015 rebuilds SQLite's ``job_results``: the rows stay, and so do the counter
+    triggers (the stats equal a recount after results move again)."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("nothing changes on PostgreSQL (the whole chain is tested above)")
+    from multipublish.platforms.base import PublishConfig, PublishResult, PublishStatus
+    from multipublish.queue import QueuedPublishConfig
+    from multipublish.queue.store import JobStore
+    from tests.queue.conftest import queue_settings
+
+    command.downgrade(alembic_config(engine), "0014")
+    store = JobStore(engine, settings=queue_settings())
+    cfg = QueuedPublishConfig(
+        account_id="a", platforms=["tiktok", "youtube"], video_path="/v.mp4", config=PublishConfig(title="t")
+    )
+    for i in range(3):
+        store.add(f"m{i}", cfg)
+    upgrade(engine)
+    with engine.connect() as conn:
+        ddl = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'job_results'").scalar_one()
+        triggers = conn.exec_driver_sql(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'job_results'"
+        ).scalar_one()
+    assert ddl.rstrip().endswith("WITHOUT ROWID") and triggers == 3
+    assert sorted(store.get("m1").results) == ["tiktok", "youtube"]
+    claim = store.claim("w", 1).claims[0]
+    ok = {t.key: PublishResult(t.key, True, PublishStatus.PUBLISHED, video_id="v") for t in claim.tasks}
+    assert store.finish(claim, ok) is not None
+    assert store.stats() == store.recount_stats()

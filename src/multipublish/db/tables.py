@@ -148,4 +148,7 @@ job_results = Table(
     Column("phase", String(16), nullable=True),
     #: Fraction (0..1) of the video prepared, while ``phase`` is ``preparing`` and after.
     Column("progress", Float, nullable=True),
+    #: SQLite: stored in the key's order, one b-tree instead of a table and its key index
+    #: (migration 0015).
+    sqlite_with_rowid=False,
 )
