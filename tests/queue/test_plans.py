@@ -266,3 +266,38 @@ def test_a_queue_never_analysed_gets_statistics_and_an_ordered_claim(engine: Eng
         store.claim("w-fresh", 1)
     plans = [_plan(engine, st, p) for st, p in seen if MARKERS["claim candidates"] in st]
     assert plans and all(_bad(engine, plan) == [] for plan in plans)
+
+
+def test_a_queue_table_left_mostly_dead_is_vacuumed(engine: Engine) -> None:
+    """With autovacuum off (or behind a fast queue) every finished job's dead row versions stay,
+    and each claim's index scan reads them again; ``refresh_statistics`` vacuums such a table,
+    and not again within the minute."""
+    store = JobStore(engine, settings=queue_settings(), clock=lambda: T0)
+    if not store.is_pg:
+        pytest.skip("SQLite reuses deleted rows' space: nothing stays behind to vacuum")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO jobs (id, account_id, platforms, video_path, config, title, status,"
+                " priority, run_at, attempts, max_retries, retry_delay, cancel_requested,"
+                " created_at, updated_at) SELECT 'dead' || g, 'acct', '[\"tiktok\"]'::json, '/v.mp4',"
+                " '{}', '', 'completed', 0, now(), 0, 3, 300, false, now(), now()"
+                " FROM generate_series(1, 3000) AS g"
+            )
+        )
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM jobs WHERE id LIKE 'dead%'"))
+    engine.dispose()  # the deleting session's counters reach pg_stat when it ends
+    done: list[str] = []
+    for _ in range(100):  # the statistics may take a moment
+        done = store.refresh_statistics()
+        if "vacuum jobs" in done:
+            break
+        time.sleep(0.1)
+    assert "vacuum jobs" in done
+    with engine.connect() as conn:
+        dead = conn.execute(
+            text("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'jobs'")
+        ).scalar_one()
+    assert dead < 1000
+    assert "vacuum jobs" not in store.refresh_statistics()

@@ -836,15 +836,16 @@ class PublishingQueue:
         )
 
     async def _housekeeping(self) -> None:
-        """Every 10 s: the planner's statistics of a queue that grew a lot (PostgreSQL); every
-        minute: finished jobs past the retention go to the archive."""
+        """Every 10 s: the planner's statistics of a queue that grew a lot, and a vacuum of a
+        queue table left mostly dead (PostgreSQL); every minute: finished jobs past the retention
+        go to the archive."""
         assert self._stop is not None
         archive_at = 0.0
         while not self._stop.is_set():
             try:
                 analysed = await self._db(self.store.refresh_statistics)
                 if analysed:
-                    log.info("planner statistics refreshed: %s", ", ".join(analysed))
+                    log.info("queue tables maintained (analysed, or vacuumed): %s", ", ".join(analysed))
             except Exception as exc:  # the claim still works with stale statistics, only slower
                 log.warning("could not refresh the planner's statistics: %s", type(exc).__name__)
             if time.monotonic() >= archive_at:
