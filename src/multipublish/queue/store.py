@@ -1114,6 +1114,12 @@ class JobStore:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
+    def _any(self, stmt: Any) -> bool:
+        """Whether ``stmt`` finds a row, read without the write lock (SQLite's probe before a write
+        transaction that would otherwise make a committing writer wait for nothing)."""
+        with self._read() as conn:
+            return conn.execute(stmt.limit(1)).first() is not None
+
     def _notify(self, conn: Connection, run_at: datetime | None = None) -> None:
         """Wake listening workers; a future ``run_at`` only moves their timers (no claim storm)."""
         if self.is_pg:
@@ -2063,22 +2069,26 @@ class JobStore:
 
     def claim_webhooks(self, worker_id: str, limit: int = 10, lease_seconds: float = 60.0) -> list[Any]:
         now = self.now()
-        with self._tx() as conn:
-            stmt = (
-                select(webhook_messages.c.id)
-                .where(
-                    webhook_messages.c.status == "pending",
-                    webhook_messages.c.next_attempt_at <= now,
-                    or_(
-                        webhook_messages.c.lease_expires_at.is_(None),
-                        webhook_messages.c.lease_expires_at < now,
-                    ),
-                )
-                .order_by(webhook_messages.c.next_attempt_at)
-                .limit(limit)
+        stmt = (
+            select(webhook_messages.c.id)
+            .where(
+                webhook_messages.c.status == "pending",
+                webhook_messages.c.next_attempt_at <= now,
+                or_(
+                    webhook_messages.c.lease_expires_at.is_(None),
+                    webhook_messages.c.lease_expires_at < now,
+                ),
             )
-            if self.is_pg:
-                stmt = stmt.with_for_update(skip_locked=True)
+            .order_by(webhook_messages.c.next_attempt_at)
+            .limit(limit)
+        )
+        # SQLite: the probe is a read, so a poll with nothing due (most of them) never takes the
+        # database's one write lock from a worker committing a finished job.
+        if not self.is_pg and not self._any(stmt):
+            return []
+        if self.is_pg:
+            stmt = stmt.with_for_update(skip_locked=True)
+        with self._tx() as conn:
             ids = [r.id for r in conn.execute(stmt)]
             if not ids:
                 return []
@@ -2210,16 +2220,14 @@ class JobStore:
         """Move finished jobs older than the retention into ``jobs_archive``; returns how many."""
         cutoff = older_than or (self.now() - timedelta(seconds=self.settings.job_retention_seconds))
         now = self.now()
+        due = select(jobs).where(
+            jobs.c.status.in_(FINISHED),
+            func.coalesce(jobs.c.completed_at, jobs.c.updated_at) < cutoff,
+        )
+        if not self.is_pg and not self._any(due):  # as in ``claim_webhooks``: read before locking
+            return 0
         with self._tx() as conn:
-            rows = conn.execute(
-                select(jobs)
-                .where(
-                    jobs.c.status.in_(FINISHED),
-                    func.coalesce(jobs.c.completed_at, jobs.c.updated_at) < cutoff,
-                )
-                .order_by(jobs.c.seq)
-                .limit(batch)
-            ).all()
+            rows = conn.execute(due.order_by(jobs.c.seq).limit(batch)).all()
             if not rows:
                 return 0
             ids = [r.id for r in rows]
