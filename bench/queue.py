@@ -20,7 +20,9 @@ Run: ``python bench/queue.py [--jobs 1000] [--pg postgresql://postgres@127.0.0.1
   (PostgreSQL ``FOR UPDATE SKIP LOCKED``; SQLite ``BEGIN IMMEDIATE``) and one to finish, per job,
   from ``c`` threads each with its own connection.
 
-The last lines print each row of issue 12's table as ratios against these references.
+The last lines print each row of issue 12's table as ratios against these references; with
+``--rounds N`` every engine runs N times in turn, and the figures are medians over the rounds
+(each ratio the median of the rounds' own ratios, with their range).
 
 The concurrency caps are lifted (they measure the platforms' limits, not the queue).
 """
@@ -38,6 +40,7 @@ if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(
 import argparse
 import asyncio
 import sqlite3
+import statistics
 import tempfile
 import time
 import uuid
@@ -401,13 +404,23 @@ def bare_ref(url: str, label: str, n: int) -> dict[str, Any]:
     return out
 
 
-def ratios(rows: dict[str, dict[str, Any]]) -> None:
-    """Issue 12's table rows: ours over each reference measured in this run."""
-    def r(a: str, b: str, key: str) -> str:
-        if a not in rows or b not in rows or key not in rows[a] or key not in rows[b]:
-            return "n/a"
-        return f"{rows[a][key] / rows[b][key]:.2f}x"
+def ratios(rounds: list[dict[str, dict[str, Any]]]) -> None:
+    """Issue 12's table rows: ours over each reference. With several rounds each figure is the
+    median over the rounds and each ratio the median of the rounds' own ratios (their range in
+    brackets): both sides of a ratio ran in the same round, so they saw the same machine."""
 
+    def med(name: str, key: str) -> float:
+        values = [r[name][key] for r in rounds if name in r and isinstance(r[name].get(key), float)]
+        return statistics.median(values) if values else float("nan")
+
+    def r(a: str, b: str, key: str) -> str:
+        each = [x[a][key] / x[b][key] for x in rounds if a in x and b in x and x[b].get(key)]
+        if not each:
+            return "n/a"
+        spread = f" ({min(each):.2f}-{max(each):.2f})" if len(each) > 1 else ""
+        return f"{statistics.median(each):.2f}x{spread}"
+
+    rows = rounds[0]
     print("\n| workload | ours | reference | ratio |")
     print("|---|---|---|---|")
     for conc in CONCURRENCY:
@@ -415,21 +428,21 @@ def ratios(rows: dict[str, dict[str, Any]]) -> None:
         for ours, refs in (("pg", ("procrastinate", "bare pg")), ("sqlite", ("huey", "bare sqlite"))):
             if ours not in rows:
                 continue
-            cells = "; ".join(f"{ref} {rows[ref][key]:,.0f}" for ref in refs if ref in rows)
+            cells = "; ".join(f"{ref} {med(ref, key):,.0f}" for ref in refs if ref in rows)
             ratio = " / ".join(f"{r(ours, ref, key)} {ref}" for ref in refs if ref in rows)
-            print(f"| {ours} drain c={conc} | {rows[ours][key]:,.0f} jobs/s | {cells} | {ratio} |")
+            print(f"| {ours} drain c={conc} | {med(ours, key):,.0f} jobs/s | {cells} | {ratio} |")
     key = "enqueue/s c=1"
     for ours, refs in (("pg", ("procrastinate", "bare pg")), ("sqlite", ("huey", "bare sqlite"))):
         if ours not in rows:
             continue
-        cells = "; ".join(f"{ref} {rows[ref][key]:,.0f}" for ref in refs if ref in rows)
+        cells = "; ".join(f"{ref} {med(ref, key):,.0f}" for ref in refs if ref in rows)
         ratio = " / ".join(f"{r(ours, ref, key)} {ref}" for ref in refs if ref in rows)
-        print(f"| {ours} enqueue one by one ({rows[ours]['stmts/enqueue']:.0f} statements) |"
-              f" {rows[ours][key]:,.0f} jobs/s | {cells} | {ratio} |")
+        print(f"| {ours} enqueue one by one ({med(ours, 'stmts/enqueue'):.0f} statements) |"
+              f" {med(ours, key):,.0f} jobs/s | {cells} | {ratio} |")
     for ours in ("pg", "sqlite"):
         if ours in rows:
-            proc = rows.get("procrastinate", {}).get("late p99 ms", float("nan"))
-            print(f"| {ours} scheduling lateness p99 | {rows[ours]['late p99 ms']:.1f} ms |"
+            proc = med("procrastinate", "late p99 ms")
+            print(f"| {ours} scheduling lateness p99 | {med(ours, 'late p99 ms'):.1f} ms |"
                   f" procrastinate {proc:.0f} ms (default poll) | - |")
 
 
@@ -464,37 +477,44 @@ async def main() -> None:
         help="due times this far apart (default: 4 s / the drain rate at c=8, at least 5 ms)",
     )
     ap.add_argument("--only", choices=("sqlite", "pg"), help="one database (and its references) only")
+    ap.add_argument("--rounds", type=int, default=1, help="run every engine this many times, in turn")
     args = ap.parse_args()
     global WITH_QUOTA, LATE_JOBS, LATE_GAP_MS
     WITH_QUOTA, LATE_JOBS, LATE_GAP_MS = args.with_quota, args.late_jobs, args.late_gap_ms
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"usage counted and quotas enforced: {WITH_QUOTA}")
     admin_url = make_engine(args.pg).url.render_as_string(hide_password=False)
-    named: dict[str, dict[str, Any]] = {}
-    if args.only != "pg":
-        with tempfile.TemporaryDirectory() as tmp:
-            db = Path(tmp)
-            named["sqlite"] = await ours(f"sqlite:///{db / 'bench.db'}", "multipublish (SQLite)", args.jobs)
-            named["bare sqlite"] = bare_ref(f"sqlite:///{db / 'bare.db'}", "bare loop (SQLite)", args.jobs)
-            if not args.skip_huey:
-                named["huey"] = huey_ref(tmp, args.jobs)
-    if args.only != "sqlite":
-        name = f"mp_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            pg = make_engine(admin_url).url.set(database=name).render_as_string(hide_password=False)
-            named["pg"] = await ours(pg, "multipublish (PostgreSQL)", args.jobs)
-            named["bare pg"] = bare_ref(pg, "bare loop (PostgreSQL)", args.jobs)
-        finally:
+    rounds: list[dict[str, dict[str, Any]]] = []
+    for _ in range(args.rounds):
+        named: dict[str, dict[str, Any]] = {}
+        rounds.append(named)
+        if args.only != "pg":
+            with tempfile.TemporaryDirectory() as tmp:
+                db = Path(tmp)
+                url = f"sqlite:///{db / 'bench.db'}"
+                named["sqlite"] = await ours(url, "multipublish (SQLite)", args.jobs)
+                bare = f"sqlite:///{db / 'bare.db'}"
+                named["bare sqlite"] = bare_ref(bare, "bare loop (SQLite)", args.jobs)
+                if not args.skip_huey:
+                    named["huey"] = huey_ref(tmp, args.jobs)
+        if args.only != "sqlite":
+            name = f"mp_bench_{uuid.uuid4().hex[:8]}"
+            admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
             with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        if not args.skip_procrastinate:
-            named["procrastinate"] = await procrastinate_ref(admin_url, args.jobs)
-    print(f"\njobs per run: {args.jobs}; no-op publisher/task; {os.cpu_count()} CPUs")
-    table(list(named.values()))
-    ratios(named)
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            try:
+                pg = make_engine(admin_url).url.set(database=name).render_as_string(hide_password=False)
+                named["pg"] = await ours(pg, "multipublish (PostgreSQL)", args.jobs)
+                named["bare pg"] = bare_ref(pg, "bare loop (PostgreSQL)", args.jobs)
+            finally:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            if not args.skip_procrastinate:
+                named["procrastinate"] = await procrastinate_ref(admin_url, args.jobs)
+        print(f"\njobs per run: {args.jobs}; no-op publisher/task; {os.cpu_count()} CPUs;"
+              f" round {len(rounds)} of {args.rounds}")
+        table(list(named.values()))
+    ratios(rounds)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     sys.stdout.flush()
 
