@@ -145,7 +145,11 @@ async def test_upload_cut_mid_file_resumes_from_the_session_offset(
 ) -> None:
     queue, clock = make()
     queue.add_job("steps", youtube_job(yt_clip, yt_thumbnail))
+    # Every chunk held a little, so the cut lands mid-file however fast the machine uploads.
+    body = {"platform": "youtube", "fault": "slow", "on": "chunk", "seconds": 0.2, "times": 3}
+    httpx.post(f"{sandbox_url}/_sandbox/faults", json=body, timeout=10).raise_for_status()
     await cut_when(queue, lambda r: r["bytes_sent"] >= 512 * 1024)  # two chunks confirmed
+    httpx.delete(f"{sandbox_url}/_sandbox/faults", timeout=10).raise_for_status()
     clock.advance(31)
     job = await queue.process_one()
     assert job is not None and job.status == QueueStatus.COMPLETED, job.error_message
