@@ -89,6 +89,42 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+def loop_engine(engine: Engine) -> Engine | None:
+    """A one-connection engine on ``engine``'s SQLite file for short writes made on an event loop.
+
+    Its connection never waits: a lock held elsewhere fails at once (``busy_timeout`` 0; the caller
+    runs the write on a thread instead), and its commits never checkpoint the WAL (the checkpoint's
+    fsync would stall the loop; ``checkpoint_wal`` runs it on a thread). ``None`` for PostgreSQL, or
+    for a database that is not a plain file (another engine would open another database).
+    """
+    url = engine.url
+    db = url.database or ""
+    if url.get_backend_name() != "sqlite" or not db or db == ":memory:" or db.startswith("file:"):
+        return None
+    inline = make_engine(url.render_as_string(hide_password=False), pool_size=1, max_overflow=0)
+
+    @event.listens_for(inline, "connect")
+    def _never_wait(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout=0")
+        cur.execute("PRAGMA wal_autocheckpoint=0")
+        cur.close()
+
+    return inline
+
+
+def checkpoint_wal(engine: Engine) -> None:
+    """A passive WAL checkpoint (never waits for readers or writers), for what ``loop_engine``'s
+    commits leave to be copied back into the database file."""
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        cur.close()
+    finally:
+        raw.close()
+
+
 def _ping_when_idle(engine: Engine) -> None:
     """SQLAlchemy's pessimistic disconnect check, only for connections that sat idle a while."""
 
