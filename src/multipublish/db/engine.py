@@ -89,19 +89,22 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
-def loop_engine(engine: Engine) -> Engine | None:
+def loop_engine(engine: Engine, **kwargs: Any) -> Engine | None:
     """A one-connection engine on ``engine``'s SQLite file for short writes made on an event loop.
 
     Its connection never waits: a lock held elsewhere fails at once (``busy_timeout`` 0; the caller
     runs the write on a thread instead), and its commits never checkpoint the WAL (the checkpoint's
     fsync would stall the loop; ``checkpoint_wal`` runs it on a thread). ``None`` for PostgreSQL, or
     for a database that is not a plain file (another engine would open another database).
+    ``kwargs`` go to ``make_engine`` (a benchmark's counting ``connect_args``).
     """
     url = engine.url
     db = url.database or ""
     if url.get_backend_name() != "sqlite" or not db or db == ":memory:" or db.startswith("file:"):
         return None
-    inline = make_engine(url.render_as_string(hide_password=False), pool_size=1, max_overflow=0)
+    inline = make_engine(
+        url.render_as_string(hide_password=False), pool_size=1, max_overflow=0, **kwargs
+    )
 
     @event.listens_for(inline, "connect")
     def _never_wait(dbapi_conn: Any, _record: Any) -> None:
