@@ -29,7 +29,7 @@ _Proc = Callable[[Any], Any] | None
 
 
 class _Compiled:
-    __slots__ = ("binds", "names", "positional", "results", "sql", "types")
+    __slots__ = ("binds", "names", "positional", "results", "returns_rows", "sql", "types")
 
     def __init__(self, stmt: ClauseElement, dialect: Dialect) -> None:
         compiled: Any = stmt.compile(dialect=dialect)
@@ -55,6 +55,10 @@ class _Compiled:
         #: execution: some depend on the column's type code in the cursor's description
         #: (PostgreSQL's numerics).
         self.results: list[tuple[int, Callable[[Any], Any]]] | None = None
+        #: Whether the statement returns rows (a SELECT, or DML with RETURNING), from the first
+        #: execution's cursor description; later executions skip the description, which psycopg
+        #: builds anew on every read (about 40 us for a claim's 35 columns).
+        self.returns_rows: bool | None = None
 
     def params(self, given: Mapping[str, Any]) -> Any:
         values = []
@@ -93,21 +97,24 @@ class Hot:
         """Execute and fetch every row, each column through its type's result processor."""
         c = self._compiled(conn.dialect)
         cursor, args = _run(conn, c, params)
+        procs = c.results
         try:
-            description = cursor.description
-            if description is None:
+            if procs is None:  # the first execution: what the rows are, from the description
+                description = cursor.description
+                c.returns_rows = description is not None
+                if description is not None:
+                    dialect = conn.dialect
+                    pairs = zip(c.types, description, strict=False)
+                    found = [t._cached_result_processor(dialect, d[1]) for t, d in pairs]
+                    procs = c.results = [(i, p) for i, p in enumerate(found) if p is not None]
+            if not c.returns_rows:
                 return []
             raw = cursor.fetchall()
         except Exception as exc:  # wrapped as SQLAlchemy does, then raised
             conn._handle_dbapi_exception(exc, c.sql, args, cursor, None)
         finally:
             cursor.close()
-        procs = c.results
-        if procs is None:
-            dialect = conn.dialect
-            pairs = zip(c.types, description, strict=False)
-            found = [t._cached_result_processor(dialect, d[1]) for t, d in pairs]
-            procs = c.results = [(i, p) for i, p in enumerate(found) if p is not None]
+        assert procs is not None
         if not procs:
             return [tuple(r) for r in raw]
         # Only the columns that have a processor are touched (a claim's row has about 35 columns
