@@ -14,7 +14,6 @@ from sqlalchemy import Engine, create_engine, event, exc, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from multipublish.db import wal
 from multipublish.errors import ConfigurationError, DatabaseUnavailable
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
@@ -34,21 +33,17 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str, *, keep_wal: bool = True, **kwargs: Any) -> Engine:
+def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine tuned for this project's use of each backend.
 
     SQLite gets WAL (readers never block the writer), a busy timeout and foreign keys; transactions
     that write start with ``BEGIN IMMEDIATE`` so two workers never both think they won a claim.
-    A SQLite file's WAL is checkpointed on a thread (``db.wal``), not inside a writer's commit,
-    unless ``keep_wal`` is false (an engine that checkpoints its own way).
     """
     parsed = parse_database_url(url)
     pooled = "poolclass" not in kwargs
     if parsed.get_backend_name() == "sqlite":
-        db = parsed.database or ""
-        on_file = bool(db) and db != ":memory:" and not db.startswith("file:")
-        if on_file:
-            _create_private(Path(db).expanduser())
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            _create_private(Path(parsed.database).expanduser())
         connect_args = kwargs.pop("connect_args", {})
         connect_args.setdefault("timeout", 30)
         connect_args.setdefault("check_same_thread", False)
@@ -56,7 +51,6 @@ def make_engine(url: str, *, keep_wal: bool = True, **kwargs: Any) -> Engine:
             kwargs.setdefault("pool_size", POOL_SIZE)
             kwargs.setdefault("max_overflow", POOL_SIZE // 2)
         engine = create_engine(url, connect_args=connect_args, **kwargs)
-        keeper = wal.keep_wal(engine) if keep_wal and on_file else None
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -67,8 +61,6 @@ def make_engine(url: str, *, keep_wal: bool = True, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
-            if keeper is not None:  # the keeper checkpoints; SQLite's own is the backstop
-                cur.execute(f"PRAGMA wal_autocheckpoint={wal.BACKSTOP_PAGES}")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -111,7 +103,7 @@ def loop_engine(engine: Engine, **kwargs: Any) -> Engine | None:
     if url.get_backend_name() != "sqlite" or not db or db == ":memory:" or db.startswith("file:"):
         return None
     inline = make_engine(
-        url.render_as_string(hide_password=False), keep_wal=False, pool_size=1, max_overflow=0, **kwargs
+        url.render_as_string(hide_password=False), pool_size=1, max_overflow=0, **kwargs
     )
 
     @event.listens_for(inline, "connect")

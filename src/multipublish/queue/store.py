@@ -61,7 +61,6 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.types import TypeDecorator
 
 from multipublish.db import UTCDateTime, job_results, jobs, utcnow
-from multipublish.db.wal import wal_keeper
 from multipublish.errors import ConflictError, ErrorKind, InputError, NotFoundError
 from multipublish.platforms.base import ProtocolStep, PublishConfig, PublishResult, PublishStatus
 from multipublish.queue.backoff import webhook_delay
@@ -1094,8 +1093,6 @@ class JobStore:
         self._next_recovery: datetime | None = None
         #: The same pool; connections from it run each statement as its own transaction.
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-        #: SQLite: told of the commits made on the DBAPI connection (SQLAlchemy's are counted).
-        self._wal = wal_keeper(engine)
 
     # -- plumbing -------------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -1260,8 +1257,6 @@ class JobStore:
                     cur.executemany(sql, [_I_RESULTS_SQLITE.args(dialect, r) for r in results])
                     sql = "COMMIT"
                     fairy.commit()
-                    if self._wal is not None:
-                        self._wal.committed()
                 except BaseException:
                     fairy.rollback()
                     raise
