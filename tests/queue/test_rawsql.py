@@ -39,3 +39,23 @@ def test_hot_rows_match_core_on_every_execution(engine: Engine, make_queue: Make
                 core = conn.execute(select(jobs.c.id, jobs.c.created_at).where(jobs.c.id == f"j{i}")).one()
                 assert read.rows(conn, {"b_j": f"j{i}"}) == [tuple(core)]
             assert returning.rows(conn, {"b_j": "missing", "b_p": 1}) == []
+
+
+def test_bound_times_are_what_the_type_makes_of_them(engine: Engine) -> None:
+    """Bound times are remembered per processor: each must still be exactly what the column's
+    type makes of it, for equal instants in other zones and for many distinct times."""
+    from datetime import timedelta, timezone
+
+    from multipublish.db.tables import UTCDateTime
+
+    stmt = Hot(select(jobs.c.id).where(jobs.c.run_at <= _b("b_now", UTCDateTime())))
+    compiled = stmt._compiled(engine.dialect)
+    proc = next(p for name, _, _, p in compiled.binds if name == "b_now")
+    assert proc is not None
+    plus2 = timezone(timedelta(hours=2))
+    for i in range(600):  # past the bound of what is kept, so it is cleared on the way
+        when = T0 + timedelta(seconds=i)
+        for variant in (when, when.astimezone(plus2)):
+            args = compiled.params({"b_now": variant})
+            bound = args[0] if isinstance(args, tuple) else args["b_now"]
+            assert bound == proc(variant)

@@ -19,6 +19,7 @@ Statements with an expanding ``IN`` are not hot (their SQL depends on the list):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -64,8 +65,30 @@ class _Compiled:
         values = []
         for name, required, default, proc in self.binds:
             value = given[name] if required or name in given else default
-            values.append(value if proc is None or value is None else proc(value))
+            if proc is None or value is None:
+                values.append(value)
+            elif type(value) is datetime:
+                values.append(_bound_time(proc, value))
+            else:
+                values.append(proc(value))
         return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
+
+
+#: Times as their bind processors made them, per processor: a job's statements bind the same
+#: few (its ``now``, its lease's end) a dozen times, at a few microseconds each on SQLite (a
+#: string built in Python). Bounded: cleared when it holds ``_TIMES_KEPT`` entries.
+_times: dict[tuple[int, datetime], Any] = {}
+_TIMES_KEPT = 256
+
+
+def _bound_time(proc: Callable[[Any], Any], value: datetime) -> Any:
+    key = (id(proc), value)
+    found = _times.get(key, _times)
+    if found is _times:
+        if len(_times) >= _TIMES_KEPT:
+            _times.clear()
+        found = _times[key] = proc(value)
+    return found
 
 
 class Hot:
