@@ -144,6 +144,44 @@ def test_busy_month_draws_day_counts_that_open_the_days_list(
         expect(pg.locator(".fc-timegrid-event[data-job]").first).to_be_attached()
 
 
+#: Holds the page's read of an account's saved posting times for a while (in the page: the test's
+#: own clicks go on meanwhile), as a slow network or a busy server would.
+_SLOW_SLOTS = """
+(() => {
+  const real = window.fetch;
+  window.fetch = (url, opts) => {
+    const slow = /\\/api\\/publishing\\/slots\\/[^/]+$/.test(String(url)) && !(opts && opts.method === "PUT");
+    return slow ? new Promise((ok) => setTimeout(ok, 900)).then(() => real(url, opts)) : real(url, opts);
+  };
+})();
+"""
+
+
+def test_edits_made_while_the_saved_slots_load_are_kept(start_api: StartServer, sqlite_url: str) -> None:
+    """The form waits for the account's saved times: a zone picked and a time added before they
+    arrive are not overwritten by them (the page used to reset both when its read came back)."""
+    from playwright.sync_api import expect
+
+    server = start_api(sqlite_url)
+    client = server.client()
+    add_account(client, "acme", "tiktok")
+    with browser_page(server) as pg:
+        pg.evaluate("localStorage.setItem('mp-tz', 'UTC')")
+        pg.add_init_script(_SLOW_SLOTS)
+        pg.goto(server.url + "/slots")
+        pg.select_option("#slot-tz", "Asia/Tokyo")  # waits until the form is enabled
+        pg.select_option("#slot-day", "0")
+        pg.fill("#slot-time", "07:15")
+        pg.click("#slot-add")
+        pg.wait_for_timeout(1500)  # past the held read: whatever it would reset, it has by now
+        expect(pg.locator("#slot-list tbody tr[data-slot]")).to_have_count(1)
+        pg.click("#slot-save")
+        expect(pg.locator("#message")).to_contain_text("Saved 1 posting time(s)")
+        stored = client.get("/api/publishing/slots/acme").json()
+        assert stored["timezone"] == "Asia/Tokyo"
+        assert [(s["weekday"], s["time"]) for s in stored["slots"]] == [(0, "07:15")]
+
+
 def test_queue_slots_and_add_to_queue(
     start_api: StartServer, sqlite_url: str, vertical_video: Path
 ) -> None:

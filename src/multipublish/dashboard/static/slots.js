@@ -17,14 +17,31 @@ function draw() {
       onclick: () => { slots.splice(i, 1); draw(); } }, "Remove")))));
 }
 
+// Until an account's saved times are in, the form is disabled: an edit made meanwhile (a zone
+// picked, a time added) would be overwritten when they arrive. Only the latest load applies.
+let loading = 0;
+
+function busy(on) {
+  document.getElementById("slots-form").setAttribute("aria-busy", on ? "true" : "false");
+  for (const id of ["slot-tz", "slot-day", "slot-time", "slot-add", "slot-save"])
+    document.getElementById(id).disabled = on;
+}
+
 async function load() {
   const account = document.getElementById("slot-account").value;
   if (!account) return;
-  const data = await api("GET", "/api/publishing/slots/" + encodeURIComponent(account));
-  slots = data.slots.map((s) => ({ weekday: s.weekday, time: s.time }));
-  document.getElementById("slot-tz").value = data.slots.length ? data.timezone : userTz();
-  draw();
-  next(account);
+  const mine = ++loading;
+  busy(true);
+  try {
+    const data = await api("GET", "/api/publishing/slots/" + encodeURIComponent(account));
+    if (mine !== loading) return; // another account was chosen meanwhile
+    slots = data.slots.map((s) => ({ weekday: s.weekday, time: s.time }));
+    document.getElementById("slot-tz").value = data.slots.length ? data.timezone : userTz();
+    draw();
+    next(account);
+  } finally {
+    if (mine === loading) busy(false);
+  }
 }
 
 async function next(account) {
