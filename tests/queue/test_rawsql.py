@@ -50,7 +50,7 @@ def test_bound_times_are_what_the_type_makes_of_them(engine: Engine) -> None:
 
     stmt = Hot(select(jobs.c.id).where(jobs.c.run_at <= _b("b_now", UTCDateTime())))
     compiled = stmt._compiled(engine.dialect)
-    proc = next(p for name, _, _, p in compiled.binds if name == "b_now")
+    proc = next(p for name, _, _, p, _ in compiled.binds if name == "b_now")
     assert proc is not None
     plus2 = timezone(timedelta(hours=2))
     for i in range(600):  # past the bound of what is kept, so it is cleared on the way

@@ -37,17 +37,22 @@ class _Compiled:
         self.sql: str = compiled.string
         procs: Mapping[str, _Proc] = compiled._bind_processors
         defaults: dict[str, Any] = {}
+        #: Per bind, what its processor does: the dialect and the type (``repr`` names its
+        #: arguments), so the binds of every statement with the same type share bound times.
+        kinds: dict[str, tuple[int, str]] = {}
         for bind, name in compiled.bind_names.items():
             if bind.expanding:
                 raise ValueError(f"{name}: an expanding IN is not a hot statement")
             if not bind.required:
                 defaults[name] = bind.effective_value
+            kinds[name] = (id(dialect), repr(bind.type))
         order: Sequence[str] = (
             compiled.positiontup if compiled.positional else sorted(set(compiled.bind_names.values()))
         )
-        #: (name, is given by the caller, default, processor) in the order the cursor takes them.
-        self.binds: list[tuple[str, bool, Any, _Proc]] = [
-            (name, name not in defaults, defaults.get(name), procs.get(name)) for name in order
+        #: (name, is given by the caller, default, processor, processor's kind) in the order the
+        #: cursor takes them.
+        self.binds: list[tuple[str, bool, Any, _Proc, tuple[int, str]]] = [
+            (name, name not in defaults, defaults.get(name), procs.get(name), kinds[name]) for name in order
         ]
         self.names = [name for name, *_ in self.binds]
         self.positional: bool = bool(compiled.positional)
@@ -63,26 +68,27 @@ class _Compiled:
 
     def params(self, given: Mapping[str, Any]) -> Any:
         values = []
-        for name, required, default, proc in self.binds:
+        for name, required, default, proc, kind in self.binds:
             value = given[name] if required or name in given else default
             if proc is None or value is None:
                 values.append(value)
             elif type(value) is datetime:
-                values.append(_bound_time(proc, value))
+                values.append(_bound_time(kind, proc, value))
             else:
                 values.append(proc(value))
         return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
 
 
-#: Times as their bind processors made them, per processor: a job's statements bind the same
-#: few (its ``now``, its lease's end) a dozen times, at a few microseconds each on SQLite (a
-#: string built in Python). Bounded: cleared when it holds ``_TIMES_KEPT`` entries.
-_times: dict[tuple[int, datetime], Any] = {}
+#: Times as their bind processors made them, per kind of processor (``_Compiled.binds``): a
+#: job's statements bind the same few (its ``now``, its lease's end) a dozen times, at a few
+#: microseconds each on SQLite (a string built in Python). Bounded: cleared when it holds
+#: ``_TIMES_KEPT`` entries.
+_times: dict[tuple[tuple[int, str], datetime], Any] = {}
 _TIMES_KEPT = 256
 
 
-def _bound_time(proc: Callable[[Any], Any], value: datetime) -> Any:
-    key = (id(proc), value)
+def _bound_time(kind: tuple[int, str], proc: Callable[[Any], Any], value: datetime) -> Any:
+    key = (kind, value)
     found = _times.get(key, _times)
     if found is _times:
         if len(_times) >= _TIMES_KEPT:
