@@ -23,7 +23,8 @@ def _drag(pg: Any, source: Any, target: Any) -> None:
     """Drag as a person does: press, move in steps (FullCalendar waits for real movement), release."""
     from playwright.sync_api import expect
 
-    pg.wait_for_load_state("networkidle")  # a refetch may be redrawing the events
+    # a refetch may be redrawing the events (after a refused move, say): the page says so
+    expect(pg.locator("#calendar")).not_to_have_attribute("aria-busy", "true")
     a = b = None
     for _ in range(50):  # the element may be replaced by a redraw between finding and measuring it
         expect(source).to_be_visible()

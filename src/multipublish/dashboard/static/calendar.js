@@ -162,7 +162,10 @@ function build() {
       const p = arg.event.extendedProps;
       if (p.dayCount) { arg.jsEvent.preventDefault(); showDay(p.date, 0); }
     },
-    loading(busy) { if (!busy) box.dataset.loaded = "true"; },
+    loading(busy) { // aria-busy while posts are fetched and redrawn (a drag then would land on nothing)
+      box.setAttribute("aria-busy", busy ? "true" : "false");
+      if (!busy) box.dataset.loaded = "true";
+    },
     datesSet() {
       // the toolbar's arrow icons are decoration: the buttons carry the words
       for (const icon of box.querySelectorAll(".fc-icon")) { icon.removeAttribute("role"); icon.setAttribute("aria-hidden", "true"); }
