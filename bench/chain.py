@@ -1,6 +1,6 @@
 """The store's chained finish on PostgreSQL, without the worker around it.
 
-Run: ``python bench/chain.py [--jobs 2000] [--rounds 2] [--pg postgresql://postgres@127.0.0.1:5432/test]``
+Run: ``python bench/chain.py [--jobs 2000] [--rounds 2] [--platforms 1] [--pg postgresql://...]``
 
 A loop of ``JobStore.finish(claim, results, claim_next=1)``, each finish handing the next claim
 to the next turn, on a database of its own: the time and this process's CPU a job costs in the
@@ -28,12 +28,13 @@ from multipublish.settings import Settings
 PLATFORMS = ("tiktok", "instagram", "facebook", "linkedin", "youtube")
 
 
-def chain(store: JobStore, n: int, tag: str) -> tuple[float, float]:
-    """Drain ``n`` jobs by chained finishes; (wall us, CPU us) per job."""
+def chain(store: JobStore, n: int, tag: str, platforms: int = 1) -> tuple[float, float]:
+    """Drain ``n`` jobs by chained finishes; (wall us, CPU us) per job. A job of several platforms
+    has each result recorded as it comes (as the worker does), then is finished."""
     for i in range(n):
         cfg = QueuedPublishConfig(
             account_id=f"acct{i % 100}",
-            platforms=[PLATFORMS[i % 5]],
+            platforms=[PLATFORMS[(i + k) % 5] for k in range(platforms)],
             video_path="/videos/noop.mp4",
             config=PublishConfig(title=f"chain {i}"),
         )
@@ -45,6 +46,10 @@ def chain(store: JobStore, n: int, tag: str) -> tuple[float, float]:
         results = {
             t.key: PublishResult(t.key, True, PublishStatus.PUBLISHED, video_id="v") for t in claim.tasks
         }
+        if len(results) > 1:
+            for key, result in results.items():
+                store.record(claim, key, result)
+            results = {}
         outcome = store.finish(claim, results, claim_next=1)
         done += 1
         claim = outcome.next_claims[0] if outcome is not None and outcome.next_claims else None
@@ -71,6 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--platforms", type=int, default=1, help="platforms per job (1 to 5)")
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     admin_url = make_engine(args.pg).url.render_as_string(hide_password=False)
@@ -97,7 +103,7 @@ def main() -> None:
                     store._finish_and_claim = function.__get__(store)  # type: ignore[method-assign]
                 else:
                     store._finish_and_claim = lambda item, now: None  # type: ignore[method-assign]
-                wall, cpu = chain(store, args.jobs, f"{label}{r}")
+                wall, cpu = chain(store, args.jobs, f"{label}{r}", args.platforms)
                 rows.append((label, r + 1, wall, cpu))
             rows.append(("bare UPDATE autocommit", r + 1, bare(url, args.jobs), float("nan")))
         engine.dispose()
@@ -105,7 +111,7 @@ def main() -> None:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-    print(f"jobs per round: {args.jobs}; PostgreSQL; one connection at a time")
+    print(f"jobs per round: {args.jobs}; platforms per job: {args.platforms}; PostgreSQL; one connection")
     print("| path | round | us per job (wall) | us per job (this process's CPU) |")
     print("|---|---|---|---|")
     for label, r, wall, cpu in rows:

@@ -311,6 +311,32 @@ async def test_lease_expiry_reclaim_and_fencing(make_queue: MakeQueue, clock: Fa
     assert job.status == QueueStatus.COMPLETED and job.results["tiktok"]["success"]
 
 
+def test_a_stale_worker_can_neither_record_nor_checkpoint(make_queue: MakeQueue, clock: FakeClock) -> None:
+    """Each fenced write of a platform's row (one statement on PostgreSQL) writes while the lease
+    holds and, once another worker owns the job, writes nothing and says so."""
+    from multipublish.platforms.base import ProtocolStep, PublishResult, PublishStatus
+
+    q = make_queue()
+    q.add_job("j", cfg(platforms=["tiktok", "youtube"]))
+    [mine] = q.store.claim("old", 1).claims
+    assert q.store.checkpoint(mine, "tiktok", ProtocolStep("session", "ref-1", bytes_sent=10)) is True
+    done = PublishResult("tiktok", True, PublishStatus.PUBLISHED, video_id="v1", url="https://x/v1")
+    assert q.store.record(mine, "tiktok", done) is True
+    assert mine.recorded["tiktok"]["status"] == "published"
+    clock.advance(31)
+    q.store.recover_expired()
+    [theirs] = q.store.claim("new", 1).claims
+    assert theirs.attempt == 2
+    late = PublishResult("youtube", False, PublishStatus.FAILED, error="late")
+    assert q.store.record(mine, "youtube", late) is False
+    assert q.store.checkpoint(mine, "youtube", ProtocolStep("session", "stale-ref")) is False
+    assert "youtube" not in mine.recorded
+    job = q.get_job("j")
+    assert job.results["tiktok"]["status"] == "published" and job.results["tiktok"]["reference"] == "ref-1"
+    assert job.results["tiktok"]["bytes_sent"] == 0 and job.results["tiktok"]["video_id"] == "v1"
+    assert job.results["youtube"]["reference"] is None and job.results["youtube"]["error"] != "late"
+
+
 async def test_job_that_kills_its_worker_stops_after_max_attempts(
     make_queue: MakeQueue, clock: FakeClock
 ) -> None:

@@ -661,17 +661,37 @@ _U_PHASE = (
     .where(job_results.c.job_id == _b("b_j"), job_results.c.platform == _b("b_p"))
     .values(phase=_b("b_phase", String()), progress=_b("b_progress", Float()), updated_at=_NOW)
 )
+_STEP_VALUES = {
+    "reference": _b("b_ref", Text()),
+    "video_id": func.coalesce(_b("b_vid", String()), job_results.c.video_id),
+    "url": func.coalesce(_b("b_url", Text()), job_results.c.url),
+    "bytes_sent": func.coalesce(_b("b_bytes", BigInteger()), job_results.c.bytes_sent),
+    "updated_at": _NOW,
+}
 _U_STEP = (
     update(job_results)
     .where(job_results.c.job_id == _b("b_j"), job_results.c.platform == _b("b_p"))
-    .values(
-        reference=_b("b_ref", Text()),
-        video_id=func.coalesce(_b("b_vid", String()), job_results.c.video_id),
-        url=func.coalesce(_b("b_url", Text()), job_results.c.url),
-        bytes_sent=func.coalesce(_b("b_bytes", BigInteger()), job_results.c.bytes_sent),
-        updated_at=_NOW,
-    )
+    .values(**_STEP_VALUES)
 )
+
+
+def _fenced_write_pg(values: dict[str, Any]) -> Any:
+    """PostgreSQL: a write of one platform's result row with the lease fence in one statement, run
+    in autocommit (one round trip instead of four: BEGIN, fence, write, COMMIT). The row's
+    ``UPDATE`` reads the fence's ``RETURNING``, so it is written only when the lease held; the
+    count says whether it did."""
+    fenced = update(jobs).where(*_FENCE).values(updated_at=_NOW).returning(jobs.c.id).cte("fenced")
+    write = (
+        update(job_results)
+        .where(job_results.c.job_id.in_(select(fenced.c.id)), job_results.c.platform == _b("b_p"))
+        .values(**values)
+        .cte("written")
+    )
+    return select(func.count()).select_from(fenced).add_cte(write)
+
+
+_H_RECORD_PG = Hot(_fenced_write_pg(_RESULT_VALUES))
+_H_STEP_PG = Hot(_fenced_write_pg(_STEP_VALUES))
 _IN_FLIGHT_VALUES = {
     "status": "unknown",
     "error": _b("b_err"),
@@ -1766,6 +1786,13 @@ class JobStore:
     def record(self, claim: Claim, key: str, result: PublishResult) -> bool:
         """Store one platform's result as soon as it is known; ``False`` when the lease was lost."""
         now = self.now()
+        if self.is_pg:
+            params, view = _result_params(claim.job.id, key, result, self._rid(claim, key), now)
+            with self._autocommit.connect() as conn:
+                held = _H_RECORD_PG.rows(conn, {**params, **self._fence_params(claim, now)})[0][0]
+            if held:
+                claim.recorded[key] = view
+            return bool(held)
         with self._tx() as conn:
             if self._fence(conn, claim, now) is None:
                 return False
@@ -1778,21 +1805,22 @@ class JobStore:
         """Store one protocol step of a platform in flight (its reference, video id, bytes), fenced
         like a result; ``False`` when the lease was lost. Reconcile reads what this wrote."""
         now = self.now()
+        params = {
+            "b_j": claim.job.id,
+            "b_p": key,
+            "b_ref": step.reference,
+            "b_vid": step.video_id,
+            "b_url": step.url,
+            "b_bytes": step.bytes_sent,
+            "b_now": now,
+        }
+        if self.is_pg:
+            with self._autocommit.connect() as conn:
+                return bool(_H_STEP_PG.rows(conn, {**params, **self._fence_params(claim, now)})[0][0])
         with self._tx() as conn:
             if self._fence(conn, claim, now) is None:
                 return False
-            conn.execute(
-                _U_STEP,
-                {
-                    "b_j": claim.job.id,
-                    "b_p": key,
-                    "b_ref": step.reference,
-                    "b_vid": step.video_id,
-                    "b_url": step.url,
-                    "b_bytes": step.bytes_sent,
-                    "b_now": now,
-                },
-            )
+            conn.execute(_U_STEP, params)
         return True
 
     def stage(
