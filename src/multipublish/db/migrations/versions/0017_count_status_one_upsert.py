@@ -28,59 +28,38 @@ COUNTED = (
 )
 
 
-def _rows(kind: str, platform: str, shard: str) -> str:
-    old, new = platform.format(row="OLD"), platform.format(row="NEW")
-    return f"('{kind}', {old}, OLD.status, {shard}, -1), ('{kind}', {new}, NEW.status, {shard}, 1)"
-
-
-def _pg_function(suffix: str, kind: str, platform: str, one: bool) -> str:
+def _upserts(kind: str, platform: str, pg: bool, one: bool) -> str:
+    """The trigger's statements: both counters in one upsert (``one``) or one each (0008's)."""
+    into = "INSERT INTO queue_counts AS c" if pg else "INSERT INTO queue_counts"
+    current = "c.n" if pg else "n"
+    shard = "pg_backend_pid()" if pg else "0"
+    rows = [(row, platform.format(row=row), d) for row, d in (("OLD", "-1"), ("NEW", "1"))]
+    head = f"{into} (kind, platform, status, shard, n) VALUES "
+    conflict = " ON CONFLICT (kind, platform, status, shard) DO UPDATE SET n = "
     if one:
-        body = (
-            "  INSERT INTO queue_counts AS c (kind, platform, status, shard, n)"
-            f" VALUES {_rows(kind, platform, 'pg_backend_pid()')}"
-            " ON CONFLICT (kind, platform, status, shard) DO UPDATE SET n = c.n + excluded.n;\n"
-        )
-    else:
-        body = "".join(
-            "  INSERT INTO queue_counts AS c (kind, platform, status, shard, n)"
-            f" VALUES ('{kind}', {platform.format(row=row)}, {row}.status, pg_backend_pid(), {d})"
-            f" ON CONFLICT (kind, platform, status, shard) DO UPDATE SET n = c.n + ({d});\n"
-            for row, d in (("OLD", "-1"), ("NEW", "1"))
-        )
-    return (
-        f"CREATE OR REPLACE FUNCTION mp_count_{suffix}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-        f"BEGIN\n{body}  RETURN NULL;\nEND $$"
-    )
-
-
-def _sqlite_trigger(suffix: str, table: str, kind: str, platform: str, one: bool) -> str:
-    if one:
-        body = (
-            "INSERT INTO queue_counts (kind, platform, status, shard, n)"
-            f" VALUES {_rows(kind, platform, '0')}"
-            " ON CONFLICT (kind, platform, status, shard) DO UPDATE SET n = n + excluded.n;"
-        )
-    else:
-        body = " ".join(
-            "INSERT INTO queue_counts (kind, platform, status, shard, n)"
-            f" VALUES ('{kind}', {platform.format(row=row)}, {row}.status, 0, {d})"
-            f" ON CONFLICT (kind, platform, status, shard) DO UPDATE SET n = n + ({d});"
-            for row, d in (("OLD", "-1"), ("NEW", "1"))
-        )
-    return (
-        f"CREATE TRIGGER mp_count_{suffix}_status AFTER UPDATE OF status ON {table}"
-        f" WHEN OLD.status IS NOT NEW.status BEGIN {body} END"
+        values = ", ".join(f"('{kind}', {name}, {row}.status, {shard}, {d})" for row, name, d in rows)
+        return f"{head}{values}{conflict}{current} + excluded.n;"
+    return " ".join(
+        f"{head}('{kind}', {name}, {row}.status, {shard}, {d}){conflict}{current} + ({d});"
+        for row, name, d in rows
     )
 
 
 def _apply(one: bool) -> None:
     pg = op.get_bind().dialect.name == "postgresql"
     for suffix, table, kind, platform in COUNTED:
+        body = _upserts(kind, platform, pg, one)
         if pg:
-            op.execute(_pg_function(suffix, kind, platform, one))
+            op.execute(
+                f"CREATE OR REPLACE FUNCTION mp_count_{suffix}() RETURNS trigger LANGUAGE plpgsql"
+                f" AS $$\nBEGIN\n  {body}\n  RETURN NULL;\nEND $$"
+            )
         else:
             op.execute(f"DROP TRIGGER IF EXISTS mp_count_{suffix}_status")
-            op.execute(_sqlite_trigger(suffix, table, kind, platform, one))
+            op.execute(
+                f"CREATE TRIGGER mp_count_{suffix}_status AFTER UPDATE OF status ON {table}"
+                f" WHEN OLD.status IS NOT NEW.status BEGIN {body} END"
+            )
 
 
 def upgrade() -> None:
