@@ -4,7 +4,7 @@ Run: ``python bench/chain.py [--jobs 2000] [--rounds 2] [--platforms 1] [--pg po
 
 A loop of ``JobStore.finish(claim, results, claim_next=1)``, each finish handing the next claim
 to the next turn, on a database of its own: the time and this process's CPU a job costs in the
-store, once through ``mp_finish_and_claim`` (one statement) and once through the transaction it
+store, once through ``mp_finish_many_and_claim`` (one statement) and once through the transaction it
 replaces (the function declined), in alternating rounds so that a noisy machine weighs on both.
 The reference in the same run is a bare autocommit one-row ``UPDATE`` loop (one round trip and
 one WAL flush: the floor of any durable finish).
@@ -102,7 +102,7 @@ def main() -> None:
                 if label == "function":
                     store._finish_and_claim = function.__get__(store)  # type: ignore[method-assign]
                 else:
-                    store._finish_and_claim = lambda item, now: None  # type: ignore[method-assign]
+                    store._finish_and_claim = lambda items, now: None  # type: ignore[method-assign]
                 wall, cpu = chain(store, args.jobs, f"{label}{r}", args.platforms)
                 rows.append((label, r + 1, wall, cpu))
             rows.append(("bare UPDATE autocommit", r + 1, bare(url, args.jobs), float("nan")))

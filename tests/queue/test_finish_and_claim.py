@@ -1,5 +1,6 @@
-"""PostgreSQL: a worker's finish and next claim as one function call (``mp_finish_and_claim``)
-does exactly what the transaction it replaces does.
+"""PostgreSQL: a worker's finish of one or several jobs and the claim that refills their slots as
+one function call (``mp_finish_many_and_claim``) does exactly what the transaction it replaces
+does.
 
 The same random run (enqueues, claims and finishes under tight caps, cancels asked for while jobs
 run, retries, lost leases) is played on two fresh databases: once with the function, once with the
@@ -95,11 +96,26 @@ def _play(engine: Engine, seed: int) -> tuple[list[Any], list[Any], list[Any]]:
     for _ in range(30):
         add()
     for _ in range(220):
-        op = rng.choices(["add", "claim", "finish", "cancel", "crash", "wait"], [12, 10, 45, 6, 3, 8])[0]
+        kinds = ["add", "claim", "finish", "batch", "cancel", "crash", "wait"]
+        op = rng.choices(kinds, [12, 10, 40, 8, 6, 3, 8])[0]
         if op == "add":
             add()
         elif op == "claim":
             trace.append(("claim", took(store.claim(f"w{rng.randrange(3)}", rng.randint(1, 3)).claims)))
+        elif op == "batch" and held:
+            worker = rng.choice(held).worker_id
+            mine = [c for c in held if c.worker_id == worker][: rng.randint(2, 4)]
+            for c in mine:
+                held.remove(c)
+            items = [
+                (c, {t.key: _result(rng, t.key) for t in c.tasks}, False, rng.choice([0, 1, 2])) for c in mine
+            ]
+            for c, outcome in zip(mine, store.finish_many(items), strict=True):
+                if outcome is None:
+                    trace.append(("lost", c.job.id))
+                else:
+                    ended = (outcome.job.status, outcome.event, outcome.webhook)
+                    trace.append(("finish", c.job.id, *ended, took(outcome.next_claims)))
         elif op in ("finish", "crash") and held:
             claim = held.pop(rng.randrange(len(held)))
             if op == "finish":
@@ -133,15 +149,15 @@ def test_the_function_does_what_the_transaction_does(
     used: Counter[str] = Counter()
     real = JobStore._finish_and_claim
 
-    def counted(self: JobStore, item: Any, now: Any) -> Any:
-        out = real(self, item, now)
+    def counted(self: JobStore, items: Any, now: Any) -> Any:
+        out = real(self, items, now)
         used["function" if out is not None else "transaction"] += 1
         return out
 
     monkeypatch.setattr(JobStore, "_finish_and_claim", counted)
     with_function = _play(pg_engines(), seed)
     assert used["function"] >= 25 and used["transaction"] >= 10, used
-    monkeypatch.setattr(JobStore, "_finish_and_claim", lambda self, item, now: None)
+    monkeypatch.setattr(JobStore, "_finish_and_claim", lambda self, items, now: None)
     with_transaction = _play(pg_engines(), seed)
     trace_f, jobs_f, results_f = with_function
     trace_t, jobs_t, results_t = with_transaction

@@ -307,8 +307,8 @@ def test_a_queue_table_left_mostly_dead_is_vacuumed(engine: Engine) -> None:
 
 
 def test_the_finish_and_claim_function_reads_indexes_at_depth(engine: Engine, deep_store: JobStore) -> None:
-    """PostgreSQL: every statement inside ``mp_finish_and_claim`` (a worker's finish and its next
-    claim, migration 0016) reads an index at depth, shown by ``auto_explain`` with the plans the
+    """PostgreSQL: every statement inside ``mp_finish_many_and_claim`` (a worker's finish and its next
+    claim, migration 0018) reads an index at depth, shown by ``auto_explain`` with the plans the
     function really ran, generic ones included (the plans PL/pgSQL keeps)."""
     if engine.dialect.name != "postgresql":
         pytest.skip("a PostgreSQL function")
@@ -336,7 +336,7 @@ def test_the_finish_and_claim_function_reads_indexes_at_depth(engine: Engine, de
             outcome = store.finish(claim, _published(claim), claim_next=1)
             assert outcome is not None and len(outcome.next_claims) == taken
             plans = [n for n in notices if "Query Text" in n]
-            inner = [p for p in plans if "mp_finish_and_claim" not in p.split("\n", 2)[1]]
+            inner = [p for p in plans if "mp_finish_many_and_claim" not in p.split("\n", 2)[1]]
             assert len(inner) >= 6, plans  # the fence, results, lock, in flight, candidates, claim
             # (The claim orders the few jobs it took as they were picked: a sort of those only.)
             # A sort is allowed only of rows looked up by id (one job's results, the jobs just

@@ -761,9 +761,10 @@ _H_RID = Hot(_U_RID)
 _N_CLAIMED = len(_CLAIMED)
 _I_ATTEMPTS = _CLAIMED.index("attempts")
 
-#: PostgreSQL: a worker's finish of one job and its next claim in one statement (migration
-#: ``0016_finish_and_claim``; ``JobStore._finish_and_claim``). Its rows are the outcome, the
-#: cancel flag, then what ``_H_CLAIM_ONE_WITH_RESULTS_PG`` returns.
+#: PostgreSQL: a worker's finish of one or several jobs and the claim that refills their slots in
+#: one statement (migration ``0018_finish_many_and_claim``; ``JobStore._finish_and_claim``). Its
+#: rows: each finishing job's outcome (``done``/``lost``, its id where a job's id goes), then the
+#: claimed jobs as ``_H_CLAIM_ONE_WITH_RESULTS_PG`` returns them, after the outcome and a flag.
 _FINISH_AND_CLAIM_TYPES: list[Any] = (
     [column("o_outcome", Text()), column("o_cancel", Boolean())]
     + [column(f"o_{n}", jobs.c[n].type) for n in _CLAIMED]
@@ -771,21 +772,17 @@ _FINISH_AND_CLAIM_TYPES: list[Any] = (
 )
 _H_FINISH_AND_CLAIM_PG = Hot(
     text(
-        "SELECT * FROM mp_finish_and_claim(:b_j, :b_w, CAST(:b_att AS integer), :b_now,"
-        " CAST(:b_known AS boolean), :b_status, :b_run_at, CAST(:b_attempts AS integer),"
-        " :b_completed, :b_errmsg, :b_wait, CAST(:b_results AS json), CAST(:b_hooks AS json),"
-        " :b_channel, :b_notify, CAST(:b_want AS integer), CAST(:b_scan AS integer), :b_exp,"
-        " CAST(:b_caps AS jsonb), CAST(:b_acap AS integer), CAST(:b_final AS text[]))"
+        "SELECT * FROM mp_finish_many_and_claim(CAST(:b_jobs AS json), :b_w, :b_now, :b_exp,"
+        " :b_channel, CAST(:b_caps AS jsonb), CAST(:b_acap AS integer), CAST(:b_final AS text[]))"
     )
     .bindparams(
-        *[_b(n, UTCDateTime()) for n in ("b_now", "b_run_at", "b_completed", "b_exp")],
-        *[_b(n, Text()) for n in ("b_j", "b_w", "b_status", "b_errmsg", "b_wait", "b_channel")],
-        *[_b(n, Text()) for n in ("b_results", "b_hooks", "b_notify", "b_caps")],
+        *[_b(n, UTCDateTime()) for n in ("b_now", "b_exp")],
+        *[_b(n, Text()) for n in ("b_jobs", "b_w", "b_channel", "b_caps")],
     )
     .columns(*_FINISH_AND_CLAIM_TYPES)
 )
 #: Candidates the function reads at most (its LIMIT, a constant in its SQL).
-_FINISH_AND_CLAIM_SCAN = 64
+_FINISH_AND_CLAIM_SCAN = 256
 #: Decisions that wake the listening workers (a job waiting again).
 _WAKING = (QueueStatus.RETRYING, QueueStatus.SCHEDULED)
 
@@ -1130,6 +1127,28 @@ def _cancel_unstarted(conn: Connection, job_id: str, now: datetime) -> None:
         .where(job_results.c.job_id == job_id, job_results.c.status.in_(("pending", "deferred")))
         .values(status="cancelled", updated_at=now)
     )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _result_doc(w: dict[str, Any]) -> dict[str, Any]:
+    """One result write (``_result_params``) as the function's JSON takes it."""
+    return {
+        "platform": w["b_p"],
+        "status": w["b_rstatus"],
+        "success": w["b_success"],
+        "error": w["b_error"],
+        "kind": w["b_kind"],
+        "bytes": w["b_bytes"],
+        "details": w["b_details"],
+        "vid": w["b_vid"],
+        "url": w["b_url"],
+        "ref": w["b_ref"],
+        "rid": w["b_rid"],
+        "published": w["b_pub"] is not None,
+    }
 
 
 def _claims_from(
@@ -1892,8 +1911,8 @@ class JobStore:
         out: list[Outcome | None] = [None] * len(items)
         if not items:
             return out
-        if self.is_pg and len(items) == 1:
-            fast = self._finish_and_claim(items[0], now)
+        if self.is_pg:
+            fast = self._finish_and_claim(items, now)
             if fast is not None:
                 return fast
         # On PostgreSQL a transaction that goes on to claim takes the claim's lock in its
@@ -1922,90 +1941,94 @@ class JobStore:
         return out
 
     def _finish_and_claim(
-        self, item: tuple[Claim, dict[str, PublishResult], bool, int], now: datetime
+        self, items: Sequence[tuple[Claim, dict[str, PublishResult], bool, int]], now: datetime
     ) -> list[Outcome | None] | None:
-        """PostgreSQL: one job's finish and the claim after it in one call of
-        ``mp_finish_and_claim`` (migration 0016), one round trip instead of five.
+        """PostgreSQL: jobs' finish and the claim that refills their slots in one call of
+        ``mp_finish_many_and_claim`` (migration 0018), one round trip instead of five or six.
 
-        The decision is planned here as for the transaction; the function writes it (fenced),
-        the results, the webhook messages and the wake-up, then claims with the caps. ``None``
-        when this finish needs the transaction, and then nothing was written: lease recovery
-        is due, platforms were left without an outcome, the job is being cancelled, the claim
-        wants more than the function reads, or a cancel was asked for since it was claimed.
+        The decisions are planned here as for the transaction; the function writes them
+        (fenced), the results, the webhook messages and the wake-ups, then claims with the caps.
+        ``None`` when this finish needs the transaction, and then nothing was written: lease
+        recovery is due, a platform was left without an outcome, a job is being cancelled, the
+        claim wants more than the function reads, or a cancel was asked for since a claim.
         """
-        claim, results, cancelled, want = item
+        want = sum(item[3] for item in items)
         due = self._next_recovery is None or now >= self._next_recovery
         if (want and due) or want * 4 + 4 > _FINISH_AND_CLAIM_SCAN:
             return None
-        changed, writes, dangling = self._prepare(claim, results, now)
-        if dangling:
-            return None
-        job = _changed(claim.job, results=self._view(claim, changed))
-        newly = _newly_scheduled(claim, changed)
-        values, events, next_at = self._plan(job, now, cancelled=cancelled, newly_scheduled=newly)
-        status = values["status"]
-        if status == QueueStatus.CANCELLED:
-            return None
-        out = _apply(job, values)
-        hooks = [
-            {
-                "id": f"msg_{uuid.uuid4().hex}",
-                "account_id": out.account_id,
-                "event": event,
-                "url": out.webhook_url,
-                "payload": build_payload(out, event, next_attempt_at=next_at),
-            }
-            for event in (events if out.webhook_url else ())
-        ]
+        planned: list[tuple[Job, dict[str, Any], tuple[str, ...], list[dict[str, Any]]]] = []
+        docs: list[dict[str, Any]] = []
+        for claim, results, cancelled, take in items:
+            changed, writes, dangling = self._prepare(claim, results, now)
+            if dangling:
+                return None
+            job = _changed(claim.job, results=self._view(claim, changed))
+            newly = _newly_scheduled(claim, changed)
+            values, events, next_at = self._plan(job, now, cancelled=cancelled, newly_scheduled=newly)
+            if values["status"] == QueueStatus.CANCELLED:
+                return None
+            out = _apply(job, values)
+            hooks = [
+                {
+                    "id": f"msg_{uuid.uuid4().hex}",
+                    "account_id": out.account_id,
+                    "event": event,
+                    "url": out.webhook_url,
+                    "payload": build_payload(out, event, next_attempt_at=next_at),
+                }
+                for event in (events if out.webhook_url else ())
+            ]
+            decision = _decision_params(job, values)
+            docs.append(
+                {
+                    "id": job.id,
+                    "attempt": claim.attempt,
+                    "known": job.cancel_requested,
+                    "status": decision["b_status"],
+                    "run_at": _iso(decision["b_run_at"]),
+                    "attempts": decision["b_attempts"],
+                    "completed": _iso(decision["b_completed"]),
+                    "errmsg": decision["b_errmsg"],
+                    "wait": decision["b_wait"],
+                    "want": take,
+                    "results": [_result_doc(w) for w in writes],
+                    "hooks": hooks or None,
+                    "notify": _notify_payload(None) if values["status"] in _WAKING else None,
+                }
+            )
+            planned.append((out, values, events, hooks))
         lease_until = now + timedelta(seconds=float(self.settings.lease_seconds))
         params = {
-            **self._fence_params(claim, now),
-            **_decision_params(job, values),
-            "b_known": job.cancel_requested,
-            "b_results": json.dumps(
-                [
-                    {
-                        "platform": w["b_p"],
-                        "status": w["b_rstatus"],
-                        "success": w["b_success"],
-                        "error": w["b_error"],
-                        "kind": w["b_kind"],
-                        "bytes": w["b_bytes"],
-                        "details": w["b_details"],
-                        "vid": w["b_vid"],
-                        "url": w["b_url"],
-                        "ref": w["b_ref"],
-                        "rid": w["b_rid"],
-                        "published": w["b_pub"] is not None,
-                    }
-                    for w in writes
-                ]
-            ),
-            "b_hooks": json.dumps(hooks) if hooks else None,
-            "b_channel": CHANNEL,
-            "b_notify": _notify_payload(None) if status in _WAKING else None,
-            "b_want": want,
-            "b_scan": want * 4 + 4,
+            "b_jobs": json.dumps(docs),
+            "b_w": items[0][0].worker_id,
+            "b_now": now,
             "b_exp": lease_until,
+            "b_channel": CHANNEL,
             "b_caps": json.dumps(self.settings.platform_concurrency),
             "b_acap": self.settings.account_concurrency,
             "b_final": list(FINAL_KIND_NAMES),
         }
         with self._autocommit.connect() as conn:
             rows = _H_FINISH_AND_CLAIM_PG.rows(conn, params)
-            verdict = rows[0][0]
-            if verdict == "lost":
-                return [None]
-            if verdict == "replan":
+            if rows[0][0] == "replan":
                 return None
-            outcome = Outcome(out, events[-1] if events else None, bool(hooks))
-            taken = [r[2:] for r in rows if r[2] is not None]
+            ended = {r[2]: r[0] for r in rows if r[0] in ("done", "lost")}
+            taken = [r[2:] for r in rows if r[0] == "ok" and r[2] is not None]
+            claims: list[Claim] = []
             if taken:
                 by_id, found = _split_claimed(taken)
-                claims, new_rids = _claims_from(by_id, found, list(by_id), claim.worker_id, lease_until, now)
+                worker = items[0][0].worker_id
+                claims, new_rids = _claims_from(by_id, found, list(by_id), worker, lease_until, now)
                 _H_RID.run_many(conn, new_rids)  # before any upload starts, as in the transaction
-                outcome.next_claims = claims
-        return [outcome]
+        outcomes: list[Outcome | None] = []
+        for (claim, *_, take), (out, _values, events, hooks) in zip(items, planned, strict=True):
+            if ended.get(claim.job.id) != "done":
+                outcomes.append(None)
+                continue
+            outcome = Outcome(out, events[-1] if events else None, bool(hooks))
+            outcome.next_claims, claims = claims[:take], claims[take:]
+            outcomes.append(outcome)
+        return outcomes
 
     def _prepare(
         self, claim: Claim, results: dict[str, PublishResult], now: datetime

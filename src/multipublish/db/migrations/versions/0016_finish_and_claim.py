@@ -68,30 +68,22 @@ def _candidates(by_account: bool, by_platform: bool) -> str:
 
 CANDIDATES = {(a, p): _candidates(a, p) for a in (False, True) for p in (False, True)}
 
-FUNCTION = f"""
-CREATE FUNCTION mp_finish_and_claim(
-    p_job text, p_worker text, p_attempt integer, p_now timestamptz, p_cancel_known boolean,
-    p_status text, p_run_at timestamptz, p_attempts integer, p_completed timestamptz,
-    p_errmsg text, p_wait text, p_results json, p_hooks json, p_channel text, p_notify text,
-    p_want integer, p_scan integer, p_lease_until timestamptz, p_caps jsonb,
-    p_account_cap integer, p_final text[]
-) RETURNS TABLE ({RESULT}) LANGUAGE plpgsql VOLATILE
--- Every statement keeps one generic plan: planning them anew on each call (the planner's
--- choice for several of them) took longer than running them.
-SET plan_cache_mode = force_generic_plan
--- Plain index scans only. Every job passes through ``ix_jobs_processing``, whose entries stay
--- until a vacuum; a plain scan marks those of finished jobs dead and skips them from then on,
--- where a bitmap scan (the planner's choice for the uploads in flight) visited every one's
--- heap page on every claim: 9,000 entries, 0.4-0.7 ms per job, after one drain of 10,000.
-SET enable_bitmapscan = off
-AS $fn$
-DECLARE
-    v_cancel boolean;
+#: A result row written from the JSON of one result (``w``), as ``JobStore._prepare`` made it.
+WRITE_RESULTS = """\
+    UPDATE job_results AS r SET status = w.status, success = w.success, error = w.error,
+        error_kind = w.kind, bytes_sent = w.bytes, details = w.details, updated_at = p_now,
+        video_id = coalesce(w.vid, r.video_id), url = coalesce(w.url, r.url),
+        reference = coalesce(w.ref, r.reference), request_id = coalesce(w.rid, r.request_id),
+        published_at = CASE WHEN w.published THEN p_now ELSE r.published_at END,
+        attempts = r.attempts + 1, phase = NULL
+"""
+#: The variables of the claim (and of the finish before it).
+DECLARE = """    v_cancel boolean;
     v_plat jsonb;
     v_acct jsonb;
     v_full_plats text[];
     v_full_accts text[];
-    v_picked text[] := '{{}}';
+    v_picked text[] := '{}';
     v_scanned integer := 0;
     v_fits boolean;
     v_n integer;
@@ -99,50 +91,9 @@ DECLARE
     c record;
     v_cur refcursor;
     v_add jsonb;
-BEGIN
-    -- The decision, fenced: still this worker's, this attempt, still processing; and no cancel
-    -- asked for that the plan did not know of.
-    UPDATE jobs SET status = p_status, run_at = p_run_at, attempts = p_attempts,
-        completed_at = p_completed, error_message = p_errmsg, wait_reason = p_wait,
-        locked_by = NULL, lease_expires_at = NULL, updated_at = p_now
-    WHERE id = p_job AND locked_by = p_worker AND attempts = p_attempt
-        AND status = 'processing' AND (p_cancel_known OR NOT cancel_requested)
-    RETURNING cancel_requested INTO v_cancel;
-    IF NOT FOUND THEN
-        RETURN QUERY SELECT CASE WHEN EXISTS (
-            SELECT 1 FROM jobs WHERE id = p_job AND locked_by = p_worker
-                AND attempts = p_attempt AND status = 'processing'
-        ) THEN 'replan' ELSE 'lost' END, NULL::boolean, {EMPTY};
-        RETURN;
-    END IF;
-    -- Its results (the columns ``JobStore._prepare`` computed, as a JSON array).
-    UPDATE job_results AS r SET status = w.status, success = w.success, error = w.error,
-        error_kind = w.kind, bytes_sent = w.bytes, details = w.details, updated_at = p_now,
-        video_id = coalesce(w.vid, r.video_id), url = coalesce(w.url, r.url),
-        reference = coalesce(w.ref, r.reference), request_id = coalesce(w.rid, r.request_id),
-        published_at = CASE WHEN w.published THEN p_now ELSE r.published_at END,
-        attempts = r.attempts + 1, phase = NULL
-    FROM json_to_recordset(p_results) AS w(platform text, status text, success boolean,
-        error text, kind text, bytes bigint, details json, vid text, url text, ref text,
-        rid text, published boolean)
-    WHERE r.job_id = p_job AND r.platform = w.platform;
-    IF p_hooks IS NOT NULL THEN
-        INSERT INTO webhook_messages (id, job_id, account_id, event, url, payload, status,
-            attempts, next_attempt_at, created_at, updated_at)
-        SELECT h.id, p_job, h.account_id, h.event, h.url, h.payload, 'pending', 0, p_now,
-            p_now, p_now
-        FROM json_to_recordset(p_hooks) AS h(id text, account_id text, event text, url text,
-            payload json);
-    END IF;
-    IF p_notify IS NOT NULL THEN
-        PERFORM pg_notify(p_channel, p_notify);
-    END IF;
-    IF p_want <= 0 THEN
-        RETURN QUERY SELECT 'ok', v_cancel, {EMPTY};
-        RETURN;
-    END IF;
-
-    -- The claim: one claimer at a time, so the caps count what is really in flight.
+"""
+#: The claim after the finish, given ``p_want`` and ``p_scan`` (migration 0018 reuses it).
+CLAIM = f"""    -- The claim: one claimer at a time, so the caps count what is really in flight.
     PERFORM 1 FROM queue_state WHERE id = 1 FOR UPDATE;
     SELECT coalesce(jsonb_object_agg(u.platform_name, u.n)
                 FILTER (WHERE u.platform_name IS NOT NULL), '{{}}'),
@@ -217,7 +168,64 @@ BEGIN
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'ok', v_cancel, {EMPTY};
     END IF;
-END
+"""
+
+FUNCTION = f"""
+CREATE FUNCTION mp_finish_and_claim(
+    p_job text, p_worker text, p_attempt integer, p_now timestamptz, p_cancel_known boolean,
+    p_status text, p_run_at timestamptz, p_attempts integer, p_completed timestamptz,
+    p_errmsg text, p_wait text, p_results json, p_hooks json, p_channel text, p_notify text,
+    p_want integer, p_scan integer, p_lease_until timestamptz, p_caps jsonb,
+    p_account_cap integer, p_final text[]
+) RETURNS TABLE ({RESULT}) LANGUAGE plpgsql VOLATILE
+-- Every statement keeps one generic plan: planning them anew on each call (the planner's
+-- choice for several of them) took longer than running them.
+SET plan_cache_mode = force_generic_plan
+-- Plain index scans only. Every job passes through ``ix_jobs_processing``, whose entries stay
+-- until a vacuum; a plain scan marks those of finished jobs dead and skips them from then on,
+-- where a bitmap scan (the planner's choice for the uploads in flight) visited every one's
+-- heap page on every claim: 9,000 entries, 0.4-0.7 ms per job, after one drain of 10,000.
+SET enable_bitmapscan = off
+AS $fn$
+DECLARE
+{DECLARE}BEGIN
+    -- The decision, fenced: still this worker's, this attempt, still processing; and no cancel
+    -- asked for that the plan did not know of.
+    UPDATE jobs SET status = p_status, run_at = p_run_at, attempts = p_attempts,
+        completed_at = p_completed, error_message = p_errmsg, wait_reason = p_wait,
+        locked_by = NULL, lease_expires_at = NULL, updated_at = p_now
+    WHERE id = p_job AND locked_by = p_worker AND attempts = p_attempt
+        AND status = 'processing' AND (p_cancel_known OR NOT cancel_requested)
+    RETURNING cancel_requested INTO v_cancel;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT CASE WHEN EXISTS (
+            SELECT 1 FROM jobs WHERE id = p_job AND locked_by = p_worker
+                AND attempts = p_attempt AND status = 'processing'
+        ) THEN 'replan' ELSE 'lost' END, NULL::boolean, {EMPTY};
+        RETURN;
+    END IF;
+    -- Its results (the columns ``JobStore._prepare`` computed, as a JSON array).
+{WRITE_RESULTS}    FROM json_to_recordset(p_results) AS w(platform text, status text, success boolean,
+        error text, kind text, bytes bigint, details json, vid text, url text, ref text,
+        rid text, published boolean)
+    WHERE r.job_id = p_job AND r.platform = w.platform;
+    IF p_hooks IS NOT NULL THEN
+        INSERT INTO webhook_messages (id, job_id, account_id, event, url, payload, status,
+            attempts, next_attempt_at, created_at, updated_at)
+        SELECT h.id, p_job, h.account_id, h.event, h.url, h.payload, 'pending', 0, p_now,
+            p_now, p_now
+        FROM json_to_recordset(p_hooks) AS h(id text, account_id text, event text, url text,
+            payload json);
+    END IF;
+    IF p_notify IS NOT NULL THEN
+        PERFORM pg_notify(p_channel, p_notify);
+    END IF;
+    IF p_want <= 0 THEN
+        RETURN QUERY SELECT 'ok', v_cancel, {EMPTY};
+        RETURN;
+    END IF;
+
+{CLAIM}END
 $fn$
 """
 
