@@ -199,3 +199,24 @@ def test_a_cancel_asked_for_while_the_job_ran_is_carried_out(pg_engines: Callabl
     assert [c.job.id for c in outcome.next_claims] == ["b"]
     got = store.get("a")
     assert got.status == "cancelled" and got.results["tiktok"]["status"] == "published"
+
+
+def test_each_job_is_fenced_by_its_own_worker(pg_engines: Callable[[], Engine]) -> None:
+    """Jobs of two workers finished in one call each end under their own lease (the fence reads
+    each job's owner), and a job whose lease passed to another worker is answered lost."""
+    engine = pg_engines()
+    clock = FakeClock()
+    store = JobStore(engine, settings=queue_settings(lease_seconds=30), clock=clock)
+    for job_id in ("a", "b", "c"):
+        cfg = QueuedPublishConfig(
+            account_id=job_id, platforms=["tiktok"], video_path="/v.mp4", config=PublishConfig(title=job_id)
+        )
+        store.add(job_id, cfg)
+    a = store.claim("w1", 1).claims[0]
+    b = store.claim("w2", 1).claims[0]
+    c = store.claim("w2", 1).claims[0]
+    stale = Claim(job=c.job, worker_id="w1", attempt=c.attempt, tasks=c.tasks)  # not w1's job
+    done = {"tiktok": PublishResult("tiktok", True, PublishStatus.PUBLISHED, video_id="v")}
+    outcomes = store.finish_many([(a, done, False, 0), (b, done, False, 0), (stale, done, False, 0)])
+    assert [o.job.status if o else None for o in outcomes] == ["completed", "completed", None]
+    assert store.get("c").status == "processing"

@@ -1982,6 +1982,7 @@ class JobStore:
             docs.append(
                 {
                     "id": job.id,
+                    "worker": claim.worker_id,
                     "attempt": claim.attempt,
                     "known": job.cancel_requested,
                     "status": decision["b_status"],

@@ -1,14 +1,15 @@
 """PostgreSQL: several jobs' finish and the claim that refills their slots as one function call.
 
 ``mp_finish_many_and_claim`` replaces migration 0016's ``mp_finish_and_claim`` (one job): jobs
-that end together (a worker's group commit at concurrency 8 and more) took a transaction of
-six commands (BEGIN, the fences' locking read with the claim's lock, the decisions and results,
-the candidates, the claim, COMMIT); one job is now a batch of one. The jobs come as one JSON
-array, each with the columns its decision writes, its results, webhook messages and wake-up, as
-``JobStore`` planned them. The fences are one locking read in id order (as every batch locks); a
-job whose fence fails is answered ``lost`` and nothing of it is written; a fenced job whose row
-says a cancel was asked for after the plan makes the whole call write nothing and answer
-``replan``. The claim after the finish is 0016's, reading up to 256 candidates instead of 64.
+that end together (a worker's group commit at concurrency 8 and more) took a transaction of six
+commands (BEGIN, the fences' locking read with the claim's lock, the decisions and results, the
+candidates, the claim, COMMIT); one job is now a batch of one. The jobs come as one JSON array,
+each with the columns its decision writes, its results, webhook messages and wake-up, as
+``JobStore`` planned them (``p_worker`` claims the refills). The fences are one locking read in
+id order (as every batch locks); a job whose fence fails is answered ``lost`` and nothing of it
+is written; a fenced job whose row says a cancel was asked for after the plan makes the whole
+call write nothing and answer ``replan``. The claim after the finish is 0016's, reading up to
+256 candidates instead of 64.
 
 Revision ID: 0018
 Revises: 0017
@@ -70,10 +71,11 @@ BEGIN
     INTO v_held, v_stale
     FROM (
         SELECT j.id::text AS id, j.cancel_requested AND NOT d.known AS stale,
-            coalesce(j.locked_by = p_worker AND j.attempts = d.attempt
+            coalesce(j.locked_by = d.worker AND j.attempts = d.attempt
                 AND j.status = 'processing', false) AS held
         FROM jobs AS j
-        JOIN json_to_recordset(p_jobs) AS d(id text, attempt integer, known boolean) ON j.id = d.id
+        JOIN json_to_recordset(p_jobs) AS d(id text, worker text, attempt integer, known boolean)
+            ON j.id = d.id
         WHERE j.id = ANY (v_ids)
         ORDER BY j.id
         FOR UPDATE OF j
