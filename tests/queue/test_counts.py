@@ -12,9 +12,9 @@ from sqlalchemy import Engine, func, select
 from multipublish.errors import ConflictError, ErrorKind
 from multipublish.platforms.base import PublishConfig, PublishResult, PublishStatus
 from multipublish.queue import QueuedPublishConfig
-from multipublish.queue import store as store_mod
 from multipublish.queue.schema import queue_counts
 from multipublish.queue.store import Claim, JobStore
+from multipublish.queue.store import stats as stats_part
 from tests.queue.conftest import FakeClock, queue_settings
 
 PLATFORMS = ["tiktok", "youtube", "instagram", "linkedin"]
@@ -112,7 +112,7 @@ def test_stats_equal_a_recount_after_a_random_mix(
     pg = engine.dialect.name == "postgresql"
     if pg:
         assert _shards(engine) >= 2
-    monkeypatch.setattr(store_mod, "_FOLD_AT", 0)
+    monkeypatch.setattr(stats_part, "_FOLD_AT", 0)
     _assert_counts_match(store)
     if pg:
         assert _shards(engine) <= 2  # shard 0 and, at most, the connection that folded
