@@ -149,7 +149,13 @@ class Statements:
                 seen(query)
                 return super().executemany(query, *args, **kw)
 
+        class PgAsyncCursor(psycopg.AsyncCursor[Any]):
+            async def execute(self, query: Any, *args: Any, **kw: Any) -> Any:
+                seen(query)
+                return await super().execute(query, *args, **kw)
+
         self.connect_args = {"sqlite": {"factory": SqliteConnection}, "pg": {"cursor_factory": PgCursor}}
+        self.async_cursor = PgAsyncCursor
 
     def engine(self, url: str, **kw: Any) -> Any:
         """An engine whose connections count here."""
@@ -161,14 +167,19 @@ class Statements:
         return n
 
     def loop_engines(self) -> None:
-        """Count the statements of the workers' SQLite connection on the event loop too."""
+        """Count the statements of the workers' connections on the event loop too (SQLite's
+        engine, PostgreSQL's asyncio connection)."""
         import multipublish.queue.worker as worker
-        from multipublish.db.engine import loop_engine
+        from multipublish.db.engine import loop_connection, loop_engine
 
         def counted(engine: Any) -> Any:
             return loop_engine(engine, connect_args=self.connect_args["sqlite"])
 
+        async def counted_conn(engine: Any) -> Any:
+            return await loop_connection(engine, cursor_factory=self.async_cursor)
+
         worker.loop_engine = counted  # type: ignore[assignment]
+        worker.loop_connection = counted_conn  # type: ignore[assignment]
 
 
 def pct(values: list[float], q: float) -> float:

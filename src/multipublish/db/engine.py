@@ -8,13 +8,16 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, exc, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from multipublish.errors import ConfigurationError, DatabaseUnavailable
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _schema_lock = threading.Lock()
@@ -114,6 +117,25 @@ def loop_engine(engine: Engine, **kwargs: Any) -> Engine | None:
         cur.close()
 
     return inline
+
+
+def pg_conninfo(engine: Engine) -> str:
+    """A libpq URL for psycopg from a SQLAlchemy engine (``postgresql+psycopg`` -> ``postgresql``)."""
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def loop_connection(engine: Engine, **kwargs: Any) -> AsyncConnection[Any] | None:
+    """PostgreSQL: an asyncio connection in autocommit to ``engine``'s database, for the one-statement
+    writes a worker's event loop awaits (``loop_engine``'s counterpart; ``None`` for SQLite).
+    ``kwargs`` go to psycopg (a benchmark's counting ``cursor_factory``)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    import psycopg
+
+    conn: AsyncConnection[Any] = await psycopg.AsyncConnection.connect(
+        pg_conninfo(engine), autocommit=True, **kwargs
+    )
+    return conn
 
 
 def checkpoint_wal(engine: Engine) -> None:

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
+from multipublish.db.engine import pg_conninfo
+
 log = logging.getLogger(__name__)
 
 
@@ -66,11 +68,6 @@ class Waker:
         except RuntimeError:
             pass
         loop.call_soon_threadsafe(event.set)
-
-
-def pg_conninfo(engine: Engine) -> str:
-    """A libpq URL for psycopg from a SQLAlchemy engine (``postgresql+psycopg`` -> ``postgresql``)."""
-    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 async def listen(engine: Engine, channel: str, waker: Waker, stop: asyncio.Event) -> None:

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
 
 _Proc = Callable[[Any], Any] | None
 
@@ -144,19 +147,30 @@ class Hot:
         finally:
             cursor.close()
         assert procs is not None
-        if not procs:
-            return [tuple(r) for r in raw]
-        # Only the columns that have a processor are touched (a claim's row has about 35 columns
-        # and 10 processors: a generator over every column was a third of the claim's Python).
-        out = []
-        for r in raw:
-            row = list(r)
-            for i, proc in procs:
-                v = row[i]
-                if v is not None:
-                    row[i] = proc(v)
-            out.append(tuple(row))
-        return out
+        return _processed(raw, procs)
+
+    async def rows_on(
+        self, aconn: AsyncConnection[Any], dialect: Dialect, params: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """``rows`` on a psycopg asyncio connection (``dialect``: the engine's, whose SQL, bind and
+        result processors it uses). Nothing is wrapped or dispatched: driver errors propagate as
+        psycopg raises them, and no ``before_cursor_execute`` listener sees the statement."""
+        c = self._compiled(dialect)
+        args = c.params(params)
+        async with aconn.cursor() as cursor:
+            await cursor.execute(c.sql, args)
+            procs = c.results
+            if procs is None:
+                description = cursor.description
+                c.returns_rows = description is not None
+                if description is not None:
+                    pairs = zip(c.types, description, strict=False)
+                    found = [t._cached_result_processor(dialect, d[1]) for t, d in pairs]
+                    procs = c.results = [(i, p) for i, p in enumerate(found) if p is not None]
+            if not c.returns_rows:
+                return []
+            raw = await cursor.fetchall()
+        return _processed(raw, procs or [])
 
     def run_many(self, conn: Connection, many: Sequence[Mapping[str, Any]]) -> None:
         """Execute once per parameter set in one ``executemany`` (no rows back)."""
@@ -185,6 +199,23 @@ class Hot:
             return int(cursor.rowcount)
         finally:
             cursor.close()
+
+
+def _processed(raw: Sequence[Any], procs: list[tuple[int, Callable[[Any], Any]]]) -> list[tuple[Any, ...]]:
+    """Rows as tuples, each column that has a result processor through it. Only those columns are
+    touched (a claim's row has about 35 columns and 10 processors: a generator over every column
+    was a third of the claim's Python)."""
+    if not procs:
+        return [tuple(r) for r in raw]
+    out = []
+    for r in raw:
+        row = list(r)
+        for i, proc in procs:
+            v = row[i]
+            if v is not None:
+                row[i] = proc(v)
+        out.append(tuple(row))
+    return out
 
 
 def _run(conn: Connection, c: _Compiled, params: Mapping[str, Any]) -> tuple[Any, Any]:

@@ -5,7 +5,9 @@ claimed job, one lease renewer (one statement for all the process's jobs), one w
 housekeeper (archives finished jobs past the retention) and, on PostgreSQL, one LISTEN connection.
 Database calls run in a thread pool so the event loop keeps uploading while a transaction waits;
 on SQLite the hot writes (finishing, claiming, results) run on the loop itself on a connection that
-never waits for a lock, and go to the thread pool only when the lock is held elsewhere.
+never waits for a lock, and go to the thread pool only when the lock is held elsewhere. On
+PostgreSQL the committer awaits each finish (one function call) on an asyncio connection of its
+own, and uses the thread pool when the function declines or that connection fails.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from sqlalchemy import Engine
@@ -31,7 +33,7 @@ from sqlalchemy.orm import sessionmaker
 
 from multipublish.catalogue import post_type_part
 from multipublish.db import ensure_schema, make_engine, utcnow
-from multipublish.db.engine import checkpoint_wal, loop_engine
+from multipublish.db.engine import checkpoint_wal, loop_connection, loop_engine
 from multipublish.errors import (
     ConfigurationError,
     ConflictError,
@@ -57,6 +59,9 @@ from multipublish.usage.models import Reservation
 from multipublish.usage.port import NoUsage, UsagePort
 from multipublish.webhooks import check_webhook_url, deliver_once, webhook_secret
 
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _Count = Callable[[], Awaitable[None]]
@@ -67,6 +72,8 @@ _STAGE_INTERVAL = 0.5
 #: Commits on the loop's SQLite connection between two WAL checkpoints on a thread (about what
 #: SQLite's own auto-checkpoint of 1,000 pages does, at eight pages a finished job).
 _CHECKPOINT_EVERY = 128
+#: Seconds before the committer opens its PostgreSQL connection again after it failed.
+_LOOP_CONN_RETRY = 5.0
 
 
 def default_worker_id() -> str:
@@ -169,6 +176,10 @@ class PublishingQueue:
         #: SQLite: the store whose writes run on the loop (``None``: every call goes to a thread).
         self._inline: JobStore | None = None
         self._inline_commits = 0
+        #: PostgreSQL: the committer's own asyncio connection (``None``: not open), and when a
+        #: failed one may be opened again.
+        self._loop_conn: AsyncConnection[Any] | None = None
+        self._loop_conn_retry = 0.0
 
     # -- the brief's API (synchronous: one transaction each) -------------------------------------
     def add_job(self, job_id: str | None, cfg: QueuedPublishConfig) -> Job:
@@ -308,6 +319,8 @@ class PublishingQueue:
         if self._inline is not None:
             self._inline.engine.dispose()
             self._inline = None
+        await self._close_loop_conn()
+        self._loop_conn_retry = 0.0
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
@@ -593,7 +606,7 @@ class PublishingQueue:
                 batch, self._finishing = self._finishing[:64], self._finishing[64:]
                 items = [(c, r, False, n) for c, r, n, _ in batch]
                 try:
-                    outcomes = await self._write(self.store.finish_many, items)
+                    outcomes = await self._finish_batch(items)
                 except Exception as exc:
                     for *_, fut in batch:
                         if not fut.done():
@@ -605,6 +618,50 @@ class PublishingQueue:
                     elif outcome is not None:
                         await self._adopt(outcome.next_claims)
                 await self._checkpoint_wal()
+
+    async def _finish_batch(
+        self, items: list[tuple[Claim, dict[str, PublishResult], bool, int]]
+    ) -> list[Outcome | None]:
+        """PostgreSQL: one function call awaited on the committer's own connection; when the
+        function declines, on SQLite, or when that connection fails, ``finish_many`` through
+        ``_write``. Repeating a finish that failed is safe: the statement is atomic, and the
+        transaction's fences see whatever of it committed."""
+        if self.store.is_pg:
+            conn = await self._open_loop_conn()
+            if conn is not None:
+                try:
+                    done = await self.store.finish_many_on(conn, items)
+                except Exception as exc:
+                    log.warning("finishing on the loop's connection failed (%s); on a thread instead",
+                                type(exc).__name__)
+                    await self._close_loop_conn()
+                    done = None
+                if done is not None:
+                    return done
+        return await self._write(self.store.finish_many, items)
+
+    async def _open_loop_conn(self) -> AsyncConnection[Any] | None:
+        """The committer's connection, opened on first use; after a failure, not again for a while
+        (its writes go to the thread pool meanwhile)."""
+        conn = self._loop_conn
+        if conn is not None and not conn.closed:
+            return conn
+        if time.monotonic() < self._loop_conn_retry:
+            return None
+        try:
+            self._loop_conn = await loop_connection(self.engine)
+        except Exception as exc:
+            log.warning("could not open the loop's database connection (%s)", type(exc).__name__)
+            self._loop_conn_retry = time.monotonic() + _LOOP_CONN_RETRY
+            return None
+        return self._loop_conn
+
+    async def _close_loop_conn(self) -> None:
+        conn, self._loop_conn = self._loop_conn, None
+        self._loop_conn_retry = time.monotonic() + _LOOP_CONN_RETRY
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
 
     async def _adopt(self, claims: list[Claim]) -> None:
         """Jobs claimed for a chain that was stopped meanwhile: run them apart, or hand them back
