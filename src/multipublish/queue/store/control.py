@@ -30,7 +30,7 @@ from multipublish.queue.store.claims import CHANNEL, request_id_for
 from multipublish.queue.store.outbox import _Outbox
 from multipublish.queue.store.rows import _fresh_result, _job_from_row, _Row, job_from_doc
 from multipublish.queue.store.statements import (
-    _ENQUEUE_RESULT_COLS,
+    _ENQUEUE_RESULT_VARYING,
     _H_ENQUEUE_PG,
     _I_JOB_SQLITE,
     _I_RESULTS_SQLITE,
@@ -117,7 +117,7 @@ class _Control(_Outbox):
         ``pg_notify``, two INSERTs, COMMIT). The NOTIFY goes out when the statement commits.
         """
         params = {**row, "c": CHANNEL, "p": payload}
-        for col in _ENQUEUE_RESULT_COLS:
+        for col in _ENQUEUE_RESULT_VARYING:
             params[f"r_{col}"] = [r[col] for r in results]
         try:
             with self._autocommit.connect() as conn:
