@@ -574,7 +574,7 @@ _H_FINISH_AND_CLAIM_PG = Hot(
     )
     .bindparams(
         *[_b(n, UTCDateTime()) for n in ("b_now", "b_exp")],
-        *[_b(n, Text()) for n in ("b_jobs", "b_w", "b_channel", "b_caps")],
+        *[_b(n, Text()) for n in ("b_jobs", "b_w", "b_channel", "b_caps", "b_final")],
     )
     .columns(*_FINISH_AND_CLAIM_TYPES)
 )
