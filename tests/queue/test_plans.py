@@ -18,6 +18,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.pool import NullPool
 
 from multipublish.platforms.base import PublishResult, PublishStatus
+from multipublish.queue import QueuedPublishConfig
 from multipublish.queue.store import Claim, JobStore
 from tests.queue.conftest import T0, queue_settings
 
@@ -306,24 +307,30 @@ def test_a_queue_table_left_mostly_dead_is_vacuumed(engine: Engine) -> None:
     assert "vacuum jobs" not in store.refresh_statistics()
 
 
-def test_the_finish_and_claim_function_reads_indexes_at_depth(engine: Engine, deep_store: JobStore) -> None:
-    """PostgreSQL: every statement inside ``mp_finish_many_and_claim`` (a worker's finish and its next
-    claim, migration 0018) reads an index at depth, shown by ``auto_explain`` with the plans the
-    function really ran, generic ones included (the plans PL/pgSQL keeps)."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("a PostgreSQL function")
+def _explaining(url: Any, extra: str) -> tuple[Engine, list[str]]:
+    """An engine whose sessions explain every statement, nested ones included (``auto_explain``),
+    and the list their plans arrive in (as notices)."""
     options = (
         "-c session_preload_libraries=auto_explain -c auto_explain.log_min_duration=0"
-        " -c auto_explain.log_nested_statements=on -c client_min_messages=log"
-        " -c plan_cache_mode=force_generic_plan"
+        f" -c auto_explain.log_nested_statements=on -c client_min_messages=log {extra}"
     )
-    explained = create_engine(engine.url, connect_args={"options": options}, poolclass=NullPool)
+    explained = create_engine(url, connect_args={"options": options}, poolclass=NullPool)
     notices: list[str] = []
 
     @event.listens_for(explained, "connect")
     def _listen(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.add_notice_handler(lambda diag: notices.append(str(diag.message_primary)))
 
+    return explained, notices
+
+
+def test_the_finish_and_claim_function_reads_indexes_at_depth(engine: Engine, deep_store: JobStore) -> None:
+    """PostgreSQL: every statement inside ``mp_finish_many_and_claim`` (a worker's finish and its next
+    claim, migration 0018) reads an index at depth, shown by ``auto_explain`` with the plans the
+    function really ran, generic ones included (the plans PL/pgSQL keeps)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL function")
+    explained, notices = _explaining(engine.url, "-c plan_cache_mode=force_generic_plan")
     try:
         lifted = queue_settings(account_concurrency=10_000, platform_concurrency={})
         # The deep store's caps exclude every waiting job (the capped shape claims nothing), then
@@ -353,5 +360,47 @@ def test_the_finish_and_claim_function_reads_indexes_at_depth(engine: Engine, de
             assert bad == [], "\n\n".join(bad)
             candidates = [p for p in inner if "ORDER BY j.priority DESC" in p]
             assert candidates and all("ix_jobs_claim_order" in p for p in candidates), candidates
+    finally:
+        explained.dispose()
+
+
+def test_the_function_reads_by_index_on_a_database_never_analysed(pg_url: str) -> None:
+    """PostgreSQL: on a new database (no statistics yet) with jobs waiting, each chained claim of
+    ``mp_finish_many_and_claim`` reads its jobs by id and their results by index. Its generic plan
+    had scanned the whole waiting index filtering by id (the status test matched the partial
+    index's predicate) and, with that fixed, hashed all of ``job_results`` (migration 0019)."""
+    url = pg_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    explained, notices = _explaining(url, "-c auto_explain.log_analyze=on")
+    try:
+        lifted = queue_settings(account_concurrency=10_000, platform_concurrency={})
+        store = JobStore(explained, settings=lifted, clock=lambda: T0)
+        for i in range(400):
+            store.add(f"j{i:03d}", QueuedPublishConfig(
+                account_id=f"a{i % 7}", platforms=["tiktok", "youtube"], video_path="/v.mp4"))
+        with explained.connect() as conn:
+            assert conn.execute(text(
+                "SELECT coalesce(max(last_analyze), max(last_autoanalyze)) FROM pg_stat_user_tables"
+                " WHERE relname IN ('jobs', 'job_results')")).scalar() is None
+        claim: Claim | None = store.claim("w", 1).claims[0]
+        notices.clear()
+        done = 0
+        while claim is not None and done < 40:
+            outcome = store.finish(claim, _published(claim), claim_next=1)
+            assert outcome is not None
+            claim = outcome.next_claims[0] if outcome.next_claims else None
+            done += 1
+        assert done == 40
+        inner = [n for n in notices if "Query Text" in n and "mp_finish_many_and_claim(" not in n]
+        claims = [p for p in inner if "WITH claimed AS" in p]
+        assert len(claims) == 40, len(claims)
+        bad = [
+            p for p in inner
+            if re.search(r"Seq Scan on (jobs|job_results)\b|Hash (Right |Left |Anti )?Join|Merge", p)
+        ]
+        assert bad == [], "\n\n".join(bad[:3])
+        for plan in claims:
+            cte = plan.split("CTE claimed", 1)[1].split("Nested Loop")[0]  # the UPDATE's own scan
+            assert cte.split("->  ", 2)[2].startswith("Index Scan using uq_jobs_id on jobs"), plan
+            assert "Rows Removed by Filter" not in cte, plan
     finally:
         explained.dispose()

@@ -17,11 +17,9 @@ Revises: 0017
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from typing import Any
-
 from alembic import op
+
+from multipublish.db.migrations.earlier import earlier_migration
 
 revision = "0018"
 down_revision = "0017"
@@ -29,17 +27,7 @@ branch_labels = None
 depends_on = None
 
 
-def _one_job_migration() -> Any:
-    """Migration 0016 (its claim, its result shape and its function, for the downgrade)."""
-    path = Path(__file__).with_name("0016_finish_and_claim.py")
-    spec = importlib.util.spec_from_file_location("mp_0016", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-OLD = _one_job_migration()
+OLD = earlier_migration("0016_finish_and_claim.py")
 #: The claim reads at most 256 candidates (0016's read 64): a batch of up to 63 freed slots
 #: (``4 * want + 4``, rounded up to a power of two) fits.
 CLAIM = OLD.CLAIM.replace("LIMIT 64 FOR UPDATE", "LIMIT 256 FOR UPDATE")
