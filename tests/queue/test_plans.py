@@ -364,11 +364,12 @@ def test_the_finish_and_claim_function_reads_indexes_at_depth(engine: Engine, de
         explained.dispose()
 
 
-def test_the_function_reads_by_index_on_a_database_never_analysed(pg_url: str) -> None:
+def test_claims_read_by_index_on_a_database_never_analysed(pg_url: str) -> None:
     """PostgreSQL: on a new database (no statistics yet) with jobs waiting, each chained claim of
-    ``mp_finish_many_and_claim`` reads its jobs by id and their results by index. Its generic plan
-    had scanned the whole waiting index filtering by id (the status test matched the partial
-    index's predicate) and, with that fixed, hashed all of ``job_results`` (migration 0019)."""
+    ``mp_finish_many_and_claim`` reads its jobs by id and their results by index, and so does the
+    dispatcher's claim of several. Their plans had scanned the whole waiting index filtering by id
+    (the status test matched the partial index's predicate) and, with that fixed, the function's
+    hashed all of ``job_results`` (migration 0019)."""
     url = pg_url.replace("postgresql://", "postgresql+psycopg://", 1)
     explained, notices = _explaining(url, "-c auto_explain.log_analyze=on")
     try:
@@ -402,5 +403,15 @@ def test_the_function_reads_by_index_on_a_database_never_analysed(pg_url: str) -
             cte = plan.split("CTE claimed", 1)[1].split("Nested Loop")[0]  # the UPDATE's own scan
             assert cte.split("->  ", 2)[2].startswith("Index Scan using uq_jobs_id on jobs"), plan
             assert "Rows Removed by Filter" not in cte, plan
+        # The dispatcher's claim of several jobs (the transaction, not the function) alike.
+        notices.clear()
+        for _ in range(10):
+            assert len(store.claim("w2", 8).claims) == 8
+        claims = [n for n in notices if "WITH claimed AS" in n]
+        assert len(claims) == 10, len(claims)
+        for plan in claims:
+            cte = plan.split("CTE claimed", 1)[1].split("CTE Scan")[0]
+            assert re.search(r"Index Scan (using|on) uq_jobs_id", cte), plan
+            assert not re.search(r"Rows Removed by Filter|Seq Scan|Hash", plan), plan
     finally:
         explained.dispose()
