@@ -347,8 +347,10 @@ async def test_same_request_id_twice_publishes_once(
 async def test_slow_answer_past_timeout_is_resolved_not_reposted(
     make_manager: MakeManager, sandbox_url: str, small_video: Path
 ) -> None:
-    manager = make_manager(http_timeout=0.3)
-    arm(sandbox_url, "linkedin", "slow", seconds=2)
+    # The status lookup after the timeout runs under the same timeout: 1 s leaves it room on a
+    # loaded machine (at 0.3 s it too timed out under a parallel test run).
+    manager = make_manager(http_timeout=1.0)
+    arm(sandbox_url, "linkedin", "slow", seconds=3)
     result = await manager.publish_to_platform(
         "acct", "linkedin", small_video, PublishConfig(title="slow"), validate=False
     )
