@@ -14,8 +14,10 @@ with ``multipublish tokens create``, then drives the API over HTTP from this pro
 
 Prints requests/s and p50/p90/p99 latency for each. The reference, run in the same script and
 interleaved with ours (two rounds each), is ``bench/bare_api.py``: a minimal FastAPI app on the same
-database under uvicorn doing one indexed SELECT (status) or one INSERT (schedule). Everything is
-deleted afterwards.
+database under uvicorn doing one indexed SELECT (status) or one INSERT (schedule). With ``wrk``
+installed, both servers are then driven by it too (10 s per phase, two rounds each, interleaved):
+the Python client needs most of a core itself, so those figures are the servers' own. Everything
+is deleted afterwards.
 """
 
 from __future__ import annotations
@@ -124,8 +126,9 @@ def start_bare(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[bytes],
 
 def run_wrk(
     label: str, url: str, token: str, tmp: Path, clients: int, body: dict[str, Any] | None = None
-) -> None:
-    """Drive ``url`` for 10 s with wrk (one thread, ``clients`` connections); print its figures."""
+) -> float:
+    """Drive ``url`` for 10 s with wrk (one thread, ``clients`` connections); print its figures and
+    return its requests/s."""
     import json
 
     script = tmp / "wrk.lua"
@@ -146,6 +149,7 @@ def run_wrk(
     errors = next((ln.strip() for ln in out.splitlines() if "Non-2xx" in ln), "non-2xx 0")
     print(f"{label:<26} {float(rps):7.1f} req/s   p50 {pct.get('50%', '?'):>8}   "
           f"p99 {pct.get('99%', '?'):>8}   {errors}")
+    return float(rps)
 
 
 def main() -> None:
@@ -257,6 +261,19 @@ def main() -> None:
                     lambda i: ("GET", f"/jobs/{ids[i % len(ids)]}", None), bare_url, token,
                 ))
                 figures["bare GET"].append(rps)
+            if shutil.which("wrk"):
+                # The Python client above needs most of a core itself on a 2-core machine; wrk
+                # (C) shows what each server gives when the load generator is not the bottleneck.
+                for rnd in (1, 2):
+                    for side, base, status, post in (
+                        ("ours", url, f"/api/publishing/jobs/{ids[0]}", "/api/publishing/publish/scheduled"),
+                        ("bare", bare_url, f"/jobs/{ids[0]}", "/jobs"),
+                    ):
+                        figures.setdefault(f"wrk {side} GET", []).append(
+                            run_wrk(f"{side} GET, wrk #{rnd}", base + status, token, tmp, args.clients))
+                        figures.setdefault(f"wrk {side} POST", []).append(
+                            run_wrk(f"{side} POST, wrk #{rnd}", base + post, token, tmp, args.clients,
+                                    body=body))
         finally:
             bare.terminate()
             bare.wait(timeout=30)
@@ -267,16 +284,14 @@ def main() -> None:
               f" {med['bare GET']:.0f} rps | {med['ours GET'] / med['bare GET']:.2f}x |")
         print(f"| REST schedule, {args.clients} connections | {med['ours POST']:.0f} rps |"
               f" {med['bare POST']:.0f} rps | {med['ours POST'] / med['bare POST']:.2f}x |")
-        print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-        if shutil.which("wrk"):
-            # The Python client above needs most of a core itself on a 2-core machine; wrk (C)
-            # shows what the server gives when the load generator is not the bottleneck.
-            run_wrk("job status (GET), wrk", f"{url}/api/publishing/jobs/{ids[0]}", token, tmp,
-                    args.clients)
-            run_wrk("schedule (POST), wrk", f"{url}/api/publishing/publish/scheduled", token, tmp,
-                    args.clients, body=body)
+        if "wrk ours GET" in med:
+            for what, key in (("job status", "GET"), ("schedule", "POST")):
+                a, b = med[f"wrk ours {key}"], med[f"wrk bare {key}"]
+                print(f"| REST {what}, {args.clients} connections, wrk | {a:.0f} rps | {b:.0f} rps |"
+                      f" {a / b:.2f}x |")
         else:
             print("(wrk not installed: apt-get install wrk for the server-bound figures)")
+        print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         stats = httpx.get(f"{url}/api/publishing/queue/stats", headers=auth, timeout=30).json()
         print(f"queue after the run: completed {stats['completed']}, pending {stats['pending']}, "
               f"processing {stats['processing']}, failed {stats['failed']}")
