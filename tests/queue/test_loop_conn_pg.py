@@ -15,6 +15,7 @@ import multipublish.queue.worker as worker_mod
 from multipublish.db import make_engine
 from multipublish.platforms.base import PublishResult
 from multipublish.queue import PublishingQueue, QueuedPublishConfig, QueueStatus
+from multipublish.queue.store import JobStore
 from tests.queue.conftest import queue_settings
 from tests.queue.publishers import RecordingPublisher
 
@@ -90,4 +91,32 @@ async def test_sqlite_opens_no_loop_connection(sqlite_url: str) -> None:
     finally:
         await queue.stop()
     assert queue.get_job("one").status == QueueStatus.COMPLETED
+    engine.dispose()
+
+
+async def test_a_declined_finish_is_not_tried_again_on_the_thread(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the function declines (here: always), the finish goes to the transaction at once;
+    planning it for the function a second time on the thread would be wasted work."""
+    planned: list[int] = []
+
+    def decline(self: JobStore, items: Any, now: Any) -> None:
+        planned.append(len(items))
+
+    monkeypatch.setattr(JobStore, "_plan_finish_and_claim", decline)
+    engine = make_engine(pg_url)
+    pub = RecordingPublisher()
+    queue = PublishingQueue(engine, pub, settings=queue_settings())
+    n = 6
+    for i in range(n):
+        queue.add_job(f"d{i}", cfg())
+    await queue.start(1)
+    try:
+        assert await queue.wait_idle(timeout=60)
+    finally:
+        await queue.stop()
+    assert [queue.get_job(f"d{i}").status for i in range(n)] == [QueueStatus.COMPLETED] * n
+    assert len(pub.calls) == n
+    assert sum(planned) == n, planned  # each job's finish planned for the function once
     engine.dispose()

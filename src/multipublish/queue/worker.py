@@ -623,9 +623,10 @@ class PublishingQueue:
         self, items: list[tuple[Claim, dict[str, PublishResult], bool, int]]
     ) -> list[Outcome | None]:
         """PostgreSQL: one function call awaited on the committer's own connection; when the
-        function declines, on SQLite, or when that connection fails, ``finish_many`` through
-        ``_write``. Repeating a finish that failed is safe: the statement is atomic, and the
-        transaction's fences see whatever of it committed."""
+        function declines or that connection fails, the transaction on a thread (the function
+        is not tried again there); SQLite: ``finish_many`` through ``_write``. Repeating a finish
+        that failed is safe: the statement is atomic, and the transaction's fences see whatever
+        of it committed."""
         if self.store.is_pg:
             conn = await self._open_loop_conn()
             if conn is not None:
@@ -638,6 +639,7 @@ class PublishingQueue:
                     done = None
                 if done is not None:
                     return done
+                return await self._write(self.store.finish_many_by_transaction, items)
         return await self._write(self.store.finish_many, items)
 
     async def _open_loop_conn(self) -> AsyncConnection[Any] | None:

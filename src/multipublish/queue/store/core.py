@@ -343,14 +343,21 @@ class JobStore(_Control, _Stats):
         we hold the lease. Slots freed are refilled by a claim in the same transaction
         (``claim_next`` per item).
         """
+        if self.is_pg and items:
+            fast = self._finish_and_claim(items, self.now())
+            if fast is not None:
+                return fast
+        return self.finish_many_by_transaction(items)
+
+    def finish_many_by_transaction(
+        self, items: Sequence[tuple[Claim, dict[str, PublishResult], bool, int]]
+    ) -> list[Outcome | None]:
+        """``finish_many`` without ``mp_finish_many_and_claim``: what the function hands back to
+        (the worker calls it after ``finish_many_on`` declined, so the function is not tried twice)."""
         now = self.now()
         out: list[Outcome | None] = [None] * len(items)
         if not items:
             return out
-        if self.is_pg:
-            fast = self._finish_and_claim(items, now)
-            if fast is not None:
-                return fast
         # On PostgreSQL a transaction that goes on to claim takes the claim's lock in its
         # finishing statement (``_CLAIM_LOCK``).
         lock = self.is_pg and any(item[3] for item in items)
