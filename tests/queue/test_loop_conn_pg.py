@@ -120,3 +120,22 @@ async def test_a_declined_finish_is_not_tried_again_on_the_thread(
     assert len(pub.calls) == n
     assert sum(planned) == n, planned  # each job's finish planned for the function once
     engine.dispose()
+
+
+async def test_a_silent_server_fails_the_loop_connect_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that accepts the TCP connection and never answers: the committer's connect gives
+    up after ``LOOP_CONNECT_TIMEOUT`` (libpq alone would wait for ever, and every finish with it)."""
+    import socket
+
+    import psycopg
+
+    from multipublish.db import engine as db_engine
+
+    monkeypatch.setattr(db_engine, "LOOP_CONNECT_TIMEOUT", 1)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{silent.getsockname()[1]}/x")
+        with pytest.raises(psycopg.OperationalError):
+            await asyncio.wait_for(db_engine.loop_connection(engine), timeout=15)
+        engine.dispose()

@@ -29,6 +29,8 @@ IDLE_PING_SECONDS = 5.0
 #: Connections kept open: as many as the API's thread pool (anyio's default, 40) runs at once, so
 #: a burst of requests does not open and close connections (SQLite: and rerun the PRAGMAs).
 POOL_SIZE = 40
+#: Seconds ``loop_connection`` waits for the server to accept a connection.
+LOOP_CONNECT_TIMEOUT = 10
 
 
 def utcnow() -> datetime:
@@ -127,11 +129,14 @@ def pg_conninfo(engine: Engine) -> str:
 async def loop_connection(engine: Engine, **kwargs: Any) -> AsyncConnection[Any] | None:
     """PostgreSQL: an asyncio connection in autocommit to ``engine``'s database, for the one-statement
     writes a worker's event loop awaits (``loop_engine``'s counterpart; ``None`` for SQLite).
-    ``kwargs`` go to psycopg (a benchmark's counting ``cursor_factory``)."""
+    ``kwargs`` go to psycopg (a benchmark's counting ``cursor_factory``). A server that does not
+    answer fails the connect after ``LOOP_CONNECT_TIMEOUT`` seconds (libpq waits for ever by
+    default), so the writes waiting for it go to the thread pool instead."""
     if engine.dialect.name != "postgresql":
         return None
     import psycopg
 
+    kwargs.setdefault("connect_timeout", LOOP_CONNECT_TIMEOUT)
     conn: AsyncConnection[Any] = await psycopg.AsyncConnection.connect(
         pg_conninfo(engine), autocommit=True, **kwargs
     )
