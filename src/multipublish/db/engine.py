@@ -68,6 +68,19 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        # pysqlite's dialect sets a level other than AUTOCOMMIT by turning the driver's implicit
+        # BEGIN back on (``isolation_level = ""``), which is what a connection returned from an
+        # ``isolation_level="AUTOCOMMIT"`` checkout gets: keep it off, as the connect listener
+        # left it, since this engine begins every transaction itself (see _sqlite_begin).
+        dialect = engine.dialect
+        set_level = dialect.set_isolation_level
+
+        def _set_level(dbapi_conn: Any, level: Any) -> None:
+            set_level(dbapi_conn, level)
+            dbapi_conn.isolation_level = None
+
+        dialect.set_isolation_level = _set_level  # type: ignore[method-assign,assignment]
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
             # On the driver's cursor: SQLAlchemy's execution path cost several times SQLite's

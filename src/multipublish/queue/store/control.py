@@ -28,15 +28,18 @@ from multipublish.queue.models import (
 from multipublish.queue.schema import jobs_archive
 from multipublish.queue.store.claims import CHANNEL, request_id_for
 from multipublish.queue.store.outbox import _Outbox
-from multipublish.queue.store.rows import _fresh_result, _job_from_row, _Row, job_from_doc
+from multipublish.queue.store.rows import _fresh_result, _job_from_row, _result_dict, _Row, job_from_doc
 from multipublish.queue.store.statements import (
     _ENQUEUE_RESULT_VARYING,
     _H_ENQUEUE_PG,
+    _H_JOB_WITH_RESULTS,
     _I_JOB_SQLITE,
     _I_RESULTS_SQLITE,
-    _S_JOB_WITH_RESULTS,
+    _N_JOB,
+    _JobRow,
+    _ResultRow,
 )
-from multipublish.queue.store.writes import _cancel_unstarted, _notify_payload, _split_joined
+from multipublish.queue.store.writes import _cancel_unstarted, _notify_payload
 
 
 class _Control(_Outbox):
@@ -170,11 +173,16 @@ class _Control(_Outbox):
 
     def get(self, job_id: str) -> Job:
         """The job and its results in one statement (the API's status read)."""
+        with self._single() as conn:
+            rows = _H_JOB_WITH_RESULTS.rows(conn, {"b_j": job_id})
+        if rows:
+            results = {
+                r[_N_JOB]: _result_dict(_ResultRow._make(r[_N_JOB:]))
+                for r in rows
+                if r[_N_JOB] is not None
+            }
+            return _job_from_row(_JobRow._make(rows[0][:_N_JOB]), results, display=True)
         with self._read() as conn:
-            rows = conn.execute(_S_JOB_WITH_RESULTS, {"b_j": job_id}).all()
-            if rows:
-                _, results = _split_joined(rows)
-                return _job_from_row(rows[0], results[job_id], display=True)
             doc = conn.execute(select(jobs_archive.c.data).where(jobs_archive.c.job_id == job_id)).scalar()
         if doc is None:
             raise NotFoundError("job", job_id)

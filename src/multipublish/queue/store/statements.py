@@ -530,12 +530,15 @@ _U_KEYS_UNKNOWN = (
 )
 
 
-#: A job with its result rows (labelled ``r_*``): one round trip for a status read.
-_S_JOB_WITH_RESULTS = (
-    select(jobs, *[c.label(f"r_{c.name}") for c in job_results.c])
+#: A job with its result rows: one round trip for a status read, on the DBAPI cursor (the API's
+#: hottest read). Each row is the job's columns (``_JobRow``) then ``_RESULT_READ``.
+_H_JOB_WITH_RESULTS = Hot(
+    select(jobs, *[job_results.c[n].label(f"r_{n}") for n in _RESULT_READ])
     .select_from(jobs.outerjoin(job_results, job_results.c.job_id == jobs.c.id))
     .where(jobs.c.id == _b("b_j"))
 )
+_JobRow = namedtuple("_JobRow", [c.name for c in jobs.c])  # type: ignore[misc]
+_N_JOB = len(jobs.c)
 
 
 def _with_results(claim: Any) -> Any:
@@ -558,7 +561,6 @@ _U_CLAIM_ONE_WITH_RESULTS_SQLITE = _U_CLAIM_ONE.returning(
     .scalar_subquery()
     .label("results")
 )
-_RESULT_COLS = [c.name for c in job_results.c]
 
 # The hot path's statements on the DBAPI cursor (``queue/rawsql.py``): the chained claim and the
 # finish of one job, what a worker at concurrency 1 sends per job.

@@ -25,7 +25,6 @@ from multipublish.queue.store.statements import (
     _R_PUBLISHED,
     _R_SUCCESS,
     _R_UPDATED,
-    _RESULT_COLS,
     _ResultRow,
 )
 
@@ -76,18 +75,6 @@ def _split_claimed(
         per_job = results.setdefault(job_id, {})
         if r[_N_CLAIMED] is not None:
             per_job[r[_N_CLAIMED]] = _result_dict(_ResultRow._make(r[_N_CLAIMED:]))
-    return by_id, results
-
-
-def _split_joined(rows: Sequence[Any]) -> tuple[dict[str, Any], dict[str, dict[str, dict[str, Any]]]]:
-    """Rows of jobs outer-joined to their results (``r_*``): the job rows and results by job id."""
-    by_id: dict[str, Any] = {}
-    results: dict[str, dict[str, dict[str, Any]]] = {}
-    for r in rows:
-        by_id.setdefault(r.id, r)
-        per_job = results.setdefault(r.id, {})
-        if r.r_platform is not None:
-            per_job[r.r_platform] = _result_dict(_Row({c: getattr(r, f"r_{c}") for c in _RESULT_COLS}))
     return by_id, results
 
 
