@@ -50,6 +50,7 @@ class Service:
     async def aclose(self) -> None:
         """Close the platform clients and, when it was made here, the engine."""
         await self.manager.aclose()
+        self.tokens.close()
         if self.owns_engine:
             self.engine.dispose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -56,3 +57,41 @@ def test_without_cache_every_request_reads_the_token(engine: Engine) -> None:
     for _ in range(3):
         assert api.verify(token) is not None
     assert len(reads) == 3
+
+
+def test_the_loop_confirms_a_cached_token_and_a_revocation_from_elsewhere_ends_it(engine: Engine) -> None:
+    """``verify_inline`` (the API's event loop) answers only for a token ``verify`` cached, and
+    re-reads the revocation counter every time: another process's revocation counts at once."""
+    api = TokenStore(engine, cache_seconds=60)
+    try:
+        token, info = api.create("inline")
+        assert api.verify_inline(token) is None  # never verified: the thread path reads the row
+        assert api.verify(token) is not None
+        reads = _token_reads(engine)
+        inline = api.verify_inline(token)
+        if engine.dialect.name == "postgresql":
+            assert inline is None  # a round trip: never made on the loop
+            return
+        assert inline is not None and inline.id == info.id
+        assert reads == []  # the token row was not read again
+        assert api.verify_inline("mpt_" + "x" * 43) is None
+        other_engine = make_engine(engine.url.render_as_string(hide_password=False))
+        try:
+            TokenStore(other_engine).revoke("inline")
+        finally:
+            other_engine.dispose()
+        assert api.verify_inline(token) is None
+        assert api.verify(token) is None
+    finally:
+        api.close()
+
+
+def test_the_loop_does_not_confirm_an_expired_cache_entry(engine: Engine) -> None:
+    api = TokenStore(engine, cache_seconds=0.05)
+    try:
+        token, _ = api.create("short")
+        assert api.verify(token) is not None
+        time.sleep(0.1)
+        assert api.verify_inline(token) is None
+    finally:
+        api.close()
