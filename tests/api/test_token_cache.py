@@ -22,6 +22,15 @@ def _token_reads(engine: Engine) -> list[str]:
     return seen
 
 
+def _revoke_elsewhere(engine: Engine, name: str) -> None:
+    """Revoke as another process does: on an engine of its own (the CLI's)."""
+    other_engine = make_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        TokenStore(other_engine).revoke(name)
+    finally:
+        other_engine.dispose()
+
+
 def test_a_cached_token_is_read_once_and_revocation_ends_it_at_once(engine: Engine) -> None:
     api = TokenStore(engine, cache_seconds=60)
     token, info = api.create("cached")
@@ -30,12 +39,7 @@ def test_a_cached_token_is_read_once_and_revocation_ends_it_at_once(engine: Engi
         verified = api.verify(token)
         assert verified is not None and verified.id == info.id
     assert len(reads) == 1
-    # Another process (its own engine, as the CLI has) revokes the token.
-    other_engine = make_engine(engine.url.render_as_string(hide_password=False))
-    try:
-        TokenStore(other_engine).revoke("cached")
-    finally:
-        other_engine.dispose()
+    _revoke_elsewhere(engine, "cached")
     assert api.verify(token) is None
     assert api.verify(token) is None
 
@@ -75,11 +79,7 @@ def test_the_loop_confirms_a_cached_token_and_a_revocation_from_elsewhere_ends_i
         assert inline is not None and inline.id == info.id
         assert reads == []  # the token row was not read again
         assert api.verify_inline("mpt_" + "x" * 43) is None
-        other_engine = make_engine(engine.url.render_as_string(hide_password=False))
-        try:
-            TokenStore(other_engine).revoke("inline")
-        finally:
-            other_engine.dispose()
+        _revoke_elsewhere(engine, "inline")
         assert api.verify_inline(token) is None
         assert api.verify(token) is None
     finally:
