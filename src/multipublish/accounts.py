@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, bindparam, delete, insert, select, update
 
 from multipublish.catalogue import PLATFORMS, UPLOAD_POST_PLATFORMS, parse_platform
 from multipublish.db import accounts, utcnow
+from multipublish.db.rawsql import Hot
 from multipublish.db.retry import retry_write, write_transaction
 from multipublish.errors import (
     ConfigurationError,
@@ -29,6 +30,12 @@ from multipublish.errors import (
 from multipublish.settings import Settings
 
 log = logging.getLogger(__name__)
+#: An account's platforms, in order (``platforms_of``: a check made by every schedule).
+_H_PLATFORMS_OF = Hot(
+    select(accounts.c.platform)
+    .where(accounts.c.account_id == bindparam("account_id"))
+    .order_by(accounts.c.platform)
+)
 
 #: Credential fields per platform: (required, optional). YouTube's ``client_secrets_file`` or
 #: ``client_id`` + ``client_secret`` is checked separately.
@@ -228,6 +235,8 @@ class AccountStore:
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self._engine = engine
+        #: One-statement reads outside any transaction (no BEGIN, COMMIT or ROLLBACK round trip).
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._settings = settings
 
     def __repr__(self) -> str:
@@ -388,13 +397,8 @@ class AccountStore:
 
     def platforms_of(self, account_id: str) -> list[str]:
         """The platforms stored under ``account_id`` (no decryption)."""
-        with self._engine.connect() as conn:
-            rows = conn.execute(
-                select(accounts.c.platform)
-                .where(accounts.c.account_id == account_id)
-                .order_by(accounts.c.platform)
-            ).all()
-        return [r.platform for r in rows]
+        with self._autocommit.connect() as conn:  # every schedule reads it
+            return [row[0] for row in _H_PLATFORMS_OF.rows(conn, {"account_id": account_id})]
 
     def remove(self, account_id: str, platform: str | None = None) -> int:
         """Delete one platform (or all) of ``account_id``; returns how many were deleted."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, select, update
 
+from multipublish.db.rawsql import Hot
 from multipublish.db.tables import jobs
-from multipublish.queue.rawsql import Hot
 from multipublish.queue.store.statements import _b
 from tests.queue.conftest import T0, MakeQueue
 from tests.queue.test_queue import cfg

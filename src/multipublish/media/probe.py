@@ -14,7 +14,7 @@ import stat
 import struct
 import threading
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -73,10 +73,13 @@ class MediaInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (the ``media`` entry of a validation report)."""
-        data = asdict(self)
+        data = {name: getattr(self, name) for name in _INFO_FIELDS}  # flat: no asdict recursion
         data["aspect_ratio"] = round(self.aspect_ratio, 4)
         data["moov_after_mdat"] = self.moov_after_mdat
         return data
+
+
+_INFO_FIELDS = tuple(f.name for f in fields(MediaInfo))
 
 
 @dataclass(slots=True)

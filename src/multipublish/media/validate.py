@@ -69,6 +69,7 @@ def validate_video_for_platforms(
     except MediaError as exc:
         media_error = exc
     report: dict[str, dict[str, Any]] = {}
+    media = info.to_dict() if info is not None else {}
     for name in names:
         rule, found = _resolve(name, rules)
         if rule is not None:
@@ -82,7 +83,7 @@ def validate_video_for_platforms(
             "valid": not found.errors,
             "errors": found.errors,
             "warnings": found.warnings,
-            "media": info.to_dict() if info is not None else {},
+            "media": dict(media),  # flat: a copy per platform, as each had its own
         }
     return report
 

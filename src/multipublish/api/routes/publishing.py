@@ -85,7 +85,7 @@ async def publish_scheduled(
     """Queue a publish for ``scheduled_time`` (or now), with priority and retries."""
 
     def add() -> Any:
-        return to_json(_schedule(state, [body], None)[0])
+        return _schedule(state, [body], None)[0].to_dict()  # JSON-safe already: no encoder pass
 
     return await idempotent(
         state, request, token, idempotency_key, body.model_dump(mode="json"), _created(add)
@@ -106,7 +106,7 @@ async def publish_batch(
 
     def add() -> Any:
         jobs = _schedule(state, list(body.jobs), "jobs")
-        return {"jobs": [to_json(j) for j in jobs], "count": len(jobs)}
+        return {"jobs": [j.to_dict() for j in jobs], "count": len(jobs)}
 
     return await idempotent(
         state, request, token, idempotency_key, body.model_dump(mode="json"), _created(add)

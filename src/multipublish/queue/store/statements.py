@@ -40,10 +40,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import TypeDecorator
 
 from multipublish.db import UTCDateTime, job_results, jobs
+from multipublish.db.rawsql import Hot
 from multipublish.errors import ErrorKind
 from multipublish.queue.models import QueueStatus
 from multipublish.queue.policy import FINAL_KIND_NAMES
-from multipublish.queue.rawsql import Hot
 from multipublish.queue.schema import jobs_archive, queue_counts, queue_state
 from multipublish.queue.store.claims import CHANNEL
 
@@ -562,7 +562,7 @@ _U_CLAIM_ONE_WITH_RESULTS_SQLITE = _U_CLAIM_ONE.returning(
     .label("results")
 )
 
-# The hot path's statements on the DBAPI cursor (``queue/rawsql.py``): the chained claim and the
+# The hot path's statements on the DBAPI cursor (``db/rawsql.py``): the chained claim and the
 # finish of one job, what a worker at concurrency 1 sends per job.
 _H_LOCK = Hot(_S_LOCK)
 _H_RESULTS_ONE = Hot(_S_RESULTS_ONE)

@@ -1,4 +1,5 @@
-"""The worker's few hot statements run on the DBAPI cursor, compiled once per dialect.
+"""Hot statements on the DBAPI cursor, compiled once per dialect: the queue worker's few, and the
+API's status and account reads.
 
 SQLAlchemy Core costs about 150 us of Python per execution (parameter construction, execution
 context, result set-up, event dispatch) against 20-200 us for the statement itself on SQLite; at
