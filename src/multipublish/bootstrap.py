@@ -50,7 +50,7 @@ class Service:
     async def aclose(self) -> None:
         """Close the platform clients and, when it was made here, the engine."""
         await self.manager.aclose()
-        self.tokens.close()
+        await self.tokens.aclose()
         if self.owns_engine:
             self.engine.dispose()
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, event
 
-from multipublish.api.tokens import TokenStore
+from multipublish.api.tokens import TokenInfo, TokenStore, hash_token
 from multipublish.db import make_engine
 
 
@@ -64,7 +66,7 @@ def test_without_cache_every_request_reads_the_token(engine: Engine) -> None:
 
 
 def test_the_loop_confirms_a_cached_token_and_a_revocation_from_elsewhere_ends_it(engine: Engine) -> None:
-    """``verify_inline`` (the API's event loop) answers only for a token ``verify`` cached, and
+    """``verify_on_loop`` (the API's event loop) answers only for a token ``verify`` cached, and
     re-reads the revocation counter every time: another process's revocation counts at once."""
     api = TokenStore(engine, cache_seconds=60)
     try:
@@ -72,18 +74,38 @@ def test_the_loop_confirms_a_cached_token_and_a_revocation_from_elsewhere_ends_i
         assert api.verify_inline(token) is None  # never verified: the thread path reads the row
         assert api.verify(token) is not None
         reads = _token_reads(engine)
-        inline = api.verify_inline(token)
-        if engine.dialect.name == "postgresql":
-            assert inline is None  # a round trip: never made on the loop
-            return
-        assert inline is not None and inline.id == info.id
+
+        async def on_loop(value: str) -> TokenInfo | None:
+            return await api.verify_on_loop(value)
+
+        async def twice_then_close() -> tuple[TokenInfo | None, TokenInfo | None]:
+            first = await api.verify_on_loop(token)
+            second = await api.verify_on_loop(token)  # the same connection, on PostgreSQL
+            await api.aclose()
+            return first, second
+
+        first, second = asyncio.run(twice_then_close())
+        assert first is not None and first.id == info.id and second == first
         assert reads == []  # the token row was not read again
-        assert api.verify_inline("mpt_" + "x" * 43) is None
+        assert asyncio.run(on_loop("mpt_" + "x" * 43)) is None
         _revoke_elsewhere(engine, "inline")
-        assert api.verify_inline(token) is None
+        assert asyncio.run(on_loop(token)) is None
         assert api.verify(token) is None
     finally:
         api.close()
+
+
+def test_the_loop_sends_to_the_thread_when_postgresql_does_not_answer(pg_url: str) -> None:
+    dead = make_engine(pg_url.rsplit("@", 1)[0] + "@127.0.0.1:1/none")  # nothing listens there
+    api = TokenStore(dead, cache_seconds=60)
+    token = "mpt_" + "y" * 43
+    info = TokenInfo(id=1, name="n", prefix=token[:12], created_at=datetime.now(UTC),
+                     last_used_at=None, revoked_at=None)
+    api._cache[hash_token(token)] = (info, time.monotonic() + 60, 0)  # as a verify had left it
+    try:
+        assert asyncio.run(api.verify_on_loop(token)) is None  # refused: the thread decides
+    finally:
+        dead.dispose()
 
 
 def test_the_loop_does_not_confirm_an_expired_cache_entry(engine: Engine) -> None:

@@ -118,13 +118,13 @@ async def current_token(
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> TokenInfo:
     """Dependency: the authenticated token. A bearer token verified moments ago is confirmed on
-    the loop when the store can do it without waiting (``TokenStore.verify_inline``); anything
-    else (a miss, a cookie, PostgreSQL, a use to record) goes to the thread pool, as a sync
-    dependency would, so a sync route then costs one hand-off to a thread per request, not two."""
+    the loop (``TokenStore.verify_on_loop``); anything else (a miss, a cookie, a use to record,
+    a failure) goes to the thread pool, as a sync dependency would, so a sync route then costs
+    one hand-off to a thread per request, not two."""
     state = get_state(request)
     header = creds.credentials if creds else None
     if header:
-        info = state.tokens.verify_inline(header)
+        info = await state.tokens.verify_on_loop(header)
         if info is not None and not _touch_due(state, info):
             return info
     return await run_in_threadpool(verify_request, state, request, header)

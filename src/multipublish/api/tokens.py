@@ -9,13 +9,15 @@ that counter in its own transaction, and every request reads it (one tiny primar
 bare DBAPI cursor, no statement compilation), so a revocation from any process refuses the very
 next request while the token row itself is read at most once per ``cache_seconds``.
 
-On SQLite that read is a library call of microseconds, so the API makes it on its event loop
-(``verify_inline``, on a connection that never waits for a lock) instead of sending every request
-to the thread pool twice; PostgreSQL's is a round trip, made on a thread as before.
+The API makes that read on its event loop instead of sending every request to the thread pool
+twice (``verify_on_loop``): on SQLite it is a library call of microseconds, made on a connection
+that never waits for a lock; on PostgreSQL it is awaited on an asyncio connection of the store's
+own. Anything else (a miss, an expired entry, a failure) goes to ``verify`` on a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -23,19 +25,21 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Engine, RowMapping, insert, or_, select, update
 
 from multipublish.api.tables import api_token_state, api_tokens
 from multipublish.db import utcnow
-from multipublish.db.engine import loop_engine
+from multipublish.db.engine import loop_connection, loop_engine
 from multipublish.errors import InputError, NotFoundError
 
 TOKEN_PREFIX = "mpt_"
 #: Verified tokens kept at most this many (the cache is cleared when it would grow past it).
 _CACHE_MAX = 10_000
 _S_VERSION = "SELECT version FROM api_token_state WHERE id = 1"
+#: Seconds before ``verify_on_loop`` tries to connect again after a failed attempt.
+_ACONN_RETRY = 5.0
 
 
 def hash_token(token: str) -> str:
@@ -82,21 +86,86 @@ class TokenStore:
         self._inline: Engine | bool | None = None
         self._inline_lock = threading.Lock()
 
+        #: PostgreSQL: ``verify_on_loop``'s connection, per event loop (a task while it connects).
+        self._aconn: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
+        self._aconn_failed_at = -_ACONN_RETRY
+
     def close(self) -> None:
         """Close ``verify_inline``'s connection (the shared engine is its owner's to dispose)."""
         inline, self._inline = self._inline, None
         if isinstance(inline, Engine):
             inline.dispose()
 
+    async def aclose(self) -> None:
+        """``close``, and ``verify_on_loop``'s PostgreSQL connection when it is this loop's."""
+        self.close()
+        held, self._aconn = self._aconn, None
+        if held is None or held[0] is not asyncio.get_running_loop():
+            return
+        task = held[1]
+        if not task.done():
+            task.cancel()
+            return
+        aconn = None if task.cancelled() or task.exception() else task.result()
+        if aconn is not None:
+            await aconn.close()
+
+    async def verify_on_loop(self, token: str | None) -> TokenInfo | None:
+        """``verify_inline`` for both databases, for a coroutine: PostgreSQL's counter is awaited
+        on an asyncio connection (no thread); ``None`` sends the caller to ``verify``."""
+        if self.engine.dialect.name != "postgresql":
+            return self.verify_inline(token)
+        hit = self._hit(token)
+        if hit is None:
+            return None
+        aconn = await self._loop_conn()
+        if aconn is None:
+            return None
+        try:
+            cur = await aconn.execute(_S_VERSION)
+            row = await cur.fetchone()
+        except Exception:  # the connection broke: the thread path answers, a new one comes later
+            self._drop_aconn()
+            return None
+        version = int(row[0]) if row else 0
+        return hit[0] if hit[2] == version else None
+
+    def _hit(self, token: str | None) -> tuple[TokenInfo, float, int] | None:
+        if self.cache_seconds <= 0 or not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+            return None
+        hit = self._cache.get(hash_token(token))
+        return None if hit is None or time.monotonic() >= hit[1] else hit
+
+    async def _loop_conn(self) -> Any:
+        """This loop's connection, connected once (concurrent callers await the same attempt);
+        ``None`` while connecting failed less than ``_ACONN_RETRY`` seconds ago."""
+        loop = asyncio.get_running_loop()
+        held = self._aconn
+        if held is None or held[0] is not loop:
+            if time.monotonic() - self._aconn_failed_at < _ACONN_RETRY:
+                return None
+            held = self._aconn = (loop, loop.create_task(loop_connection(self.engine)))
+        try:
+            return await asyncio.shield(held[1])  # a cancelled request leaves the connect running
+        except Exception:
+            self._drop_aconn()
+            self._aconn_failed_at = time.monotonic()
+            return None
+
+    def _drop_aconn(self) -> None:
+        held, self._aconn = self._aconn, None
+        if held is not None and held[1].done() and not held[1].cancelled() and not held[1].exception():
+            conn = held[1].result()
+            if conn is not None:
+                held[0].create_task(conn.close())
+
     def verify_inline(self, token: str | None) -> TokenInfo | None:
         """A cached verification of ``token`` confirmed without waiting, for an event loop: the
         revocation counter read on SQLite on a connection whose ``busy_timeout`` is 0. ``None``
         when that cannot say (PostgreSQL, not cached, expired, a lock held, an error): the caller
         runs ``verify`` on a thread, which gives the definitive answer."""
-        if self.cache_seconds <= 0 or not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
-            return None
-        hit = self._cache.get(hash_token(token))
-        if hit is None or time.monotonic() >= hit[1]:
+        hit = self._hit(token)
+        if hit is None:
             return None
         inline = self._inline
         if inline is None:
