@@ -85,7 +85,6 @@ class TokenStore:
         #: ``verify_inline``'s connection (``loop_engine``), made on first use; ``False``: none.
         self._inline: Engine | bool | None = None
         self._inline_lock = threading.Lock()
-
         #: PostgreSQL: ``verify_on_loop``'s connection, per event loop (a task while it connects).
         self._aconn: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
         self._aconn_failed_at = -_ACONN_RETRY
@@ -102,12 +101,9 @@ class TokenStore:
         held, self._aconn = self._aconn, None
         if held is None or held[0] is not asyncio.get_running_loop():
             return
-        task = held[1]
-        if not task.done():
-            task.cancel()
-            return
-        aconn = None if task.cancelled() or task.exception() else task.result()
-        if aconn is not None:
+        if not held[1].done():
+            held[1].cancel()
+        elif (aconn := _connected(held[1])) is not None:
             await aconn.close()
 
     async def verify_on_loop(self, token: str | None) -> TokenInfo | None:
@@ -154,10 +150,8 @@ class TokenStore:
 
     def _drop_aconn(self) -> None:
         held, self._aconn = self._aconn, None
-        if held is not None and held[1].done() and not held[1].cancelled() and not held[1].exception():
-            conn = held[1].result()
-            if conn is not None:
-                held[0].create_task(conn.close())
+        if held is not None and (aconn := _connected(held[1])) is not None:
+            held[0].create_task(aconn.close())
 
     def verify_inline(self, token: str | None) -> TokenInfo | None:
         """A cached verification of ``token`` confirmed without waiting, for an event loop: the
@@ -287,6 +281,13 @@ class TokenStore:
         if not count:
             raise NotFoundError("active token", ident)
         return int(count)
+
+
+def _connected(task: asyncio.Task[Any]) -> Any:
+    """The connection a finished connect task made, or ``None`` (not done, cancelled, failed)."""
+    if not task.done() or task.cancelled() or task.exception() is not None:
+        return None
+    return task.result()
 
 
 def _read_version(engine: Engine) -> int:

@@ -60,9 +60,8 @@ class _Base:
 
     def _single(self) -> Connection:
         """A connection for one statement outside any transaction (a single statement reads one
-        snapshot on both databases): no ``BEGIN`` and no ``COMMIT`` round trip. SQLite's driver
-        connections are in autocommit already (``db/engine.py`` begins transactions itself)."""
-        return (self._autocommit if self.is_pg else self.engine).connect()
+        snapshot on both databases): no ``BEGIN`` and no ``COMMIT`` round trip."""
+        return self._autocommit.connect()
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
