@@ -235,8 +235,13 @@ class AccountStore:
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self._engine = engine
-        #: One-statement reads outside any transaction (no BEGIN, COMMIT or ROLLBACK round trip).
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        #: One-statement reads outside any transaction (no BEGIN, COMMIT or ROLLBACK round trip):
+        #: PostgreSQL's AUTOCOMMIT; SQLite's driver connections are in autocommit already.
+        self._single = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
         self._settings = settings
 
     def __repr__(self) -> str:
@@ -397,7 +402,7 @@ class AccountStore:
 
     def platforms_of(self, account_id: str) -> list[str]:
         """The platforms stored under ``account_id`` (no decryption)."""
-        with self._autocommit.connect() as conn:  # every schedule reads it
+        with self._single.connect() as conn:  # every schedule reads it
             return [row[0] for row in _H_PLATFORMS_OF.rows(conn, {"account_id": account_id})]
 
     def remove(self, account_id: str, platform: str | None = None) -> int:

@@ -60,8 +60,10 @@ class _Base:
 
     def _single(self) -> Connection:
         """A connection for one statement outside any transaction (a single statement reads one
-        snapshot on both databases): no ``BEGIN`` and no ``COMMIT`` round trip."""
-        return self._autocommit.connect()
+        snapshot on both databases): no ``BEGIN`` and no ``COMMIT`` round trip. SQLite's driver
+        connections are in autocommit already (``db/engine.py`` begins transactions itself), and an
+        ``AUTOCOMMIT`` checkout there would cost more than the read (its reset runs a PRAGMA)."""
+        return (self._autocommit if self.is_pg else self.engine).connect()
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
