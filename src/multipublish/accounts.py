@@ -18,6 +18,7 @@ from sqlalchemy import Engine, bindparam, delete, insert, select, update
 
 from multipublish.catalogue import PLATFORMS, UPLOAD_POST_PLATFORMS, parse_platform
 from multipublish.db import accounts, utcnow
+from multipublish.db.engine import single_statement
 from multipublish.db.rawsql import Hot
 from multipublish.db.retry import retry_write, write_transaction
 from multipublish.errors import (
@@ -235,13 +236,8 @@ class AccountStore:
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self._engine = engine
-        #: One-statement reads outside any transaction (no BEGIN, COMMIT or ROLLBACK round trip):
-        #: PostgreSQL's AUTOCOMMIT; SQLite's driver connections are in autocommit already.
-        self._single = (
-            engine.execution_options(isolation_level="AUTOCOMMIT")
-            if engine.dialect.name == "postgresql"
-            else engine
-        )
+        #: One-statement reads outside any transaction (no BEGIN, COMMIT or ROLLBACK round trip).
+        self._single = single_statement(engine)
         self._settings = settings
 
     def __repr__(self) -> str:

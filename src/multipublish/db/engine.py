@@ -107,6 +107,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+def single_statement(engine: Engine) -> Engine:
+    """``engine`` for reads of one statement outside any transaction (a single statement reads one
+    snapshot on both databases): no ``BEGIN`` and no ``COMMIT`` round trip. PostgreSQL: in
+    ``AUTOCOMMIT``. SQLite: as it is, its driver connections being in autocommit already (this
+    module begins transactions itself); an ``AUTOCOMMIT`` checkout there would cost more than the
+    read (its reset runs a PRAGMA)."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
 def loop_engine(engine: Engine, **kwargs: Any) -> Engine | None:
     """A one-connection engine on ``engine``'s SQLite file for short writes made on an event loop.
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from multipublish.db import jobs, utcnow
+from multipublish.db.engine import single_statement
 from multipublish.errors import ConflictError, NotFoundError
 from multipublish.queue.models import Job, as_utc
 from multipublish.queue.schema import jobs_archive
@@ -42,6 +43,7 @@ class _Base:
         self._next_recovery: datetime | None = None
         #: The same pool; connections from it run each statement as its own transaction.
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._single_engine = single_statement(engine)
 
     # -- plumbing -------------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -59,11 +61,8 @@ class _Base:
                 yield conn
 
     def _single(self) -> Connection:
-        """A connection for one statement outside any transaction (a single statement reads one
-        snapshot on both databases): no ``BEGIN`` and no ``COMMIT`` round trip. SQLite's driver
-        connections are in autocommit already (``db/engine.py`` begins transactions itself), and an
-        ``AUTOCOMMIT`` checkout there would cost more than the read (its reset runs a PRAGMA)."""
-        return (self._autocommit if self.is_pg else self.engine).connect()
+        """A connection for one statement outside any transaction (``db.engine.single_statement``)."""
+        return self._single_engine.connect()
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
