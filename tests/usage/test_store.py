@@ -236,3 +236,23 @@ def test_the_calls_an_attempt_reports_are_what_it_is_charged(engine: Engine, clo
     with engine.connect() as conn:
         units = conn.execute(select(usage_records.c.quota_units).order_by(usage_records.c.id)).scalars().all()
     assert units == [109, 1]
+
+
+def test_a_429_without_rate_headers_blocks_until_its_retry_after_and_no_longer(
+    engine: Engine, clock: FakeClock
+) -> None:
+    """The window a bare 429 leaves (no ``X-RateLimit-*``: its limit is unknown, stored as 0)
+    ends at its Retry-After; it used to start again for a minute at every check."""
+    gate = QuotaGate(UsageStore(engine, Settings(upload_post_monthly_limit=10), clock=clock))
+    d = gate.reserve("acct", "tiktok")
+    limited = failed("tiktok", ErrorKind.RATE_LIMITED)
+    limited.retry_after = 20.0
+    gate.settle(d.reservation, "acct", limited)
+    blocked = gate.reserve("acct", "tiktok")
+    assert not blocked.allowed and blocked.rate_limited
+    assert blocked.wait_until == clock() + timedelta(seconds=20)
+    clock.advance(seconds=21)
+    assert gate.check("acct", "tiktok").allowed
+    assert gate.reserve("acct", "tiktok").allowed
+    clock.advance(minutes=5)
+    assert gate.reserve("acct", "instagram").allowed

@@ -42,9 +42,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from multipublish import catalogue
 from multipublish.db import ensure_schema
+from multipublish.db.engine import single_statement
 from multipublish.errors import ErrorKind
 from multipublish.platforms.base import PublishConfig, PublishResult, PublishStatus
 from multipublish.settings import YOUTUBE_UNIT_COSTS, Settings
+from multipublish.usage import hot
 from multipublish.usage.models import (
     UPLOAD_POST,
     UPLOAD_POST_RATE,
@@ -112,6 +114,10 @@ class UsageStore:
         self._clock = clock or (lambda: datetime.now(UTC))
         #: account id -> (its YouTube counters' owner, when read): see :meth:`quota_key`.
         self._keys: dict[str, tuple[str, float]] = {}
+        self._single = single_statement(engine)
+        #: Whether the common case takes one statement (``usage.hot``); off, everything takes the
+        #: general path (the tests compare the two).
+        self.in_place = True
         ensure_schema(engine)
 
     def quota_key(self, account_id: str, bucket: str) -> str:
@@ -305,13 +311,15 @@ class UsageStore:
         return QuotaDecision(allowed=True, wait_until=None, reason="within quota")
 
     def _rate_row(self, conn: Connection, account_id: str, platform: str, now: datetime) -> _Row | None:
-        """The observed upload-post rate-limit window, if the service ever reported one."""
+        """The observed upload-post rate-limit window, if the service ever reported one.
+
+        As stored, not rolled over: a window blocks until its reset time and not after it. A roll
+        over would start a new one-minute window of ``limit`` calls, and the window a 429 without
+        rate headers leaves has a limit of 0, so it blocked the account for good, one minute at a
+        time."""
         if quota_bucket(platform) != UPLOAD_POST:
             return None
-        r = self._read(conn, account_id, UPLOAD_POST_RATE)
-        if r is not None:
-            self._roll_over(r, now)
-        return r
+        return self._read(conn, account_id, UPLOAD_POST_RATE)
 
     @staticmethod
     def _read(conn: Connection, account_id: str, bucket: str) -> _Row | None:
@@ -370,6 +378,9 @@ class UsageStore:
                     account_id=account_id, platform=platform, charges=(), reserved_at=now
                 ),
             )
+        reservation = Reservation(account_id=account_id, platform=platform, charges=charges, reserved_at=now)
+        if self._reserve_in_place(account_id, platform, charges, now):
+            return QuotaDecision(allowed=True, wait_until=None, reason="reserved", reservation=reservation)
         with self._write() as conn:
             rows = {b: self._lock(conn, account_id, b, now) for b in sorted({c.bucket for c in charges})}
             rate = self._rate_row(conn, account_id, platform, now)
@@ -380,8 +391,29 @@ class UsageStore:
                 row = rows[charge.bucket]
                 row.used += charge.amount
                 self._save(conn, row, now)
-        reservation = Reservation(account_id=account_id, platform=platform, charges=charges, reserved_at=now)
         return QuotaDecision(allowed=True, wait_until=None, reason="reserved", reservation=reservation)
+
+    def _reserve_in_place(
+        self, account_id: str, platform: str, charges: Sequence[Charge], now: datetime
+    ) -> bool:
+        """Take a single charge in one statement where nothing but the charge changes
+        (``usage.hot.RESERVE``); ``False``: nothing was written, the general path decides."""
+        if not self.in_place or len(charges) != 1:
+            return False
+        (charge,) = charges
+        bucket = charge.bucket
+        params = {
+            "amount": charge.amount,
+            "now": now,
+            "owner": self.quota_key(account_id, bucket),
+            "bucket": bucket,
+            "configured": self.configured_limit(account_id, bucket),
+            "account": account_id,
+            # the rate window is upload-post's (``_rate_row``); no counter has an empty name
+            "rate": UPLOAD_POST_RATE if quota_bucket(platform) == UPLOAD_POST else "",
+        }
+        with self._single.connect() as conn:
+            return hot.RESERVE.run(conn, params) == 1
 
     def spend(
         self, account_id: str, bucket: str, amount: int, now: datetime | None = None
@@ -517,6 +549,13 @@ class UsageStore:
             "currency": self.settings.usage_currency,
             "fixes": _fixes(result),
         }
+        figures = self._figures_in_place(account_id, platform, result, now)
+        if figures is not None and not any(deltas.values()):
+            with self._write() as conn:
+                (row,) = hot.RECORD.rows(conn, values)
+                for params in figures:
+                    hot.SERVICE_FIGURES.run(conn, params)
+            return int(row[0])
         with self._write() as conn:
             record_id = conn.execute(usage_records.insert().values(**values)).inserted_primary_key
             self._apply(conn, account_id, deltas, now)  # counters count even when not enforced
@@ -530,6 +569,49 @@ class UsageStore:
         now = _utc(now or self.now())
         with self._write() as conn:
             self._apply_service_figures(conn, account_id, platform, result, now)
+
+    def _figures_in_place(
+        self, account_id: str, platform: str, result: PublishResult, now: datetime
+    ) -> list[dict[str, Any]] | None:
+        """The upserts (``usage.hot.SERVICE_FIGURES``) that write what ``_apply_service_figures``
+        would, when the service's figures are complete; ``None`` when a counter's new values
+        depend on its row (a partial report, a 429's window, a quota refusal)."""
+        bucket = quota_bucket(platform)
+        if not self.in_place or result.error_kind == ErrorKind.QUOTA:
+            return None
+        out: list[dict[str, Any]] = []
+        if bucket != UPLOAD_POST:
+            return out
+        if result.error_kind == ErrorKind.RATE_LIMITED and result.retry_after:
+            return None
+        usage = _find_usage(result.details)
+        if usage is not None:
+            count, limit, last_reset = usage
+            if count is None or limit is None:
+                return None
+            reset_at = upload_post_reset(now, last_reset)
+            out.append(self._figures(account_id, UPLOAD_POST, limit, count, reset_at, now))
+        rate = _find_rate_limit(result.details)
+        if rate is not None:
+            r_limit, r_remaining, r_reset = rate
+            if r_limit is None or r_remaining is None or r_reset is None:
+                return None
+            used = max(0, r_limit - r_remaining)
+            out.append(self._figures(account_id, UPLOAD_POST_RATE, r_limit, used, r_reset, now))
+        return out
+
+    def _figures(
+        self, account_id: str, bucket: str, limit: int, used: int, reset_at: datetime, now: datetime
+    ) -> dict[str, Any]:
+        return {
+            "owner": self.quota_key(account_id, bucket),
+            "bucket": bucket,
+            "limit": limit,
+            "used": used,
+            "remaining": max(0, limit - used),
+            "reset_at": reset_at,
+            "now": now,
+        }
 
     def _apply_service_figures(
         self, conn: Connection, account_id: str, platform: str, result: PublishResult, now: datetime
