@@ -117,3 +117,39 @@ def test_the_loop_does_not_confirm_an_expired_cache_entry(engine: Engine) -> Non
         assert api.verify_inline(token) is None
     finally:
         api.close()
+
+
+def test_concurrent_requests_share_counter_reads_and_a_revocation_between_rounds_counts(
+    pg_url: str,
+) -> None:
+    """On PostgreSQL the callers that arrive while a counter read is in flight share the next one:
+    far fewer reads than requests, and a revocation committed after a read began still refuses
+    every request that arrives after it."""
+    engine = make_engine(pg_url)
+    api = TokenStore(engine, cache_seconds=60)
+    try:
+        token, info = api.create("shared")
+        assert api.verify(token) is not None
+
+        async def burst() -> tuple[list[TokenInfo | None], int]:
+            answers = await asyncio.gather(*(api.verify_on_loop(token) for _ in range(50)))
+            return list(answers), api.version_reads
+
+        async def revoke_during_a_round() -> tuple[TokenInfo | None, TokenInfo | None]:
+            before = asyncio.ensure_future(api.verify_on_loop(token))  # its round begins first
+            for _ in range(3):
+                await asyncio.sleep(0)
+            _revoke_elsewhere(engine, "shared")  # committed while that round may be in flight
+            after = await api.verify_on_loop(token)  # arrived after the commit: must see it
+            result = await before, after
+            await api.aclose()
+            return result
+
+        answers, reads = asyncio.run(burst())
+        assert all(a is not None and a.id == info.id for a in answers)
+        assert 1 <= reads <= 3  # one round for the first caller, one for all who came meanwhile
+        _, after = asyncio.run(revoke_during_a_round())
+        assert after is None
+    finally:
+        api.close()
+        engine.dispose()

@@ -88,6 +88,10 @@ class TokenStore:
         #: PostgreSQL: ``verify_on_loop``'s connection, per event loop (a task while it connects).
         self._aconn: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
         self._aconn_failed_at = -_ACONN_RETRY
+        #: PostgreSQL: the counter reads ``verify_on_loop``'s callers share (per event loop).
+        self._reads: _SharedReads | None = None
+        #: Counter reads made by ``verify_on_loop`` (one per round, however many requests share it).
+        self.version_reads = 0
 
     def close(self) -> None:
         """Close ``verify_inline``'s connection (the shared engine is its owner's to dispose)."""
@@ -98,6 +102,9 @@ class TokenStore:
     async def aclose(self) -> None:
         """``close``, and ``verify_on_loop``'s PostgreSQL connection when it is this loop's."""
         self.close()
+        reads, self._reads = self._reads, None
+        if reads is not None and reads.task is not None and reads.loop is asyncio.get_running_loop():
+            reads.task.cancel()
         held, self._aconn = self._aconn, None
         if held is None or held[0] is not asyncio.get_running_loop():
             return
@@ -114,17 +121,56 @@ class TokenStore:
         hit = self._hit(token)
         if hit is None:
             return None
-        aconn = await self._loop_conn()
-        if aconn is None:
-            return None
         try:
-            cur = await aconn.execute(_S_VERSION)
-            row = await cur.fetchone()
-        except Exception:  # the connection broke: the thread path answers, a new one comes later
-            self._drop_aconn()
+            version = await self._shared_version()
+        except Exception:  # no connection, or it broke: the thread path answers
             return None
-        version = int(row[0]) if row else 0
         return hit[0] if hit[2] == version else None
+
+    async def _shared_version(self) -> int:
+        """The counter as read by a query that began after this call, shared by every caller
+        that arrived while the previous read was in flight.
+
+        Why: at 50 concurrent requests a read each queued them all on the one connection and was
+        a third of the event loop's time per request. Sharing a read that began before a caller
+        arrived would let a revocation committed in between pass; a caller therefore waits for
+        the next round, which begins when the current one ends, so revocation stays immediate.
+        """
+        loop = asyncio.get_running_loop()
+        reads = self._reads
+        if reads is None or reads.loop is not loop:
+            reads = self._reads = _SharedReads(loop)
+        if reads.next is None:
+            reads.next = loop.create_future()
+            if reads.task is None:
+                reads.task = loop.create_task(self._read_rounds(reads))
+        return await asyncio.shield(reads.next)
+
+    async def _read_rounds(self, reads: _SharedReads) -> None:
+        """Read the counter for each round that has callers waiting, one round at a time."""
+        current: asyncio.Future[int] | None = None
+        try:
+            while reads.next is not None:
+                current, reads.next = reads.next, None  # later callers wait for the next round
+                aconn = await self._loop_conn()
+                if aconn is None:
+                    current.set_exception(ConnectionError("no connection for the token counter"))
+                    continue
+                self.version_reads += 1
+                try:
+                    cur = await aconn.execute(_S_VERSION)
+                    row = await cur.fetchone()
+                except Exception as exc:  # broken: a new connection comes later
+                    self._drop_aconn()
+                    current.set_exception(exc)
+                    continue
+                current.set_result(int(row[0]) if row else 0)
+        finally:
+            reads.task = None
+            for fut in (current, reads.next):  # cancelled (the loop closing): nobody hangs
+                if fut is not None and not fut.done():
+                    fut.set_exception(ConnectionError("the token counter read was cancelled"))
+            reads.next = None
 
     def _hit(self, token: str | None) -> tuple[TokenInfo, float, int] | None:
         if self.cache_seconds <= 0 or not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
@@ -281,6 +327,18 @@ class TokenStore:
         if not count:
             raise NotFoundError("active token", ident)
         return int(count)
+
+
+class _SharedReads:
+    """One event loop's rounds of counter reads (``TokenStore._shared_version``)."""
+
+    __slots__ = ("loop", "next", "task")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        #: The round the callers arriving now wait for (not begun yet); ``None``: nobody waits.
+        self.next: asyncio.Future[int] | None = None
+        self.task: asyncio.Task[None] | None = None
 
 
 def _connected(task: asyncio.Task[Any]) -> Any:
