@@ -220,6 +220,27 @@ def main() -> None:
             if time.monotonic() > deadline or server.poll() is not None:
                 raise SystemExit("the server did not become ready")
             time.sleep(0.2)
+        if args.in_process_sandbox:
+            sandbox_url = next(
+                ln.split(": ", 1)[1].strip() for ln in log.read_text().splitlines()
+                if ln.startswith("sandbox platforms: ")
+            )
+        else:
+            sandbox_url = env["MULTIPUBLISH_SANDBOX_URL"]
+        # The sandbox's upload-post plan allows 1,000 uploads a month and 1,000 requests a minute
+        # (like a real plan): the first 500 two-platform jobs would use it up and the workers sit
+        # idle for the rest of the run. Lifted, so "workers on" means they publish throughout.
+        for _ in range(150):
+            try:
+                httpx.post(
+                    f"{sandbox_url}/_sandbox/config", timeout=30,
+                    json={"plan_limit": 10**9, "rate_limit_per_minute": 10**9, "store_media": False},
+                ).raise_for_status()
+                break
+            except httpx.ConnectError:  # the sandbox process is still starting
+                time.sleep(0.2)
+        else:
+            raise SystemExit("the sandbox did not become ready")
         auth = {"Authorization": f"Bearer {token}"}
         for platform in ("tiktok", "linkedin"):
             httpx.post(
