@@ -51,6 +51,7 @@ class Service:
         """Close the platform clients and, when it was made here, the engine."""
         await self.manager.aclose()
         await self.tokens.aclose()
+        self.queue.close()
         if self.owns_engine:
             self.engine.dispose()
 

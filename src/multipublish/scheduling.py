@@ -113,6 +113,28 @@ def prepare(
     return queued_config(body, video, config)
 
 
+def prepare_on_loop(
+    body: ScheduledPublishCreate, roots: list[Path] | None, manager: PublishingManager
+) -> QueuedPublishConfig | None:
+    """``prepare`` for a coroutine when none of its checks can wait: ``None`` (nothing checked
+    yet) for a video by URL (a ``HEAD`` request), a file whose probe is not cached (opening it
+    takes tens of milliseconds), ``auto_fix`` (planning may probe further) or a webhook (its host
+    is resolved); the caller then runs ``prepare`` on a thread. What is left is ``stat`` calls
+    and one indexed read, which a SQLite reader in WAL mode or PostgreSQL answers without waiting
+    for writers. The same errors as ``prepare`` otherwise."""
+    from multipublish.media.probe import is_cached
+    from multipublish.media.remote import video_url_of
+
+    if body.auto_fix or body.webhook_url is not None or video_url_of(body.video_path) is not None:
+        return None
+    video, config = publish_config(body, roots)
+    if not isinstance(video, Path) or config.video_url is not None or not is_cached(video):
+        return None
+    check_accounts(manager, body.account_id, list(body.platforms))
+    check_video(manager, video, list(body.platforms), config)
+    return queued_config(body, video, config)
+
+
 def schedule_batch(
     items: list[ScheduledPublishCreate],
     *,

@@ -1,8 +1,9 @@
-"""SQLite: the workers' hot writes run on the event loop, on a connection that never waits.
+"""SQLite: the workers' hot writes and the API's enqueue run on the event loop, on a connection
+that never waits.
 
 A lock held elsewhere (another process's transaction) must not stall the loop: the write goes to
-a thread that waits for it. The loop's connection never checkpoints at commit, so the committer
-does it on a thread: the WAL file must stay bounded over a long drain.
+a thread that waits for it (an enqueue first sleeps on the loop a moment and tries again). The WAL
+file must stay bounded over a long drain.
 """
 
 from __future__ import annotations
@@ -10,10 +11,14 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from multipublish.db import make_engine
+from multipublish.errors import ConflictError
 from multipublish.platforms.base import PublishResult
 from multipublish.queue import PublishingQueue, QueuedPublishConfig, QueueStatus
 from tests.queue.conftest import queue_settings
@@ -89,3 +94,73 @@ async def test_the_wal_stays_bounded_over_a_long_drain(sqlite_url: str, tmp_path
     # Each finished job writes about eight pages (4 KiB each): without checkpoints the drain alone
     # would leave the file near 33 MB; with one every 128 commits it is reused from the start.
     assert grown < 12 * 1024 * 1024, grown
+
+
+async def _gaps_while(fut: asyncio.Future[Any]) -> float:
+    """The longest the loop went without running this coroutine while ``fut`` was pending."""
+    loop = asyncio.get_running_loop()
+    worst = 0.0
+    while not fut.done():
+        t = loop.time()
+        await asyncio.sleep(0.005)
+        worst = max(worst, loop.time() - t)
+    return worst
+
+
+@pytest.fixture
+def locked_queue(sqlite_url: str) -> Iterator[tuple[PublishingQueue, sqlite3.Connection]]:
+    """A queue on SQLite, and another connection to hold its write lock as another process does."""
+    engine = make_engine(sqlite_url)
+    queue = PublishingQueue(engine, RecordingPublisher(), settings=queue_settings())
+    other = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    yield queue, other
+    other.close()
+    queue.close()
+    engine.dispose()
+
+
+async def test_an_enqueue_on_the_loop_waits_out_a_short_lock_without_stalling_it(
+    locked_queue: tuple[PublishingQueue, sqlite3.Connection],
+) -> None:
+    queue, other = locked_queue
+    first = await queue.add_job_on_loop("free", cfg())
+    assert first is not None and first.status == QueueStatus.PENDING
+    other.execute("BEGIN IMMEDIATE")  # another process's write, for less than the patience
+    add = asyncio.ensure_future(queue.add_job_on_loop("short", cfg()))
+    asyncio.get_running_loop().call_later(0.02, other.execute, "COMMIT")
+    worst = await _gaps_while(add)
+    job = add.result()
+    assert job is not None and job.id == "short"
+    assert worst < 0.5, worst  # SQLite's busy handler on the loop would have slept it through
+    assert queue.get_job("short").status == QueueStatus.PENDING
+    # A duplicate id is refused as by add_job, and nothing else was written.
+    with pytest.raises(ConflictError):
+        await queue.add_job_on_loop("short", cfg())
+    assert queue.get_queue_stats()["total"] == 2
+
+
+async def test_an_enqueue_on_the_loop_declines_a_long_lock_and_writes_nothing(
+    locked_queue: tuple[PublishingQueue, sqlite3.Connection],
+) -> None:
+    queue, other = locked_queue
+    other.execute("BEGIN IMMEDIATE")
+    add = asyncio.ensure_future(queue.add_job_on_loop("long", cfg()))
+    worst = await _gaps_while(add)
+    assert add.result() is None  # the caller goes to a thread that waits
+    assert worst < 0.5, worst
+    other.execute("COMMIT")
+    assert queue.get_queue_stats()["total"] == 0
+    assert queue.add_job("long", cfg()).id == "long"  # the thread path, once
+    assert queue.get_queue_stats()["total"] == 1
+
+
+async def test_postgresql_enqueues_on_a_thread(pg_url: str) -> None:
+    engine = make_engine(pg_url)
+    queue = PublishingQueue(engine, RecordingPublisher(), settings=queue_settings())
+    try:
+        assert not queue.writes_on_loop
+        assert await queue.add_job_on_loop("pg", cfg()) is None
+        assert queue.get_queue_stats()["total"] == 0
+    finally:
+        queue.close()
+        engine.dispose()

@@ -120,19 +120,30 @@ def single_statement(engine: Engine) -> Engine:
     return engine
 
 
-def loop_engine(engine: Engine, **kwargs: Any) -> Engine | None:
-    """A one-connection engine on ``engine``'s SQLite file for short writes made on an event loop.
-
-    Its connection never waits: a lock held elsewhere fails at once (``busy_timeout`` 0; the caller
-    runs the write on a thread instead), and its commits never checkpoint the WAL (the checkpoint's
-    fsync would stall the loop; ``checkpoint_wal`` runs it on a thread). ``None`` for PostgreSQL, or
-    for a database that is not a plain file (another engine would open another database).
-    ``kwargs`` go to ``make_engine`` (a benchmark's counting ``connect_args``).
-    """
+def loop_engine_possible(engine: Engine) -> bool:
+    """Whether ``loop_engine`` gives an engine for ``engine`` (SQLite in a plain file)."""
     url = engine.url
     db = url.database or ""
-    if url.get_backend_name() != "sqlite" or not db or db == ":memory:" or db.startswith("file:"):
+    return url.get_backend_name() == "sqlite" and bool(db) and db != ":memory:" and not db.startswith("file:")
+
+
+def loop_engine(engine: Engine, **kwargs: Any) -> Engine | None:
+    """A one-connection engine on ``engine``'s SQLite file for short statements made on an event loop.
+
+    Its connection never waits: a lock held elsewhere fails at once (``busy_timeout`` 0; the caller
+    runs the statement on a thread instead). ``None`` for PostgreSQL, or for a database that is not
+    a plain file (another engine would open another database). ``kwargs`` go to ``make_engine``
+    (a benchmark's counting ``connect_args``).
+
+    Its commits keep SQLite's auto-checkpoint (every 1,000 WAL pages, about 7 ms of copying and
+    fsyncs here, once per 100 or so enqueues), run on the loop. A checkpoint on a thread instead
+    would not stall the loop, but it races the loop's reads and writes, rarely reaches the end of
+    the WAL, and the file then grows: measured under wrk's POSTs, the WAL reached 9 to 14 MB
+    against 4 MB, and the server answered 440-630 requests/s against 750-1,080.
+    """
+    if not loop_engine_possible(engine):
         return None
+    url = engine.url
     inline = make_engine(
         url.render_as_string(hide_password=False), pool_size=1, max_overflow=0, **kwargs
     )
@@ -141,7 +152,6 @@ def loop_engine(engine: Engine, **kwargs: Any) -> Engine | None:
     def _never_wait(dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA busy_timeout=0")
-        cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
 
     return inline
@@ -167,18 +177,6 @@ async def loop_connection(engine: Engine, **kwargs: Any) -> AsyncConnection[Any]
         pg_conninfo(engine), autocommit=True, **kwargs
     )
     return conn
-
-
-def checkpoint_wal(engine: Engine) -> None:
-    """A passive WAL checkpoint (never waits for readers or writers), for what ``loop_engine``'s
-    commits leave to be copied back into the database file."""
-    raw = engine.raw_connection()
-    try:
-        cur = raw.cursor()
-        cur.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        cur.close()
-    finally:
-        raw.close()
 
 
 def _ping_when_idle(engine: Engine) -> None:

@@ -115,6 +115,17 @@ def cache_clear() -> None:
         _cache_counts.update(hits=0, misses=0)
 
 
+def is_cached(path: str | Path) -> bool:
+    """Whether ``probe(path)`` would answer from the cache (one ``stat``, no counts): a caller on
+    an event loop probes only then, since opening a video takes tens of milliseconds."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return False
+    with _cache_lock:
+        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) in _cache
+
+
 def probe(path: str | Path) -> MediaInfo:
     """Probe ``path``; raise ``MediaError(path, reason)`` when it is not a readable video.
 

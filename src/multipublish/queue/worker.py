@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import httpx
 from sqlalchemy import Engine
@@ -33,7 +33,7 @@ from sqlalchemy.orm import sessionmaker
 
 from multipublish.catalogue import post_type_part
 from multipublish.db import ensure_schema, make_engine, utcnow
-from multipublish.db.engine import checkpoint_wal, loop_connection, loop_engine
+from multipublish.db.engine import loop_connection
 from multipublish.errors import (
     ConfigurationError,
     ConflictError,
@@ -50,6 +50,7 @@ from multipublish.platforms.base import (
     PublishResult,
     PublishStatus,
 )
+from multipublish.queue.loop_writes import LoopWrites
 from multipublish.queue.models import Job, QueuedPublishConfig, QueueStatus
 from multipublish.queue.notify import Waker, listen
 from multipublish.queue.store import CHANNEL, Claim, ClaimBatch, JobStore, Outcome, PlatformTask
@@ -69,9 +70,6 @@ _Count = Callable[[], Awaitable[None]]
 _DB_ATTEMPTS = 7
 #: Seconds between two writes of a preparation's progress.
 _STAGE_INTERVAL = 0.5
-#: Commits on the loop's SQLite connection between two WAL checkpoints on a thread (about what
-#: SQLite's own auto-checkpoint of 1,000 pages does, at eight pages a finished job).
-_CHECKPOINT_EVERY = 128
 #: Seconds before the committer opens its PostgreSQL connection again after it failed.
 _LOOP_CONN_RETRY = 5.0
 
@@ -150,6 +148,9 @@ class PublishingQueue:
         self.manager = manager
         self.clock = clock or utcnow
         self.store = JobStore(self.engine, settings=self.settings, clock=self.clock)
+        self._loop_writes: LoopWrites[JobStore] = LoopWrites(
+            self.engine, lambda inline: JobStore(inline, settings=self.settings, clock=self.clock)
+        )
         #: The due time the last idle wait saw (a due job seen twice is locked elsewhere).
         self._due_seen: datetime | None = None
         self.worker_id = worker_id or default_worker_id()
@@ -173,9 +174,6 @@ class PublishingQueue:
         self._finishing: list[
             tuple[Claim, dict[str, PublishResult], int, asyncio.Future[Outcome | None]]
         ] = []
-        #: SQLite: the store whose writes run on the loop (``None``: every call goes to a thread).
-        self._inline: JobStore | None = None
-        self._inline_commits = 0
         #: PostgreSQL: the committer's own asyncio connection (``None``: not open), and when a
         #: failed one may be opened again.
         self._loop_conn: AsyncConnection[Any] | None = None
@@ -195,7 +193,30 @@ class PublishingQueue:
                     "account's entry in MULTIPUBLISH_WEBHOOK_SECRETS first",
                 )
             check_webhook_url(cfg.webhook_url, self.settings)
-        job = self.store.add(job_id, cfg)
+        return self._added(self.store.add(job_id, cfg))
+
+    @property
+    def writes_on_loop(self) -> bool:
+        """Whether ``add_job_on_loop`` can write (SQLite in a file); ``False``: it always declines."""
+        return self._loop_writes.usable
+
+    async def add_job_on_loop(self, job_id: str | None, cfg: QueuedPublishConfig) -> Job | None:
+        """``add_job`` for a coroutine, made on its loop without a thread (``queue.loop_writes``):
+        ``None`` when that cannot be, with nothing written (PostgreSQL, the SQLite write lock held
+        elsewhere, a webhook URL whose host must be resolved); the caller then calls ``add_job``
+        on a thread. The same errors otherwise."""
+        if not isinstance(cfg, QueuedPublishConfig) or cfg.webhook_url is not None:
+            return None
+        if not self._loop_writes.usable:
+            return None
+        done, job = await self._loop_writes.run_soon(lambda store: store.add(job_id, cfg))
+        return self._added(job) if done and job is not None else None
+
+    def close(self) -> None:
+        """Close the connection ``add_job_on_loop`` opened (the workers' are closed by ``stop``)."""
+        self._loop_writes.close()
+
+    def _added(self, job: Job) -> Job:
         if job.status == QueueStatus.SCHEDULED and job.run_at is not None:
             self._waker.wake_at(job.run_at)
         else:
@@ -265,9 +286,6 @@ class PublishingQueue:
         self._event = self._waker.bind()
         self._webhook_waker.bind()
         self._executor = ThreadPoolExecutor(max_workers=n + 4, thread_name_prefix="mp-queue")
-        inline = loop_engine(self.engine)
-        if inline is not None:
-            self._inline = JobStore(inline, settings=self.settings, clock=self.clock)
         self._claiming = True
         self._finish_event = asyncio.Event()
         self._committer = asyncio.create_task(self._commit_loop(), name="mp-commit")
@@ -316,9 +334,7 @@ class PublishingQueue:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
-        if self._inline is not None:
-            self._inline.engine.dispose()
-            self._inline = None
+        self._loop_writes.close()
         await self._close_loop_conn()
         self._loop_conn_retry = 0.0
         if self._executor is not None:
@@ -553,33 +569,12 @@ class PublishingQueue:
         costs no thread hand-off (half a drained job's time at concurrency 1); when the lock is
         held elsewhere, or anything else goes wrong there, on a thread that waits (and retries
         over a blip when ``durable``). Safe to repeat: a write that raised committed nothing."""
-        inline = self._inline
-        if inline is not None:
-            try:
-                out: T = getattr(inline, fn.__name__)(*args)
-            except IntegrityError:
-                raise
-            except DBAPIError:
-                pass  # locked elsewhere: wait on a thread
-            else:
-                self._inline_commits += 1
-                return out
+        done, out = self._loop_writes.run(lambda store: getattr(store, fn.__name__)(*args))
+        if done:
+            return cast(T, out)
         if durable:
             return await self._durably(fn, *args)
         return await self._db(fn, *args)
-
-    async def _checkpoint_wal(self) -> None:
-        """Copy the loop connection's commits back into the database file, on a thread, while the
-        committer waits: with no write meanwhile the checkpoint reaches the end of the WAL, so the
-        next write starts it over from the beginning (a checkpoint racing the writes never does,
-        and the file grows without end). Jobs ending meanwhile are committed together after it."""
-        if self._inline is None or self._inline_commits < _CHECKPOINT_EVERY:
-            return
-        self._inline_commits = 0
-        try:
-            await self._db(checkpoint_wal, self.engine)
-        except Exception as exc:  # the next one catches up; readers see every commit regardless
-            log.warning("WAL checkpoint failed: %s", type(exc).__name__)
 
     async def _finish(
         self, claim: Claim, results: dict[str, PublishResult], claim_next: int
@@ -617,7 +612,6 @@ class PublishingQueue:
                         fut.set_result(outcome)
                     elif outcome is not None:
                         await self._adopt(outcome.next_claims)
-                await self._checkpoint_wal()
 
     async def _finish_batch(
         self, items: list[tuple[Claim, dict[str, PublishResult], bool, int]]
