@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from multipublish.db import make_engine
-from multipublish.errors import ConflictError
+from multipublish.errors import ConflictError, NotFoundError
 from multipublish.platforms.base import PublishResult
 from multipublish.queue import PublishingQueue, QueuedPublishConfig, QueueStatus
 from tests.queue.conftest import queue_settings
@@ -161,6 +161,27 @@ async def test_postgresql_enqueues_on_a_thread(pg_url: str) -> None:
         assert not queue.writes_on_loop
         assert await queue.add_job_on_loop("pg", cfg()) is None
         assert queue.get_queue_stats()["total"] == 0
+        queue.add_job("pg", cfg())
+        assert queue.get_job_on_loop("pg") == (False, None)  # read on a thread
     finally:
         queue.close()
         engine.dispose()
+
+
+def test_a_status_read_on_the_loop_is_not_kept_from_it_by_a_writer(
+    locked_queue: tuple[PublishingQueue, sqlite3.Connection],
+) -> None:
+    queue, other = locked_queue
+    queue.add_job("seen", cfg())
+    read, job = queue.get_job_on_loop("seen")
+    assert read and job is not None and job.id == "seen"
+    with pytest.raises(NotFoundError):
+        queue.get_job_on_loop("unknown")
+    # A write in progress elsewhere: a reader in WAL mode reads the last commit, without waiting.
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("UPDATE jobs SET priority = 9 WHERE id = 'seen'")
+    read, job = queue.get_job_on_loop("seen")
+    assert read and job is not None and job.priority != 9
+    other.execute("COMMIT")
+    read, job = queue.get_job_on_loop("seen")
+    assert read and job is not None and job.priority == 9

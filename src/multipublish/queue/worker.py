@@ -50,7 +50,7 @@ from multipublish.platforms.base import (
     PublishResult,
     PublishStatus,
 )
-from multipublish.queue.loop_writes import LoopWrites
+from multipublish.queue.loop_store import LoopStore
 from multipublish.queue.models import Job, QueuedPublishConfig, QueueStatus
 from multipublish.queue.notify import Waker, listen
 from multipublish.queue.store import CHANNEL, Claim, ClaimBatch, JobStore, Outcome, PlatformTask
@@ -148,7 +148,7 @@ class PublishingQueue:
         self.manager = manager
         self.clock = clock or utcnow
         self.store = JobStore(self.engine, settings=self.settings, clock=self.clock)
-        self._loop_writes: LoopWrites[JobStore] = LoopWrites(
+        self._loop_store: LoopStore[JobStore] = LoopStore(
             self.engine, lambda inline: JobStore(inline, settings=self.settings, clock=self.clock)
         )
         #: The due time the last idle wait saw (a due job seen twice is locked elsewhere).
@@ -198,23 +198,23 @@ class PublishingQueue:
     @property
     def writes_on_loop(self) -> bool:
         """Whether ``add_job_on_loop`` can write (SQLite in a file); ``False``: it always declines."""
-        return self._loop_writes.usable
+        return self._loop_store.usable
 
     async def add_job_on_loop(self, job_id: str | None, cfg: QueuedPublishConfig) -> Job | None:
-        """``add_job`` for a coroutine, made on its loop without a thread (``queue.loop_writes``):
+        """``add_job`` for a coroutine, made on its loop without a thread (``queue.loop_store``):
         ``None`` when that cannot be, with nothing written (PostgreSQL, the SQLite write lock held
         elsewhere, a webhook URL whose host must be resolved); the caller then calls ``add_job``
         on a thread. The same errors otherwise."""
         if not isinstance(cfg, QueuedPublishConfig) or cfg.webhook_url is not None:
             return None
-        if not self._loop_writes.usable:
+        if not self._loop_store.usable:
             return None
-        done, job = await self._loop_writes.run_soon(lambda store: store.add(job_id, cfg))
+        done, job = await self._loop_store.run_soon(lambda store: store.add(job_id, cfg))
         return self._added(job) if done and job is not None else None
 
     def close(self) -> None:
         """Close the connection ``add_job_on_loop`` opened (the workers' are closed by ``stop``)."""
-        self._loop_writes.close()
+        self._loop_store.close()
 
     def _added(self, job: Job) -> Job:
         if job.status == QueueStatus.SCHEDULED and job.run_at is not None:
@@ -226,6 +226,13 @@ class PublishingQueue:
     def get_job(self, job_id: str) -> Job:
         """One job with its per-platform results (``NotFoundError`` when unknown)."""
         return self.store.get(job_id)
+
+    def get_job_on_loop(self, job_id: str) -> tuple[bool, Job | None]:
+        """``get_job`` for a coroutine on SQLite, on the loop's never-waiting connection:
+        ``(False, None)`` when it cannot be read there (PostgreSQL, the file busy); the caller
+        then calls ``get_job`` on a thread. A SQLite reader in WAL mode does not wait for writers,
+        so that is rare."""
+        return self._loop_store.run(lambda store: store.get(job_id))
 
     def list_jobs(
         self,
@@ -334,7 +341,7 @@ class PublishingQueue:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
-        self._loop_writes.close()
+        self._loop_store.close()
         await self._close_loop_conn()
         self._loop_conn_retry = 0.0
         if self._executor is not None:
@@ -569,7 +576,7 @@ class PublishingQueue:
         costs no thread hand-off (half a drained job's time at concurrency 1); when the lock is
         held elsewhere, or anything else goes wrong there, on a thread that waits (and retries
         over a blip when ``durable``). Safe to repeat: a write that raised committed nothing."""
-        done, out = self._loop_writes.run(lambda store: getattr(store, fn.__name__)(*args))
+        done, out = self._loop_store.run(lambda store: getattr(store, fn.__name__)(*args))
         if done:
             return cast(T, out)
         if durable:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
+from starlette.concurrency import run_in_threadpool
 
 from multipublish.api.auth import TokenDep
 from multipublish.api.deps import StateDep
@@ -52,9 +53,13 @@ def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses=errors(404))
-def get_job(job_id: JobId, state: StateDep, _token: TokenDep) -> Any:
+async def get_job(job_id: JobId, state: StateDep, _token: TokenDep) -> Any:
     """A job's status and its result on each platform."""
-    return model_json(JobPublic, job_or_404(state.queue.get_job(job_id), job_id).to_dict())
+    # On SQLite read on the loop, without a hand-off to a thread (queue.loop_store).
+    read, job = state.queue.get_job_on_loop(job_id)
+    if not read:
+        job = await run_in_threadpool(state.queue.get_job, job_id)
+    return model_json(JobPublic, job_or_404(job, job_id).to_dict())
 
 
 @router.post("/{job_id}/cancel", response_model=JobPublic, responses=errors(403, 404, 409))

@@ -1,14 +1,15 @@
-"""SQLite writes made on an event loop: an enqueue (the API) or a finish (the workers) without a
-thread hand-off.
+"""SQLite statements made on an event loop: the API's enqueue and status read, the workers' finish,
+without a thread hand-off.
 
 Why: under wrk's POSTs a schedule spent more of the server's time handing its work to a thread and
 back (the GIL passed between 40 threads and the loop, the loop woken through its self-pipe) than
 doing it; made on the loop the same request costs about half (docs/scaling.md). For a worker at
 concurrency 1 the hand-off was half of a drained job's time.
 
-The writes go through one connection that never waits (``db.engine.loop_engine``: ``busy_timeout``
-0): when another connection holds the write lock, the write fails before it wrote anything and
-the caller makes it on a thread that waits, as before.
+They go through one connection that never waits (``db.engine.loop_engine``: ``busy_timeout`` 0):
+when another connection holds the write lock (or, for a read, a checkpoint or a recovery holds
+the file), the statement fails before it changed anything and the caller makes it on a thread
+that waits, as before.
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ S = TypeVar("S")
 PATIENCE = 0.05
 
 
-class LoopWrites(Generic[S]):
+class LoopStore(Generic[S]):
     """One never-waiting SQLite connection and the store ``make`` builds on it, used by one caller
-    at a time (a second one, from another thread or a nested call, is told to use a thread)."""
+    at a time (a second one, from another thread or a nested call, is told to use a thread).
+    A call that cannot be made here is counted in ``declined``."""
 
     def __init__(self, engine: Engine, make: Callable[[Engine], S]) -> None:
         self.engine = engine
@@ -44,8 +46,8 @@ class LoopWrites(Generic[S]):
         #: ``False``: this database has no loop connection (PostgreSQL, memory, a URI).
         self.usable = loop_engine_possible(engine)
         self._lock = threading.Lock()
-        #: Writes made here, and writes handed back to a thread (the lock held elsewhere).
-        self.commits = 0
+        #: Calls made here, and calls handed back to a thread (the lock held elsewhere).
+        self.made = 0
         self.declined = 0
 
     def run(self, write: Callable[[S], T]) -> tuple[bool, T | None]:
@@ -66,10 +68,10 @@ class LoopWrites(Generic[S]):
                 out = write(store)
             except IntegrityError:
                 raise
-            except DBAPIError:  # the write lock is held elsewhere (or a blip): a thread waits
+            except DBAPIError:  # the lock is held elsewhere (or a blip): a thread waits
                 self.declined += 1
                 return False, None
-            self.commits += 1
+            self.made += 1
             return True, out
         finally:
             self._lock.release()
