@@ -70,12 +70,15 @@ def check_video(
         raise ValidationFailed(report)
 
 
-def check_accounts(manager: PublishingManager, account_id: str, platforms: list[str]) -> None:
-    """``NotFoundError`` (404) unless ``account_id`` has every platform (no decryption)."""
-    have = set(manager.accounts.platforms_of(account_id.strip()))
+def check_accounts(
+    manager: PublishingManager, account_id: str, platforms: list[str], *, have: list[str] | None = None
+) -> None:
+    """``NotFoundError`` (404) unless ``account_id`` has every platform (no decryption); ``have``:
+    its platforms, read already."""
+    stored = set(manager.accounts.platforms_of(account_id.strip()) if have is None else have)
     for platform in platforms:
         base = base_platform(platform)
-        if base not in have:
+        if base not in stored:
             raise NotFoundError("account", f"{account_id}/{base}")
 
 
@@ -120,8 +123,36 @@ def prepare_on_loop(
     yet) for a video by URL (a ``HEAD`` request), a file whose probe is not cached (opening it
     takes tens of milliseconds), ``auto_fix`` (planning may probe further) or a webhook (its host
     is resolved); the caller then runs ``prepare`` on a thread. What is left is ``stat`` calls
-    and one indexed read, which a SQLite reader in WAL mode or PostgreSQL answers without waiting
-    for writers. The same errors as ``prepare`` otherwise."""
+    and one indexed read, which a SQLite reader in WAL mode answers without waiting for writers
+    (PostgreSQL: ``prepare_on_loop_pg``). The same errors as ``prepare`` otherwise."""
+    ready = _ready_on_loop(body, roots)
+    if ready is None:
+        return None
+    check_accounts(manager, body.account_id, list(body.platforms))
+    return _checked(manager, body, *ready)
+
+
+async def prepare_on_loop_pg(
+    body: ScheduledPublishCreate, roots: list[Path] | None, manager: PublishingManager, aconn: Any
+) -> QueuedPublishConfig | None:
+    """``prepare_on_loop`` with the account's platforms read by a statement awaited on ``aconn``
+    (a psycopg asyncio connection); ``None`` also when that read fails (a thread reads again)."""
+    import psycopg
+
+    ready = _ready_on_loop(body, roots)
+    if ready is None:
+        return None
+    try:
+        have = await manager.accounts.platforms_of_on(aconn, body.account_id.strip())
+    except psycopg.Error:
+        return None
+    check_accounts(manager, body.account_id, list(body.platforms), have=have)
+    return _checked(manager, body, *ready)
+
+
+def _ready_on_loop(
+    body: ScheduledPublishCreate, roots: list[Path] | None
+) -> tuple[Path, PublishConfig] | None:
     from multipublish.media.probe import is_cached
     from multipublish.media.remote import video_url_of
 
@@ -130,7 +161,12 @@ def prepare_on_loop(
     video, config = publish_config(body, roots)
     if not isinstance(video, Path) or config.video_url is not None or not is_cached(video):
         return None
-    check_accounts(manager, body.account_id, list(body.platforms))
+    return video, config
+
+
+def _checked(
+    manager: PublishingManager, body: ScheduledPublishCreate, video: Path, config: PublishConfig
+) -> QueuedPublishConfig:
     check_video(manager, video, list(body.platforms), config)
     return queued_config(body, video, config)
 

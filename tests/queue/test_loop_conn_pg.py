@@ -38,7 +38,7 @@ class KillingPublisher(RecordingPublisher):
     async def publish_to_platform(self, *args: Any, **kwargs: Any) -> PublishResult:
         if len(self.calls) + 1 == self.at:
             assert self.queue is not None
-            conn = self.queue._loop_conn
+            conn = self.queue._committer_conn.connection
             assert conn is not None and not conn.closed, "the earlier finishes did not use it"
             self.killed = conn.info.backend_pid
             admin = make_engine(self.url)
@@ -63,12 +63,12 @@ async def test_a_dead_loop_connection_loses_nothing(
     await queue.start(1)
     try:
         assert await queue.wait_idle(timeout=60)
-        again = queue._loop_conn
+        again = queue._committer_conn.connection
         assert again is not None and not again.closed
         assert again.info.backend_pid != pub.killed  # opened again after the failure
     finally:
         await queue.stop()
-    assert queue._loop_conn is None  # closed with the workers
+    assert queue._committer_conn.connection is None  # closed with the workers
     assert pub.killed is not None
     assert any("finishing on the loop's connection failed" in r.getMessage() for r in caplog.records)
     jobs = [queue.get_job(f"j{i:02d}") for i in range(n)]
@@ -87,7 +87,7 @@ async def test_sqlite_opens_no_loop_connection(sqlite_url: str) -> None:
     try:
         assert await queue.wait_idle(timeout=30)
         await asyncio.sleep(0)
-        assert queue._loop_conn is None
+        assert queue._committer_conn.connection is None
     finally:
         await queue.stop()
     assert queue.get_job("one").status == QueueStatus.COMPLETED

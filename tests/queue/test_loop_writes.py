@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from multipublish.db import make_engine
+from multipublish.db.engine import PgLoopConnection
 from multipublish.errors import ConflictError, NotFoundError
 from multipublish.platforms.base import PublishResult
 from multipublish.queue import PublishingQueue, QueuedPublishConfig, QueueStatus
@@ -154,34 +155,47 @@ async def test_an_enqueue_on_the_loop_declines_a_long_lock_and_writes_nothing(
     assert queue.get_queue_stats()["total"] == 1
 
 
-async def test_postgresql_enqueues_on_a_thread(pg_url: str) -> None:
+async def test_postgresql_enqueues_and_reads_awaited_on_an_asyncio_connection(pg_url: str) -> None:
     engine = make_engine(pg_url)
     queue = PublishingQueue(engine, RecordingPublisher(), settings=queue_settings())
+    conn = PgLoopConnection(engine)
     try:
         assert not queue.writes_on_loop
+        # Without a connection both decline, with nothing written: the caller uses a thread.
         assert await queue.add_job_on_loop("pg", cfg()) is None
         assert queue.get_queue_stats()["total"] == 0
-        queue.add_job("pg", cfg())
-        assert queue.get_job_on_loop("pg") == (False, None)  # read on a thread
+        aconn = await conn.get()
+        assert aconn is not None
+        job = await queue.add_job_on_loop("pg", cfg(), aconn)
+        assert job is not None and job.status == QueueStatus.PENDING
+        assert queue.get_job("pg").to_dict() == job.to_dict()  # what the thread path reads back
+        with pytest.raises(ConflictError):
+            await queue.add_job_on_loop("pg", cfg(), aconn)
+        assert queue.get_queue_stats()["total"] == 1
+        read, seen = await queue.get_job_on_loop("pg", aconn)
+        assert read and seen is not None and seen.to_dict() == queue.get_job("pg").to_dict()
+        assert await queue.get_job_on_loop("pg") == (False, None)
+        assert await queue.get_job_on_loop("unknown", aconn) == (False, None)  # the archive: a thread
     finally:
+        await conn.close()
         queue.close()
         engine.dispose()
 
 
-def test_a_status_read_on_the_loop_is_not_kept_from_it_by_a_writer(
+async def test_a_status_read_on_the_loop_is_not_kept_from_it_by_a_writer(
     locked_queue: tuple[PublishingQueue, sqlite3.Connection],
 ) -> None:
     queue, other = locked_queue
     queue.add_job("seen", cfg())
-    read, job = queue.get_job_on_loop("seen")
+    read, job = await queue.get_job_on_loop("seen")
     assert read and job is not None and job.id == "seen"
     with pytest.raises(NotFoundError):
-        queue.get_job_on_loop("unknown")
+        await queue.get_job_on_loop("unknown")
     # A write in progress elsewhere: a reader in WAL mode reads the last commit, without waiting.
     other.execute("BEGIN IMMEDIATE")
     other.execute("UPDATE jobs SET priority = 9 WHERE id = 'seen'")
-    read, job = queue.get_job_on_loop("seen")
+    read, job = await queue.get_job_on_loop("seen")
     assert read and job is not None and job.priority != 9
     other.execute("COMMIT")
-    read, job = queue.get_job_on_loop("seen")
+    read, job = await queue.get_job_on_loop("seen")
     assert read and job is not None and job.priority == 9

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
 import sqlite3
 import threading
@@ -15,6 +18,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from multipublish.errors import ConfigurationError, DatabaseUnavailable
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -177,6 +182,62 @@ async def loop_connection(engine: Engine, **kwargs: Any) -> AsyncConnection[Any]
         pg_conninfo(engine), autocommit=True, **kwargs
     )
     return conn
+
+
+class PgLoopConnection:
+    """One ``loop_connection`` kept for an event loop's statements, opened on first use; after it
+    failed to open or broke, not opened again for ``retry_after`` seconds (callers use threads
+    meanwhile), so a database that is down costs a request no connect timeout."""
+
+    def __init__(self, engine: Engine, retry_after: float = 5.0) -> None:
+        self.engine = engine
+        self.retry_after = retry_after
+        self._conn: AsyncConnection[Any] | None = None
+        self._retry_at = 0.0
+        self._opening: asyncio.Future[AsyncConnection[Any] | None] | None = None
+
+    @property
+    def connection(self) -> AsyncConnection[Any] | None:
+        """The connection as it is now (``None``: not open), without opening one."""
+        return self._conn
+
+    async def get(self) -> AsyncConnection[Any] | None:
+        """The open connection, or ``None`` (SQLite, or a failure less than ``retry_after`` ago)."""
+        conn = self._conn
+        if conn is not None and not conn.closed:
+            return conn
+        if self.engine.dialect.name != "postgresql" or time.monotonic() < self._retry_at:
+            return None
+        if self._opening is None:  # concurrent callers await the same attempt
+            self._opening = asyncio.ensure_future(self._open())
+        opening = self._opening
+        try:
+            return await asyncio.shield(opening)
+        finally:
+            if self._opening is opening and opening.done():
+                self._opening = None
+
+    async def _open(self) -> AsyncConnection[Any] | None:
+        try:
+            self._conn = await loop_connection(self.engine)
+        except Exception as exc:
+            log.warning("could not open the loop's database connection (%s)", type(exc).__name__)
+            self._retry_at = time.monotonic() + self.retry_after
+            return None
+        return self._conn
+
+    async def drop(self) -> None:
+        """Close it after a failure; the next ``get`` after ``retry_after`` opens another."""
+        conn, self._conn = self._conn, None
+        self._retry_at = time.monotonic() + self.retry_after
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def close(self) -> None:
+        """Close it for good (``get`` may open another at once)."""
+        await self.drop()
+        self._retry_at = 0.0
 
 
 def _ping_when_idle(engine: Engine) -> None:

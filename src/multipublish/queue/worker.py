@@ -33,7 +33,7 @@ from sqlalchemy.orm import sessionmaker
 
 from multipublish.catalogue import post_type_part
 from multipublish.db import ensure_schema, make_engine, utcnow
-from multipublish.db.engine import loop_connection
+from multipublish.db.engine import PgLoopConnection
 from multipublish.errors import (
     ConfigurationError,
     ConflictError,
@@ -174,10 +174,8 @@ class PublishingQueue:
         self._finishing: list[
             tuple[Claim, dict[str, PublishResult], int, asyncio.Future[Outcome | None]]
         ] = []
-        #: PostgreSQL: the committer's own asyncio connection (``None``: not open), and when a
-        #: failed one may be opened again.
-        self._loop_conn: AsyncConnection[Any] | None = None
-        self._loop_conn_retry = 0.0
+        #: PostgreSQL: the committer's own asyncio connection.
+        self._committer_conn = PgLoopConnection(self.engine, retry_after=_LOOP_CONN_RETRY)
 
     # -- the brief's API (synchronous: one transaction each) -------------------------------------
     def add_job(self, job_id: str | None, cfg: QueuedPublishConfig) -> Job:
@@ -197,16 +195,21 @@ class PublishingQueue:
 
     @property
     def writes_on_loop(self) -> bool:
-        """Whether ``add_job_on_loop`` can write (SQLite in a file); ``False``: it always declines."""
+        """Whether ``add_job_on_loop`` can write without an ``aconn`` (SQLite in a file)."""
         return self._loop_store.usable
 
-    async def add_job_on_loop(self, job_id: str | None, cfg: QueuedPublishConfig) -> Job | None:
-        """``add_job`` for a coroutine, made on its loop without a thread (``queue.loop_store``):
-        ``None`` when that cannot be, with nothing written (PostgreSQL, the SQLite write lock held
-        elsewhere, a webhook URL whose host must be resolved); the caller then calls ``add_job``
-        on a thread. The same errors otherwise."""
+    async def add_job_on_loop(
+        self, job_id: str | None, cfg: QueuedPublishConfig, aconn: AsyncConnection[Any] | None = None
+    ) -> Job | None:
+        """``add_job`` for a coroutine, without a thread: on SQLite on the loop's never-waiting
+        connection (``queue.loop_store``), on PostgreSQL awaited on ``aconn``. ``None`` when
+        that cannot be, with nothing written (no ``aconn``, the SQLite write lock held elsewhere,
+        a webhook URL whose host must be resolved); the caller then calls ``add_job`` on a
+        thread. The same errors otherwise."""
         if not isinstance(cfg, QueuedPublishConfig) or cfg.webhook_url is not None:
             return None
+        if self.store.is_pg:
+            return None if aconn is None else self._added(await self.store.add_on(aconn, job_id, cfg))
         if not self._loop_store.usable:
             return None
         done, job = await self._loop_store.run_soon(lambda store: store.add(job_id, cfg))
@@ -227,11 +230,24 @@ class PublishingQueue:
         """One job with its per-platform results (``NotFoundError`` when unknown)."""
         return self.store.get(job_id)
 
-    def get_job_on_loop(self, job_id: str) -> tuple[bool, Job | None]:
-        """``get_job`` for a coroutine on SQLite, on the loop's never-waiting connection:
-        ``(False, None)`` when it cannot be read there (PostgreSQL, the file busy); the caller
-        then calls ``get_job`` on a thread. A SQLite reader in WAL mode does not wait for writers,
-        so that is rare."""
+    async def get_job_on_loop(
+        self, job_id: str, aconn: AsyncConnection[Any] | None = None
+    ) -> tuple[bool, Job | None]:
+        """``get_job`` for a coroutine, without a thread: on SQLite on the loop's never-waiting
+        connection (a reader in WAL mode does not wait for writers), on PostgreSQL awaited on
+        ``aconn``. ``(False, None)`` when it was not read there (no ``aconn``, the SQLite file
+        busy, a job that is not live: the archive is read on a thread); the caller then calls
+        ``get_job`` on a thread."""
+        if self.store.is_pg:
+            if aconn is None:
+                return False, None
+            import psycopg
+
+            try:
+                job = await self.store.get_on(aconn, job_id)
+            except psycopg.Error:  # a lost connection (the next get opens another): a thread reads
+                return False, None
+            return job is not None, job
         return self._loop_store.run(lambda store: store.get(job_id))
 
     def list_jobs(
@@ -342,8 +358,7 @@ class PublishingQueue:
             await self._http.aclose()
             self._http = None
         self._loop_store.close()
-        await self._close_loop_conn()
-        self._loop_conn_retry = 0.0
+        await self._committer_conn.close()
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
@@ -629,42 +644,19 @@ class PublishingQueue:
         that failed is safe: the statement is atomic, and the transaction's fences see whatever
         of it committed."""
         if self.store.is_pg:
-            conn = await self._open_loop_conn()
+            conn = await self._committer_conn.get()
             if conn is not None:
                 try:
                     done = await self.store.finish_many_on(conn, items)
                 except Exception as exc:
                     log.warning("finishing on the loop's connection failed (%s); on a thread instead",
                                 type(exc).__name__)
-                    await self._close_loop_conn()
+                    await self._committer_conn.drop()
                     done = None
                 if done is not None:
                     return done
                 return await self._write(self.store.finish_many_by_transaction, items)
         return await self._write(self.store.finish_many, items)
-
-    async def _open_loop_conn(self) -> AsyncConnection[Any] | None:
-        """The committer's connection, opened on first use; after a failure, not again for a while
-        (its writes go to the thread pool meanwhile)."""
-        conn = self._loop_conn
-        if conn is not None and not conn.closed:
-            return conn
-        if time.monotonic() < self._loop_conn_retry:
-            return None
-        try:
-            self._loop_conn = await loop_connection(self.engine)
-        except Exception as exc:
-            log.warning("could not open the loop's database connection (%s)", type(exc).__name__)
-            self._loop_conn_retry = time.monotonic() + _LOOP_CONN_RETRY
-            return None
-        return self._loop_conn
-
-    async def _close_loop_conn(self) -> None:
-        conn, self._loop_conn = self._loop_conn, None
-        self._loop_conn_retry = time.monotonic() + _LOOP_CONN_RETRY
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.close()
 
     async def _adopt(self, claims: list[Claim]) -> None:
         """Jobs claimed for a chain that was stopped meanwhile: run them apart, or hand them back

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -41,6 +41,9 @@ from multipublish.queue.store.statements import (
 )
 from multipublish.queue.store.writes import _cancel_unstarted, _notify_payload
 
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+
 
 class _Control(_Outbox):
     """Enqueue, read, list, cancel, retry, update and archive jobs (the API's side of the queue)."""
@@ -48,6 +51,37 @@ class _Control(_Outbox):
     # -- enqueue and control --------------------------------------------------------------------
     def add(self, job_id: str | None, cfg: QueuedPublishConfig) -> Job:
         """Insert the job and one result row per platform in one transaction."""
+        job_id, row, results, payload = self._new_rows(job_id, cfg)
+        if self.is_pg:
+            self._add_pg(job_id, row, results, payload)
+        else:
+            self._add_sqlite(job_id, row, results)
+        return _added_job(row, results)
+
+    async def add_on(self, aconn: AsyncConnection[Any], job_id: str | None, cfg: QueuedPublishConfig) -> Job:
+        """PostgreSQL: ``add``'s one statement awaited on a psycopg asyncio connection (no thread).
+        A driver error other than a duplicate id propagates as SQLAlchemy's (a lost connection is
+        an ``OperationalError``, as on the thread path)."""
+        import psycopg  # PostgreSQL's driver, installed with the package; imported where used
+
+        job_id, row, results, payload = self._new_rows(job_id, cfg)
+        params = self._pg_params(row, results, payload)
+        try:
+            inserted = await _H_ENQUEUE_PG.rows_on(aconn, self.engine.dialect, params)
+        except psycopg.errors.UniqueViolation:
+            raise ConflictError(f"job {job_id!r} already exists") from None
+        except psycopg.Error as exc:
+            raise DBAPIError.instance(
+                "enqueue", None, exc, psycopg.Error, dialect=self.engine.dialect
+            ) from exc
+        if not inserted:
+            raise ConflictError(f"job {job_id!r} already exists (archived)")
+        return _added_job(row, results)
+
+    def _new_rows(
+        self, job_id: str | None, cfg: QueuedPublishConfig
+    ) -> tuple[str, dict[str, Any], list[dict[str, Any]], str]:
+        """The job's row, its results' rows and the wake-up's payload (``add`` writes them)."""
         if job_id is None:
             job_id = f"job_{uuid.uuid4().hex}"
         if not isinstance(job_id, str) or not job_id.strip() or len(job_id) > 128:
@@ -93,23 +127,14 @@ class _Control(_Outbox):
             }
             for key in cfg.platforms
         ]
-        if self.is_pg:
-            self._add_pg(job_id, row, results, _notify_payload(run_at if run_at > now else None))
-        else:
-            self._add_sqlite(job_id, row, results)
-        return _job_from_row(
-            _Row(
-                {
-                    **row,
-                    "locked_by": None,
-                    "lease_expires_at": None,
-                    "error_message": None,
-                    "started_at": None,
-                    "completed_at": None,
-                }
-            ),
-            {str(r["platform"]): _fresh_result(r) for r in results},
-        )
+        return job_id, row, results, _notify_payload(run_at if run_at > now else None)
+
+    @staticmethod
+    def _pg_params(row: dict[str, Any], results: list[dict[str, Any]], payload: str) -> dict[str, Any]:
+        params = {**row, "c": CHANNEL, "p": payload}
+        for col in _ENQUEUE_RESULT_VARYING:
+            params[f"r_{col}"] = [r[col] for r in results]
+        return params
 
     def _add_pg(
         self, job_id: str, row: dict[str, Any], results: list[dict[str, Any]], payload: str
@@ -119,9 +144,7 @@ class _Control(_Outbox):
         Atomic as any statement is; one round trip instead of five (BEGIN, the archive check with
         ``pg_notify``, two INSERTs, COMMIT). The NOTIFY goes out when the statement commits.
         """
-        params = {**row, "c": CHANNEL, "p": payload}
-        for col in _ENQUEUE_RESULT_VARYING:
-            params[f"r_{col}"] = [r[col] for r in results]
+        params = self._pg_params(row, results, payload)
         try:
             with self._autocommit.connect() as conn:
                 inserted = _H_ENQUEUE_PG.rows(conn, params)
@@ -171,17 +194,18 @@ class _Control(_Outbox):
         finally:
             fairy.close()
 
+    async def get_on(self, aconn: AsyncConnection[Any], job_id: str) -> Job | None:
+        """PostgreSQL: ``get``'s statement awaited on a psycopg asyncio connection; ``None`` when
+        the job is not among the live ones (``get`` then looks in the archive)."""
+        rows = await _H_JOB_WITH_RESULTS.rows_on(aconn, self.engine.dialect, {"b_j": job_id})
+        return _job_of_rows(rows) if rows else None
+
     def get(self, job_id: str) -> Job:
         """The job and its results in one statement (the API's status read)."""
         with self._single() as conn:
             rows = _H_JOB_WITH_RESULTS.rows(conn, {"b_j": job_id})
         if rows:
-            results = {
-                r[_N_JOB]: _result_dict(_ResultRow._make(r[_N_JOB:]))
-                for r in rows
-                if r[_N_JOB] is not None
-            }
-            return _job_from_row(_JobRow._make(rows[0][:_N_JOB]), results, display=True)
+            return _job_of_rows(rows)
         with self._read() as conn:
             doc = conn.execute(select(jobs_archive.c.data).where(jobs_archive.c.job_id == job_id)).scalar()
         if doc is None:
@@ -357,3 +381,28 @@ class _Control(_Outbox):
             conn.execute(delete(job_results).where(job_results.c.job_id.in_(ids)))
             conn.execute(delete(jobs).where(jobs.c.id.in_(ids)))
         return len(ids)
+
+
+def _added_job(row: dict[str, Any], results: list[dict[str, Any]]) -> Job:
+    """The job ``add`` wrote, from its rows (no read back)."""
+    return _job_from_row(
+        _Row(
+            {
+                **row,
+                "locked_by": None,
+                "lease_expires_at": None,
+                "error_message": None,
+                "started_at": None,
+                "completed_at": None,
+            }
+        ),
+        {str(r["platform"]): _fresh_result(r) for r in results},
+    )
+
+
+def _job_of_rows(rows: list[tuple[Any, ...]]) -> Job:
+    """A job and its results from ``_H_JOB_WITH_RESULTS``'s rows (one per result)."""
+    results = {
+        r[_N_JOB]: _result_dict(_ResultRow._make(r[_N_JOB:])) for r in rows if r[_N_JOB] is not None
+    }
+    return _job_from_row(_JobRow._make(rows[0][:_N_JOB]), results, display=True)
