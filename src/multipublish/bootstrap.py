@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from multipublish.api.idempotency import IdempotencyStore
 from multipublish.api.tokens import TokenStore
 from multipublish.db import ensure_schema, make_engine
-from multipublish.db.engine import PgLoopConnection
+from multipublish.db.engine import PgLoopPool
 from multipublish.manager import PublishingManager
 from multipublish.platforms.base import Publisher
 from multipublish.queue import PublishingQueue
@@ -45,9 +45,9 @@ class Service:
     queue: PublishingQueue
     tokens: TokenStore
     idempotency: IdempotencyStore
-    #: PostgreSQL: the API's asyncio connection, for the statements a request awaits on the
+    #: PostgreSQL: the API's asyncio connections, for the statements a request awaits on the
     #: event loop instead of a thread (the schedule's account read and enqueue, the status read).
-    loop_conn: PgLoopConnection
+    loop_pool: PgLoopPool
     #: True when :func:`build_service` made the engine (so :meth:`aclose` disposes of it).
     owns_engine: bool = False
 
@@ -55,7 +55,7 @@ class Service:
         """Close the platform clients and, when it was made here, the engine."""
         await self.manager.aclose()
         await self.tokens.aclose()
-        await self.loop_conn.close()
+        await self.loop_pool.close()
         self.queue.close()
         if self.owns_engine:
             self.engine.dispose()
@@ -93,6 +93,6 @@ def build_service(
         queue=queue,
         tokens=TokenStore(engine),
         idempotency=IdempotencyStore(engine),
-        loop_conn=PgLoopConnection(engine),
+        loop_pool=PgLoopPool(engine),
         owns_engine=owns,
     )

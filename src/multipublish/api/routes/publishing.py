@@ -130,25 +130,23 @@ async def _schedule_on_loop(state: ServiceState, body: ScheduledPublishCreate) -
     server more than the schedule itself (about half a POST's time under wrk, SQLite).
 
     SQLite reads on the loop (a reader in WAL mode does not wait) and writes on the queue's
-    never-waiting connection; PostgreSQL awaits the account read on the service's asyncio
-    connection and writes on a thread."""
+    never-waiting connection; PostgreSQL awaits both on a connection of the service's pool."""
     queue = state.queue
-    aconn = None if queue.writes_on_loop else await state.service.loop_conn.get()
-    if aconn is None and not queue.writes_on_loop:
-        return None
     roots = state.settings.media_root_paths()
-    if aconn is None:
+    if queue.writes_on_loop:
         queued = prepare_on_loop(body, roots, state.manager)
+        if queued is None:
+            return None
+        job = await queue.add_job_on_loop(body.job_id, queued)
     else:
-        queued = await prepare_on_loop_pg(body, roots, state.manager, aconn)
-    if queued is None:
-        return None
-    # PostgreSQL enqueues on a thread all the same: one asyncio connection runs one statement at
-    # a time, so its commits (a WAL flush each) would queue behind each other, where the threads'
-    # connections commit together. (Under wrk with the workers in the process both gave the same
-    # rate, 138 and 141 requests/s: the workers took the rest of the loop.)
-    job = await queue.add_job_on_loop(body.job_id, queued)
-    if job is None:  # the write lock is held elsewhere, or PostgreSQL: a thread waits for it
+        async with state.service.loop_pool.connection() as aconn:
+            if aconn is None:
+                return None
+            queued = await prepare_on_loop_pg(body, roots, state.manager, aconn)
+            if queued is None:
+                return None
+            job = await queue.add_job_on_loop(body.job_id, queued, aconn)
+    if job is None:  # the SQLite write lock is held elsewhere: a thread waits for it
         job = await run_in_threadpool(queue.add_job, body.job_id, queued)
     return job
 
