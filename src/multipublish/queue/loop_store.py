@@ -35,8 +35,7 @@ PATIENCE = 0.05
 
 class LoopStore(Generic[S]):
     """One never-waiting SQLite connection and the store ``make`` builds on it, used by one caller
-    at a time (a second one, from another thread or a nested call, is told to use a thread).
-    A call that cannot be made here is counted in ``declined``."""
+    at a time (a second one, from another thread or a nested call, is told to use a thread)."""
 
     def __init__(self, engine: Engine, make: Callable[[Engine], S]) -> None:
         self.engine = engine
@@ -46,9 +45,6 @@ class LoopStore(Generic[S]):
         #: ``False``: this database has no loop connection (PostgreSQL, memory, a URI).
         self.usable = loop_engine_possible(engine)
         self._lock = threading.Lock()
-        #: Calls made here, and calls handed back to a thread (the lock held elsewhere).
-        self.made = 0
-        self.declined = 0
 
     def run(self, write: Callable[[S], T]) -> tuple[bool, T | None]:
         """``(True, write(store))`` when made here; ``(False, None)`` when the caller must make it
@@ -69,9 +65,7 @@ class LoopStore(Generic[S]):
             except IntegrityError:
                 raise
             except DBAPIError:  # the lock is held elsewhere (or a blip): a thread waits
-                self.declined += 1
                 return False, None
-            self.made += 1
             return True, out
         finally:
             self._lock.release()

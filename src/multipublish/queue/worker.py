@@ -210,8 +210,6 @@ class PublishingQueue:
             return None
         if self.store.is_pg:
             return None if aconn is None else self._added(await self.store.add_on(aconn, job_id, cfg))
-        if not self._loop_store.usable:
-            return None
         done, job = await self._loop_store.run_soon(lambda store: store.add(job_id, cfg))
         return self._added(job) if done and job is not None else None
 

@@ -56,8 +56,11 @@ def list_jobs(
 async def get_job(job_id: JobId, state: StateDep, _token: TokenDep) -> Any:
     """A job's status and its result on each platform."""
     # Read on the loop, without a hand-off to a thread (queue.loop_store; PostgreSQL: awaited).
-    async with state.service.loop_pool.connection() as aconn:
-        read, job = await state.queue.get_job_on_loop(job_id, aconn)
+    if state.queue.writes_on_loop:  # SQLite: its own connection, no pool to ask
+        read, job = await state.queue.get_job_on_loop(job_id)
+    else:
+        async with state.service.loop_pool.connection() as aconn:
+            read, job = await state.queue.get_job_on_loop(job_id, aconn)
     if not read:
         job = await run_in_threadpool(state.queue.get_job, job_id)
     return model_json(JobPublic, job_or_404(job, job_id).to_dict())
