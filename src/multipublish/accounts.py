@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Engine, bindparam, delete, insert, select, update
@@ -29,9 +29,6 @@ from multipublish.errors import (
     NotFoundError,
 )
 from multipublish.settings import Settings
-
-if TYPE_CHECKING:
-    from psycopg import AsyncConnection
 
 log = logging.getLogger(__name__)
 #: An account's platforms, in order (``platforms_of``: a check made by every schedule).
@@ -403,11 +400,6 @@ class AccountStore:
         """The platforms stored under ``account_id`` (no decryption)."""
         with self._single.connect() as conn:  # every schedule reads it
             return [row[0] for row in _H_PLATFORMS_OF.rows(conn, {"account_id": account_id})]
-
-    async def platforms_of_on(self, aconn: AsyncConnection[Any], account_id: str) -> list[str]:
-        """``platforms_of`` awaited on a psycopg asyncio connection (PostgreSQL, no thread)."""
-        rows = await _H_PLATFORMS_OF.rows_on(aconn, self._engine.dialect, {"account_id": account_id})
-        return [row[0] for row in rows]
 
     def remove(self, account_id: str, platform: str | None = None) -> int:
         """Delete one platform (or all) of ``account_id``; returns how many were deleted."""

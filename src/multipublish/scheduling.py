@@ -17,7 +17,13 @@ from pydantic import ValidationError
 from multipublish.api.paths import resolve_media_path, resolve_video
 from multipublish.api.schemas import PublishFields, ScheduledPublishCreate
 from multipublish.catalogue import base_platform
-from multipublish.errors import ConflictError, InputError, NotFoundError, ValidationFailed
+from multipublish.errors import (
+    ConflictError,
+    InputError,
+    MultipublishError,
+    NotFoundError,
+    ValidationFailed,
+)
 from multipublish.platforms.base import PublishConfig
 
 if TYPE_CHECKING:
@@ -132,22 +138,27 @@ def prepare_on_loop(
     return _checked(manager, body, *ready)
 
 
-async def prepare_on_loop_pg(
-    body: ScheduledPublishCreate, roots: list[Path] | None, manager: PublishingManager, aconn: Any
-) -> QueuedPublishConfig | None:
-    """``prepare_on_loop`` with the account's platforms read by a statement awaited on ``aconn``
-    (a psycopg asyncio connection); ``None`` also when that read fails (a thread reads again)."""
-    import psycopg
-
+def prepare_on_loop_pg(
+    body: ScheduledPublishCreate, roots: list[Path] | None, manager: PublishingManager
+) -> tuple[QueuedPublishConfig, tuple[str, list[str]]] | None:
+    """``prepare_on_loop`` for PostgreSQL, without the account's read: the job and the
+    ``(account_id, platforms)`` its enqueue must find (``PublishingQueue.add_job_on_loop``
+    checks them in the insert itself, one round trip instead of two). ``None`` when a check
+    cannot run here, or fails: ``prepare``'s errors come in its own order (the account before
+    the video), so a refusal is left to the thread path, which says it as before."""
     ready = _ready_on_loop(body, roots)
     if ready is None:
         return None
     try:
-        have = await manager.accounts.platforms_of_on(aconn, body.account_id.strip())
-    except psycopg.Error:
+        queued = _checked(manager, body, *ready)
+    except MultipublishError:
         return None
-    check_accounts(manager, body.account_id, list(body.platforms), have=have)
-    return _checked(manager, body, *ready)
+    return queued, account_need(body)
+
+
+def account_need(body: ScheduledPublishCreate) -> tuple[str, list[str]]:
+    """The account and platforms ``check_accounts`` requires of ``body``."""
+    return body.account_id.strip(), sorted({base_platform(p) for p in body.platforms})
 
 
 def _ready_on_loop(

@@ -1,5 +1,5 @@
-"""A schedule made on the event loop (SQLite): the same answers and the same refusals as the thread
-path, nothing written twice, and every check that could wait left to a thread."""
+"""A schedule made on the event loop (SQLite, PostgreSQL): the same answers and the same refusals
+as the thread path, nothing written twice, and every check that could wait left to a thread."""
 
 from __future__ import annotations
 
@@ -99,3 +99,29 @@ def test_checks_that_could_wait_are_left_to_a_thread(
     finally:
         service.queue.close()
         service.engine.dispose()
+
+
+def test_postgres_schedule_checks_the_account_in_its_enqueue_and_refuses_as_the_thread_path(
+    start_api: StartServer, pg_url: str, small_video: Path
+) -> None:
+    """PostgreSQL's loop path reads no account: the enqueue finds it or writes nothing, and the
+    refusal comes from the thread path's checks, in their order (the account before the video)."""
+    server = start_api(pg_url, start_workers=False)
+    video = server.media_root / "video.mp4"
+    small = server.media_root / "small.mp4"  # 180x320: under TikTok's minimum
+    shutil.copyfile(small_video, small)
+    with server.client() as api:
+        add_account(api, "loop", "tiktok")
+        for _ in range(2):  # the second finds the probe cached: the loop path
+            ok = api.post(SCHEDULE, json=_body(video, title="ok"))
+            assert ok.status_code == 201, ok.text
+        one_short = api.post(SCHEDULE, json={**_body(video), "platforms": ["tiktok", "youtube"]})
+        assert one_short.status_code == 404 and "loop/youtube" in one_short.text, one_short.text
+        nobody = api.post(SCHEDULE, json={**_body(small), "account_id": "nobody"})
+        assert nobody.status_code == 404 and "nobody/tiktok" in nobody.text, nobody.text
+        too_small = api.post(SCHEDULE, json=_body(small))
+        assert too_small.status_code == 422, too_small.text
+        taken = api.post(SCHEDULE, json=_body(video, job_id=ok.json()["id"]))
+        assert taken.status_code == 409, taken.text
+        listed = api.get("/api/publishing/jobs", params={"limit": 10}).json()
+        assert [j["title"] for j in listed["jobs"]] == ["ok", "ok"]

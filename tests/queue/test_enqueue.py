@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 
+from multipublish.accounts import AccountStore
 from multipublish.db import job_results, jobs, make_engine
 from multipublish.db.retry import is_transient
 from multipublish.errors import ConflictError
@@ -20,7 +21,8 @@ from multipublish.platforms.base import PublishConfig
 from multipublish.queue import QueuedPublishConfig, QueueStatus
 from multipublish.queue.schema import jobs_archive, queue_counts
 from multipublish.queue.store import CHANNEL
-from tests.queue.conftest import FakeClock, MakeQueue
+from tests.api.helpers import UPLOAD_POST_CREDENTIALS, YOUTUBE_CREDENTIALS
+from tests.queue.conftest import FakeClock, MakeQueue, queue_settings
 
 
 def rich_config(**kw: Any) -> QueuedPublishConfig:
@@ -105,6 +107,43 @@ async def test_an_archived_id_is_refused_and_nothing_is_written(
     assert q.store.stats() == q.store.recount_stats()
     q.add_job("next", rich_config())  # the refusals left the connections usable
     assert totals(engine)[:2] == (before[0] + 1, before[1] + 3)
+
+
+async def test_postgres_enqueue_with_the_account_check_writes_only_when_every_platform_is_there(
+    make_queue: MakeQueue, clock: FakeClock, engine: Engine, secret_key: str
+) -> None:
+    """The API's schedule checks the account in the enqueue's statement: a job is written
+    exactly when the account has every platform it names and its id is free; otherwise
+    nothing is written and the answer is ``None`` (the route's thread path then says why)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the check rides on PostgreSQL's one-statement enqueue")
+    q = make_queue(job_retention_seconds=60)
+    store = AccountStore(engine, queue_settings(secret_key=secret_key))
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    need = ("acc", ["instagram", "tiktok", "youtube"])
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as aconn:
+        store.add("acc", "tiktok", UPLOAD_POST_CREDENTIALS)
+        store.add("acc", "instagram", UPLOAD_POST_CREDENTIALS)
+        store.add("other", "youtube", YOUTUBE_CREDENTIALS)  # another account's youtube: no help
+        before = totals(engine)
+        assert await q.add_job_on_loop("a", rich_config(), aconn, account=need) is None
+        assert totals(engine) == before
+        store.add("acc", "youtube", YOUTUBE_CREDENTIALS)
+        job = await q.add_job_on_loop("a", rich_config(), aconn, account=need)
+        assert job is not None and job.id == "a"
+        assert q.get_job("a").results.keys() == {"tiktok", "instagram:stories", "youtube"}
+        assert totals(engine)[:2] == (before[0] + 1, before[1] + 3)
+        with pytest.raises(ConflictError):  # a live duplicate is still a conflict
+            await q.add_job_on_loop("a", rich_config(), aconn, account=need)
+        [done] = await q.run_until_empty()
+        clock.advance(61)
+        assert (done.status, q.store.archive()) == (QueueStatus.COMPLETED, 1)
+        before = totals(engine)
+        assert await q.add_job_on_loop("a", rich_config(), aconn, account=need) is None
+        with pytest.raises(ConflictError, match="archived"):  # without the check, as before
+            await q.add_job_on_loop("a", rich_config(), aconn)
+        assert totals(engine) == before
+    assert q.store.stats() == q.store.recount_stats()
 
 
 async def test_postgres_workers_are_woken_at_commit_and_not_by_a_refusal(

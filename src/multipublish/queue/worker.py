@@ -199,17 +199,29 @@ class PublishingQueue:
         return self._loop_store.usable
 
     async def add_job_on_loop(
-        self, job_id: str | None, cfg: QueuedPublishConfig, aconn: AsyncConnection[Any] | None = None
+        self,
+        job_id: str | None,
+        cfg: QueuedPublishConfig,
+        aconn: AsyncConnection[Any] | None = None,
+        *,
+        account: tuple[str, list[str]] | None = None,
     ) -> Job | None:
         """``add_job`` for a coroutine, without a thread: on SQLite on the loop's never-waiting
         connection (``queue.loop_store``), on PostgreSQL awaited on ``aconn``. ``None`` when
         that cannot be, with nothing written (no ``aconn``, the SQLite write lock held elsewhere,
         a webhook URL whose host must be resolved); the caller then calls ``add_job`` on a
-        thread. The same errors otherwise."""
+        thread. The same errors otherwise.
+
+        ``account`` (PostgreSQL): ``(account_id, platforms)`` that account must have, checked in
+        the enqueue's own statement (``JobStore.add_on``); ``None`` also when it lacks one or the
+        id is archived, and the caller then runs its full checks."""
         if not isinstance(cfg, QueuedPublishConfig) or cfg.webhook_url is not None:
             return None
         if self.store.is_pg:
-            return None if aconn is None else self._added(await self.store.add_on(aconn, job_id, cfg))
+            if aconn is None:
+                return None
+            job = await self.store.add_on(aconn, job_id, cfg, account=account)
+            return None if job is None else self._added(job)
         done, job = await self._loop_store.run_soon(lambda store: store.add(job_id, cfg))
         return self._added(job) if done and job is not None else None
 

@@ -138,17 +138,19 @@ async def _schedule_on_loop(state: ServiceState, body: ScheduledPublishCreate) -
         if queued is None:
             return None
         job = await queue.add_job_on_loop(body.job_id, queued)
-    else:
-        async with state.service.loop_pool.connection() as aconn:
-            if aconn is None:
-                return None
-            queued = await prepare_on_loop_pg(body, roots, state.manager, aconn)
-            if queued is None:
-                return None
-            job = await queue.add_job_on_loop(body.job_id, queued, aconn)
-    if job is None:  # the SQLite write lock is held elsewhere: a thread waits for it
-        job = await run_in_threadpool(queue.add_job, body.job_id, queued)
-    return job
+        if job is None:  # the SQLite write lock is held elsewhere: a thread waits for it
+            job = await run_in_threadpool(queue.add_job, body.job_id, queued)
+        return job
+    prepared = prepare_on_loop_pg(body, roots, state.manager)
+    if prepared is None:
+        return None
+    queued, account = prepared
+    async with state.service.loop_pool.connection() as aconn:
+        if aconn is None:
+            return None
+        # The account's platforms are checked in the enqueue itself: nothing written (None)
+        # when one is missing, and the thread path's full check says which.
+        return await queue.add_job_on_loop(body.job_id, queued, aconn, account=account)
 
 
 def _schedule(

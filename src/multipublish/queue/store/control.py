@@ -31,6 +31,7 @@ from multipublish.queue.store.outbox import _Outbox
 from multipublish.queue.store.rows import _fresh_result, _job_from_row, _result_dict, _Row, job_from_doc
 from multipublish.queue.store.statements import (
     _ENQUEUE_RESULT_VARYING,
+    _H_ENQUEUE_CHECKED_PG,
     _H_ENQUEUE_PG,
     _H_JOB_WITH_RESULTS,
     _I_JOB_SQLITE,
@@ -58,16 +59,33 @@ class _Control(_Outbox):
             self._add_sqlite(job_id, row, results)
         return _added_job(row, results)
 
-    async def add_on(self, aconn: AsyncConnection[Any], job_id: str | None, cfg: QueuedPublishConfig) -> Job:
+    async def add_on(
+        self,
+        aconn: AsyncConnection[Any],
+        job_id: str | None,
+        cfg: QueuedPublishConfig,
+        *,
+        account: tuple[str, list[str]] | None = None,
+    ) -> Job | None:
         """PostgreSQL: ``add``'s one statement awaited on a psycopg asyncio connection (no thread).
         A driver error other than a duplicate id propagates as SQLAlchemy's (a lost connection is
-        an ``OperationalError``, as on the thread path)."""
+        an ``OperationalError``, as on the thread path).
+
+        ``account``: ``(account_id, platforms)``, and the job is written only when that account
+        has every one of those platforms, checked in the same statement (the API's schedule saves
+        the round trip of reading them first). ``None`` then when nothing was written: the
+        account lacks one, or the id is archived; the caller's full check says which."""
         import psycopg  # PostgreSQL's driver, installed with the package; imported where used
 
         job_id, row, results, payload = self._new_rows(job_id, cfg)
         params = self._pg_params(row, results, payload)
+        hot = _H_ENQUEUE_PG
+        if account is not None:
+            wanted = sorted(set(account[1]))
+            params.update(a_id=account[0], a_platforms=wanted, a_n=len(wanted))
+            hot = _H_ENQUEUE_CHECKED_PG
         try:
-            inserted = await _H_ENQUEUE_PG.rows_on(aconn, self.engine.dialect, params)
+            inserted = await hot.rows_on(aconn, self.engine.dialect, params)
         except psycopg.errors.UniqueViolation:
             raise ConflictError(f"job {job_id!r} already exists") from None
         except psycopg.Error as exc:
@@ -75,6 +93,8 @@ class _Control(_Outbox):
                 "enqueue", None, exc, psycopg.Error, dialect=self.engine.dialect
             ) from exc
         if not inserted:
+            if account is not None:
+                return None
             raise ConflictError(f"job {job_id!r} already exists (archived)")
         return _added_job(row, results)
 

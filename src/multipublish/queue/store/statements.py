@@ -629,7 +629,7 @@ _ENQUEUE_RESULT_COLS = (
 _ENQUEUE_RESULT_VARYING = ("platform", "platform_name", "request_id")
 
 
-def _enqueue_pg() -> Any:
+def _enqueue_pg(*, account_checked: bool = False) -> Any:
     """The PostgreSQL enqueue as one statement (``JobStore._add_pg``).
 
     The job is inserted only when its id is not in the archive (then nothing is written and no row
@@ -653,9 +653,17 @@ def _enqueue_pg() -> Any:
     same = {"job_id": "fresh.id", "status": "'pending'", "success": "false", "attempts": "0",
             "bytes_sent": "0", "updated_at": f"CAST(:updated_at AS {sql_type(jobs, 'updated_at')})"}
     result_values = ", ".join(f"r.{c}" if c in varying else same[c] for c in _ENQUEUE_RESULT_COLS)
+    # ``account_checked``: also only when the account has every platform the job names (the
+    # API's schedule: its account check in the same round trip, ``JobStore.add_on``).
+    account = (
+        " AND (SELECT count(*) FROM accounts WHERE account_id = :a_id"
+        " AND platform = ANY(CAST(:a_platforms AS TEXT[]))) = :a_n"
+        if account_checked
+        else ""
+    )
     stmt = text(
         f"WITH fresh AS (INSERT INTO jobs ({', '.join(_ENQUEUE_JOB_COLS)}) SELECT {job_values}"
-        " WHERE NOT EXISTS (SELECT 1 FROM jobs_archive WHERE job_id = :id) RETURNING id),"
+        f" WHERE NOT EXISTS (SELECT 1 FROM jobs_archive WHERE job_id = :id){account} RETURNING id),"
         f" results AS (INSERT INTO job_results ({', '.join(_ENQUEUE_RESULT_COLS)})"
         f" SELECT {result_values}"
         f" FROM fresh CROSS JOIN unnest({arrays}) AS r({', '.join(varying)}))"
@@ -671,6 +679,7 @@ def _enqueue_pg() -> Any:
 
 
 _H_ENQUEUE_PG = Hot(_enqueue_pg())
+_H_ENQUEUE_CHECKED_PG = Hot(_enqueue_pg(account_checked=True))
 
 
 #: SQLite's enqueue (run on the driver's cursor by ``JobStore._add_sqlite``): the job unless its id
