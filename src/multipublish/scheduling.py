@@ -76,12 +76,9 @@ def check_video(
         raise ValidationFailed(report)
 
 
-def check_accounts(
-    manager: PublishingManager, account_id: str, platforms: list[str], *, have: list[str] | None = None
-) -> None:
-    """``NotFoundError`` (404) unless ``account_id`` has every platform (no decryption); ``have``:
-    its platforms, read already."""
-    stored = set(manager.accounts.platforms_of(account_id.strip()) if have is None else have)
+def check_accounts(manager: PublishingManager, account_id: str, platforms: list[str]) -> None:
+    """``NotFoundError`` (404) unless ``account_id`` has every platform (no decryption)."""
+    stored = set(manager.accounts.platforms_of(account_id.strip()))
     for platform in platforms:
         base = base_platform(platform)
         if base not in stored:
@@ -153,12 +150,13 @@ def prepare_on_loop_pg(
         queued = _checked(manager, body, *ready)
     except MultipublishError:
         return None
-    return queued, account_need(body)
+    return queued, _account_need(body)
 
 
-def account_need(body: ScheduledPublishCreate) -> tuple[str, list[str]]:
-    """The account and platforms ``check_accounts`` requires of ``body``."""
-    return body.account_id.strip(), sorted({base_platform(p) for p in body.platforms})
+def _account_need(body: ScheduledPublishCreate) -> tuple[str, list[str]]:
+    """The account and platforms ``check_accounts`` requires of ``body`` (the store's checked
+    enqueue counts them once each)."""
+    return body.account_id.strip(), [base_platform(p) for p in body.platforms]
 
 
 def _ready_on_loop(
