@@ -17,6 +17,7 @@ from sqlalchemy import Engine, create_engine, event, exc, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from multipublish.db.checkpoint import BACKSTOP_PAGES, checkpoint_in_background
 from multipublish.errors import ConfigurationError, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
@@ -50,13 +51,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine tuned for this project's use of each backend.
 
     SQLite gets WAL (readers never block the writer), a busy timeout and foreign keys; transactions
-    that write start with ``BEGIN IMMEDIATE`` so two workers never both think they won a claim.
+    that write start with ``BEGIN IMMEDIATE`` so two workers never both think they won a claim. A
+    file's WAL is checkpointed on a thread (``db/checkpoint.py``; ``checkpoint_thread=False``: not
+    by this engine), so that no commit pays for a checkpoint's copying and fsyncs.
     """
     parsed = parse_database_url(url)
     pooled = "poolclass" not in kwargs
+    checkpoint_thread = kwargs.pop("checkpoint_thread", True)
     if parsed.get_backend_name() == "sqlite":
+        path: Path | None = None
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
-            _create_private(Path(parsed.database).expanduser())
+            path = Path(parsed.database).expanduser()
+            _create_private(path)
         connect_args = kwargs.pop("connect_args", {})
         connect_args.setdefault("timeout", 30)
         connect_args.setdefault("check_same_thread", False)
@@ -74,6 +80,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            if path is not None:  # the WAL checkpointed on a thread (db/checkpoint.py); this bounds it
+                cur.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
             cur.close()
 
         # pysqlite's dialect sets a level other than AUTOCOMMIT by turning the driver's implicit
@@ -103,6 +111,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             finally:
                 cursor.close()
 
+        if path is not None and checkpoint_thread:
+            checkpoint_in_background(engine, path)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -143,17 +153,19 @@ def loop_engine(engine: Engine, **kwargs: Any) -> Engine | None:
     a plain file (another engine would open another database). ``kwargs`` go to ``make_engine``
     (a benchmark's counting ``connect_args``).
 
-    Its commits keep SQLite's auto-checkpoint (every 1,000 WAL pages, about 7 ms of copying and
-    fsyncs here, once per 100 or so enqueues), run on the loop. A checkpoint on a thread instead
-    would not stall the loop, but it races the loop's reads and writes, rarely reaches the end of
-    the WAL, and the file then grows: measured under wrk's POSTs, the WAL reached 9 to 14 MB
-    against 4 MB, and the server answered 440-630 requests/s against 750-1,080.
+    Its commits checkpoint as the other engine's do: on that engine's checkpointer thread
+    (``db/checkpoint.py``), with the same larger auto-checkpoint as the WAL's bound; it has no
+    checkpointer of its own (one per file is enough).
     """
     if not loop_engine_possible(engine):
         return None
     url = engine.url
     inline = make_engine(
-        url.render_as_string(hide_password=False), pool_size=1, max_overflow=0, **kwargs
+        url.render_as_string(hide_password=False),
+        pool_size=1,
+        max_overflow=0,
+        checkpoint_thread=False,
+        **kwargs,
     )
 
     @event.listens_for(inline, "connect")
