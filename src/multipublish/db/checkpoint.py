@@ -83,9 +83,12 @@ class WalCheckpointer:
             while not stop.wait(wait):
                 try:
                     row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                except sqlite3.Error as exc:  # the file gone, a disk error: the writers' backstop remains
+                except sqlite3.Error as exc:  # a lock held elsewhere, a disk error: later, slower
                     log.debug("WAL checkpoint of %s failed: %s", self.path.name, exc)
-                    return
+                    if not self.path.exists():  # the database removed: nothing left to do
+                        return
+                    wait = IDLE_MAX
+                    continue
                 self.runs += 1
                 pages = (int(row[1]), int(row[2])) if row else (0, 0)
                 idle = pages == self.last and pages[0] == pages[1]
