@@ -3,6 +3,7 @@ stays bounded while writes never stop."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -88,3 +89,16 @@ def test_a_missing_database_is_not_created(tmp_path: Path) -> None:
         time.sleep(0.01)
     assert not checkpointer.running
     assert not path.exists()
+
+
+def test_started_again_at_once_after_a_stop_it_still_checkpoints(tmp_path: Path) -> None:
+    path = tmp_path / "e.db"
+    sqlite3.connect(path).close()
+    checkpointer = WalCheckpointer(path)
+    checkpointer.start()
+    checkpointer.stop()
+    checkpointer.start()  # the stopped thread has not ended yet: a new one replaces it
+    time.sleep(0.2)
+    assert checkpointer.running
+    assert len(_threads(path)) == 1
+    checkpointer.stop()

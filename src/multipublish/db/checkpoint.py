@@ -43,14 +43,14 @@ class WalCheckpointer:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        #: Checkpoints run (for tests and the curious), and pages they found in the WAL last time.
-        self.runs = 0
+        #: The WAL's pages and those checkpointed, as the last checkpoint found them.
         self.last: tuple[int, int] | None = None
 
     @property
     def running(self) -> bool:
+        """Whether a thread checkpoints (one asked to stop does not count: ``start`` replaces it)."""
         thread = self._thread
-        return thread is not None and thread.is_alive()
+        return thread is not None and thread.is_alive() and not self._stop.is_set()
 
     def start(self) -> None:
         """Start the thread unless it runs (idempotent; cheap enough for every pool connect)."""
@@ -89,7 +89,6 @@ class WalCheckpointer:
                         return
                     wait = IDLE_MAX
                     continue
-                self.runs += 1
                 pages = (int(row[1]), int(row[2])) if row else (0, 0)
                 idle = pages == self.last and pages[0] == pages[1]
                 self.last = pages
