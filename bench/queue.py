@@ -227,6 +227,41 @@ async def completed(queue: PublishingQueue) -> int:
     return await asyncio.to_thread(q)
 
 
+async def phase(
+    url: str,
+    engine: Any,
+    pub: NoopPublisher,
+    queue: PublishingQueue,
+    conc: int,
+    n: int,
+    prefix: str,
+    *,
+    between: Any = None,
+) -> tuple[float, float]:
+    """One concurrency's run: ``n`` jobs enqueued one by one, then drained by ``conc`` workers
+    until every completion is committed; the seconds each took (``between`` runs in between)."""
+    clear(queue)
+    t0 = time.perf_counter()
+    for i in range(n):
+        queue.add_job(f"{prefix}{conc}-{i}", job(i))
+    enqueue_s = time.perf_counter() - t0
+    if between is not None:
+        between()
+    q = build_service(settings(url), engine=engine, publisher=pub).queue
+    reached = pub.expect(n)
+    t0 = time.perf_counter()
+    await q.start(conc)
+    # Until the last job is published (the references' tasks signal that much in-process),
+    # then until every job's completion is committed, read closely: a coarse poll of the
+    # table would add its own queries and up to a poll interval to the figure.
+    await reached.wait()
+    while await completed(q) < n:
+        await asyncio.sleep(0.001)
+    drain_s = time.perf_counter() - t0
+    await q.stop()
+    return enqueue_s, drain_s
+
+
 async def counted(url: str, n: int, out: dict[str, Any]) -> None:
     """Statements per enqueue and per drained job at each concurrency (``stmts/...``): the same
     work as the timed phases, ``n`` jobs, on connections that count at the driver."""
@@ -237,21 +272,13 @@ async def counted(url: str, n: int, out: dict[str, Any]) -> None:
     queue = build_service(settings(url), engine=engine, publisher=pub).queue
     try:
         for conc in CONCURRENCY:
-            clear(queue)
             count.take()
-            for i in range(n):
-                queue.add_job(f"s{conc}-{i}", job(i))
-            if conc == 1:
-                out["stmts/enqueue"] = count.take() / n
-            q = build_service(settings(url), engine=engine, publisher=pub).queue
-            reached = pub.expect(n)
-            count.take()
-            await q.start(conc)
-            await reached.wait()
-            while await completed(q) < n:
-                await asyncio.sleep(0.001)
+            enqueued: list[int] = []
+            mark = enqueued.append
+            await phase(url, engine, pub, queue, conc, n, "s", between=lambda m=mark: m(count.take()))
             out[f"stmts/job c={conc}"] = count.take() / n
-            await q.stop()
+            if conc == 1:
+                out["stmts/enqueue"] = enqueued[0] / n
     finally:
         count.restore()
         engine.dispose()
@@ -266,23 +293,9 @@ async def ours(url: str, label: str, n: int) -> dict[str, Any]:
     engine = make_engine(url, pool_size=40, max_overflow=40)
     queue = build_service(settings(url), engine=engine, publisher=pub).queue
     for conc in CONCURRENCY:
-        clear(queue)
-        t0 = time.perf_counter()
-        for i in range(n):
-            queue.add_job(f"b{conc}-{i}", job(i))
-        out[f"enqueue/s c={conc}"] = n / (time.perf_counter() - t0)
-        q = build_service(settings(url), engine=engine, publisher=pub).queue
-        reached = pub.expect(n)
-        t0 = time.perf_counter()
-        await q.start(conc)
-        # Until the last job is published (the references' tasks signal that much in-process),
-        # then until every job's completion is committed, read closely: a coarse poll of the
-        # table would add its own queries and up to a poll interval to the figure.
-        await reached.wait()
-        while await completed(q) < n:
-            await asyncio.sleep(0.001)
-        out[f"drain/s c={conc}"] = n / (time.perf_counter() - t0)
-        await q.stop()
+        enqueue_s, drain_s = await phase(url, engine, pub, queue, conc, n, "b")
+        out[f"enqueue/s c={conc}"] = n / enqueue_s
+        out[f"drain/s c={conc}"] = n / drain_s
     # Lateness: workers running, 1,000 jobs scheduled over the next few seconds.
     clear(queue)
     pub.lateness.clear()
